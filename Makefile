@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: book test bench serve student clean
+.PHONY: book test bench serve student notebooks clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "ukva_widgets needs Python 3.10 or newer; set PYTHON=python3.x")'
@@ -35,3 +35,7 @@ student: $(VENV)/.book  ## regenerate the student exercise notebooks
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .hypothesis
+
+notebooks: $(VENV)/.test  ## re-execute and store the chapters and solution notebooks
+	$(PY) -m ukva_widgets.notebook_store notebooks/*.ipynb exercises/solutions/*.ipynb
+	$(VENV)/bin/ukva student
