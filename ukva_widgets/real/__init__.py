@@ -7,6 +7,7 @@ from ukva_widgets.real.probe import (
     PROBED_FLAGS,
     ProbeResult,
     check_flags,
+    disagreements,
     flag_label,
     probe,
     probe_all,
@@ -14,5 +15,6 @@ from ukva_widgets.real.probe import (
     subsets,
 )
 
-__all__ = ["PROBED_FLAGS", "ProbeResult", "check_flags", "flag_label", "probe", "probe_all",
+__all__ = ["PROBED_FLAGS", "ProbeResult", "check_flags", "disagreements",
+           "flag_label", "probe", "probe_all",
            "probe_many", "subsets"]

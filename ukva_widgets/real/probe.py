@@ -53,6 +53,9 @@ CSIGNAL = 0xFF   # the low byte of a legacy clone() flag word carries the exit s
 KCMP_SYSCALL = {"x86_64": 312, "aarch64": 272}
 
 SHARED_RESOURCES = ("vm", "fs", "files", "sighand", "io", "sysvsem")
+# What the conformance check judges. io and sysvsem are left out: both are allocated
+# lazily, so whether they compare equal depends on the caller's history, not on the flags.
+COMPARED_RESOURCES = ("vm", "fs", "files", "sighand")
 
 
 def flag_label(flags: int) -> str:
@@ -99,6 +102,24 @@ class ProbeResult:
 
     def __str__(self) -> str:
         return f"clone({flag_label(self.flags)}): {self.text()}"
+
+
+def disagreements(kernel: ProbeResult, engine: ProbeResult) -> list[str]:
+    """Where a model's answer (the engine's) differs from the kernel's: errno, the sharing of
+    COMPARED_RESOURCES, the thread group and the parent. Empty when they agree.
+    An unavailable answer cannot agree with anything: that is a ValueError."""
+    for side, r in (("kernel", kernel), ("engine", engine)):
+        if not r.available:
+            raise ValueError(f"cannot compare: the {side}'s answer is unavailable ({r.why})")
+    if kernel.errno != engine.errno:
+        return [f"errno: kernel {kernel.error or 'success'}, engine {engine.error or 'success'}"]
+    if kernel.errno:
+        return []
+    fields = [(f"shares {name}", kernel.shares.get(name), engine.shares.get(name))
+              for name in COMPARED_RESOURCES]
+    fields += [("same thread group", kernel.same_thread_group, engine.same_thread_group),
+               ("parent", kernel.parent_is, engine.parent_is)]
+    return [f"{what}: kernel {k}, engine {e}" for what, k, e in fields if k != e]
 
 
 def check_flags(flags: int) -> int:
