@@ -39,14 +39,15 @@ PROBED_FLAGS: dict[str, int] = {
     "CLONE_IO": 0x80000000,
 }
 
-# Flags whose child the probe could not keep alive and compare (see probe()).
+# Flags whose child the probe could not keep alive and compare (kernel/fork.c: a
+# CLONE_VFORK caller waits in wait_for_vfork_done; CLONE_SETTLS loads the tls argument).
 _REFUSED_FLAGS = {
     0x00004000: "CLONE_VFORK suspends the caller until the child exits or execs, "
                 "so there would be no live child to compare",
     0x00080000: "CLONE_SETTLS needs a thread-local-storage block for the child, "
                 "which the probe does not build",
 }
-CSIGNAL = 0xFF   # the low byte of a legacy clone() flag word carries the exit signal
+CSIGNAL = 0xFF   # the low byte of a legacy clone() flag word is the exit signal (FACTS.md section 2)
 
 # kcmp(2)'s number per architecture (arch/x86/entry/syscalls/syscall_64.tbl;
 # include/uapi/asm-generic/unistd.h for arm64).

@@ -8,8 +8,9 @@ header saying whether the kernel can be asked, then one answer per flag word.
 For each flag word it forks a "caller"; the caller calls glibc's clone() with libc's
 pause() as the child's function, so the child - which may share the caller's memory -
 never runs a line of Python. The caller compares itself with the child through kcmp(2),
-reads the child's Tgid and PPid from /proc, reports, and exits. Every task made here is
-killed and reaped before the next flag word is tried.
+reads the child's Tgid and PPid from /proc, reports, and exits: its exit_group() also
+ends a CLONE_THREAD child (kernel/exit.c do_group_exit), and it kills any other child
+first. Every task made here is reaped before the next flag word is tried.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import sys
 # <linux/kcmp.h>: the resources kcmp(2) compares, by the name the result uses.
 KCMP_TYPES = {"vm": 1, "fs": 3, "files": 2, "sighand": 4, "io": 5, "sysvsem": 6}
 
-# waitpid(2) option: also wait for children whose exit signal is not SIGCHLD
-# (a CLONE_PARENT child inherits its exit signal from the caller's group leader).
+# waitpid(2)'s __WALL: also wait for children whose exit signal is not SIGCHLD (a
+# CLONE_PARENT child takes the exit signal of the caller's group leader: kernel/fork.c
+# copy_process, FACTS.md section 3).
 WALL = 0x40000000
 # <linux/prctl.h>
 PR_SET_NAME = 15
@@ -33,7 +35,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 STACK_SIZE = 64 * 1024          # pause() needs little; 16-byte aligned top below
 CALLER_SECONDS = 5              # a caller that hangs is killed by its own alarm
-COMM = b"ukva-probe"            # every task made here carries this name (tests look for it)
+COMM = b"ukva-probe"            # every task made here carries this name, so `ps` says what it is
 
 libc = ctypes.CDLL(None, use_errno=True)
 ChildFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
