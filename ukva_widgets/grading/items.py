@@ -1,0 +1,166 @@
+"""The exercise model: an `Item` makes a `Problem` from a seed and judges an answer to it.
+
+Every graded item of every chapter is an `Item` in one registry. The same judge runs in
+the learner's kernel (`check`) and in the grader's own process (`ukva grade`), so the
+feedback a learner sees while practising is the feedback the grade report gives.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# The answer a student notebook starts with (`answer_2_1 = ...`): "not answered yet".
+UNANSWERED = ...
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One variant of an item: what the learner is asked, and the settings that reproduce it."""
+
+    item_id: str
+    seed: int
+    text: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def reproduce(self) -> str:
+        return f'exercise("{self.item_id}", seed={self.seed})'
+
+    def __repr__(self) -> str:
+        return f"{self.text}\n(reproduce this problem with {self.reproduce()})"
+
+
+@dataclass(frozen=True)
+class Part:
+    """The judgement of one part of an answer: points earned and why."""
+
+    name: str
+    points: float
+    max_points: float
+    feedback: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.points >= self.max_points
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of a whole answer: its parts, or the reason there was nothing to judge."""
+
+    item_id: str
+    parts: tuple[Part, ...]
+    max_points: float
+    answered: bool = True
+    problem: str = ""  # how to reproduce the problem that was judged
+
+    @property
+    def points(self) -> float:
+        return round(sum(p.points for p in self.parts), 6)
+
+    @property
+    def passed(self) -> bool:
+        return self.answered and self.points >= self.max_points
+
+    @property
+    def feedback(self) -> str:
+        if not self.answered:
+            return "not answered yet"
+        if self.passed:
+            return "correct"
+        wrong = [p.feedback for p in self.parts if p.feedback]
+        return " ".join(wrong) or "not correct"
+
+
+class AnswerError(ValueError):
+    """The answer has the wrong shape (a list where a dict was asked...): nothing to judge."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A graded item. `make(rng)` builds the problem's settings and text; `judge(settings,
+    answer)` returns the parts. `kind` is "data" (a value about the problem) or "code"
+    (a function or class, run by the grader on inputs drawn from the grading seed)."""
+
+    id: str
+    title: str
+    max_points: float
+    make: Callable[[random.Random], tuple[dict[str, Any], str]]
+    judge: Callable[[dict[str, Any], Any], list[Part]]
+    # Code items only: `inputs(rng)` draws test inputs (visible ones from the learner's
+    # seed, hidden ones from the grading seed); `observe(answer, inputs)` runs the learner's
+    # code on them inside the learner's kernel and returns plain data, which `judge` reads
+    # next to the inputs the judge itself drew (settings["inputs"]).
+    inputs: Callable[[random.Random], dict[str, Any]] | None = None
+    observe: Callable[[Any, dict[str, Any]], Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        return "data" if self.observe is None else "code"
+
+    @property
+    def variable(self) -> str:
+        """The notebook variable that holds this item's answer (`answer_2_1`)."""
+        return "answer_" + self.id.replace(".", "_")
+
+    def problem(self, seed: int) -> Problem:
+        settings, text = self.make(random.Random(f"{self.id}/{seed}"))
+        return Problem(self.id, seed, f"Exercise {self.id}: {self.title}\n{text}", settings)
+
+    def visible_inputs(self, seed: int) -> dict[str, Any]:
+        """Test inputs `check` uses in the learner's kernel (from the learner's seed)."""
+        return self.inputs(random.Random(f"{self.id}/visible/{seed}"))
+
+    def hidden_inputs(self, grading_seed: int) -> dict[str, Any]:
+        """Test inputs the grader uses, from a seed the learner never saw."""
+        return self.inputs(random.Random(f"{self.id}/hidden/{grading_seed}"))
+
+    def verdict(self, problem: Problem, answer: Any, inputs: dict[str, Any] | None = None) -> Verdict:
+        """Judge `answer` to `problem` (for a code item: its observations on `inputs`);
+        an answer of the wrong shape earns 0 and says why."""
+        if answer is UNANSWERED:
+            return Verdict(self.id, (), self.max_points, answered=False, problem=problem.reproduce())
+        settings = problem.settings if inputs is None else {**problem.settings, "inputs": inputs}
+        try:
+            parts = tuple(self.judge(settings, answer))
+        except AnswerError as exc:
+            parts = (Part("shape", 0.0, self.max_points, str(exc)),)
+        return Verdict(self.id, parts, self.max_points, problem=problem.reproduce())
+
+
+ITEMS: dict[str, Item] = {}
+
+
+def register(item: Item) -> Item:
+    if item.id in ITEMS:
+        raise ValueError(f"item {item.id} is registered twice")
+    ITEMS[item.id] = item
+    return item
+
+
+def get_item(item_id: str) -> Item:
+    """The item called `item_id`; an unknown id names the closest known one."""
+    from . import chapters  # noqa: F401  (registers every chapter's items)
+
+    if not isinstance(item_id, str):
+        raise TypeError(f"an item id is a string like \"2.1\", not {type(item_id).__name__}")
+    try:
+        return ITEMS[item_id]
+    except KeyError:
+        close = difflib.get_close_matches(item_id, ITEMS, n=1)
+        hint = f' Did you mean "{close[0]}"?' if close else ""
+        raise ValueError(f'there is no exercise "{item_id}".{hint} Known: {", ".join(ITEMS)}') from None
+
+
+def all_items() -> list[Item]:
+    from . import chapters  # noqa: F401
+
+    return list(ITEMS.values())
+
+
+def share_points(max_points: float, n: int) -> float:
+    """Points per part when an item's points are split evenly over `n` parts."""
+    return max_points / n
