@@ -1,0 +1,19 @@
+"""The engine: a small model of Linux tasks and what clone() makes them share (part 1), and of
+CPUs, TLBs and where a per-address-space kernel area can live (part 2). Pure Python: it imports
+no Jupyter package, so `import ukva_widgets.engine` stays fast and headless."""
+
+# Part 1: tasks and clone (flags, rules, objects, task, kernel, lifecycle, invariants).
+from .flags import CSIGNAL, PRESETS, SIGCHLD, CloneFlags, flag_names, format_flags, parse_flags
+from .kernel import Kernel
+from .objects import FS, MM, Files, IOContext, SemUndo, SharedObject, SigHand, Signal
+from .rules import CLONE_RULES, UNSHARE_RULES, CloneError, NotModelled, Rule, all_rules
+from .task import Task, TaskStateError
+
+__all__ = [
+    "CSIGNAL", "PRESETS", "SIGCHLD", "CloneFlags", "flag_names", "format_flags", "parse_flags",
+    "Kernel", "FS", "MM", "Files", "IOContext", "SemUndo", "SharedObject", "SigHand", "Signal",
+    "CLONE_RULES", "UNSHARE_RULES", "CloneError", "NotModelled", "Rule", "all_rules",
+    "Task", "TaskStateError",
+]
+
+# Part 2: the SMP machine (owned by the part-2 author; append imports and __all__ entries below).

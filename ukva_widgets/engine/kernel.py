@@ -1,0 +1,344 @@
+"""Kernel: boots init, creates tasks with clone() as kernel/fork.c does, and answers kcmp().
+
+The lifecycle after creation (exit, wait, execve, unshare) lives in lifecycle.py and the
+invariants check() verifies in invariants.py; Kernel is the one object the book talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from . import invariants, lifecycle
+from .flags import CLONE3_ONLY, CSIGNAL, NSIG, SIGCHLD, CloneFlags, parse_flags
+from .objects import (FS, MM, SIG_DFL, Files, IOContext, SemUndo, SharedObject, SigHand, Signal,
+                      SignalFlags)
+from .rules import CLONE_RULES, CloneError, CloneRequest, first_failure, refuse_unmodelled
+from .task import ZOMBIE, Task, TaskStateError
+
+FlagSpec = int | str | Iterable[str]
+
+_VM, _FS, _FILES, _SIGHAND, _THREAD, _PARENT, _SYSVSEM, _IO, _VFORK, _PIDFD, _CLEAR = (
+    CloneFlags[f"CLONE_{n}"].value for n in
+    "VM FS FILES SIGHAND THREAD PARENT SYSVSEM IO VFORK PIDFD CLEAR_SIGHAND".split())
+_NEWTIME = CloneFlags.CLONE_NEWTIME.value
+_CLONE3_ONLY = CLONE3_ONLY.value
+
+# kcmp(2) types (include/uapi/linux/kcmp.h) the engine answers, and the Task field each compares.
+KCMP_FIELDS = {"KCMP_VM": "mm", "KCMP_FILES": "files", "KCMP_FS": "fs", "KCMP_SIGHAND": "sighand",
+               "KCMP_IO": "io_context", "KCMP_SYSVSEM": "sysvsem"}
+KCMP_NUMBERS = {1: "KCMP_VM", 2: "KCMP_FILES", 3: "KCMP_FS", 4: "KCMP_SIGHAND", 5: "KCMP_IO",
+                6: "KCMP_SYSVSEM"}
+SHARES_KEYS = {"vm": "mm", "fs": "fs", "files": "files", "sighand": "sighand", "signal": "signal",
+               "io": "io_context", "sysvsem": "sysvsem"}
+
+
+class Kernel:
+    """A kernel with its tasks. `Kernel()` boots init (pid 1, SIGNAL_UNKILLABLE).
+
+    privileged=True (the default) gives every task CAP_SYS_ADMIN, as init has; False models an
+    ordinary user, to whom creating a namespace is EPERM.
+    """
+
+    def __init__(self, privileged: bool = True) -> None:
+        self.privileged = privileged
+        self._next_pid = 1
+        self._next_id: dict[str, int] = {}
+        self._objects: dict[tuple[str, int], SharedObject] = {}
+        self._tasks: dict[int, Task] = {}
+        self._kthreadd: Task | None = None
+        self.init = self._new_task("init", parent=None, mm=self._alloc(MM), fs=self._alloc(FS),
+                                   files=self._alloc(Files), exit_signal=0)
+        self.init.signal.flags |= SignalFlags.SIGNAL_UNKILLABLE
+
+    # -- bookkeeping shared with lifecycle.py ---------------------------------------------------
+
+    def _alloc(self, cls: type, **fields: object) -> SharedObject:
+        n = self._next_id.get(cls.kind, 0) + 1
+        self._next_id[cls.kind] = n
+        obj = cls(id=n, **fields)
+        self._objects[(cls.kind, n)] = obj
+        return obj
+
+    def _put(self, obj: SharedObject | None) -> None:
+        """Drop a task's reference; forget the object once it is freed."""
+        if obj is None:
+            return
+        obj.put()
+        if obj.freed:
+            self._objects.pop((obj.kind, obj.id), None)
+
+    def _new_task(self, comm: str, parent: Task | None, mm: MM | None, fs: FS, files: Files,
+                  exit_signal: int, sighand: SigHand | None = None, **more: object) -> Task:
+        pid = self._next_pid
+        self._next_pid += 1
+        task = Task(pid=pid, tgid=pid, comm=comm, parent=parent, mm=mm, fs=fs, files=files,
+                    sighand=sighand or self._alloc(SigHand), signal=self._alloc(Signal),
+                    exit_signal=exit_signal, **more)
+        self._tasks[pid] = task
+        if parent is not None:
+            parent.children.append(task)
+        return task
+
+    def _caller(self, task: Task, what: str, killable: bool = False) -> Task:
+        """The task, if it can make this call now; else a clear TaskStateError. `killable`: the
+        call can reach a task asleep in vfork(), whose wait the kernel lets SIGKILL end."""
+        if not isinstance(task, Task):
+            raise TypeError(f"{what} needs a Task (e.g. k.init or k.task(pid)), not {type(task).__name__}")
+        if self._tasks.get(task.pid) is not task:
+            raise TaskStateError(f"{what}: pid {task.pid} has been reaped; it no longer exists")
+        if task.state == ZOMBIE:
+            raise TaskStateError(f"{what}: pid {task.pid} has exited (a zombie until its parent waits "
+                                 f"for it); it can make no more calls")
+        if task.vfork_child is not None and not killable:
+            raise TaskStateError(f"{what}: pid {task.pid} sleeps in vfork() until pid "
+                                 f"{task.vfork_child.pid} calls execve or exits")
+        return task
+
+    # -- creating tasks -------------------------------------------------------------------------
+
+    def clone(self, task: Task, flags: FlagSpec, exit_signal: int | None = None) -> Task:
+        """clone() from `task`: validate like copy_process(), then share or copy each object.
+
+        A plain int is the clone(2) word: its low byte (CSIGNAL) is the exit signal. Flags above
+        bit 31 or CLONE_NEWTIME can only come through clone3(2), whose extra checks then apply.
+        exit_signal defaults to SIGCHLD, what fork() passes; give 0 for none. A refused call
+        raises CloneError and changes nothing.
+        """
+        caller = self._caller(task, "clone")
+        bits, word_signal, csignal_bits = _decode(flags)
+        if exit_signal is not None and word_signal and exit_signal != word_signal:
+            raise ValueError(f"two exit signals given: {word_signal} in the flags word and "
+                             f"exit_signal={exit_signal}; give one")
+        given = exit_signal if exit_signal is not None else (word_signal or None)
+        if given is not None and (isinstance(given, bool) or not isinstance(given, int)
+                                  or not 0 <= given <= NSIG):
+            raise ValueError(f"exit_signal must be a signal number 0..{NSIG}, not {given!r}")
+        if caller.is_kthread:
+            raise TaskStateError(f"clone: pid {caller.pid} is a kernel thread; create kernel threads "
+                                 "with k.kthread(name)")
+        request = CloneRequest(flags=bits, caller=caller, exit_signal=given,
+                               clone3=bool(bits & _CLONE3_ONLY or csignal_bits),
+                               csignal_bits=csignal_bits, privileged=self.privileged)
+        rule = first_failure(CLONE_RULES, request)
+        if rule is not None:
+            raise CloneError(rule, bits)
+        refuse_unmodelled(CloneFlags(bits), "clone")
+        return self._copy_process(caller, bits, SIGCHLD if given is None else given)
+
+    def _copy_process(self, caller: Task, bits: int, exit_signal: int) -> Task:
+        # Everything below succeeds: the rules above are every way clone can fail here.
+        if bits & _SYSVSEM and caller.sysvsem is None:
+            caller.sysvsem = self._alloc(SemUndo)          # copy_semundo: get_undo_list()
+        files = _share(caller.files, bits & _FILES) or self._alloc(
+            Files, fds=dict(caller.files.fds), close_on_exec=set(caller.files.close_on_exec))
+        fs = _share(caller.fs, bits & _FS) or self._alloc(FS, cwd=caller.fs.cwd, umask=caller.fs.umask)
+        sighand = _share(caller.sighand, bits & _SIGHAND)
+        if sighand is None:
+            sighand = self._alloc(SigHand, action=dict(caller.sighand.action))
+            if bits & _CLEAR:
+                sighand.flush_handlers()
+        mm = _share(caller.mm, bits & _VM) or self._alloc(MM)
+        io = caller.io_context
+        if io is not None:
+            io = _share(io, bits & _IO) or (self._alloc(IOContext, ioprio=io.ioprio)
+                                           if _ioprio_valid(io.ioprio) else None)
+        sysvsem = _share(caller.sysvsem, bits & _SYSVSEM)
+
+        if bits & (_THREAD | _PARENT):
+            parent = caller.parent
+            exit_signal = -1 if bits & _THREAD else caller.group_leader.exit_signal
+        else:
+            parent = caller
+        pid = self._next_pid
+        self._next_pid += 1
+        if bits & _THREAD:
+            signal = caller.signal
+            signal.get()
+            signal.nr_threads += 1
+            signal.live += 1
+        else:
+            signal = self._alloc(Signal)
+        child = Task(pid=pid, tgid=pid, comm=caller.comm, parent=parent, mm=mm, fs=fs, files=files,
+                     sighand=sighand, signal=signal, exit_signal=exit_signal, io_context=io,
+                     sysvsem=sysvsem)
+        if bits & _THREAD:
+            child.group_leader = caller.group_leader
+            child.tgid = caller.tgid
+        elif parent is not None:
+            parent.children.append(child)
+        self._tasks[pid] = child
+        if bits & _PIDFD:
+            fd = lifecycle.lowest_free_fd(caller.files)
+            caller.files.fds[fd] = f"pidfd:{pid}"
+            caller.files.close_on_exec.add(fd)
+        if bits & _VFORK:
+            caller.vfork_child, child.vfork_parent = child, caller
+        return child
+
+    def fork(self, task: Task) -> Task:
+        """fork(2): clone with no sharing flags and SIGCHLD."""
+        return self.clone(task, 0, SIGCHLD)
+
+    def kthread(self, name: str) -> Task:
+        """A kernel thread: no MM of its own (it borrows active_mm when scheduled, see part 2).
+        Like the kernel's, it is a child of kthreadd and shares kthreadd's fs and files."""
+        if not isinstance(name, str) or not name:
+            raise TypeError("a kernel thread needs a non-empty name, e.g. k.kthread('kworker/0:1')")
+        if self._kthreadd is None:
+            self._kthreadd = self._new_task("kthreadd", parent=None, mm=None, fs=self._alloc(FS),
+                                            files=self._alloc(Files), exit_signal=0, is_kthread=True)
+        d = self._kthreadd
+        d.fs.get()
+        d.files.get()
+        return self._new_task(name[:15], parent=d, mm=None, fs=d.fs, files=d.files,
+                              exit_signal=SIGCHLD, is_kthread=True)
+
+    # -- the rest of a task's life (lifecycle.py) -----------------------------------------------
+
+    def exit(self, task: Task, code: int = 0, group: bool = False) -> None:
+        """exit(2) (group=False) or exit_group(2): see lifecycle.do_exit."""
+        lifecycle.do_exit(self, self._caller(task, "exit", killable=True), code, group)
+
+    def wait(self, task: Task) -> tuple[int, int] | None:
+        """Reap one exited child: see lifecycle.do_wait."""
+        return lifecycle.do_wait(self, self._caller(task, "wait"))
+
+    def execve(self, task: Task, path: str) -> None:
+        """execve(2): see lifecycle.do_execve."""
+        lifecycle.do_execve(self, self._caller(task, "execve"), path)
+
+    def unshare(self, task: Task, flags: FlagSpec) -> None:
+        """unshare(2): see lifecycle.do_unshare."""
+        lifecycle.do_unshare(self, self._caller(task, "unshare"), parse_flags(flags))
+
+    # -- small calls that make sharing visible ----------------------------------------------------
+
+    def chdir(self, task: Task, path: str) -> None:
+        """chdir(2): changes the cwd in the fs_struct, so every CLONE_FS sharer sees it."""
+        t = self._caller(task, "chdir")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"chdir takes an absolute path such as '/tmp', not {path!r}")
+        t.fs.cwd = path
+
+    def open(self, task: Task, path: str, cloexec: bool = False) -> int:
+        """open(2): the lowest free fd in the files_struct, seen by every CLONE_FILES sharer."""
+        t = self._caller(task, "open")
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"open takes a non-empty path such as '/etc/passwd', not {path!r}")
+        fd = lifecycle.lowest_free_fd(t.files)
+        t.files.fds[fd] = path
+        if cloexec:
+            t.files.close_on_exec.add(fd)
+        return fd
+
+    def close(self, task: Task, fd: int) -> None:
+        """close(2); an fd that is not open is EBADF, as in the kernel."""
+        t = self._caller(task, "close")
+        if fd not in t.files.fds:
+            raise OSError(9, f"close: fd {fd!r} is not open in {t.files.label} (EBADF); "
+                             f"open fds: {sorted(t.files.fds)}")
+        del t.files.fds[fd]
+        t.files.close_on_exec.discard(fd)
+
+    def sigaction(self, task: Task, signum: int, action: str) -> None:
+        """sigaction(2): set a handler ("SIG_DFL", "SIG_IGN" or a handler's name) in the
+        sighand_struct, so every CLONE_SIGHAND sharer sees it. SIGKILL and SIGSTOP are EINVAL."""
+        t = self._caller(task, "sigaction")
+        if isinstance(signum, bool) or not isinstance(signum, int) or not 1 <= signum <= NSIG:
+            raise ValueError(f"signal numbers are 1..{NSIG}, not {signum!r}")
+        if signum in (9, 19):
+            raise OSError(22, "SIGKILL and SIGSTOP cannot be caught or ignored (EINVAL)")
+        if not isinstance(action, str) or not action:
+            raise ValueError("the action is 'SIG_DFL', 'SIG_IGN' or a handler's name")
+        if action == SIG_DFL:
+            t.sighand.action.pop(signum, None)
+        else:
+            t.sighand.action[signum] = action
+
+    def ioprio_set(self, task: Task, ioprio: int) -> None:
+        """ioprio_set(2) on one task: allocates its io_context if it has none yet. A valid
+        priority (class bits 13+ nonzero) makes a later plain clone give the child its own copy."""
+        t = self._caller(task, "ioprio_set")
+        if isinstance(ioprio, bool) or not isinstance(ioprio, int) or not 0 <= ioprio < 4 << 13:
+            raise ValueError(f"ioprio is IOPRIO_PRIO_VALUE(class 0..3, data), i.e. 0..{(4 << 13) - 1}")
+        if t.io_context is None:
+            t.io_context = self._alloc(IOContext)
+        t.io_context.ioprio = ioprio
+
+    def semop_undo(self, task: Task) -> None:
+        """A semop(2) with SEM_UNDO: allocates the task's undo list if it has none yet."""
+        t = self._caller(task, "semop")
+        if t.sysvsem is None:
+            t.sysvsem = self._alloc(SemUndo)
+
+    # -- questions ------------------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> list[Task]:
+        """Live and zombie tasks, ordered by pid."""
+        return [self._tasks[pid] for pid in sorted(self._tasks)]
+
+    def task(self, pid: int) -> Task:
+        """The task with this pid; ProcessLookupError (ESRCH) if there is none."""
+        try:
+            return self._tasks[pid]
+        except KeyError:
+            raise ProcessLookupError(3, f"no task with pid {pid} (ESRCH); live pids: "
+                                        f"{sorted(self._tasks)}") from None
+
+    def objects(self) -> list[SharedObject]:
+        """The shared objects not yet freed, by kind then id."""
+        order = {kind: i for i, kind in enumerate(("mm", "fs", "files", "sighand", "signal", "io",
+                                                   "sysvsem"))}
+        live = [o for o in self._objects.values() if not o.freed]
+        return sorted(live, key=lambda o: (order[o.kind], o.id))
+
+    def kcmp(self, a: Task, b: Task, kind: str | int) -> int:
+        """kcmp(2): 0 if both tasks point at the same object (or both at none, as with a lazily
+        allocated io_context or undo list), else 1 or 2 ordering the two (here by object id)."""
+        name = KCMP_NUMBERS.get(kind, kind) if isinstance(kind, int) else kind
+        if name not in KCMP_FIELDS:
+            raise ValueError(f"kcmp type {kind!r} is not one the engine answers; use one of "
+                             f"{', '.join(KCMP_FIELDS)} (KCMP_FILE and KCMP_EPOLL_TFD need fds)")
+        for t in (a, b):
+            if not isinstance(t, Task):
+                raise TypeError(f"kcmp compares Tasks, not {type(t).__name__}")
+            if self._tasks.get(t.pid) is not t:
+                raise ProcessLookupError(3, f"kcmp: pid {t.pid} has been reaped (ESRCH)")
+        x, y = getattr(a, KCMP_FIELDS[name]), getattr(b, KCMP_FIELDS[name])
+        kx, ky = (0 if x is None else x.id), (0 if y is None else y.id)
+        return 0 if x is y else (1 if kx < ky else 2)
+
+    def shares(self, a: Task, b: Task) -> dict[str, bool]:
+        """What the two tasks share: the same object, not merely both having none (unlike kcmp)."""
+        return {key: getattr(a, f) is not None and getattr(a, f) is getattr(b, f)
+                for key, f in SHARES_KEYS.items()}
+
+    def check(self) -> None:
+        """Raise AssertionError naming the first broken invariant (see invariants.py)."""
+        invariants.check(self)
+
+    def __repr__(self) -> str:
+        return f"Kernel(tasks={len(self._tasks)}, objects={len(self.objects())})"
+
+
+def _share(obj: SharedObject | None, wanted: int) -> SharedObject | None:
+    """Take a reference to the caller's object when the flag asks to share it."""
+    if wanted and obj is not None:
+        obj.get()
+        return obj
+    return None
+
+
+def _ioprio_valid(ioprio: int) -> bool:
+    return (ioprio >> 13) != 0  # IOPRIO_PRIO_CLASS != IOPRIO_CLASS_NONE
+
+
+def _decode(flags: FlagSpec) -> tuple[int, int, int]:
+    """(flag bits, exit signal from a clone(2) word, CSIGNAL bits of a clone3 word)."""
+    if isinstance(flags, int) and not isinstance(flags, (bool, CloneFlags)):
+        if 0 <= flags < 1 << 32:
+            return parse_flags(flags & ~CSIGNAL).value, flags & CSIGNAL, 0
+        stray = flags & CSIGNAL & ~_NEWTIME if flags > 0 else 0
+        return parse_flags(flags & ~stray).value, 0, stray
+    return parse_flags(flags).value, 0, 0
