@@ -1,0 +1,167 @@
+"""What every widget in the kit shares: the text/plain repr, the palette with its second cues,
+the error box, small themed HTML helpers and the fixed-layout node-link picture.
+
+CSS classes for browser tests: "ukva-widget" on every widget, "ukva-error" on the error box
+(plus "ukva-error-shown" while it shows an error), "ukva-graph" on node-link figures.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import ipywidgets as W
+from bqplot import Figure, Graph, LinearScale
+
+from ..engine import NotModelled, TaskStateError
+
+# Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/). Colour is never the
+# only cue: each kind also has its name in the label, tasks are circles and objects rectangles.
+OKABE_ITO = {
+    "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+    "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999",
+}
+KIND_COLOUR = {
+    "task": OKABE_ITO["sky"], "mm": OKABE_ITO["blue"], "fs": OKABE_ITO["orange"],
+    "files": OKABE_ITO["green"], "sighand": OKABE_ITO["purple"], "signal": OKABE_ITO["vermillion"],
+    "io": OKABE_ITO["yellow"], "sysvsem": OKABE_ITO["grey"],
+}
+OK_COLOUR = OKABE_ITO["green"]
+BAD_COLOUR = OKABE_ITO["vermillion"]
+FREED_COLOUR = "#DDDDDD"
+# The Task attribute holding each kind of shared object (kernel order: copy_mm ... copy_io).
+KIND_ATTR = {"mm": "mm", "fs": "fs", "files": "files", "sighand": "sighand", "signal": "signal",
+             "io": "io_context", "sysvsem": "sysvsem"}
+
+# Errors a learner can cause by typing or clicking: shown in the widget, never as a traceback.
+# (CloneError is an OSError; NotModelled says where the engine simplifies.)
+USER_ERRORS = (ValueError, TypeError, OSError, LookupError, NotModelled, TaskStateError)
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def errno_name(number: int) -> str:
+    return errno.errorcode.get(number, str(number))
+
+
+def label_of(obj: object) -> str:
+    """An engine object's label ("mm#2"), or "none" where the task holds none (kernel NULL)."""
+    return obj.label if obj is not None else "none"
+
+
+def themed_table(header: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "") -> str:
+    """An HTML table coloured with JupyterLab's theme variables (readable in light and dark)."""
+    cell = "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2);text-align:left"
+    head = "".join(f'<th style="{cell};font-weight:600">{esc(h)}</th>' for h in header)
+    body = "".join("<tr>" + "".join(f'<td style="{cell}">{c}</td>' for c in row) + "</tr>" for row in rows)
+    return (f'<table class="{css_class}" style="border-collapse:collapse;color:var(--jp-ui-font-color1);'
+            f'font-family:var(--jp-code-font-family);font-size:var(--jp-code-font-size)">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def badge(text: str, colour: str, *, dashed: bool = False) -> str:
+    """A coloured chip with its meaning written inside (the second cue beside the colour)."""
+    border = "dashed" if dashed else "solid"
+    return (f'<span style="border:2px {border} {colour};border-radius:4px;padding:0 4px;'
+            f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color1)">{esc(text)}</span>')
+
+
+class ErrorBox(W.HTML):
+    """Shows an engine error (what was wrong, what to do) inside the widget; empty and hidden otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__(layout=W.Layout(display="none"))
+        self.add_class("ukva-error")
+        self.message = ""
+
+    def show(self, error: BaseException | str) -> None:
+        self.message = str(error)
+        self.value = (f'<div role="alert" style="border-left:4px solid {BAD_COLOUR};padding:4px 8px;'
+                      f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color2)">'
+                      f"<b>✗ {esc(type(error).__name__) if not isinstance(error, str) else 'Error'}:</b> "
+                      f"{esc(self.message)}</div>")
+        self.layout.display = None
+        self.add_class("ukva-error-shown")
+
+    def clear(self) -> None:
+        self.message = ""
+        self.value = ""
+        self.layout.display = "none"
+        self.remove_class("ukva-error-shown")
+
+
+class UkvaWidget(W.VBox):
+    """Base of every widget here: a VBox whose text/plain repr is its deterministic text()."""
+
+    def __init__(self, children: Sequence[W.Widget] = (), **kwargs) -> None:
+        super().__init__(children=list(children), layout=W.Layout(max_width="800px"), **kwargs)
+        self.add_class("ukva-widget")
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = self.text()
+        return bundle
+
+
+@dataclass
+class Node:
+    """One node of a node-link picture, in unit coordinates (0..1, y up)."""
+
+    label: str
+    x: float
+    y: float
+    colour: str
+    shape: str = "rect"          # "rect" for objects, "circle" for tasks
+    dashed: bool = False         # second cue for "freed" / "zombie"
+    thick: bool = False          # second cue for "shared" / "highlighted"
+    width: int = 0               # rect width in px; 0 = fit the label
+
+
+@dataclass
+class Picture:
+    nodes: list[Node] = field(default_factory=list)
+    links: list[tuple[int, int]] = field(default_factory=list)
+
+
+class NodeLinkFigure:
+    """A bqplot Graph at fixed positions, redrawn by updating its marks in place (no layout jitter)."""
+
+    def __init__(self, height: str = "300px") -> None:
+        scales = {"x": LinearScale(min=0, max=1), "y": LinearScale(min=0, max=1)}
+        self.graph = Graph(node_data=[], link_data=[], x=[], y=[], scales=scales, link_type="line",
+                           directed=True, static=True, charge=0, highlight_links=False,
+                           interactions={"hover": "tooltip"})
+        self.figure = Figure(marks=[self.graph], fig_margin={"top": 20, "bottom": 20, "left": 50, "right": 50},
+                             layout=W.Layout(width="100%", max_width="800px", height=height),
+                             min_aspect_ratio=0.1, max_aspect_ratio=10, animation_duration=0,
+                             background_style={"fill": "none"})
+        self.figure.add_class("ukva-graph")
+
+    def draw(self, picture: Picture) -> None:
+        data = []
+        for n in picture.nodes:
+            stroke = "var(--jp-ui-font-color1)"
+            attrs: dict[str, object] = {"stroke": stroke, "stroke-width": 3 if n.thick else 1}
+            if n.dashed:
+                attrs["stroke-dasharray"] = "4,3"
+            if n.shape == "circle":
+                attrs["r"] = 20
+            else:
+                attrs.update(width=n.width or 8 * len(n.label) + 12, height=24, rx=4, ry=4)
+            data.append({"label": n.label, "shape": n.shape, "shape_attrs": attrs, "label_display": "center"})
+        with self.graph.hold_sync():
+            self.graph.node_data = data
+            self.graph.x = [n.x for n in picture.nodes]
+            self.graph.y = [n.y for n in picture.nodes]
+            self.graph.colors = [n.colour for n in picture.nodes] or [FREED_COLOUR]
+            self.graph.link_data = [{"source": s, "target": t} for s, t in picture.links]
