@@ -51,7 +51,7 @@ class Feedback:
         if not v.answered:
             return f"[{v.item_id}] not answered yet"
         mark = "correct" if v.passed else "not yet"
-        head = f"[{v.item_id}] {mark}: {v.points:g}/{v.max_points:g} points"
+        head = f"[{v.item_id}] {mark}: {v.points:.3g}/{v.max_points:g} points"
         return head if v.passed else f"{head}\n{v.feedback}"
 
     def __repr__(self) -> str:
