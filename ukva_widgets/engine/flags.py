@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import signal
 from collections.abc import Iterable
 
 # Low byte of the legacy clone(2) flags word: the signal sent to the parent at exit
@@ -100,7 +101,7 @@ def _flag_from_name(name: str) -> CloneFlags:
     if full in NEWER_THAN_THIS_KERNEL:
         raise ValueError(f"{full} (value {NEWER_THAN_THIS_KERNEL[full]:#x}) is newer than Linux 6.18, "
                          "the kernel this engine is checked against; it is not modelled")
-    if key.startswith("SIG"):
+    if key in signal.Signals.__members__:
         raise ValueError(f"{key} is a signal, not a clone flag: pass it as exit_signal=")
     if key == "CSIGNAL":
         raise ValueError("CSIGNAL is the exit-signal byte of clone(2), not a flag: pass exit_signal=")
