@@ -1,0 +1,368 @@
+"""A task's life in the engine: what clone shares and counts, then exit, wait, execve, unshare,
+kernel threads and kcmp, each as kernel/fork.c, kernel/exit.c and fs/exec.c do it (FACTS.md §3-4)."""
+
+import re
+
+import pytest
+
+from ukva_widgets.engine import PRESETS, CloneFlags, Kernel, TaskStateError
+from ukva_widgets.engine.flags import SIGCHLD
+
+THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+ALL_KEYS = {"vm", "fs", "files", "sighand", "signal", "io", "sysvsem"}
+
+
+# -- clone: what is shared, what is counted ------------------------------------------------------
+
+def test_init_is_pid_1_and_unkillable(k):
+    assert (k.init.pid, k.init.tgid, k.init.parent) == (1, 1, None)
+    assert k.tasks == [k.init]
+    k.check()
+
+
+def test_fork_shares_nothing_and_copies_every_object(k, sh):
+    assert sh.parent is k.init and sh.exit_signal == SIGCHLD and sh in k.init.children
+    assert k.shares(k.init, sh) == dict.fromkeys(ALL_KEYS, False)
+    for name in ("mm", "fs", "files", "sighand", "signal"):
+        assert getattr(sh, name) is not getattr(k.init, name)
+        assert getattr(sh, name).refcount == 1
+    k.check()
+
+
+@pytest.mark.parametrize("flags, field, counter", [
+    ("CLONE_VM", "mm", "mm_users"), ("CLONE_FS", "fs", "users"), ("CLONE_FILES", "files", "count"),
+    ("CLONE_VM|CLONE_SIGHAND", "sighand", "count")])
+def test_each_sharing_flag_takes_one_more_reference(k, sh, flags, field, counter):
+    child = k.clone(sh, flags)
+    shared = getattr(sh, field)
+    assert getattr(child, field) is shared and getattr(shared, counter) == 2
+    k.exit(child)
+    assert getattr(shared, counter) == 1 or field == "sighand"  # a zombie keeps its sighand
+    k.wait(sh)
+    assert getattr(shared, counter) == 1
+    k.check()
+
+
+def test_all_users_of_an_mm_hold_one_mm_count_reference(k, sh):
+    k.clone(sh, "CLONE_VM")
+    k.clone(sh, "CLONE_VM")
+    assert (sh.mm.mm_users, sh.mm.mm_count) == (3, 1)
+
+
+def test_a_thread_joins_the_callers_group_and_parent(k, sh):
+    t = k.clone(sh, THREAD)
+    assert (t.tgid, t.group_leader, t.parent, t.exit_signal) == (sh.pid, sh, k.init, -1)
+    assert t not in k.init.children  # only group leaders are on a children list
+    assert (sh.signal.nr_threads, sh.signal.live, sh.signal.sigcnt) == (2, 2, 2)
+    assert k.shares(sh, t) == {"vm": True, "fs": True, "files": True, "sighand": True, "signal": True,
+                               "io": False, "sysvsem": False}
+    k.check()
+
+
+def test_clone_parent_makes_a_sibling_that_signals_like_the_leader(k, sh):
+    sib = k.clone(sh, "CLONE_PARENT")
+    assert sib.parent is k.init and sib in k.init.children and sib.tgid == sib.pid
+    assert sib.exit_signal == sh.exit_signal
+
+
+def test_io_context_is_lazy_shared_with_clone_io_and_copied_only_with_a_valid_ioprio(k, sh):
+    assert k.clone(sh, "CLONE_IO").io_context is None
+    k.ioprio_set(sh, 0)
+    assert k.clone(sh, "CLONE_IO").io_context is sh.io_context and sh.io_context.nr_tasks == 2
+    assert k.fork(sh).io_context is None  # ioprio 0 is IOPRIO_CLASS_NONE: no copy
+    k.ioprio_set(sh, (2 << 13) | 4)       # best-effort class, level 4
+    copy = k.fork(sh).io_context
+    assert copy is not None and copy is not sh.io_context and copy.ioprio == sh.io_context.ioprio
+    k.check()
+
+
+def test_clone_sysvsem_gives_the_caller_an_undo_list_to_share(k, sh):
+    assert sh.sysvsem is None
+    child = k.clone(sh, "CLONE_SYSVSEM")
+    assert child.sysvsem is sh.sysvsem is not None and sh.sysvsem.refcnt == 2
+    assert k.fork(sh).sysvsem is None
+    k.check()
+
+
+def test_kcmp_says_equal_for_two_tasks_without_io_context_but_shares_says_no(k, sh):
+    child = k.fork(sh)
+    assert k.kcmp(sh, child, "KCMP_IO") == 0 and k.kcmp(sh, child, "KCMP_SYSVSEM") == 0
+    assert not k.shares(sh, child)["io"]
+
+
+def test_kcmp_orders_different_objects_both_ways(k, sh):
+    child = k.fork(sh)
+    assert {k.kcmp(sh, child, "KCMP_VM"), k.kcmp(child, sh, "KCMP_VM")} == {1, 2}
+    assert k.kcmp(sh, child, 1) == k.kcmp(sh, child, "KCMP_VM")  # KCMP_VM is 1 in kcmp.h
+    assert k.kcmp(sh, k.clone(sh, "CLONE_FILES"), "KCMP_FILES") == 0
+
+
+def test_kcmp_of_an_unknown_type_or_a_reaped_task_is_a_clear_error(k, sh):
+    with pytest.raises(ValueError, match="KCMP_VM"):
+        k.kcmp(sh, k.init, "KCMP_FILE")
+    child = k.fork(sh)
+    k.exit(child)
+    k.wait(sh)
+    with pytest.raises(ProcessLookupError, match="reaped"):
+        k.kcmp(sh, child, "KCMP_VM")
+
+
+def test_clear_sighand_resets_caught_handlers_and_keeps_ignored_ones(k, sh):
+    k.sigaction(sh, 10, "on_usr1")
+    k.sigaction(sh, 13, "SIG_IGN")
+    child = k.clone(sh, "CLONE_CLEAR_SIGHAND")
+    assert child.sighand.action == {13: "SIG_IGN"}
+    assert k.fork(sh).sighand.action == {10: "on_usr1", 13: "SIG_IGN"}
+
+
+def test_what_one_sharer_changes_the_others_see(k, sh):
+    vm = k.clone(sh, "CLONE_FS|CLONE_FILES|CLONE_VM|CLONE_SIGHAND")
+    other = k.fork(sh)
+    k.chdir(vm, "/tmp")
+    fd = k.open(vm, "/etc/passwd")
+    k.sigaction(vm, 2, "on_int")
+    assert (sh.fs.cwd, sh.files.fds[fd], sh.sighand.action[2]) == ("/tmp", "/etc/passwd", "on_int")
+    assert other.fs.cwd == "/" and fd not in other.files.fds and 2 not in other.sighand.action
+
+
+def test_clone_pidfd_puts_a_close_on_exec_fd_in_the_callers_table_only(k, sh):
+    child = k.clone(sh, "CLONE_PIDFD")
+    assert f"pidfd:{child.pid}" in sh.files.fds.values()
+    assert not child.files.fds
+
+
+def test_vfork_parent_sleeps_until_the_child_execs(k, sh, unchanged):
+    child = k.clone(sh, PRESETS["vfork"])
+    with unchanged(), pytest.raises(TaskStateError, match="sleeps in vfork"):
+        k.fork(sh)
+    k.execve(child, "/bin/true")
+    assert sh.vfork_child is None
+    k.fork(sh)
+    k.check()
+
+
+def test_vfork_parent_wakes_when_the_child_exits_and_can_be_killed_meanwhile(k, sh):
+    child = k.clone(sh, PRESETS["posix_spawn"])
+    k.exit(child, 127)
+    assert k.wait(sh) == (child.pid, 127)
+    child = k.clone(sh, PRESETS["vfork"])
+    k.exit(sh, 9)
+    assert child.vfork_parent is None and child.parent is k.init
+    k.check()
+
+
+# -- exit and wait --------------------------------------------------------------------------------
+
+def test_exit_leaves_a_zombie_holding_only_sighand_and_signal_until_waited(k, sh):
+    child = k.fork(sh)
+    mm = child.mm
+    k.exit(child, 3)
+    assert child.state == "zombie" and mm.freed and child.mm is None and child.files is None
+    assert child.sighand is not None and child in k.tasks
+    k.check()
+    assert k.wait(sh) == (child.pid, 3)
+    assert child.state == "dead" and child not in k.tasks and k.wait(sh) is None
+    k.check()
+
+
+def test_wait_with_no_exited_child_returns_none_and_changes_nothing(k, sh, unchanged):
+    k.fork(sh)
+    with unchanged():
+        assert k.wait(sh) is None
+
+
+def test_children_of_an_exiting_task_go_to_init(k, sh):
+    kid = k.fork(sh)
+    grandkid_thread = k.clone(kid, THREAD)
+    k.exit(sh)
+    assert kid.parent is k.init and grandkid_thread.parent is k.init and kid in k.init.children
+    k.check()
+
+
+def test_children_go_first_to_another_live_thread_of_the_group(k, sh):
+    t = k.clone(sh, THREAD)
+    kid = k.fork(t)
+    k.exit(t)
+    assert kid.parent is sh and kid in sh.children
+    k.check()
+
+
+def test_a_thread_is_reaped_at_once_and_a_leader_waits_for_its_threads(k, sh):
+    t = k.clone(sh, THREAD)
+    k.exit(sh, 5)
+    assert sh.state == "zombie" and k.wait(k.init) is None  # delay_group_leader
+    k.exit(t)
+    assert t.state == "dead" and t not in k.tasks
+    assert k.wait(k.init) == (sh.pid, 5)
+    k.check()
+
+
+def test_exit_group_ends_every_thread_with_the_group_code(k, sh):
+    threads = [k.clone(sh, THREAD) for _ in range(3)]
+    k.exit(threads[1], 7, group=True)
+    assert all(t.state == "dead" for t in threads) and sh.state == "zombie"
+    assert k.wait(k.init) == (sh.pid, 7)
+    k.check()
+
+
+def test_a_thread_waits_for_children_of_any_thread_in_its_group(k, sh):
+    t = k.clone(sh, THREAD)
+    kid = k.fork(sh)
+    k.exit(kid, 1)
+    assert k.wait(t) == (kid.pid, 1)
+
+
+def test_init_cannot_exit_and_nothing_changes(k, unchanged):
+    with unchanged(), pytest.raises(TaskStateError, match="panic"):
+        k.exit(k.init)
+
+
+def test_calls_on_a_zombie_or_reaped_task_are_clear_errors(k, sh, unchanged):
+    child = k.fork(sh)
+    k.exit(child)
+    for call in (lambda: k.fork(child), lambda: k.execve(child, "/bin/sh"), lambda: k.exit(child),
+                 lambda: k.unshare(child, "CLONE_FILES")):
+        with unchanged(), pytest.raises(TaskStateError, match="exited"):
+            call()
+    k.wait(sh)
+    with pytest.raises(TaskStateError, match="reaped"):
+        k.fork(child)
+    with pytest.raises(ProcessLookupError):
+        k.task(child.pid)
+
+
+@pytest.mark.parametrize("code", [-1, 256, "0", 1.0])
+def test_a_bad_exit_code_is_refused_and_changes_nothing(k, sh, unchanged, code):
+    with unchanged(), pytest.raises(ValueError, match="0..255"):
+        k.exit(sh, code)
+
+
+# -- execve ---------------------------------------------------------------------------------------
+
+def test_execve_from_a_thread_takes_the_leaders_pid_and_ends_the_others(k, sh):
+    t1, t2 = k.clone(sh, THREAD), k.clone(sh, THREAD)
+    leader_pid, old_fs = sh.pid, sh.fs
+    k.execve(t2, "/usr/bin/python3")
+    assert (t2.pid, t2.tgid, t2.group_leader, t2.parent) == (leader_pid, leader_pid, t2, k.init)
+    assert t2.exit_signal == SIGCHLD and t2 in k.init.children
+    assert sh.state == t1.state == "dead" and k.tasks == [k.init, t2]
+    assert t2.signal.nr_threads == 1 and t2.fs is old_fs and t2.comm == "python3"
+    k.check()
+
+
+def test_execve_gives_a_new_mm_and_unshares_files_but_keeps_a_shared_fs(k, sh):
+    buddy = k.clone(sh, "CLONE_VM|CLONE_FS|CLONE_FILES")
+    old_mm, old_files = sh.mm, sh.files
+    k.execve(sh, "/bin/ls")
+    assert sh.mm is not old_mm and old_mm.mm_users == 1 and buddy.mm is old_mm
+    assert sh.files is not old_files and buddy.files is old_files and old_files.count == 1
+    assert sh.fs is buddy.fs and sh.fs.users == 2
+    k.check()
+
+
+def test_execve_makes_a_sighand_shared_with_another_process_private_and_resets_handlers(k, sh):
+    k.sigaction(sh, 10, "on_usr1")
+    k.sigaction(sh, 13, "SIG_IGN")
+    buddy = k.clone(sh, "CLONE_VM|CLONE_SIGHAND")
+    k.execve(sh, "/bin/sh")
+    assert sh.sighand is not buddy.sighand and buddy.sighand.count == 1
+    assert sh.sighand.action == {13: "SIG_IGN"} and buddy.sighand.action[10] == "on_usr1"
+
+
+def test_execve_closes_close_on_exec_fds(k, sh):
+    keep, drop = k.open(sh, "/etc/hosts"), k.open(sh, "/etc/passwd", cloexec=True)
+    k.execve(sh, "/bin/cat")
+    assert keep in sh.files.fds and drop not in sh.files.fds
+
+
+@pytest.mark.parametrize("path, error", [("", ValueError), (None, TypeError), (b"/bin/sh", TypeError)])
+def test_execve_with_a_bad_path_is_refused_and_changes_nothing(k, sh, unchanged, path, error):
+    with unchanged(), pytest.raises(error):
+        k.execve(sh, path)
+
+
+# -- unshare --------------------------------------------------------------------------------------
+
+def test_unshare_files_copies_a_shared_table_and_keeps_a_private_one(k, sh):
+    buddy = k.clone(sh, "CLONE_FILES")
+    k.open(sh, "/etc/hosts")
+    shared = sh.files
+    k.unshare(sh, "CLONE_FILES")
+    assert sh.files is not shared and sh.files.fds == shared.fds and buddy.files is shared
+    private = sh.files
+    k.unshare(sh, "CLONE_FILES")
+    assert sh.files is private
+    k.check()
+
+
+def test_unshare_fs_and_sysvsem(k, sh):
+    k.clone(sh, "CLONE_FS|CLONE_SYSVSEM")
+    k.unshare(sh, "CLONE_FS|CLONE_SYSVSEM")
+    assert sh.fs.users == 1 and sh.sysvsem is None
+    k.check()
+
+
+def test_unshare_vm_of_a_single_threaded_process_does_nothing(k, sh):
+    mm, sighand = sh.mm, sh.sighand
+    k.unshare(sh, "CLONE_VM")
+    assert sh.mm is mm and sh.sighand is sighand
+
+
+# -- kernel threads -------------------------------------------------------------------------------
+
+def test_a_kernel_thread_has_no_mm_and_is_a_child_of_kthreadd(k):
+    kt = k.kthread("kworker/0:1")
+    assert kt.mm is None and kt.active_mm is None and kt.is_kthread
+    assert kt.parent.comm == "kthreadd" and kt.fs is kt.parent.fs and kt.files is kt.parent.files
+    assert k.kcmp(kt, k.kthread("ksoftirqd/0"), "KCMP_VM") == 0  # both NULL
+    k.check()
+
+
+def test_a_kernel_thread_cannot_clone_or_exec_and_is_reaped_when_it_exits(k, unchanged):
+    kt = k.kthread("kswapd0")
+    with unchanged(), pytest.raises(TaskStateError, match="kernel thread"):
+        k.fork(kt)
+    with unchanged(), pytest.raises(TaskStateError, match="kernel thread"):
+        k.execve(kt, "/bin/sh")
+    k.exit(kt)
+    assert kt not in k.tasks
+    k.check()
+
+
+def test_a_kernel_thread_borrowing_an_mm_keeps_it_alive(k, sh):
+    kt = k.kthread("kworker/1:0")
+    sh.mm.mmgrab()
+    kt.active_mm = sh.mm
+    mm = sh.mm
+    k.exit(sh)
+    assert mm.mm_users == 0 and mm.mm_count == 1 and not mm.freed
+    k.check()
+    k.exit(kt)
+    assert mm.freed and mm not in k.objects()
+
+
+# -- what the book shows --------------------------------------------------------------------------
+
+def test_reprs_are_short_and_hold_no_memory_address(k, sh):
+    t = k.clone(sh, THREAD)
+    assert repr(t) == "Task(pid=3, tgid=2, comm='init', mm=mm#2)"
+    texts = [repr(x) for x in [k, *k.tasks, *k.objects(), CloneFlags.CLONE_VM]]
+    assert not any(re.search(r"0x[0-9a-f]{6,}", s) for s in texts)
+
+
+def test_freed_objects_leave_the_object_list(k, sh):
+    before = {o.label for o in k.objects()}
+    child = k.fork(sh)
+    k.exit(child)
+    k.wait(sh)
+    assert {o.label for o in k.objects()} == before
+
+
+def test_same_calls_give_the_same_pids_and_ids():
+    def run() -> list[str]:
+        k = Kernel()
+        sh = k.fork(k.init)
+        k.clone(sh, THREAD)
+        k.execve(k.fork(sh), "/bin/true")
+        return [repr(t) for t in k.tasks] + [o.label for o in k.objects()]
+    assert run() == run()
