@@ -1,0 +1,50 @@
+"""`ukva student`: solution blocks become stubs, and the committed student notebooks are what it makes."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ukva_widgets.grading.student import SolutionMarkupError, strip_solutions, student_path, student_version
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = sorted((ROOT / "exercises" / "solutions").glob("*.ipynb"))
+
+
+def test_an_answer_block_becomes_an_unanswered_assignment():
+    src = "### BEGIN SOLUTION\nanswer_2_1 = {'vm': True}\n### END SOLUTION\ncheck('2.1', answer_2_1)"
+    assert strip_solutions(src) == "answer_2_1 = ...  # YOUR ANSWER HERE\ncheck('2.1', answer_2_1)"
+
+
+def test_a_code_block_becomes_not_implemented_at_its_indentation():
+    src = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+    assert strip_solutions(src) == 'def f(x):\n    raise NotImplementedError("YOUR CODE HERE")\n'
+
+
+@pytest.mark.parametrize("src, message", [
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "without"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another"),
+])
+def test_broken_markup_is_an_error_that_names_the_place(src, message):
+    with pytest.raises(SolutionMarkupError, match=message):
+        strip_solutions(src, "cell 3")
+
+
+def test_there_are_solution_notebooks_for_the_chapters():
+    assert [p.name[:2] for p in SOLUTIONS][:3] == ["01", "02", "03"]
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_committed_student_version_is_what_ukva_student_makes(solution):
+    made = student_version(nbformat.read(solution, as_version=4))
+    committed = nbformat.read(student_path(solution), as_version=4)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in made.cells], \
+        f"{student_path(solution).name} drifted: run `ukva student`"
+    assert committed.metadata.get("ukva") == made.metadata.get("ukva")
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_student_versions_hold_no_solution(solution):
+    text = student_path(solution).read_text()
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
