@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 import errno as errno_mod
 import json
+import os
 import platform
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,7 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def engine_answer(flags: int) -> ProbeResult:
-    """The engine's answer to the probe's question: a shell forked from init clones with `flags`."""
+    """The engine's answer to the probe's question: a shell forked from init clones with `flags`.
+
+    Sharing is read with the engine's kcmp, as the probe reads the kernel's, so both sides
+    mean the same thing (two tasks without an io_context compare equal)."""
     from ukva_widgets.engine import CloneError, Kernel
     from ukva_widgets.engine.rules import NotModelled
     from ukva_widgets.real.probe import SHARED_RESOURCES, ProbeResult
@@ -51,10 +56,10 @@ def engine_answer(flags: int) -> ProbeResult:
         return ProbeResult(flags, errno=exc.errno, error=errno_mod.errorcode[exc.errno])
     except NotModelled as exc:
         return ProbeResult(flags, available=False, why=f"the engine does not model this: {exc}")
-    shares = k.shares(caller, child)
     parent_is = ("caller" if child.parent is caller else
                  "caller's parent" if child.parent is caller.parent else f"pid {child.parent.pid}")
-    return ProbeResult(flags, shares={name: shares[name] for name in SHARED_RESOURCES},
+    shares = {name: k.kcmp(caller, child, f"KCMP_{name.upper()}") == 0 for name in SHARED_RESOURCES}
+    return ProbeResult(flags, shares=shares,
                        same_thread_group=child.tgid == caller.tgid, parent_is=parent_is)
 
 
@@ -112,8 +117,6 @@ def short_label(flags: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     if bool(args.flags) == bool(args.all):
         print("ukva probe: give FLAGS (e.g. \"CLONE_VM|CLONE_FS\") or --all, not both or neither",
               file=sys.stderr)
@@ -134,9 +137,13 @@ def run(args: argparse.Namespace) -> int:
         payload = ({"rows": [row.as_dict() for row in rows]} if args.all else rows[0].as_dict())
         if args.all:
             payload |= {"agree": sum(row.agree for row in rows), "total": len(rows)}
-        print(json.dumps(payload, indent=2))
+        text = json.dumps(payload, indent=2)
     else:
-        print(render_all(rows) if args.all else render_one(rows[0]))
+        text = render_all(rows) if args.all else render_one(rows[0])
+    try:
+        print(text)
+    except BrokenPipeError:         # `ukva probe --all | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
     if not all(row.comparable for row in rows):
         return EXIT_CANNOT_COMPARE
     return EXIT_AGREE if all(row.agree for row in rows) else EXIT_DISAGREE
@@ -159,7 +166,7 @@ def render_one(row: Row) -> str:
                 + ["same as caller" if r.same_thread_group else "own", r.parent_is or "?"])
 
     labels = ["result"] + [f"shares {name}" for name in SHARED_RESOURCES] + ["thread group", "parent"]
-    lines = [f"clone({short_label(row.kernel.flags) if row.kernel.flags else '0'} | SIGCHLD) "
+    lines = [f"clone({short_label(row.kernel.flags)} | SIGCHLD) "
              f"asked of {_kernel_name()} and of the engine",
              f"{'':<16}{'kernel':<18}engine"]
     lines += [f"{label:<16}{k:<18}{e}" for label, k, e in zip(labels, cells(row.kernel), cells(row.engine))]
@@ -176,13 +183,15 @@ def render_one(row: Row) -> str:
 def render_all(rows: list[Row]) -> str:
     """One line per subset (CLONE_ omitted), then the count that agree."""
     width = max(len(short_label(row.kernel.flags)) for row in rows)
+    kernel_width = max(len(row.kernel.text()) for row in rows)
+    engines = ["same" if row.engine.text() == row.kernel.text() else row.engine.text() for row in rows]
+    engine_width = max(len(engine) for engine in engines + ["engine"])
     lines = [f"{_kernel_name()} against the engine; io and sysvsem are shown, not judged",
-             f"{'flags':<{width}}  {'kernel':<80}  {'engine':<6}  agree"]
-    for row in rows:
-        engine = "same" if row.engine.text() == row.kernel.text() else row.engine.text()
+             f"{'flags':<{width}}  {'kernel':<{kernel_width}}  {'engine':<{engine_width}}  agree"]
+    for row, engine in zip(rows, engines):
         verdict = "yes" if row.agree else "NO" if row.comparable else "-"
-        lines.append(f"{short_label(row.kernel.flags):<{width}}  {row.kernel.text():<80}  "
-                     f"{engine:<6}  {verdict}")
+        lines.append(f"{short_label(row.kernel.flags):<{width}}  {row.kernel.text():<{kernel_width}}  "
+                     f"{engine:<{engine_width}}  {verdict}")
     unavailable = {r.why for row in rows for r in (row.kernel, row.engine) if not r.available}
     lines += [f"unavailable: {why}" for why in sorted(unavailable)]
     lines.append(f"agree: {sum(row.agree for row in rows)}/{len(rows)}")
