@@ -7,7 +7,6 @@ legacy clone(2) word (``CSIGNAL``) is the exit signal, not a flag: ``split_legac
 
 from __future__ import annotations
 
-import difflib
 import enum
 import signal
 from collections.abc import Iterable
@@ -82,6 +81,7 @@ _NAMES = [f.name for f in CloneFlags]
 
 def _closest(name: str) -> str:
     """A hint naming the flag the learner most likely meant."""
+    import difflib  # only on this error path: keeps `import ukva_widgets.engine` fast
     upper = name.upper()
     candidates = _NAMES + [n.removeprefix("CLONE_") for n in _NAMES]
     match = difflib.get_close_matches(upper, candidates, n=1, cutoff=0.5)
@@ -137,6 +137,11 @@ def parse_flags(spec: int | str | Iterable[str] | CloneFlags) -> CloneFlags:
 
 
 def _flags_from_int(value: int) -> CloneFlags:
+    return CloneFlags(check_flag_bits(value))
+
+
+def check_flag_bits(value: int) -> int:
+    """`value` itself if every set bit is a known flag; else a ValueError saying which are not."""
     if value < 0:
         raise ValueError(f"clone flags cannot be negative ({value}); combine the CLONE_* values with |")
     stray = value & ~_ALL_BITS
@@ -147,7 +152,7 @@ def _flags_from_int(value: int) -> CloneFlags:
         newer = [n for n, v in NEWER_THAN_THIS_KERNEL.items() if stray & v]
         why = f" ({', '.join(newer)}: newer than Linux 6.18, not modelled)" if newer else ""
         raise ValueError(f"bits {stray:#x} are not clone flags known to Linux 6.18{why}")
-    return CloneFlags(value)
+    return value
 
 
 def split_legacy_word(value: int) -> tuple[CloneFlags, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import invariants, lifecycle
-from .flags import CLONE3_ONLY, CSIGNAL, NSIG, SIGCHLD, CloneFlags, parse_flags
+from .flags import CLONE3_ONLY, CSIGNAL, NSIG, SIGCHLD, CloneFlags, check_flag_bits, parse_flags
 from .objects import (FS, MM, SIG_DFL, Files, IOContext, SemUndo, SharedObject, SigHand, Signal,
                       SignalFlags)
 from .rules import CLONE_RULES, CloneError, CloneRequest, first_failure, refuse_unmodelled
@@ -122,7 +122,7 @@ class Kernel:
         rule = first_failure(CLONE_RULES, request)
         if rule is not None:
             raise CloneError(rule, bits)
-        refuse_unmodelled(CloneFlags(bits), "clone")
+        refuse_unmodelled(bits, "clone")
         return self._copy_process(caller, bits, SIGCHLD if given is None else given)
 
     def _copy_process(self, caller: Task, bits: int, exit_signal: int) -> Task:
@@ -338,7 +338,7 @@ def _decode(flags: FlagSpec) -> tuple[int, int, int]:
     """(flag bits, exit signal from a clone(2) word, CSIGNAL bits of a clone3 word)."""
     if isinstance(flags, int) and not isinstance(flags, (bool, CloneFlags)):
         if 0 <= flags < 1 << 32:
-            return parse_flags(flags & ~CSIGNAL).value, flags & CSIGNAL, 0
+            return check_flag_bits(flags & ~CSIGNAL), flags & CSIGNAL, 0
         stray = flags & CSIGNAL & ~_NEWTIME if flags > 0 else 0
-        return parse_flags(flags & ~stray).value, 0, stray
+        return check_flag_bits(flags & ~stray), 0, stray
     return parse_flags(flags).value, 0, 0

@@ -187,7 +187,7 @@ def do_unshare(k: Kernel, t: Task, flags: CloneFlags) -> None:
     rule = first_failure(UNSHARE_RULES, request)
     if rule is not None:
         raise CloneError(rule, bits)
-    refuse_unmodelled(CloneFlags(bits), "unshare")
+    refuse_unmodelled(bits, "unshare")
     if bits & _FS and t.fs.users > 1:
         _replace(k, t, "fs", k._alloc(FS, cwd=t.fs.cwd, umask=t.fs.umask))
     if bits & _FILES and t.files.count > 1:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 
 class ObjectFreedError(RuntimeError):
@@ -20,7 +19,7 @@ class ObjectFreedError(RuntimeError):
 class SharedObject:
     """Common part: a kind ("mm", "fs", ...), an id numbered per kind per Kernel, a freed flag."""
 
-    kind: ClassVar[str] = ""
+    kind = ""  # unannotated: a class attribute, not a dataclass field
     id: int
     freed: bool = False
 
@@ -62,7 +61,7 @@ class MM(SharedObject):
     """mm_struct: mm_users counts tasks using the address space; all of them together hold one
     mm_count reference, and lazy-TLB borrowers (kernel threads, part 2) hold one each (mmgrab)."""
 
-    kind: ClassVar[str] = "mm"
+    kind = "mm"
     mm_users: int = 1
     mm_count: int = 1
 
@@ -96,7 +95,7 @@ class FS(SharedObject):
     """fs_struct: root, cwd and umask; `users` counts tasks; `in_exec` is set while an execve
     runs with an unshared fs (a concurrent CLONE_FS then gets EAGAIN)."""
 
-    kind: ClassVar[str] = "fs"
+    kind = "fs"
     users: int = 1
     cwd: str = "/"
     umask: int = 0o022
@@ -114,7 +113,7 @@ class FS(SharedObject):
 class Files(SharedObject):
     """files_struct: the open-file table; `count` counts tasks; fds maps fd -> path."""
 
-    kind: ClassVar[str] = "files"
+    kind = "files"
     count: int = 1
     fds: dict[int, str] = field(default_factory=dict)
     close_on_exec: set[int] = field(default_factory=set)
@@ -135,7 +134,7 @@ SIG_IGN = "SIG_IGN"
 class SigHand(SharedObject):
     """sighand_struct: the signal handlers; `action` holds only signals not at SIG_DFL."""
 
-    kind: ClassVar[str] = "sighand"
+    kind = "sighand"
     count: int = 1
     action: dict[int, str] = field(default_factory=dict)
 
@@ -164,7 +163,7 @@ class Signal(SharedObject):
     """signal_struct, the thread group: sigcnt counts tasks holding it (zombies too, until reaped);
     nr_threads the members not yet released; live the members not yet exited."""
 
-    kind: ClassVar[str] = "signal"
+    kind = "signal"
     sigcnt: int = 1
     nr_threads: int = 1
     live: int = 1
@@ -184,7 +183,7 @@ class IOContext(SharedObject):
     """io_context, allocated on a task's first block I/O or ioprio_set(); nr_tasks counts tasks
     (the kernel's active_ref). ioprio 0 is IOPRIO_CLASS_NONE, i.e. not a valid priority."""
 
-    kind: ClassVar[str] = "io"
+    kind = "io"
     nr_tasks: int = 1
     ioprio: int = 0
 
@@ -200,7 +199,7 @@ class IOContext(SharedObject):
 class SemUndo(SharedObject):
     """sem_undo_list, allocated on the first semop(SEM_UNDO) or CLONE_SYSVSEM; refcnt counts tasks."""
 
-    kind: ClassVar[str] = "sysvsem"
+    kind = "sysvsem"
     refcnt: int = 1
 
     @property

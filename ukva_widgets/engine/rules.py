@@ -29,7 +29,8 @@ F = CloneFlags
  NEWPID, NEWTIME, CLEAR_SIGHAND) = (F[f"CLONE_{name}"].value for name in (
     "VM FS SIGHAND PIDFD PARENT THREAD NEWNS SYSVSEM PARENT_SETTID DETACHED NEWIPC NEWUSER "
     "NEWPID NEWTIME CLEAR_SIGHAND").split())
-NEW_NS_BUT_USER = NAMESPACE_FLAGS.value & ~NEWUSER
+_NAMESPACES, _INTO_CGROUP = NAMESPACE_FLAGS.value, F.CLONE_INTO_CGROUP.value
+NEW_NS_BUT_USER = _NAMESPACES & ~NEWUSER
 UNSHARE_ALLOWED = (THREAD | FS | NEWNS | SIGHAND | VM | F.CLONE_FILES.value | SYSVSEM
                    | NAMESPACE_FLAGS.value)
 
@@ -185,12 +186,12 @@ def first_failure(rules: tuple[tuple[Rule, Check], ...], request: CloneRequest) 
     return None
 
 
-def refuse_unmodelled(flags: CloneFlags, call: str) -> None:
+def refuse_unmodelled(flags: int, call: str) -> None:
     """Say clearly that a request passed validation but asks for what the engine does not model."""
-    if flags & NAMESPACE_FLAGS:
-        raise NotModelled(f"{call} with {format_flags(flags & NAMESPACE_FLAGS)} passes the kernel's "
+    if flags & _NAMESPACES:
+        raise NotModelled(f"{call} with {format_flags(flags & _NAMESPACES)} passes the kernel's "
                           "checks, but the engine does not model namespaces; leave the CLONE_NEW* flags out")
-    if flags & F.CLONE_INTO_CGROUP:
+    if flags & _INTO_CGROUP:
         raise NotModelled(f"{call} with CLONE_INTO_CGROUP needs a cgroup fd, and the engine does not "
                           "model cgroups; leave the flag out")
 
