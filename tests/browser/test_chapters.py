@@ -1,0 +1,124 @@
+"""Every chapter of the book, in JupyterLab and as a Voila app, in Chromium, as a reader meets it.
+
+For each chapter found in notebooks/ and each front end, the chapter is opened once (module-scoped
+fixture) and then checked: it opens without a kernel dialog, runs to the end without an error,
+every widget is drawn (bqplot figures as SVG), each widget of the kit redraws when the reader uses
+its main control, and screenshots in the light and the dark theme go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import book_pages as bp
+import pytest
+from interactions import INTERACTIONS, widget_roots_js
+
+FRONT_ENDS = ("jupyterlab", "voila")
+CASES = [(front, nb) for nb in bp.chapters() for front in FRONT_ENDS]
+
+
+@dataclass
+class Chapter:
+    front: str
+    notebook: str
+    page: object
+    expected: bp.Expected
+    dialogs: list[str] = field(default_factory=list)
+    problem: str = ""     # what went wrong while opening and running it, if anything
+
+    @property
+    def name(self) -> str:
+        return f"{self.notebook.removesuffix('.ipynb')}-{self.front}"
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{f}:{nb}" for f, nb in CASES])
+def chapter(request, context, lab, voila):
+    front, notebook = request.param
+    page = context.new_page()
+    opened = Chapter(front, notebook, page, bp.expected(bp.ROOT, notebook))
+    try:
+        if front == "jupyterlab":
+            bp.open_in_lab(page, lab, notebook)
+            opened.dialogs = bp.kernel_dialogs(page)
+            bp.run_all_in_lab(page)
+        else:
+            bp.open_in_voila(page, voila, notebook)
+            opened.dialogs = bp.kernel_dialogs(page)
+        bp.wait_for_widgets(page, opened.expected.widgets, timeout_ms=30_000)
+    except Exception as error:  # the tests below then say what the page shows, and this
+        opened.problem = f" (while opening: {str(error).splitlines()[0]})"
+    yield opened
+    page.close(run_before_unload=False)
+    if front == "jupyterlab":  # Voila stops a page's kernel itself when the page goes
+        bp.shutdown_kernels(lab)
+
+
+def test_chapter_opens_without_a_kernel_dialog(chapter):
+    assert chapter.dialogs == [], f"{chapter.name} opened with a dialog: {chapter.dialogs}{chapter.problem}"
+
+
+def test_chapter_runs_to_the_end_without_an_error(chapter):
+    page = chapter.page
+    if chapter.front == "jupyterlab":
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        not_run = [i for i, p in enumerate(prompts) if not p.strip().strip("[]:").isdigit()]
+        assert len(prompts) == chapter.expected.code_cells and not not_run, \
+            f"{chapter.name}: code cells {not_run} of {len(prompts)} did not run{chapter.problem}"
+    else:  # Voila runs every cell before it shows the page
+        assert page.locator("#rendered_cells").is_visible(), \
+            f"{chapter.name}: Voila never showed the chapter{chapter.problem}"
+    assert bp.cell_errors(page) == [], f"{chapter.name} shows an error"
+
+
+def test_every_widget_of_the_chapter_is_drawn(chapter):
+    drawn = bp.rendered_widget_count(chapter.page)
+    assert drawn == chapter.expected.widgets, (
+        f"{chapter.name}: {drawn} widget views drawn, the stored chapter has {chapter.expected.widgets}"
+        f"{chapter.problem}")
+
+
+def test_bqplot_figures_are_drawn_as_svg(chapter):
+    assert bp.undrawn_figures(chapter.page) == [], chapter.name
+
+
+def test_each_widget_redraws_when_the_reader_uses_it(chapter):
+    page = chapter.page
+    kinds = page.evaluate(widget_roots_js())
+    if not kinds:
+        pytest.skip(f"{chapter.name} shows no widget of the kit")
+    unknown = sorted(set(kinds) - INTERACTIONS.keys())
+    assert not unknown, f"no interaction known for {unknown}; add one to tests/browser/interactions.py"
+    for kind in dict.fromkeys(kinds):
+        interaction = INTERACTIONS[kind]
+        if interaction.act is None:
+            continue
+        for i, root in enumerate(page.locator(f".jp-OutputArea-output > .{kind}").all()):
+            root.scroll_into_view_if_needed()
+            before = bp.picture(root)
+            bp.watch_redraw(root)
+            interaction.act(root)
+            try:
+                bp.redraw_ms(page, timeout_ms=15_000)
+            except Exception as error:
+                pytest.fail(f"{chapter.name}: {kind} #{i} did not redraw after the reader "
+                            f"{interaction.what}: {error}")
+            assert bp.picture(root) != before
+
+
+def test_chapter_screenshots_in_light_and_dark(chapter, voila, screenshots):
+    page = chapter.page
+    for theme in ("light", "dark"):
+        path = screenshots / f"{chapter.name}-{theme}.png"
+        if chapter.front == "jupyterlab":
+            bp.lab_theme(page, theme)
+            bp.lab_screenshot(page, path)
+        else:
+            if theme == "dark":  # Voila picks its theme when the page is made: open it again
+                bp.open_in_voila(page, voila, chapter.notebook, theme="dark")
+                bp.wait_for_widgets(page, chapter.expected.widgets, timeout_ms=30_000)
+                page.wait_for_timeout(500)
+            page.screenshot(path=str(path), full_page=True)
+        assert page.evaluate("() => document.body.dataset.jpThemeLight") == \
+            ("true" if theme == "light" else "false"), f"{path.name} is not in the {theme} theme"
+        assert path.stat().st_size > 10_000, f"{path.name} looks empty"

@@ -1,0 +1,167 @@
+"""Serving the book: `ukva book` opens JupyterLab on the first chapter, `ukva serve` serves every
+chapter as a Voila app. Both listen on 127.0.0.1 only and require a token, and both load the
+ipywidgets and bqplot front ends from the installed packages, so no CDN or internet is needed.
+
+The browser tests and benchmarks start their servers through `lab_server` / `voila_server` too,
+so what is tested is what a reader runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import webbrowser
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIRST_CHAPTER = "00-start.ipynb"
+
+
+@dataclass
+class Server:
+    """A local Jupyter server to launch: its command line and where a browser should go."""
+
+    name: str                      # "JupyterLab" or "Voila", for messages
+    argv: list[str]
+    port: int
+    token: str
+    landing: str                   # URL path a reader opens first, e.g. "/lab/tree/notebooks/00-start.ipynb"
+    health: str = "/"              # URL path that answers 200 once the server is ready
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str | None = None, **query: str) -> str:
+        """The full URL of `path` (the landing page by default), carrying the token."""
+        path = self.landing if path is None else path
+        params = "&".join([f"token={self.token}", *(f"{k}={v}" for k, v in query.items())])
+        return f"{self.base_url}{path}{'&' if '?' in path else '?'}{params}"
+
+    def start(self, env: Mapping[str, str] | None = None, timeout: float = 90.0,
+              log: Path | None = None) -> Server:
+        """Launch the server and return once it answers HTTP; raise with its log if it does not."""
+        out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the server
+        self.process = subprocess.Popen(self.argv, env=dict(env) if env is not None else None,
+                                        stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.process.returncode} before it "
+                                   f"was ready; see {log or 'its output'}")
+            try:
+                with urllib.request.urlopen(self.url(self.health), timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer on port {self.port} within {timeout:.0f} s; "
+                           f"see {log or 'its output'}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_book(explicit: Path | None = None) -> Path:
+    """The project folder holding `notebooks/`: the one given, the current one, or this checkout."""
+    candidates = [explicit] if explicit else [Path.cwd(), Path(__file__).resolve().parents[1]]
+    for root in candidates:
+        if (root / "notebooks").is_dir() and any((root / "notebooks").glob("*.ipynb")):
+            return root.resolve()
+    where = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(f"no notebooks/ folder with chapters in {where}; run this from the "
+                            "ukva_widgets checkout or pass --root DIR")
+
+
+def lab_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> Server:
+    """JupyterLab serving `root`, landing on the first chapter."""
+    argv = [sys.executable, "-m", "jupyterlab", "--no-browser",
+            f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", *extra]
+    if os.geteuid() == 0:  # containers and CI run as root; JupyterLab refuses that unless told
+        argv.append("--ServerApp.allow_root=True")
+    return Server("JupyterLab", argv, port, token,
+                  landing=f"/lab/tree/notebooks/{FIRST_CHAPTER}", health="/api/status")
+
+
+def voila_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> Server:
+    """Voila serving every chapter in `root/notebooks` as an app; its tree page is the index.
+
+    The reader may pick the dark theme with `?theme=dark` on a chapter's URL."""
+    argv = [sys.executable, "-m", "voila", str(root / "notebooks"), "--no-browser",
+            "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
+            f"--Voila.token={token}", "--VoilaConfiguration.allow_theme_override=YES", *extra]
+    return Server("Voila", argv, port, token, landing="/")
+
+
+def chapter_url_path(server: Server, notebook: str) -> str:
+    """Where `server` shows one chapter (a file name such as "01-tasks.ipynb")."""
+    return (f"/lab/tree/notebooks/{notebook}" if server.name == "JupyterLab"
+            else f"/voila/render/{notebook}")
+
+
+def _run(server: Server, open_browser: bool) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if s.connect_ex(("127.0.0.1", server.port)) == 0:
+            print(f"ukva: port {server.port} is already in use; pick another with --port or omit it "
+                  "to get a free one", file=sys.stderr)
+            return 2
+    server.start()
+    print(f"{server.name} is serving the book at\n    {server.url()}\n(Ctrl-C stops it)", flush=True)
+    if open_browser:
+        webbrowser.open(server.url())
+    try:
+        return server.process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+def _book(args: argparse.Namespace) -> int:
+    port = args.port or free_port()
+    return _run(lab_server(find_book(args.root), port, secrets.token_hex(24)), not args.no_browser)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    port = args.port or free_port()
+    return _run(voila_server(find_book(args.root), port, secrets.token_hex(24)), not args.no_browser)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    for name, func, what in (
+        ("book", _book, "open the book in JupyterLab, on notebooks/" + FIRST_CHAPTER),
+        ("serve", _serve, "serve the chapters as Voila apps (an index page lists them)"),
+    ):
+        p = subparsers.add_parser(name, help=what, description=what + "; listens on 127.0.0.1 "
+                                  "with a fresh token and prints the URL to open")
+        p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+        p.add_argument("--no-browser", action="store_true", help="only print the URL, open nothing")
+        p.add_argument("--root", type=Path, default=None,
+                       help="the project folder holding notebooks/ (default: here or this checkout)")
+        p.set_defaults(func=func)
