@@ -366,3 +366,11 @@ def test_same_calls_give_the_same_pids_and_ids():
         k.execve(k.fork(sh), "/bin/true")
         return [repr(t) for t in k.tasks] + [o.label for o in k.objects()]
     assert run() == run()
+
+
+def test_a_thread_of_init_that_execs_becomes_pid_1(k):
+    t = k.clone(k.init, THREAD)
+    child = k.fork(k.init)
+    k.execve(t, "/sbin/init")
+    assert k.init is t and t.pid == 1 and t.parent is None and child.parent is t
+    k.check()

@@ -290,8 +290,9 @@ class Kernel:
         """The shared objects not yet freed, by kind then id."""
         order = {kind: i for i, kind in enumerate(("mm", "fs", "files", "sighand", "signal", "io",
                                                    "sysvsem"))}
-        live = [o for o in self._objects.values() if not o.freed]
-        return sorted(live, key=lambda o: (order[o.kind], o.id))
+        for key in [key for key, o in self._objects.items() if o.freed]:
+            del self._objects[key]   # an mm freed by a lazy-TLB mmdrop outside the kernel's calls
+        return sorted(self._objects.values(), key=lambda o: (order[o.kind], o.id))
 
     def kcmp(self, a: Task, b: Task, kind: str | int) -> int:
         """kcmp(2): 0 if both tasks point at the same object (or both at none, as with a lazily

@@ -167,6 +167,8 @@ def _de_thread(k: Kernel, t: Task) -> None:
     k._tasks[t.pid] = t
     if parent is not None:
         parent.children.insert(slot, t)    # t takes the leader's place among its siblings
+    if leader is k.init:
+        k.init = t                         # a thread of init that execs becomes pid 1
 
 
 def _replace(k: Kernel, t: Task, name: str, new: object) -> None:

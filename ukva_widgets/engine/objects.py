@@ -19,7 +19,10 @@ class ObjectFreedError(RuntimeError):
 class SharedObject:
     """Common part: a kind ("mm", "fs", ...), an id numbered per kind per Kernel, a freed flag."""
 
-    kind = ""  # unannotated: a class attribute, not a dataclass field
+    # Unannotated, so class attributes rather than dataclass fields: the kind's name and the
+    # name of the field holding the kernel's counter of users.
+    kind = ""
+    counter = ""
     id: int
     freed: bool = False
 
@@ -30,23 +33,21 @@ class SharedObject:
     @property
     def refcount(self) -> int:
         """The kernel's counter of users (mm_users, fs->users, files->count, ...)."""
-        raise NotImplementedError
-
-    def _set_refcount(self, value: int) -> None:
-        raise NotImplementedError
+        return getattr(self, self.counter)
 
     def get(self) -> None:
         """Take one more reference (the kernel's mmget, fs->users++, atomic_inc(&files->count)...)."""
         if self.freed:
             raise ObjectFreedError(f"{self.label} is already freed; nothing may take a reference to it")
-        self._set_refcount(self.refcount + 1)
+        setattr(self, self.counter, getattr(self, self.counter) + 1)
 
     def put(self) -> None:
         """Drop one reference; the last one frees the object."""
-        if self.freed or self.refcount <= 0:
+        n = getattr(self, self.counter)
+        if self.freed or n <= 0:
             raise ObjectFreedError(f"{self.label}: reference dropped twice")
-        self._set_refcount(self.refcount - 1)
-        if self.refcount == 0:
+        setattr(self, self.counter, n - 1)
+        if n == 1:
             self._release()
 
     def _release(self) -> None:
@@ -61,16 +62,9 @@ class MM(SharedObject):
     """mm_struct: mm_users counts tasks using the address space; all of them together hold one
     mm_count reference, and lazy-TLB borrowers (kernel threads, part 2) hold one each (mmgrab)."""
 
-    kind = "mm"
+    kind, counter = "mm", "mm_users"
     mm_users: int = 1
     mm_count: int = 1
-
-    @property
-    def refcount(self) -> int:
-        return self.mm_users
-
-    def _set_refcount(self, value: int) -> None:
-        self.mm_users = value
 
     def _release(self) -> None:
         # __mmput: the address space goes, then the users' shared mm_count reference.
@@ -83,8 +77,12 @@ class MM(SharedObject):
         self.mm_count += 1
 
     def mmdrop(self) -> None:
+        """Unpin; the last mm_count reference frees the mm_struct."""
         if self.freed or self.mm_count <= 0:
             raise ObjectFreedError(f"{self.label}: mm_count dropped twice")
+        if self.mm_count == 1 and self.mm_users > 0:
+            raise ObjectFreedError(f"{self.label}: mmdrop would free an mm that {self.mm_users} tasks "
+                                   "still use; drop only what mmgrab took")
         self.mm_count -= 1
         if self.mm_count == 0:
             self.freed = True
@@ -95,35 +93,21 @@ class FS(SharedObject):
     """fs_struct: root, cwd and umask; `users` counts tasks; `in_exec` is set while an execve
     runs with an unshared fs (a concurrent CLONE_FS then gets EAGAIN)."""
 
-    kind = "fs"
+    kind, counter = "fs", "users"
     users: int = 1
     cwd: str = "/"
     umask: int = 0o022
     in_exec: bool = False
-
-    @property
-    def refcount(self) -> int:
-        return self.users
-
-    def _set_refcount(self, value: int) -> None:
-        self.users = value
 
 
 @dataclass(eq=False, repr=False)
 class Files(SharedObject):
     """files_struct: the open-file table; `count` counts tasks; fds maps fd -> path."""
 
-    kind = "files"
+    kind, counter = "files", "count"
     count: int = 1
     fds: dict[int, str] = field(default_factory=dict)
     close_on_exec: set[int] = field(default_factory=set)
-
-    @property
-    def refcount(self) -> int:
-        return self.count
-
-    def _set_refcount(self, value: int) -> None:
-        self.count = value
 
 
 SIG_DFL = "SIG_DFL"
@@ -134,16 +118,9 @@ SIG_IGN = "SIG_IGN"
 class SigHand(SharedObject):
     """sighand_struct: the signal handlers; `action` holds only signals not at SIG_DFL."""
 
-    kind = "sighand"
+    kind, counter = "sighand", "count"
     count: int = 1
     action: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def refcount(self) -> int:
-        return self.count
-
-    def _set_refcount(self, value: int) -> None:
-        self.count = value
 
     def flush_handlers(self) -> None:
         """flush_signal_handlers(force_default=0): caught signals go back to SIG_DFL, ignored
@@ -163,19 +140,12 @@ class Signal(SharedObject):
     """signal_struct, the thread group: sigcnt counts tasks holding it (zombies too, until reaped);
     nr_threads the members not yet released; live the members not yet exited."""
 
-    kind = "signal"
+    kind, counter = "signal", "sigcnt"
     sigcnt: int = 1
     nr_threads: int = 1
     live: int = 1
     flags: SignalFlags = SignalFlags(0)
     group_exit_code: int = 0
-
-    @property
-    def refcount(self) -> int:
-        return self.sigcnt
-
-    def _set_refcount(self, value: int) -> None:
-        self.sigcnt = value
 
 
 @dataclass(eq=False, repr=False)
@@ -183,31 +153,17 @@ class IOContext(SharedObject):
     """io_context, allocated on a task's first block I/O or ioprio_set(); nr_tasks counts tasks
     (the kernel's active_ref). ioprio 0 is IOPRIO_CLASS_NONE, i.e. not a valid priority."""
 
-    kind = "io"
+    kind, counter = "io", "nr_tasks"
     nr_tasks: int = 1
     ioprio: int = 0
-
-    @property
-    def refcount(self) -> int:
-        return self.nr_tasks
-
-    def _set_refcount(self, value: int) -> None:
-        self.nr_tasks = value
 
 
 @dataclass(eq=False, repr=False)
 class SemUndo(SharedObject):
     """sem_undo_list, allocated on the first semop(SEM_UNDO) or CLONE_SYSVSEM; refcnt counts tasks."""
 
-    kind = "sysvsem"
+    kind, counter = "sysvsem", "refcnt"
     refcnt: int = 1
-
-    @property
-    def refcount(self) -> int:
-        return self.refcnt
-
-    def _set_refcount(self, value: int) -> None:
-        self.refcnt = value
 
 
 KINDS: tuple[type[SharedObject], ...] = (MM, FS, Files, SigHand, Signal, IOContext, SemUndo)

@@ -17,7 +17,9 @@ class TaskStateError(RuntimeError):
 class Task:
     """One schedulable task. `parent` is the kernel's real_parent (None for init and kthreadd,
     whose parent is the idle task, pid 0); `children` holds the thread-group leaders whose
-    parent this task is, as the kernel's children list does."""
+    parent this task is, as the kernel's children list does. A kernel thread has mm None; whoever
+    sets its active_mm (the SMP machine, lazy TLB) takes an mm_count reference with mmgrab(),
+    which exit drops."""
 
     pid: int
     tgid: int
