@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import platform
 
 import pytest
 
+from real_helpers import skip_or_fail
+
 from ukva_widgets.real.probe import ProbeResult, probe_all, unavailable_reason
-
-
-def skip_or_fail(why: str) -> None:
-    """Skip when the kernel cannot be asked; fail instead when UKVA_REQUIRE_KERNEL=1 (CI)."""
-    if os.environ.get("UKVA_REQUIRE_KERNEL") == "1":
-        pytest.fail(f"{why} (UKVA_REQUIRE_KERNEL=1 requires the real kernel)")
-    pytest.skip(why)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ instead when UKVA_REQUIRE_KERNEL=1.
 from __future__ import annotations
 
 import pytest
+from real_helpers import deny_kcmp, run_python
 
 from ukva_widgets.real import PROBED_FLAGS, disagreements, flag_label, subsets
 from ukva_widgets.real.command import engine_answer
@@ -26,3 +27,24 @@ def test_engine_answers_clone_as_the_running_kernel_does(kernel_answers, flags):
     assert engine.available, engine.why
     assert disagreements(kernel, engine) == [], (
         f"clone({flag_label(flags)}): kernel {kernel.text()!r}, engine {engine.text()!r}")
+
+
+CONFORMANCE_ONLY = """
+    import os, sys
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", "-q", "-x", "-rs",
+             "tests/real/test_conformance.py::test_engine_answers_clone_as_the_running_kernel_does"])
+"""
+
+
+@pytest.mark.usefixtures("probeable_kernel")
+@pytest.mark.parametrize("require, exit_code, says", [
+    ("0", 0, "256 skipped"),
+    ("1", 1, "UKVA_REQUIRE_KERNEL=1 requires the real kernel"),
+])
+def test_where_kcmp_is_refused_conformance_skips_but_fails_when_the_kernel_is_required(
+        require, exit_code, says):
+    done = run_python(CONFORMANCE_ONLY, prelude=deny_kcmp(1), check=False,
+                      env={"UKVA_REQUIRE_KERNEL": require})
+    assert done.returncode == exit_code, done.stdout[-2000:]
+    assert says in done.stdout
+    assert "kcmp(2) was refused (EPERM)" in done.stdout

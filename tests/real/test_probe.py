@@ -7,31 +7,19 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
+from real_helpers import deny_kcmp, run_python
 
 from ukva_widgets.real import PROBED_FLAGS, ProbeResult, probe, probe_all, probe_many, subsets
-from ukva_widgets.real.probe import KCMP_SYSCALL, unavailable_reason
+from ukva_widgets.real.probe import unavailable_reason
 
-ROOT = Path(__file__).resolve().parents[2]
 F = PROBED_FLAGS
 THREAD_FLAGS = (F["CLONE_VM"] | F["CLONE_FS"] | F["CLONE_FILES"] | F["CLONE_SIGHAND"]
                 | F["CLONE_THREAD"] | F["CLONE_SYSVSEM"])
 CLONE_PIDFD, CLONE_PARENT_SETTID = 0x1000, 0x100000
 
 needs_kernel = pytest.mark.usefixtures("probeable_kernel")
-
-
-def run_python(script: str, *prefix: str, python: str = sys.executable) -> str:
-    """Run `script` in a fresh interpreter that can import ukva_widgets; return its stdout."""
-    done = subprocess.run([*prefix, python, "-c", textwrap.dedent(script)], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @needs_kernel
@@ -115,42 +103,29 @@ REAPER = """
 
 @needs_kernel
 def test_probe_all_leaves_no_task_alive_or_zombie():
-    report = json.loads(run_python(REAPER.format(timeout=60)))
+    report = json.loads(run_python(REAPER.format(timeout=60)).stdout)
     assert report == {"left": None, "why": ""}
 
 
 @needs_kernel
 def test_a_probe_out_of_time_is_stopped_reaped_and_says_so():
-    report = json.loads(run_python(REAPER.format(timeout=0.001)))
+    report = json.loads(run_python(REAPER.format(timeout=0.001)).stdout)
     assert report["left"] is None
     assert "did not finish within 0.001 s" in report["why"]
 
 
-SECCOMP = """
-    import ctypes, json, struct
+PROBE_ZERO = """
+    import json
     from ukva_widgets.real import probe
-    # A seccomp filter that makes kcmp fail with errno {errno}; every other call is allowed.
-    prog = b"".join([
-        struct.pack("HBBI", 0x20, 0, 0, 0),                 # load seccomp_data.nr
-        struct.pack("HBBI", 0x15, 0, 1, {nr}),              # nr == kcmp ? next : skip one
-        struct.pack("HBBI", 0x06, 0, 0, 0x00050000 | {errno}),  # RET_ERRNO | errno
-        struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000),        # RET_ALLOW
-    ])
-    buf = ctypes.create_string_buffer(prog)
-    fprog = struct.pack("HxxxxxxQ", 4, ctypes.addressof(buf))
-    libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.prctl(38, 1, 0, 0, 0) == 0                   # PR_SET_NO_NEW_PRIVS
-    assert libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) == 0, ctypes.get_errno()
     r = probe(0)
-    print(json.dumps({{"available": r.available, "why": r.why, "text": r.text()}}))
+    print(json.dumps({"available": r.available, "why": r.why, "text": r.text()}))
 """
 
 
 @needs_kernel
 @pytest.mark.parametrize("errno, words", [(38, "ENOSYS"), (1, "EPERM")])
 def test_a_kernel_that_will_not_kcmp_gives_an_unavailable_result_not_an_error(errno, words):
-    nr = KCMP_SYSCALL[platform.machine()]
-    r = json.loads(run_python(SECCOMP.format(errno=errno, nr=nr)))
+    r = json.loads(run_python(PROBE_ZERO, prelude=deny_kcmp(errno)).stdout)
     assert r["available"] is False
     assert words in r["why"] and "kcmp" in r["why"]
     assert r["text"] == f"unavailable: {r['why']}"
@@ -202,5 +177,5 @@ def test_an_unprivileged_user_gets_the_same_answers():
         print(json.dumps([r.text() for r in probe_all()]))
     """
     as_nobody = run_python(script, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           "--inh-caps=-all", "--bounding-set=-all", python="/usr/bin/python3")
+                           "--inh-caps=-all", "--bounding-set=-all", python="/usr/bin/python3").stdout
     assert json.loads(as_nobody) == [r.text() for r in probe_all()]

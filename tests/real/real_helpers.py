@@ -1,0 +1,53 @@
+"""Helpers for the real-kernel tests: the skip-or-fail gate, fresh interpreters, a kcmp denier."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ukva_widgets.real.probe import KCMP_SYSCALL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def skip_or_fail(why: str) -> None:
+    """Skip when the kernel cannot be asked; fail instead when UKVA_REQUIRE_KERNEL=1 (CI)."""
+    if os.environ.get("UKVA_REQUIRE_KERNEL") == "1":
+        pytest.fail(f"{why} (UKVA_REQUIRE_KERNEL=1 requires the real kernel)")
+    pytest.skip(why)
+
+
+def run_python(script: str, *prefix: str, python: str = sys.executable, prelude: str = "",
+               env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `prelude` then `script` in a fresh interpreter that can import ukva_widgets (started
+    through `prefix`, e.g. setpriv); with `check`, assert it exited 0."""
+    done = subprocess.run([*prefix, python, "-c", prelude + textwrap.dedent(script)], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 or not check, done.stderr
+    return done
+
+
+def deny_kcmp(errno: int) -> str:
+    """Python source that installs a seccomp filter making kcmp(2) fail with `errno` in this
+    process and everything it starts (filters survive fork and exec); all else is allowed."""
+    return textwrap.dedent(f"""
+        import ctypes, struct
+        _prog = b"".join([
+            struct.pack("HBBI", 0x20, 0, 0, 0),                       # load seccomp_data.nr
+            struct.pack("HBBI", 0x15, 0, 1, {KCMP_SYSCALL[platform.machine()]}),  # kcmp? next : skip
+            struct.pack("HBBI", 0x06, 0, 0, 0x00050000 | {errno}),    # SECCOMP_RET_ERRNO | errno
+            struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000),              # SECCOMP_RET_ALLOW
+        ])
+        _buf = ctypes.create_string_buffer(_prog)
+        _libc = ctypes.CDLL(None, use_errno=True)
+        assert _libc.prctl(38, 1, 0, 0, 0) == 0                       # PR_SET_NO_NEW_PRIVS
+        _fprog = struct.pack("HxxxxxxQ", 4, ctypes.addressof(_buf))
+        assert _libc.prctl(22, 2, ctypes.c_char_p(_fprog), 0, 0) == 0, ctypes.get_errno()
+    """)
