@@ -1,6 +1,10 @@
 """The widget kit: ipywidgets + bqplot views over the engine. Each widget's text() is its text/plain repr."""
 
+from .address_space_map import AddressSpaceMap
+from .cache_aliasing import CacheAliasing
 from .clone_explorer import CloneExplorer
+from .design_lab import DesignLab
+from .smp_stepper import SMPStepper
 from .task_tree import TaskTree
 
-__all__ = ["CloneExplorer", "TaskTree"]
+__all__ = ["AddressSpaceMap", "CacheAliasing", "CloneExplorer", "DesignLab", "SMPStepper", "TaskTree"]

@@ -94,11 +94,18 @@ class ErrorBox(W.HTML):
         self.remove_class("ukva-error-shown")
 
 
+# Node labels sit on the Okabe-Ito fills, which are mid-tones: dark text reads on all of them in
+# both themes (bqplot's default label colour follows the theme and vanishes on them in dark mode).
+STYLESHEET = ("<style>.ukva-graph .node text.label{fill:#000;font-size:12px;}"
+              ".ukva-widget .widget-button{max-width:100%;}</style>")
+
+
 class UkvaWidget(W.VBox):
     """Base of every widget here: a VBox whose text/plain repr is its deterministic text()."""
 
     def __init__(self, children: Sequence[W.Widget] = (), **kwargs) -> None:
-        super().__init__(children=list(children), layout=W.Layout(max_width="800px"), **kwargs)
+        style = W.HTML(STYLESHEET, layout=W.Layout(height="0px", margin="0px"))
+        super().__init__(children=[style, *children], layout=W.Layout(max_width="800px"), **kwargs)
         self.add_class("ukva-widget")
 
     def text(self) -> str:
@@ -134,34 +141,39 @@ class Picture:
 
 
 class NodeLinkFigure:
-    """A bqplot Graph at fixed positions, redrawn by updating its marks in place (no layout jitter)."""
+    """A bqplot Graph at fixed positions in one Figure that stays on screen.
+
+    bqplot's Graph view only repositions the nodes it first drew when its data change (new nodes,
+    labels and colours are not drawn), so each picture is a fresh Graph mark swapped into the same
+    Figure and scales: the figure, its size and axes never rebuild, so nothing jumps.
+    Positions are fixed (x, y with scales), so the force layout never moves them.
+    """
 
     def __init__(self, height: str = "300px") -> None:
-        scales = {"x": LinearScale(min=0, max=1), "y": LinearScale(min=0, max=1)}
-        self.graph = Graph(node_data=[], link_data=[], x=[], y=[], scales=scales, link_type="line",
-                           directed=True, static=True, charge=0, highlight_links=False,
-                           interactions={"hover": "tooltip"})
-        self.figure = Figure(marks=[self.graph], fig_margin={"top": 20, "bottom": 20, "left": 50, "right": 50},
+        self.scales = {"x": LinearScale(min=0, max=1), "y": LinearScale(min=0, max=1)}
+        self.graph = self._graph(Picture())
+        self.figure = Figure(marks=[self.graph], fig_margin={"top": 10, "bottom": 10, "left": 10, "right": 10},
                              layout=W.Layout(width="100%", max_width="800px", height=height),
                              min_aspect_ratio=0.1, max_aspect_ratio=10, animation_duration=0,
                              background_style={"fill": "none"})
         self.figure.add_class("ukva-graph")
 
-    def draw(self, picture: Picture) -> None:
+    def _graph(self, picture: Picture) -> Graph:
         data = []
         for n in picture.nodes:
-            stroke = "var(--jp-ui-font-color1)"
-            attrs: dict[str, object] = {"stroke": stroke, "stroke-width": 3 if n.thick else 1}
+            attrs: dict[str, object] = {"stroke": "var(--jp-ui-font-color1)", "stroke-width": 3 if n.thick else 1}
             if n.dashed:
                 attrs["stroke-dasharray"] = "4,3"
             if n.shape == "circle":
-                attrs["r"] = 20
+                attrs["r"] = 18
             else:
-                attrs.update(width=n.width or 8 * len(n.label) + 12, height=24, rx=4, ry=4)
+                attrs.update(width=n.width or 7 * len(n.label) + 12, height=22, rx=4, ry=4)
             data.append({"label": n.label, "shape": n.shape, "shape_attrs": attrs, "label_display": "center"})
-        with self.graph.hold_sync():
-            self.graph.node_data = data
-            self.graph.x = [n.x for n in picture.nodes]
-            self.graph.y = [n.y for n in picture.nodes]
-            self.graph.colors = [n.colour for n in picture.nodes] or [FREED_COLOUR]
-            self.graph.link_data = [{"source": s, "target": t} for s, t in picture.links]
+        return Graph(node_data=data, link_data=[{"source": s, "target": t} for s, t in picture.links],
+                     x=[n.x for n in picture.nodes], y=[n.y for n in picture.nodes], scales=self.scales,
+                     colors=[n.colour for n in picture.nodes] or [FREED_COLOUR], link_type="line",
+                     directed=True, charge=0, highlight_links=False, interactions={"hover": "tooltip"})
+
+    def draw(self, picture: Picture) -> None:
+        self.graph = self._graph(picture)
+        self.figure.marks = [self.graph]

@@ -86,7 +86,7 @@ class TaskTree(UkvaWidget):
         self.step_label = W.HTML()
         self.step_label.add_class("ukva-step-label")
         self.error = ErrorBox()
-        self.picture = NodeLinkFigure(height="380px")
+        self.picture = NodeLinkFigure(height="460px")
         self.summary = W.HTML()
         self.summary.add_class("ukva-summary")
         super().__init__([W.HBox([self.back_button, self.step_button, self.reset_button, self.step_label]),
@@ -205,7 +205,7 @@ class TaskTree(UkvaWidget):
             for i, t in enumerate(row):
                 index[t.pid] = len(nodes)
                 label = f"{t.pid}" + ("" if t.pid == t.tgid else f"·tg{t.tgid}") + ("✝" if t.state == "zombie" else "")
-                nodes.append(Node(label, (i + 1) / (len(row) + 1), 0.95 - 0.4 * d / max(levels - 1, 1),
+                nodes.append(Node(label, (i + 1) / (len(row) + 1), 1.0 - 0.35 * d / max(levels - 1, 1),
                                   self._group_colour(t), "circle", dashed=t.state != "running"))
         links = [(index[t.parent.pid], index[t.pid]) for t in tasks if t.parent is not None and t.parent.pid in index]
         kinds = list(KIND_ATTR)
@@ -213,12 +213,13 @@ class TaskTree(UkvaWidget):
         for obj in self._objects():
             per_kind.setdefault(obj.kind, []).append(obj)
         obj_index = {}
+        # One column per kind of object, newest at the bottom; tasks above.
         for kind, objs in per_kind.items():
-            y = 0.42 - 0.4 * kinds.index(kind) / (len(kinds) - 1)
+            x = (kinds.index(kind) + 0.5) / len(kinds)
             for i, obj in enumerate(objs):
                 obj_index[(kind, obj.id)] = len(nodes)
                 label = f"{obj.label} freed" if obj.freed else f"{obj.label} ×{obj.refcount}"
-                nodes.append(Node(label, (i + 1) / (len(objs) + 1), y,
+                nodes.append(Node(label, x, 0.5 - 0.45 * i / max(len(objs) - 1, 3),
                                   FREED_COLOUR if obj.freed else KIND_COLOUR[kind], dashed=obj.freed))
         for t in tasks:
             for kind, attr in KIND_ATTR.items():

@@ -1,0 +1,49 @@
+"""AddressSpaceMap: the engine's layout of one MM and what the fixed UKVA address shows for whom."""
+
+from __future__ import annotations
+
+from ukva_widgets.engine.layout import UKVA_BASE
+from ukva_widgets.widgets import AddressSpaceMap
+
+
+def test_per_mm_dynamic_slots_give_each_files_table_its_own_slot():
+    w = AddressSpaceMap()
+    text = w.text()
+    assert "UKVA slot 0  files#2, read by task 2" in text
+    assert "UKVA slot 1  files#3, read by task 3" in text
+    assert "kernel  the same in every MM" in text
+    assert w.regions.value.count("ukva-region-ukva") == 4
+    assert w.regions.value.count("ukva-region-kernel") == 1
+
+
+def test_under_per_task_a_second_cpu_rewrites_the_shared_entry(browser):
+    w = AddressSpaceMap()
+    browser.set(w.design, index=list(w.design.options).index("per-task"))
+    assert w.machine.options.design == "per-task"
+    browser.set(w.cpu_controls[0], index=[v for _, v in w.cpu_controls[0].options].index(0))
+    assert f"task 2 on cpu0: {UKVA_BASE:#010x} should show task 2 (init)'s page; " \
+           f"mm#2's page table maps it to task 2 (init)'s page" in w.text()
+    browser.set(w.cpu_controls[1], index=[v for _, v in w.cpu_controls[1].options].index(1))
+    assert "task 2 on cpu0: 0xbfc00000 should show task 2 (init)'s page; " \
+           "mm#2's page table maps it to task 3 (init)'s page" in w.text()
+    assert "cpu0 runs task 2 (init), cpu1 runs task 3 (init)" in w.text()
+
+
+def test_scheduling_a_task_already_running_elsewhere_shows_the_engines_error(browser):
+    w = AddressSpaceMap()
+    w.cpu_controls[0].value = 0
+    before = w.text()
+    w.cpu_controls[1].value = 0
+    assert "not enabled now" in w.error.message
+    assert w.text() == before and w.cpu_controls[1].value == -1
+
+
+def test_choosing_the_task_shows_its_mm():
+    w = AddressSpaceMap()
+    w.task.value = 3
+    assert w.text().splitlines()[1] == "address space of mm#2"
+
+
+def test_text_is_the_plain_text_repr():
+    w = AddressSpaceMap()
+    assert repr(w) == w.text() and "0x7f" not in w.text()

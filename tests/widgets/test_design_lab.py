@@ -1,0 +1,65 @@
+"""DesignLab: options in, the model checker's verdict out, its counterexample played in the stepper."""
+
+from __future__ import annotations
+
+import pytest
+
+from ukva_widgets.widgets import DesignLab
+
+
+def test_per_task_with_hardware_fill_on_threads_is_a_violation_played_below(browser):
+    w = DesignLab(design="per-task", fill="hardware", workload="threads")
+    browser.click(w.check_button)
+    assert w.result.violation is not None and w.result.violation.kind == "wrong-task"
+    assert w.stepper.machine.violation == w.result.violation
+    assert [c.label for c in w.stepper.machine.history] == [c.label for c in w.result.trace]
+    assert "✗ violation" in w.verdict.value and "verdict: violation" in w.text()
+
+
+def test_choosing_software_fill_in_the_browser_makes_per_task_proven(browser):
+    w = DesignLab()
+    browser.set(w.fill, index=list(w.fill.options).index("software"))
+    assert w.machine.options.fill == "software"
+    browser.click(w.check_button)
+    assert w.result.violation is None and w.result.complete
+    assert "✓ proven" in w.verdict.value
+
+
+def test_processes_that_share_nothing_are_the_easy_case():
+    w = DesignLab(workload="processes")
+    w.check()
+    assert w.result.verdict == "proven"
+
+
+def test_per_mm_with_fixed_slots_breaks_when_threads_have_their_own_files():
+    w = DesignLab(design="per-mm", workload="threads sharing only the VM", slots="fixed")
+    w.check()
+    assert w.result.violation.kind == "wrong-slot"
+
+
+def test_changing_an_option_rebuilds_the_machine_and_forgets_the_old_verdict(browser):
+    w = DesignLab()
+    w.check()
+    browser.set(w.cpus_slider, value=1)
+    assert w.machine.options.cpus == 1 and w.result is None
+    assert "verdict: not checked yet" in w.text()
+    assert w.stepper.machine is w.machine
+
+
+def test_a_refused_combination_shows_the_engines_error_and_keeps_the_machine(browser):
+    w = DesignLab(design="per-task")
+    before = w.machine
+    browser.set(w.options["shared_page"], value=True)
+    assert w.machine is before
+    assert "shared_page" in w.error.message and "refused:" in w.text()
+
+
+def test_the_progress_indicator_is_hidden_after_a_check():
+    w = DesignLab()
+    w.check()
+    assert w.progress.layout.display == "none" and not w.check_button.disabled
+
+
+def test_an_unknown_option_is_refused_clearly():
+    with pytest.raises(ValueError, match="unknown option 'smp_unsafe'"):
+        DesignLab(smp_unsafe=True)
