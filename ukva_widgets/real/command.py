@@ -44,8 +44,7 @@ def engine_answer(flags: int) -> ProbeResult:
 
     Sharing is read with the engine's kcmp, as the probe reads the kernel's, so both sides
     mean the same thing (two tasks without an io_context compare equal)."""
-    from ukva_widgets.engine import CloneError, Kernel
-    from ukva_widgets.engine.rules import NotModelled
+    from ukva_widgets.engine import CloneError, Kernel, NotModelled
     from ukva_widgets.real.probe import SHARED_RESOURCES, ProbeResult
 
     k = Kernel()

@@ -137,7 +137,7 @@ def check_flags(flags: int) -> int:
     for bit, reason in _REFUSED_FLAGS.items():
         if flags & bit:
             raise ValueError(f"cannot probe {flags:#x}: {reason}; leave that flag out")
-    return flags
+    return int(flags)   # a CloneFlags is welcome; the result holds a plain int
 
 
 def unavailable_reason(system: str, machine: str) -> str:
