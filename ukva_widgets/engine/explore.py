@@ -1,0 +1,127 @@
+"""Deciders over the SMP machine's choices: a breadth-first model checker and a random runner.
+
+`explore` visits every state reachable from the machine's start, each once (a visited set,
+keyed by `Setup.key`, which identifies states that differ only by a renaming of CPUs),
+level by level, so the first violation it meets is at the smallest depth and the trace it
+returns is a shortest one.  It keeps one parent pointer per state to rebuild that trace.
+With `max_states` it stops when that many distinct states are stored: the result is then
+"not proven", never an out-of-memory.  The stepper widget is the third decider.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from .machine import Choice, Machine, Violation
+
+DEFAULT_MAX_STATES = 1_000_000
+
+
+@dataclass
+class ExploreResult:
+    """What the explorer found: a violation with a shortest `trace` from the start, or none;
+    `complete` says whether every reachable state was visited (a proof) or the bound hit."""
+
+    violation: Violation | None
+    trace: list[Choice]
+    states: int
+    complete: bool
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def verdict(self) -> str:
+        """"violation", "proven" (no violation in the whole state space) or "not proven"."""
+        if self.violation is not None:
+            return "violation"
+        return "proven" if self.complete else "not proven"
+
+    def text(self) -> str:
+        if self.violation is not None:
+            steps = "\n".join(f"  {i + 1}. {c}" for i, c in enumerate(self.trace))
+            return (f"violation after {len(self.trace)} steps (a shortest trace; "
+                    f"{self.states} states explored):\n{steps}\n{self.violation}")
+        if self.complete:
+            return f"no violation: proven over all {self.states} reachable states"
+        return (f"no violation found in {self.states} states, but the bound was reached before the "
+                f"state space was exhausted: not proven (raise max_states)")
+
+    __str__ = text
+
+    def __repr__(self) -> str:
+        return f"<ExploreResult {self.verdict}: {self.states} states, trace of {len(self.trace)} steps>"
+
+
+def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreResult:
+    """Search every interleaving of `machine` from its start, breadth first."""
+    if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
+        raise ValueError(f"max_states must be a positive int; got {max_states!r}")
+    t0 = time.perf_counter()
+    setup = machine.setup
+    enabled, handlers, symmetric = setup.enabled, setup.handlers, setup.symmetric
+    start = setup.initial()
+    seen: dict[tuple, int] = {setup.key(start): 0}
+    parent = [-1]
+    via: list[tuple[int, int, int] | None] = [None]
+    frontier = deque([(start, 0)])
+    pop, push = frontier.popleft, frontier.append
+    counts = [0] * 8  # the explorer keeps no counters; the handlers need somewhere to add them
+    stored = 1
+    complete = True
+    # The hot loop: Setup.key is inlined, each handler called directly.
+    while frontier:
+        state, idx = pop()
+        for code in enabled(state):
+            nxt, bad = handlers[code[0]](state, code[1], code[2], counts)
+            if bad is not None:
+                codes = [code]
+                while idx > 0:
+                    codes.append(via[idx])
+                    idx = parent[idx]
+                return _replay(machine, codes[::-1], stored, t0)
+            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric else nxt
+            if k in seen:
+                continue
+            if stored >= max_states:
+                complete = False
+                frontier.clear()
+                break
+            seen[k] = stored
+            parent.append(idx)
+            via.append(code)
+            push((nxt, stored))
+            stored += 1
+    return ExploreResult(None, [], stored, complete, time.perf_counter() - t0)
+
+
+def _replay(machine: Machine, codes: list, states: int, t0: float) -> ExploreResult:
+    """Rebuild the trace as Choices on a fresh machine, which also confirms the violation."""
+    fresh = machine.fresh()
+    trace = []
+    for code in codes:
+        choice = Choice(code, fresh.label(code))
+        trace.append(choice)
+        fresh.step(choice)
+    if fresh.violation is None:
+        raise RuntimeError("engine bug: the explorer's trace does not reproduce its violation")
+    return ExploreResult(fresh.violation, trace, states, False, time.perf_counter() - t0)
+
+
+def random_run(machine: Machine, steps: int, seed: int = 0) -> list[Choice]:
+    """Take up to `steps` random enabled steps on `machine` (from where it is), stopping at a
+    violation or when nothing is enabled; returns the choices taken.  The same seed on the
+    same machine takes the same steps."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int; got {steps!r}")
+    rng = random.Random(seed)
+    taken = []
+    for _ in range(steps):
+        options = machine.choices()
+        if not options:
+            break
+        choice = rng.choice(options)
+        machine.step(choice)
+        taken.append(choice)
+    return taken

@@ -1,0 +1,639 @@
+"""The SMP machine: CPUs with TLBs, one page table per MM, and a UKVA design on top.
+
+A state transition system in the manner of MOSAIC: `Machine.choices()` lists what may happen
+next, `Machine.step()` takes one, and whoever decides (explore.py's breadth-first checker, the
+SMPStepper widget, `random_run`) is separate from the model.
+
+1. Tasks.  The machine runs tasks of a `Kernel` (tasks.py).  Which page table a task uses is
+   decided by its `mm`: tasks made with CLONE_VM share one MM and so one page table, a forked
+   task gets its own (FACTS.md §3).  Kernel threads have no MM.  Each CPU also has an idle task.
+2. CPUs and TLBs.  Each CPU has a current task, a loaded MM (its CR3) and a TLB of bounded size
+   (tlb.py).  Without PCID entries are untagged and a CR3 write drops them all; with PCID each
+   CPU keeps 6 ASID slots, reused by MM and flushed only when stale (FACTS.md §6).
+3. switch_mm.  Switching to a task of the loaded MM skips the CR3 write, as x86
+   switch_mm_irqs_off does; a kernel thread or the idle task keeps the previous MM loaded
+   (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.
+4. The UKVA.  A kernel area at a fixed address (layout.py).  What it shows is the `design`:
+   - "per-task": the running task's page.  With hardware fill the switch rewrites the UKVA
+     entry of the task's page table, which the MM's other tasks share; with software fill the
+     switch drops the CPU's UKVA entry and the refill handler loads the current task's page.
+   - "per-cpu": this CPU's page; hardware fill rewrites the shared entry likewise, software
+     refill loads the CPU's own page.
+   - "per-mm": one page per slot, never rewritten on a switch.  Each files table and sighand
+     table a task of the MM uses has its own slot (`slots="dynamic"`), or every object of a
+     kind shares one fixed slot that maps the first one (`slots="fixed"`).
+5. Fills.  A TLB miss under `fill="hardware"` walks the loaded MM's page table; under
+   `fill="software"` it traps to a handler that loads the current task's (per-task) or this
+   CPU's (per-cpu) page, or walks the page table (per-mm).
+6. Updates (per-mm).  "update slot files#2" remaps the slot to a fresh page, as growing a
+   file table would.  `smp_safe=True` takes the MM's lock, bumps its tlb_gen, flushes the
+   local entry and sends a shootdown IPI to every other CPU in the cpumask that is not lazy;
+   lazy or switched-away CPUs catch up on tlb_gen when they load the MM again
+   (flush_tlb_mm_range, FACTS.md §6).  `smp_safe=False` writes the entry and flushes only the
+   local TLB, which is all a uniprocessor needs.  An update is one step: the model has no lost
+   updates, only stale translations.
+7. The shared page (`shared_page=True`, per-mm only): one physical page mapped into the UKVA
+   of every MM in the machine, each MM at the address its own slot allocator gives it.
+   Reads and writes of it go through a write-back data cache indexed by the virtual address
+   (`cache="virtual"`) or the physical one (`cache="physical"`).  The cache is one for the
+   machine, as if the CPUs shared it or kept it coherent by physical address.  Only the
+   shared page goes through the cache: every other page has one mapping, so it cannot alias.
+8. The invariant.  A read of the UKVA by a task must return its own page (per-task), its CPU's
+   page (per-cpu), the current version of each of its own objects' slots (per-mm), and the
+   last value written to the shared page.  The first read that does not is a `Violation`, and
+   the machine stops there.
+
+Counters (TLB misses, page walks or refill traps, page and full flushes, CR3 writes, IPIs)
+are kept by the Machine along its history and are not part of the state the explorer hashes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+from . import tlb as T
+from .layout import slot_address
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+    from .task import Task
+
+DESIGNS = ("per-task", "per-cpu", "per-mm")
+FILLS = ("hardware", "software")
+SLOTS = ("dynamic", "fixed")
+CACHES = ("physical", "virtual")
+SLOT_KINDS = ("files", "sighand")
+COUNTERS = ("tlb_misses", "page_walks", "refill_traps", "page_flushes", "full_flushes", "cr3_writes", "ipis")
+N_PCID_ASIDS = 6  # TLB_NR_DYN_ASIDS on x86 (FACTS.md §6)
+MAX_CPUS = 8
+MAX_TASKS = 8
+
+# Choice kinds and the counters' positions, as small ints for the explorer's hot loop.
+SWITCH, READ, UPDATE, WRITE, EVICT = range(5)
+MISS, WALK, REFILL, PFLUSH, FFLUSH, CR3, IPI = range(7)
+PER_TASK, PER_CPU, PER_MM = range(3)
+SHARED_KEY_PHYSICAL = -1  # the cache key of the shared page under a physically indexed cache
+
+
+def _pick(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(allowed)}; got {type(value).__name__}")
+    if value not in allowed:
+        close = difflib.get_close_matches(value, allowed, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}.{hint}")
+    return value
+
+
+def _int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int from {low} to {high}; got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name}={value} is out of range: use {low} to {high}")
+    return value
+
+
+def _bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Options:
+    """The machine's settings, validated (see the module docstring for what each does)."""
+
+    cpus: int = 2
+    design: str = "per-task"
+    fill: str = "hardware"
+    pcid: bool = False
+    flush_on_same_mm_switch: bool = False
+    smp_safe: bool = True
+    slots: str = "dynamic"
+    cache: str = "physical"
+    shared_page: bool = False
+    tlb_size: int = 4
+    updates: int = 1
+
+    def __post_init__(self) -> None:
+        _int("cpus", self.cpus, 1, MAX_CPUS)
+        _pick("design", self.design, DESIGNS)
+        _pick("fill", self.fill, FILLS)
+        _pick("slots", self.slots, SLOTS)
+        _pick("cache", self.cache, CACHES)
+        for name in ("pcid", "flush_on_same_mm_switch", "smp_safe", "shared_page"):
+            _bool(name, getattr(self, name))
+        _int("tlb_size", self.tlb_size, 1, 64)
+        _int("updates", self.updates, 0, 3)
+        if self.shared_page and self.design != "per-mm":
+            raise ValueError("shared_page maps one page into the per-MM area of several MMs: "
+                             "use design='per-mm' with it")
+
+    def text(self) -> str:
+        parts = [f"{self.design} UKVA", f"{self.fill} fill", f"{self.cpus} CPU{'s' * (self.cpus > 1)}",
+                 "PCID" if self.pcid else "no PCID"]
+        if self.flush_on_same_mm_switch:
+            parts.append("flush on same-MM switch")
+        if self.design == "per-mm":
+            parts += [f"{self.slots} slots", "SMP-safe updates" if self.smp_safe else "plain updates"]
+        if self.shared_page:
+            parts.append(f"shared page, {self.cache} cache")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One enabled step, printable ("cpu1: switch to task 3 (sh)"); `code` is its raw form."""
+
+    code: tuple[int, int, int]
+    label: str
+
+    @property
+    def cpu(self) -> int:
+        """The CPU that acts, or -1 for the cache."""
+        return self.code[1]
+
+    @property
+    def action(self) -> str:
+        return ("switch", "read", "update", "write", "evict")[self.code[0]]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def __repr__(self) -> str:
+        return f"Choice({self.label!r})"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A read that returned the wrong data: `kind` is one of "wrong-task", "wrong-cpu",
+    "wrong-slot", "stale-tlb", "stale-alias"; `explanation` says what was read, what should
+    have been, and why."""
+
+    kind: str
+    cpu: int
+    pid: int
+    address: int
+    got: str
+    expected: str
+    explanation: str
+
+    def __str__(self) -> str:
+        return f"violation ({self.kind}): {self.explanation}"
+
+    __repr__ = __str__
+
+
+class Setup:
+    """What never changes while the machine runs: the tasks, the MMs, the slots, the options;
+    and the transition function over states (plain tuples, hashable)."""
+
+    def __init__(self, kernel: Kernel, tasks: list[Task], opts: Options) -> None:
+        self.tasks = list(tasks)
+        self.opts = opts
+        self.ncpu = opts.cpus
+        self.design = DESIGNS.index(opts.design)
+        self.hardware = opts.fill == "hardware"
+        self.n_asids = N_PCID_ASIDS if opts.pcid else 1
+        self.tlb_size = opts.tlb_size
+        self.stride = opts.updates + 1
+        self.mms: list[Any] = []
+        self.objects: list[Any] = []
+        for t in self.tasks:
+            if t.mm is not None and all(t.mm is not m for m in self.mms):
+                self.mms.append(t.mm)
+        self.task_mm = tuple(-1 if t.mm is None else self._index(self.mms, t.mm) for t in self.tasks)
+        self.user = tuple(m >= 0 for m in self.task_mm)
+        # Slots: per MM, the object each UKVA page maps (per-mm), or one page (per-task/per-cpu).
+        self.mm_slots: list[tuple[int, ...]] = []
+        self.task_reads: list[tuple[tuple[int, int], ...]] = [()] * len(self.tasks)
+        for m, mm in enumerate(self.mms):
+            users = [i for i, t in enumerate(self.tasks) if self.task_mm[i] == m]
+            if self.design != PER_MM:
+                self.mm_slots.append((-1,))
+                for i in users:
+                    self.task_reads[i] = ((0, -1),)
+                continue
+            slots: list[int] = []
+            for kind in SLOT_KINDS:
+                for i in users:
+                    o = self._object(kind, getattr(self.tasks[i], kind))
+                    if o not in slots and (opts.slots == "dynamic" or not any(
+                            self.objects[s][0] == kind for s in slots)):
+                        slots.append(o)
+            self.mm_slots.append(tuple(slots))
+            for i in users:
+                reads = []
+                for kind in SLOT_KINDS:
+                    o = self._object(kind, getattr(self.tasks[i], kind))
+                    vpage = slots.index(o) if o in slots else next(
+                        v for v, s in enumerate(slots) if self.objects[s][0] == kind)
+                    reads.append((vpage, o))
+                self.task_reads[i] = tuple(reads)
+        self.obj_maps = tuple(tuple((m, v) for m, slots in enumerate(self.mm_slots)
+                                    for v, s in enumerate(slots) if s == o)
+                              for o in range(len(self.objects)))
+        # The shared page sits after each MM's slots, where that MM's allocator put it
+        # (each MM allocates on its own, so the addresses differ: slot count + MM index).
+        self.shared_vpage = tuple(len(s) + m for m, s in enumerate(self.mm_slots))
+        self.shared = opts.shared_page
+        self.virtual_cache = opts.cache == "virtual"
+        self._enabled: dict[tuple, list[tuple[int, int, int]]] = {}
+        # Indexed by choice kind (SWITCH, READ, ...); each takes (state, cpu, arg, counts).
+        self.handlers = (self._switch, self._read, self._update, self._write, self._evict)
+        # Designs whose switch rewrites nothing when the MM stays: per-mm, software per-cpu.
+        self.plain_switch = self.design == PER_MM or (self.design == PER_CPU and not self.hardware)
+        self.symmetric = self.design != PER_CPU
+
+    @staticmethod
+    def _index(items: list[Any], obj: Any) -> int:
+        return next(i for i, x in enumerate(items) if x is obj)
+
+    def _object(self, kind: str, obj: Any) -> int:
+        for i, (k, o) in enumerate(self.objects):
+            if k == kind and o is obj:
+                return i
+        self.objects.append((kind, obj))
+        return len(self.objects) - 1
+
+    # -- states ---------------------------------------------------------------------------
+    def initial(self) -> tuple:
+        """All CPUs idle with no MM loaded and empty TLBs; every slot maps version 0."""
+        cpu = (-1, -1, 0, 0, ((-1, 0),) * self.n_asids, ())
+        ptes = tuple(tuple(-1 if o < 0 else o * self.stride for o in slots) for slots in self.mm_slots)
+        return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), (0,) * len(self.objects), (0, 0, ()))
+
+    def enabled(self, state: tuple) -> list[tuple[int, int, int]]:
+        """The raw choices enabled in `state`, as (kind, cpu, arg) codes.  They depend only on
+        who runs where, the objects' versions and the cache, so they are memoised on those."""
+        cpus, _, _, obj_gen, shared = state
+        key = (tuple(cpu[0] for cpu in cpus), obj_gen, shared[0], shared[2])
+        out = self._enabled.get(key)
+        if out is None:
+            out = self._enabled[key] = self._compute_enabled(key[0], obj_gen, shared)
+        return out
+
+    def _compute_enabled(self, running: tuple[int, ...], obj_gen: tuple[int, ...],
+                         shared: tuple) -> list[tuple[int, int, int]]:
+        out: list[tuple[int, int, int]] = []
+        limit = self.stride - 1
+        for c, cur in enumerate(running):
+            out += [(SWITCH, c, n) for n in range(len(self.tasks)) if n not in running]
+            if cur < 0:
+                continue
+            out.append((SWITCH, c, -1))
+            if not self.user[cur]:
+                continue
+            out.append((READ, c, 0))
+            if self.design == PER_MM:
+                for o in dict.fromkeys(o for _, o in self.task_reads[cur]):
+                    if obj_gen[o] < limit:
+                        out.append((UPDATE, c, o))
+                if self.shared and shared[0] < limit:
+                    out.append((WRITE, c, 0))
+        out += [(EVICT, -1, key) for key, _, _ in shared[2]]
+        return out
+
+    def key(self, state: tuple) -> tuple:
+        """The state up to a renaming of CPUs, for the explorer's visited set.  Under per-task
+        and per-mm nothing depends on a CPU's number, so states that differ only by which CPU
+        is which have the same futures (symmetry reduction); per-cpu pages name CPUs, so there
+        the state is its own key."""
+        return (tuple(sorted(state[0])),) + state[1:] if self.symmetric else state
+
+    def next(self, state: tuple, ch: tuple[int, int, int], counts: list[int]) -> tuple[tuple, tuple | None]:
+        """The state after choice `ch`, and the raw violation it caused (or None).
+        `counts` (indexed by MISS, WALK, ...) is incremented in place."""
+        return self.handlers[ch[0]](state, ch[1], ch[2], counts)
+
+    def _switch(self, state: tuple, c: int, n: int, counts: list[int]) -> tuple[tuple, None]:
+        cpus = state[0]
+        cpu = cpus[c]
+        if n < 0 or not self.user[n]:
+            # Lazy TLB: the idle task and kernel threads keep the previous MM loaded.
+            return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
+        m = self.task_mm[n]
+        if self.plain_switch and cpu[1] == m and cpu[4][cpu[2]][1] >= state[2][m]:
+            # The hot path: same MM, tlb_gen current, nothing the design rewrites.
+            return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
+        _, ptes, mm_gen, obj_gen, shared = state
+        cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids)
+        counts[CR3] += cr3
+        counts[FFLUSH] += full
+        cur, loaded, asid, rr, asids, tlb = cpu
+        if self.design != PER_MM:
+            if self.hardware:
+                # The switch points the MM's one UKVA entry at the new task's (or CPU's) page.
+                page = n if self.design == PER_TASK else c
+                if ptes[m][0] != page:
+                    ptes = ptes[:m] + ((page,),) + ptes[m + 1:]
+                drop = self.opts.flush_on_same_mm_switch
+            else:
+                # Software refill: per-task drops the CPU's entry so the handler reloads it.
+                drop = self.design == PER_TASK
+            if drop and not full:
+                tlb = T.flush_page(tlb, asid, 0)
+                counts[PFLUSH] += 1
+        cpu = (n, loaded, asid, rr, asids, tlb)
+        return (cpus[:c] + (cpu,) + cpus[c + 1:], ptes, mm_gen, obj_gen, shared), None
+
+    def _read(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, tuple | None]:
+        cpus, ptes, mm_gen, obj_gen, shared = state
+        cur, loaded, asid, rr, asids, tlb = cpus[c]
+        m = self.task_mm[cur]
+        bad = None
+        for vpage, o in self.task_reads[cur]:
+            page = T.lookup(tlb, asid, vpage)
+            source = "tlb"
+            if page < 0:
+                counts[MISS] += 1
+                if self.hardware or self.design == PER_MM:
+                    counts[WALK if self.hardware else REFILL] += 1
+                    page = ptes[m][vpage]
+                    source = "walk" if self.hardware else "refill"
+                else:
+                    counts[REFILL] += 1
+                    page = cur if self.design == PER_TASK else c
+                    source = "refill"
+                tlb = T.fill(tlb, asid, vpage, page, self.tlb_size)
+            if self.design == PER_TASK:
+                want = cur
+            elif self.design == PER_CPU:
+                want = c
+            else:
+                want = o * self.stride + obj_gen[o]
+            if page != want:
+                bad = (vpage, page, want, source)
+                break
+        cpus = cpus[:c] + ((cur, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
+        if bad is None and self.shared:
+            truth, memory, lines = shared
+            key = self.shared_vpage[m] if self.virtual_cache else SHARED_KEY_PHYSICAL
+            got = next((g for k, g, _ in lines if k == key), -1)
+            source = "cache"
+            if got < 0:
+                got, source = memory, "memory"
+                lines = tuple(sorted(lines + ((key, memory, 0),)))
+                shared = (truth, memory, lines)
+            if got != truth:
+                bad = (self.shared_vpage[m], got, truth, source)
+        return (cpus, ptes, mm_gen, obj_gen, shared), (None if bad is None else (c, cur) + bad)
+
+    def _update(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, None]:
+        cpus, ptes, mm_gen, obj_gen, shared = state
+        gen = obj_gen[o] + 1
+        obj_gen = obj_gen[:o] + (gen,) + obj_gen[o + 1:]
+        cpus = list(cpus)
+        for m, vpage in self.obj_maps[o]:
+            ptes = ptes[:m] + (ptes[m][:vpage] + (o * self.stride + gen,) + ptes[m][vpage + 1:],) + ptes[m + 1:]
+            if self.opts.smp_safe:
+                mm_gen = mm_gen[:m] + (mm_gen[m] + 1,) + mm_gen[m + 1:]
+            for x, cpu in enumerate(cpus):
+                cur, loaded, asid, rr, asids, tlb = cpu
+                if loaded != m or (x != c and not self.opts.smp_safe):
+                    continue
+                if x != c:
+                    if cur < 0 or not self.user[cur]:
+                        continue  # lazy: skipped, catches up on tlb_gen at its next switch_mm
+                    counts[IPI] += 1
+                counts[PFLUSH] += 1
+                if self.opts.smp_safe:
+                    asids = asids[:asid] + ((m, mm_gen[m]),) + asids[asid + 1:]
+                cpus[x] = (cur, loaded, asid, rr, asids, T.flush_page(tlb, asid, vpage))
+        return (tuple(cpus), ptes, mm_gen, obj_gen, shared), None
+
+    def _write(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, None]:
+        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
+        m = self.task_mm[cpus[c][0]]
+        key = self.shared_vpage[m] if self.virtual_cache else SHARED_KEY_PHYSICAL
+        truth += 1
+        lines = tuple(sorted(tuple(line for line in lines if line[0] != key) + ((key, truth, 1),)))
+        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
+
+    def _evict(self, state: tuple, _: int, key: int, counts: list[int]) -> tuple[tuple, None]:
+        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
+        for k, gen, dirty in lines:
+            if k == key and dirty:
+                memory = gen
+        lines = tuple(line for line in lines if line[0] != key)
+        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
+
+
+Pick = Union[Choice, str, int]
+
+
+class Machine:
+    """The SMP machine over tasks of one Kernel; see the module docstring for the model.
+
+    >>> m = Machine(k, tasks=[p, t], cpus=2, design="per-task", fill="hardware")
+    >>> m.choices()        # enabled steps, printable
+    >>> m.step("cpu0: switch to task 2 (sh)")   # a Choice, its label, or its index
+    """
+
+    def __init__(self, kernel: Kernel, tasks: list[Task], cpus: int = 2, design: str = "per-task",
+                 fill: str = "hardware", *, pcid: bool = False, flush_on_same_mm_switch: bool = False,
+                 smp_safe: bool = True, slots: str = "dynamic", cache: str = "physical",
+                 shared_page: bool = False, tlb_size: int = 4, updates: int = 1) -> None:
+        opts = Options(cpus=cpus, design=design, fill=fill, pcid=pcid,
+                       flush_on_same_mm_switch=flush_on_same_mm_switch, smp_safe=smp_safe, slots=slots,
+                       cache=cache, shared_page=shared_page, tlb_size=tlb_size, updates=updates)
+        tasks = self._check_tasks(kernel, tasks)
+        self.kernel = kernel
+        self.options = opts
+        self.setup = Setup(kernel, tasks, opts)
+        if opts.shared_page and len(self.setup.mms) < 2:
+            raise ValueError("shared_page needs tasks of at least two MMs (fork one without CLONE_VM): "
+                             "a page shared by one MM cannot alias")
+        self._initial = self.setup.initial()
+        self.reset()
+
+    @staticmethod
+    def _check_tasks(kernel: Kernel, tasks: list[Task]) -> list[Task]:
+        if isinstance(tasks, (str, bytes)) or not hasattr(tasks, "__iter__"):
+            raise TypeError(f"tasks must be a list of Tasks of the kernel; got {type(tasks).__name__}")
+        tasks = list(tasks)
+        if not tasks or len(tasks) > MAX_TASKS:
+            raise ValueError(f"give 1 to {MAX_TASKS} tasks; got {len(tasks)}")
+        for t in tasks:
+            pid = getattr(t, "pid", None)
+            if not isinstance(pid, int) or not hasattr(t, "mm"):
+                raise TypeError(f"tasks must be Tasks of the kernel; got {t!r}")
+            try:
+                mine = kernel.task(pid) is t
+            except (LookupError, ProcessLookupError):
+                mine = False
+            if not mine:
+                raise ValueError(f"task {pid} ({t.comm}) belongs to another Kernel: "
+                                 "run a Machine only on tasks of the kernel you pass it")
+            if t.state != "running":
+                raise ValueError(f"task {pid} ({t.comm}) is a {t.state}: only running tasks can be scheduled")
+        if len({t.pid for t in tasks}) < len(tasks):
+            raise ValueError("a task is listed twice: list each task once")
+        if all(t.mm is None for t in tasks):
+            raise ValueError("only kernel threads given: they have no UKVA; add a user task")
+        return tasks
+
+    # -- stepping -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the start: CPUs idle, TLBs empty, counters zero, no history."""
+        self.state: tuple = self._initial
+        self.violation: Violation | None = None
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.history: list[Choice] = []
+        self._undo: list[tuple[tuple, Violation | None, dict[str, int]]] = []
+
+    def fresh(self) -> Machine:
+        """An identical machine (same kernel, tasks, options) at the start."""
+        return Machine(self.kernel, self.setup.tasks, **vars(self.options))
+
+    def choices(self) -> list[Choice]:
+        """The steps enabled now; none once a violation happened."""
+        if self.violation is not None:
+            return []
+        return [Choice(code, self.label(code)) for code in self.setup.enabled(self.state)]
+
+    def step(self, pick: Pick) -> list[Choice]:
+        """Take one enabled step (a Choice, its label, or its index in choices());
+        returns the choices enabled after it."""
+        choice = self._resolve(pick)
+        counts = [0] * len(COUNTERS)
+        state, bad = self.setup.next(self.state, choice.code, counts)
+        self._undo.append((self.state, self.violation, dict(self.counters)))
+        self.history.append(choice)
+        self.state = state
+        for name, n in zip(COUNTERS, counts):
+            self.counters[name] += n
+        self.violation = None if bad is None else self.explain(bad)
+        return self.choices()
+
+    def _resolve(self, pick: Pick) -> Choice:
+        if self.violation is not None:
+            raise ValueError(f"the machine stopped at a violation; undo() or reset() first ({self.violation.kind})")
+        enabled = self.choices()
+        if isinstance(pick, bool) or not isinstance(pick, (Choice, str, int)):
+            raise TypeError(f"step() takes a Choice, its label or its index; got {type(pick).__name__}")
+        if isinstance(pick, int):
+            if not 0 <= pick < len(enabled):
+                raise ValueError(f"choice index {pick} is out of range: {len(enabled)} choices are enabled")
+            return enabled[pick]
+        label = pick.label if isinstance(pick, Choice) else pick
+        for ch in enabled:
+            if ch.label == label:
+                return ch
+        close = difflib.get_close_matches(label, [ch.label for ch in enabled], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"{label!r} is not enabled now.{hint} Enabled: {'; '.join(ch.label for ch in enabled)}")
+
+    def undo(self) -> None:
+        """Go back one step."""
+        if not self._undo:
+            raise ValueError("nothing to undo: the machine is at the start")
+        self.state, self.violation, self.counters = self._undo.pop()
+        self.history.pop()
+
+    # -- words ----------------------------------------------------------------------------
+    def task_index(self, task: Task) -> int:
+        for i, t in enumerate(self.setup.tasks):
+            if t is task:
+                return i
+        raise ValueError(f"task {getattr(task, 'pid', task)} is not on this machine; "
+                         f"its tasks are {', '.join(self.task_label(i) for i in range(len(self.setup.tasks)))}")
+
+    def task_label(self, i: int) -> str:
+        if i < 0:
+            return "idle"
+        t = self.setup.tasks[i]
+        return f"task {t.pid} ({t.comm})"
+
+    def mm_label(self, m: int) -> str:
+        return "-" if m < 0 else self.setup.mms[m].label
+
+    def page_label(self, page: int) -> str:
+        s = self.setup
+        if page < 0:
+            return "nothing (unmapped)"
+        if s.design == PER_TASK:
+            return f"{self.task_label(page)}'s page"
+        if s.design == PER_CPU:
+            return f"cpu{page}'s page"
+        o, gen = divmod(page, s.stride)
+        return f"{s.objects[o][1].label} v{gen}"
+
+    def label(self, code: tuple[int, int, int]) -> str:
+        kind, c, arg = code
+        if kind == SWITCH:
+            return f"cpu{c}: switch to " + ("idle (lazy TLB)" if arg < 0 else self.task_label(arg))
+        if kind == READ:
+            return f"cpu{c}: read UKVA"
+        if kind == UPDATE:
+            return f"cpu{c}: update slot {self.setup.objects[arg][1].label} (remap to a new page)"
+        if kind == WRITE:
+            return f"cpu{c}: write the shared page"
+        return f"cache: write back and evict the line of {slot_address(arg):#010x}" if arg >= 0 else \
+            "cache: write back and evict the shared page's line"
+
+    def explain(self, bad: tuple) -> Violation:
+        """Turn the raw violation of Setup.next into words."""
+        c, cur, vpage, got, want, source = bad
+        s = self.setup
+        m = s.task_mm[cur]
+        who = f"cpu{c} runs {self.task_label(cur)} of {self.mm_label(m)}"
+        addr = slot_address(vpage)
+        if source in ("cache", "memory"):
+            where = ("its own line in the virtually indexed cache" if source == "cache" else "memory")
+            return Violation("stale-alias", c, s.tasks[cur].pid, addr, f"shared page v{got}", f"shared page v{want}",
+                             f"{who} and read the shared page at {addr:#010x}: it got v{got} from {where}, "
+                             f"but v{want} was written last. The write went through another MM's mapping "
+                             f"at another address, so in a virtually indexed write-back cache it sits in "
+                             f"another line: two virtual addresses of one physical page are aliases.")
+        got_s, want_s = self.page_label(got), self.page_label(want)
+        if source == "tlb":
+            how = (f"The translation came from an entry in cpu{c}'s TLB, loaded before and never flushed: "
+                   f"switch_mm skips the reload when the next task has the loaded MM, and no shootdown reached it.")
+        elif source == "walk":
+            how = (f"The TLB missed and the hardware walker read {self.mm_label(m)}'s page table, "
+                   f"which all tasks of {self.mm_label(m)} share: it maps {addr:#010x} to {got_s}.")
+        else:
+            how = f"The TLB missed and the software refill handler loaded {got_s} from the page table."
+        if s.design == PER_TASK:
+            kind, rule = "wrong-task", "a per-task UKVA must show the running task's own data"
+        elif s.design == PER_CPU:
+            kind, rule = "wrong-cpu", "a per-CPU UKVA must show this CPU's own data"
+        elif got // s.stride != want // s.stride:
+            kind, rule = "wrong-slot", (f"one fixed address cannot show two {s.objects[want // s.stride][0]} "
+                                        f"tables of one MM (slots='fixed')")
+        else:
+            kind, rule = "stale-tlb", "a remapped slot must never be read through its old translation"
+        return Violation(kind, c, s.tasks[cur].pid, addr, got_s, want_s,
+                         f"{who} and read the UKVA at {addr:#010x}: it got {got_s}, "
+                         f"but should have got {want_s}; {rule}. {how}")
+
+    def text(self) -> str:
+        """The machine in plain words: options, CPUs, page tables, counters, violation."""
+        s = self.setup
+        cpus, ptes, mm_gen, _, shared = self.state
+        lines = [self.options.text()]
+        for c, (cur, loaded, asid, _, _, tlb) in enumerate(cpus):
+            lazy = " (lazy)" if loaded >= 0 and (cur < 0 or not s.user[cur]) else ""
+            entries = ", ".join(f"{'asid%d ' % a if s.n_asids > 1 else ''}{slot_address(v):#010x}->"
+                                f"{self.page_label(p)}" for a, v, p in tlb) or "empty"
+            lines.append(f"cpu{c}: {self.task_label(cur)}, loaded {self.mm_label(loaded)}{lazy}; TLB: {entries}")
+        for m, row in enumerate(ptes):
+            mask = [f"cpu{c}" for c, cpu in enumerate(cpus) if cpu[1] == m]
+            maps = ", ".join(f"{slot_address(v):#010x}->{self.page_label(p)}" for v, p in enumerate(row))
+            lines.append(f"{self.mm_label(m)} page table: {maps}; tlb_gen {mm_gen[m]}; "
+                         f"cpumask {{{', '.join(mask)}}}")
+        if s.shared:
+            truth, memory, cache = shared
+            held = ", ".join(f"{'phys' if k < 0 else hex(slot_address(k))}=v{g}{'*' if d else ''}"
+                             for k, g, d in cache) or "empty"
+            lines.append(f"shared page: last written v{truth}, memory v{memory}, cache {held} (* dirty)")
+        lines.append("counters: " + ", ".join(f"{k}={v}" for k, v in self.counters.items()))
+        lines.append(str(self.violation) if self.violation else "no violation")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Machine {self.options.text()}; {len(self.history)} steps; " \
+               f"{'violation ' + self.violation.kind if self.violation else 'no violation'}>"

@@ -1,0 +1,80 @@
+"""A CPU's TLB and its ASID slots as immutable tuples: lookup, fill, flush and switch_mm.
+
+The SMP machine (machine.py) keeps each CPU as the tuple
+``(current, loaded_mm, asid, next_asid, asids, tlb)``:
+
+- ``current``: index of the running task, or -1 for the idle task;
+- ``loaded_mm``: index of the MM whose page table the CPU has loaded (CR3), -1 for none;
+  a kernel thread keeps the previous one loaded (lazy TLB), so ``loaded_mm`` is the
+  kernel's ``cpu_tlbstate.loaded_mm``, not ``current->mm``;
+- ``asid``: the ASID slot in use; ``next_asid``: the round-robin pointer for a new one;
+- ``asids``: per ASID slot ``(mm index or -1, tlb_gen seen)``, the kernel's
+  ``cpu_tlbstate.ctxs[]`` (6 slots with PCID, TLB_NR_DYN_ASIDS; one slot without);
+- ``tlb``: entries ``(asid, vpage, page)``, kept sorted so that two TLBs holding the same
+  entries are one state; a fill into a full TLB drops the lowest other entry (a fixed
+  victim, not LRU: the model stays deterministic and the explorer's state space small).
+
+Every function returns new tuples and never mutates: the explorer hashes these states.
+Sources: FACTS.md §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid).
+"""
+
+from __future__ import annotations
+
+Entry = tuple[int, int, int]
+CPU = tuple[int, int, int, int, tuple[tuple[int, int], ...], tuple[Entry, ...]]
+
+
+def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
+    """The page the TLB maps (asid, vpage) to, or -1 on a miss."""
+    for a, v, page in tlb:
+        if a == asid and v == vpage:
+            return page
+    return -1
+
+
+def fill(tlb: tuple[Entry, ...], asid: int, vpage: int, page: int, size: int) -> tuple[Entry, ...]:
+    """The TLB after loading (asid, vpage) -> page, dropping the lowest other entry when full."""
+    entry = (asid, vpage, page)
+    tlb = tuple(sorted(tlb + (entry,)))
+    if len(tlb) > size:
+        victim = tlb[0] if tlb[0] != entry else tlb[1]
+        tlb = tuple(e for e in tlb if e != victim)
+    return tlb
+
+
+def flush_page(tlb: tuple[Entry, ...], asid: int, vpage: int) -> tuple[Entry, ...]:
+    """The TLB after invalidating one page of one address space (x86 INVLPG / INVPCID)."""
+    return tuple(e for e in tlb if e[0] != asid or e[1] != vpage)
+
+
+def flush_asid(tlb: tuple[Entry, ...], asid: int) -> tuple[Entry, ...]:
+    """The TLB after dropping every entry tagged with one ASID."""
+    return tuple(e for e in tlb if e[0] != asid)
+
+
+def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int) -> tuple[CPU, int, int]:
+    """Load `mm` on `cpu` as x86 switch_mm_irqs_off does; returns (cpu, cr3_writes, full_flushes).
+
+    Same MM already loaded: no CR3 write; if the CPU's tlb_gen for it is stale (a shootdown
+    skipped it while it was lazy), flush that ASID and catch up.  Another MM without PCID:
+    the CR3 write drops every entry.  With PCID: reuse the ASID slot whose context is `mm`
+    (flushing it only when its tlb_gen is stale), else take the next slot round-robin and
+    flush it.
+    """
+    cur, loaded, asid, rr, asids, tlb = cpu
+    if loaded == mm:
+        if asids[asid][1] >= mm_gen:
+            return cpu, 0, 0
+        asids = asids[:asid] + ((mm, mm_gen),) + asids[asid + 1:]
+        return (cur, mm, asid, rr, asids, flush_asid(tlb, asid)), 0, 1
+    if n_asids == 1:
+        return (cur, mm, 0, 0, ((mm, mm_gen),), ()), 1, 1
+    for i, (ctx, gen) in enumerate(asids):
+        if ctx == mm:
+            if gen >= mm_gen:
+                return (cur, mm, i, rr, asids, tlb), 1, 0
+            asids = asids[:i] + ((mm, mm_gen),) + asids[i + 1:]
+            return (cur, mm, i, rr, asids, flush_asid(tlb, i)), 1, 1
+    i = rr
+    asids = asids[:i] + ((mm, mm_gen),) + asids[i + 1:]
+    return (cur, mm, i, (rr + 1) % n_asids, asids, flush_asid(tlb, i)), 1, 1
