@@ -125,7 +125,7 @@ def offline_context(browser, blocked: list[str], **options):
 PICTURE_JS = """
 (root) => {
   const copy = root.cloneNode(true);
-  copy.querySelectorAll('input, .widget-readout, .widget-button, button, .noUi-target')
+  copy.querySelectorAll('input, select, .widget-readout, .widget-button, button, .noUi-target')
       .forEach(e => e.remove());
   return copy.innerHTML;
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import book_pages as bp
 import pytest
-from interactions import INTERACTIONS, widget_roots_js
+from interactions import INTERACTIONS, WIDGET_ROOTS_JS, kind_of
 
 FRONT_ENDS = ("jupyterlab", "voila")
 CASES = [(front, nb) for nb in bp.chapters() for front in FRONT_ENDS]
@@ -84,26 +84,27 @@ def test_bqplot_figures_are_drawn_as_svg(chapter):
 
 def test_each_widget_redraws_when_the_reader_uses_it(chapter):
     page = chapter.page
-    kinds = page.evaluate(widget_roots_js())
-    if not kinds:
+    roots = page.evaluate(WIDGET_ROOTS_JS)
+    if not roots:
         pytest.skip(f"{chapter.name} shows no widget of the kit")
-    unknown = sorted(set(kinds) - INTERACTIONS.keys())
+    unknown = [classes for classes in roots if kind_of(classes) is None]
     assert not unknown, f"no interaction known for {unknown}; add one to tests/browser/interactions.py"
-    for kind in dict.fromkeys(kinds):
+    outputs = page.locator(".jp-OutputArea-output > .jupyter-widgets[class*='ukva-']")
+    for i, classes in enumerate(roots):
+        kind = kind_of(classes)
         interaction = INTERACTIONS[kind]
-        if interaction.act is None:
-            continue
-        for i, root in enumerate(page.locator(f".jp-OutputArea-output > .{kind}").all()):
-            root.scroll_into_view_if_needed()
-            before = bp.picture(root)
-            bp.watch_redraw(root)
-            interaction.act(root)
-            try:
-                bp.redraw_ms(page, timeout_ms=15_000)
-            except Exception as error:
-                pytest.fail(f"{chapter.name}: {kind} #{i} did not redraw after the reader "
-                            f"{interaction.what}: {error}")
-            assert bp.picture(root) != before
+        root = outputs.nth(i)
+        root.scroll_into_view_if_needed()
+        before = bp.picture(root)
+        bp.watch_redraw(root)
+        interaction.act(root)
+        try:
+            bp.redraw_ms(page, timeout_ms=20_000)
+        except Exception as error:
+            pytest.fail(f"{chapter.name}: {kind} (widget {i}) did not redraw after the reader "
+                        f"{interaction.what}: {str(error).splitlines()[0]}")
+        assert bp.picture(root) != before
+        assert bp.cell_errors(page) == [], f"{chapter.name}: {kind} showed an error"
 
 
 def test_chapter_screenshots_in_light_and_dark(chapter, voila, screenshots):

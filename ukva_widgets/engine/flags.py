@@ -18,7 +18,7 @@ SIGCHLD = 17  # x86 numbering (arch/x86/include/uapi/asm/signal.h)
 NSIG = 64     # _NSIG: valid exit signals are 0..64
 
 
-class CloneFlags(enum.IntFlag, boundary=enum.STRICT):
+class CloneFlags(enum.IntFlag):
     """Every flag of include/uapi/linux/sched.h known to Linux 6.18, by value."""
 
     CLONE_NEWTIME = 0x00000080         # new time namespace (clone3/unshare only: inside CSIGNAL)

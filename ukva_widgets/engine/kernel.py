@@ -6,6 +6,7 @@ invariants check() verifies in invariants.py; Kernel is the one object the book 
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 
 from . import invariants, lifecycle
@@ -59,6 +60,12 @@ class Kernel:
         self._objects[(cls.kind, n)] = obj
         return obj
 
+    def _alloc_pid(self) -> int:
+        # Pids only grow: the engine never wraps around pid_max, so a pid names one task for good.
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
     def _put(self, obj: SharedObject | None) -> None:
         """Drop a task's reference; forget the object once it is freed."""
         if obj is None:
@@ -69,8 +76,7 @@ class Kernel:
 
     def _new_task(self, comm: str, parent: Task | None, mm: MM | None, fs: FS, files: Files,
                   exit_signal: int, sighand: SigHand | None = None, **more: object) -> Task:
-        pid = self._next_pid
-        self._next_pid += 1
+        pid = self._alloc_pid()
         task = Task(pid=pid, tgid=pid, comm=comm, parent=parent, mm=mm, fs=fs, files=files,
                     sighand=sighand or self._alloc(SigHand), signal=self._alloc(Signal),
                     exit_signal=exit_signal, **more)
@@ -149,8 +155,7 @@ class Kernel:
             exit_signal = -1 if bits & _THREAD else caller.group_leader.exit_signal
         else:
             parent = caller
-        pid = self._next_pid
-        self._next_pid += 1
+        pid = self._alloc_pid()
         if bits & _THREAD:
             signal = caller.signal
             signal.get()
@@ -235,7 +240,7 @@ class Kernel:
         """close(2); an fd that is not open is EBADF, as in the kernel."""
         t = self._caller(task, "close")
         if fd not in t.files.fds:
-            raise OSError(9, f"close: fd {fd!r} is not open in {t.files.label} (EBADF); "
+            raise OSError(errno.EBADF, f"close: fd {fd!r} is not open in {t.files.label} (EBADF); "
                              f"open fds: {sorted(t.files.fds)}")
         del t.files.fds[fd]
         t.files.close_on_exec.discard(fd)
@@ -247,7 +252,7 @@ class Kernel:
         if isinstance(signum, bool) or not isinstance(signum, int) or not 1 <= signum <= NSIG:
             raise ValueError(f"signal numbers are 1..{NSIG}, not {signum!r}")
         if signum in (9, 19):
-            raise OSError(22, "SIGKILL and SIGSTOP cannot be caught or ignored (EINVAL)")
+            raise OSError(errno.EINVAL, "SIGKILL and SIGSTOP cannot be caught or ignored (EINVAL)")
         if not isinstance(action, str) or not action:
             raise ValueError("the action is 'SIG_DFL', 'SIG_IGN' or a handler's name")
         if action == SIG_DFL:
@@ -283,7 +288,7 @@ class Kernel:
         try:
             return self._tasks[pid]
         except KeyError:
-            raise ProcessLookupError(3, f"no task with pid {pid} (ESRCH); live pids: "
+            raise ProcessLookupError(errno.ESRCH, f"no task with pid {pid} (ESRCH); live pids: "
                                         f"{sorted(self._tasks)}") from None
 
     def objects(self) -> list[SharedObject]:
@@ -295,8 +300,9 @@ class Kernel:
         return sorted(self._objects.values(), key=lambda o: (order[o.kind], o.id))
 
     def kcmp(self, a: Task, b: Task, kind: str | int) -> int:
-        """kcmp(2): 0 if both tasks point at the same object (or both at none, as with a lazily
-        allocated io_context or undo list), else 1 or 2 ordering the two (here by object id)."""
+        """kcmp(2) (kernel/kcmp.c, FACTS.md §4): 0 if both tasks point at the same object (or both
+        at none, as with a lazily allocated io_context or undo list), else 1 or 2 ordering the two;
+        the kernel orders obfuscated pointers, the engine object ids."""
         name = KCMP_NUMBERS.get(kind, kind) if isinstance(kind, int) else kind
         if name not in KCMP_FIELDS:
             raise ValueError(f"kcmp type {kind!r} is not one the engine answers; use one of "
@@ -305,7 +311,7 @@ class Kernel:
             if not isinstance(t, Task):
                 raise TypeError(f"kcmp compares Tasks, not {type(t).__name__}")
             if self._tasks.get(t.pid) is not t:
-                raise ProcessLookupError(3, f"kcmp: pid {t.pid} has been reaped (ESRCH)")
+                raise ProcessLookupError(errno.ESRCH, f"kcmp: pid {t.pid} has been reaped (ESRCH)")
         x, y = getattr(a, KCMP_FIELDS[name]), getattr(b, KCMP_FIELDS[name])
         kx, ky = (0 if x is None else x.id), (0 if y is None else y.id)
         return 0 if x is y else (1 if kx < ky else 2)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from .flags import CSIGNAL, NAMESPACE_FLAGS, CloneFlags, format_flags
 from .objects import SignalFlags
+from .task import Task
 
 F = CloneFlags
 # Plain ints: the rules run on every clone, and int arithmetic is ~40x cheaper than IntFlag's.
@@ -31,8 +32,7 @@ F = CloneFlags
     "NEWPID NEWTIME CLEAR_SIGHAND").split())
 _NAMESPACES, _INTO_CGROUP = NAMESPACE_FLAGS.value, F.CLONE_INTO_CGROUP.value
 NEW_NS_BUT_USER = _NAMESPACES & ~NEWUSER
-UNSHARE_ALLOWED = (THREAD | FS | NEWNS | SIGHAND | VM | F.CLONE_FILES.value | SYSVSEM
-                   | NAMESPACE_FLAGS.value)
+UNSHARE_ALLOWED = THREAD | FS | NEWNS | SIGHAND | VM | F.CLONE_FILES.value | SYSVSEM | _NAMESPACES
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ class NotModelled(NotImplementedError):
 
 @dataclass(frozen=True)
 class CloneRequest:
-    """What the rules look at: the flags and the calling task's state (duck-typed Task)."""
+    """What the rules look at: the flags (a plain int, for speed) and the calling task."""
 
     flags: int
-    caller: object
+    caller: Task
     exit_signal: int | None   # as given; None means "the default"
     clone3: bool              # only clone3 can pass the flags above bit 31 and CLONE_NEWTIME
     csignal_bits: int = 0     # low-byte bits found in a clone3 flags word
