@@ -43,6 +43,25 @@ def test_each_sharing_flag_takes_one_more_reference(k, sh, flags, field, counter
     k.check()
 
 
+def test_a_legacy_clone_word_carries_the_exit_signal_in_its_low_byte(k, sh):
+    child = k.clone(sh, CloneFlags.CLONE_VM.value | 10)
+    assert child.exit_signal == 10 and child.mm is sh.mm
+    assert k.clone(sh, "CLONE_VM", exit_signal=0).exit_signal == 0
+
+
+def test_a_child_with_exit_signal_0_is_still_reaped_by_wait(k, sh):
+    child = k.clone(sh, 0, exit_signal=0)
+    k.exit(child, 4)
+    assert k.wait(sh) == (child.pid, 4)  # the engine waits like __WALL
+
+
+@pytest.mark.parametrize("call", [lambda k, sh: k.clone(sh, 1.5), lambda k, sh: k.clone("sh", 0),
+                                  lambda k, sh: k.unshare(sh, None), lambda k, sh: k.kcmp(sh, 2, "KCMP_VM")])
+def test_a_wrong_type_is_a_type_error_and_changes_nothing(k, sh, unchanged, call):
+    with unchanged(), pytest.raises(TypeError):
+        call(k, sh)
+
+
 def test_all_users_of_an_mm_hold_one_mm_count_reference(k, sh):
     k.clone(sh, "CLONE_VM")
     k.clone(sh, "CLONE_VM")
