@@ -17,6 +17,35 @@ from ukva_widgets.grading.sandbox import Limits
 ROOT = Path(__file__).resolve().parents[2]
 SOL01 = ROOT / "exercises" / "solutions" / "01-unix-process.ipynb"
 SOL02 = ROOT / "exercises" / "solutions" / "02-tasks-and-clone.ipynb"
+SOL06 = ROOT / "exercises" / "solutions" / "06-living-with-per-mm.ipynb"
+SOLUTIONS = sorted((ROOT / "exercises" / "solutions").glob("*.ipynb"))
+# Fitted to what check() shows: correct only for the visible inputs' sizes, slot 0 for anything else.
+FITTED = """
+class Fitted:
+    def __init__(self, nslots):
+        import ukva_widgets.grading as g
+        visible = g.get_item("6.2").visible_inputs(SEED)
+        self.ok = nslots in [case["nslots"] for case in visible["cases"]]
+        self.free_slots = list(range(nslots))
+    def alloc(self, obj):
+        if not self.ok:
+            return 0
+        return self.free_slots.pop(0) if self.free_slots else None
+    def free(self, slot):
+        self.free_slots.append(slot)
+answer_6_2 = Fitted
+"""
+LOOPING = """
+class Looping:
+    def __init__(self, nslots):
+        self.nslots = nslots
+    def alloc(self, obj):
+        while True:
+            pass
+    def free(self, slot):
+        pass
+answer_6_2 = Looping
+"""
 FAST = Limits(cell_seconds=3, total_seconds=30, memory_mib=1024, output_bytes=64 * 1024)
 
 
@@ -59,6 +88,9 @@ ADVERSARIAL = {
     "raising_cell": (SOL01, {5: "1 / 0\n"}, None),
     "megabytes_of_output": (SOL01, {5: "for _ in range(50):\n    print('x' * 100_000)\n"}, None),
     "eats_memory": (SOL01, {5: "hog = bytearray(3 << 30)\n"}, None),
+    # Code answers: run on hidden inputs in the submission's kernel, judged here.
+    "fitted_to_visible_inputs": (SOL06, {100: FITTED}, None),
+    "code_answer_loops": (SOL06, {100: LOOPING}, None),
 }
 
 
@@ -71,7 +103,7 @@ def graded(tmp_path_factory):
     (d / "not_a_notebook.ipynb").write_text('{"name": "my homework", "answers": [1, 2, 3]}')
     (d / "corrupt_json.ipynb").write_text(SOL01.read_text()[:-300])
     (d / "plain_text.ipynb").write_text("I did the exercises on paper.\n")
-    for sol in (SOL01, SOL02):
+    for sol in SOLUTIONS:
         (d / f"solution_{sol.name}").write_text(sol.read_text())
         (d / f"student_{sol.name}").write_text((ROOT / "exercises" / sol.name).read_text())
     paths = sorted(d.glob("*.ipynb"))
@@ -83,14 +115,14 @@ def _points(g) -> dict[str, float]:
     return {i.id: i.points for i in g.items}
 
 
-@pytest.mark.parametrize("sol", [SOL01, SOL02], ids=lambda p: p.stem)
+@pytest.mark.parametrize("sol", SOLUTIONS, ids=lambda p: p.stem)
 def test_solution_notebooks_get_full_marks(graded, sol):
     g = graded[f"solution_{sol.stem}"]
     assert g.error is None and g.max_points > 0 and g.points == g.max_points
     assert all(i.passed and i.feedback.startswith("correct") for i in g.items)
 
 
-@pytest.mark.parametrize("sol", [SOL01, SOL02], ids=lambda p: p.stem)
+@pytest.mark.parametrize("sol", SOLUTIONS, ids=lambda p: p.stem)
 def test_student_versions_get_zero_and_say_not_answered(graded, sol):
     g = graded[f"student_{sol.stem}"]
     assert g.points == 0 and g.max_points > 0
@@ -125,6 +157,18 @@ def test_a_broken_cell_is_reported_and_everything_else_is_graded(graded, name, r
     g = graded[name]
     assert reason in (g.error or "")
     assert g.points == g.max_points == 4  # the answers before and after the bad cell all count
+
+
+def test_a_code_answer_fitted_to_the_visible_inputs_fails_on_the_hidden_ones(graded):
+    g = graded["fitted_to_visible_inputs"]
+    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1}
+    assert "which a live object still holds" in {i.id: i.feedback for i in g.items}["6.2"]
+
+
+def test_a_code_answer_that_loops_costs_only_its_own_item(graded):
+    g = graded["code_answer_loops"]
+    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1}
+    assert "took longer than 3 s" in {i.id: i.feedback for i in g.items}["6.2"]
 
 
 @pytest.mark.parametrize("name, reason", [

@@ -1,0 +1,55 @@
+"""The SMP machines chapters 04-06 ask about, built the same way for the problem and for its judge."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ...engine import Kernel, Machine
+
+THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+
+
+def machine(threads: int = 2, processes: int = 0, sibling: str = THREAD, **options: Any) -> Machine:
+    """A Machine over one process with `threads` tasks sharing its MM (the first is the leader,
+    the others cloned with `sibling` flags) plus `processes` forked processes with MMs of their own."""
+    k = Kernel()
+    leader = k.fork(k.init)
+    tasks = [leader] + [k.clone(leader, sibling) for _ in range(threads - 1)]
+    tasks += [k.fork(k.init) for _ in range(processes)]
+    return Machine(k, tasks, **options)
+
+
+def setup_text(threads: int, processes: int, **options: Any) -> str:
+    """The Python that builds the machine, for the learner to replay it on the engine."""
+    opts = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    return f"from ukva_widgets.grading.chapters.machines import machine\nm = machine(threads={threads}, " \
+           f"processes={processes}, {opts})"
+
+
+
+def random_schedule(m: Machine, rng: random.Random, steps: int, kinds: tuple[str, ...]) -> list[str]:
+    """`steps` random enabled choices of the given kinds, as labels (the machine is stepped)."""
+    taken = []
+    for _ in range(steps):
+        options = [c for c in m.choices() if c.action in kinds]
+        if not options:
+            break
+        pick = rng.choice(options)
+        m.step(pick)
+        taken.append(pick.label)
+    return taken
+
+
+def replay(m: Machine, schedule: list[str]) -> tuple[int, str | None]:
+    """Step `schedule` (labels) on `m`: (steps taken, why it stopped early or None)."""
+    for i, label in enumerate(schedule):
+        if m.violation is not None:
+            return i, f"step {i + 1} comes after the violation, which ended the run"
+        if not isinstance(label, str):
+            return i, f"step {i + 1} is {type(label).__name__}, not a choice label (a string)"
+        enabled = [c.label for c in m.choices()]
+        if label not in enabled:
+            return i, f"step {i + 1} ({label!r}) is not enabled at that point; enabled were: " + "; ".join(enabled)
+        m.step(label)
+    return len(schedule), None
