@@ -77,13 +77,40 @@ class TaskLives(RuleBasedStateMachine):
     def kthread(self):
         self.k.kthread("kworker")
 
+    @rule(i=pick, j=pick)
+    def kthread_borrows_an_mm(self, i, j):
+        """Lazy TLB, as the SMP machine does it: a kernel thread runs on a user task's mm."""
+        kthreads = [t for t in self.k.tasks if t.is_kthread and t.comm != "kthreadd"]
+        users = [t for t in self.k.tasks if t.mm is not None]
+        if not kthreads or not users:
+            return
+        kt, mm = kthreads[i % len(kthreads)], users[j % len(users)].mm
+        mm.mmgrab()
+        if kt.active_mm is not None:
+            kt.active_mm.mmdrop()
+        kt.active_mm = mm
+
+    @rule(i=pick, path=st.sampled_from(["/", "/tmp"]), sig=st.sampled_from([2, 10, 15]),
+          action=st.sampled_from(["SIG_DFL", "SIG_IGN", "handler"]))
+    def change_what_sharers_see(self, i, path, sig, action):
+        t = self.task(i)
+        self.attempt(lambda: (self.k.chdir(t, path), self.k.open(t, path, cloexec=sig == 2),
+                              self.k.sigaction(t, sig, action)))
+
     @invariant()
     def refcounts_equal_the_tasks_holding_each_object(self):
         held = Counter(obj for t in self.k.tasks for name in HELD if (obj := getattr(t, name)) is not None)
         for obj, n in held.items():
             assert obj.refcount == n, f"{obj.label}: refcount {obj.refcount}, held by {n}"
+        borrowed = {t.active_mm for t in self.k.tasks}
         for obj in self.k.objects():
-            assert obj in held, f"{obj.label} is alive but nobody holds it"
+            assert obj in held or obj in borrowed, f"{obj.label} is alive but nobody holds it"
+
+    @invariant()
+    def mm_count_is_one_for_all_users_plus_one_per_borrower(self):
+        borrowers = Counter(t.active_mm for t in self.k.tasks if t.is_kthread and t.active_mm is not None)
+        for mm in (o for o in self.k.objects() if o.kind == "mm"):
+            assert mm.mm_count == (mm.mm_users > 0) + borrowers[mm], mm.label
 
     @invariant()
     def freed_objects_are_unreachable(self):
