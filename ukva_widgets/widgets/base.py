@@ -96,7 +96,8 @@ class ErrorBox(W.HTML):
 
 # Node labels sit on the Okabe-Ito fills, which are mid-tones: dark text reads on all of them in
 # both themes (bqplot's default label colour follows the theme and vanishes on them in dark mode).
-STYLESHEET = ("<style>.ukva-graph .node text.label{fill:#000;font-size:12px;}"
+STYLESHEET = ("<style>.ukva-graph .node .label{--bq-network-node-label-text-fill:#000 !important;"
+              "fill:#000 !important;font-size:12px;}"
               ".ukva-widget .widget-button{max-width:100%;}</style>")
 
 
@@ -146,7 +147,8 @@ class NodeLinkFigure:
     bqplot's Graph view only repositions the nodes it first drew when its data change (new nodes,
     labels and colours are not drawn), so each picture is a fresh Graph mark swapped into the same
     Figure and scales: the figure, its size and axes never rebuild, so nothing jumps.
-    Positions are fixed (x, y with scales), so the force layout never moves them.
+    Positions are fixed (x, y with scales), so the force layout never moves them. Links are elbows
+    ("slant_line") because they enter a node from the side, where bqplot puts the arrowhead.
     """
 
     def __init__(self, height: str = "300px") -> None:
@@ -171,7 +173,7 @@ class NodeLinkFigure:
             data.append({"label": n.label, "shape": n.shape, "shape_attrs": attrs, "label_display": "center"})
         return Graph(node_data=data, link_data=[{"source": s, "target": t} for s, t in picture.links],
                      x=[n.x for n in picture.nodes], y=[n.y for n in picture.nodes], scales=self.scales,
-                     colors=[n.colour for n in picture.nodes] or [FREED_COLOUR], link_type="line",
+                     colors=[n.colour for n in picture.nodes] or [FREED_COLOUR], link_type="slant_line",
                      directed=True, charge=0, highlight_links=False, interactions={"hover": "tooltip"})
 
     def draw(self, picture: Picture) -> None:

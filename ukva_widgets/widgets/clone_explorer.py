@@ -70,7 +70,7 @@ class CloneExplorer(UkvaWidget):
         self.summary = W.HTML()
         self.summary.add_class("ukva-summary")
         self.error = ErrorBox()
-        self.picture = NodeLinkFigure(height="260px")
+        self.picture = NodeLinkFigure(height="320px")
         self._syncing = False
         self._probe_text = ""
         super().__init__([W.HBox([self.preset, self.text_box]), W.HBox(columns), self.error,
@@ -175,16 +175,19 @@ class CloneExplorer(UkvaWidget):
             why = f"✗ {self.clone_error.rule.name}" if self.clone_error else "? not modelled by the engine"
             return Picture([Node(f"pid {self.caller.pid}", 0.08, 0.5, KIND_COLOUR["task"], "circle"),
                             Node(why, 0.55, 0.5, BAD_COLOUR, thick=True)], [])
-        nodes = [Node(f"pid {self.caller.pid}", 0.05, 0.8, KIND_COLOUR["task"], "circle"),
-                 Node(f"pid {self.child.pid}", 0.05, 0.2, KIND_COLOUR["task"], "circle")]
+        # Caller on the left, child on the right, one row per kind of object: a shared object sits
+        # in the middle, each task's own copy on its side, so no arrow crosses another node.
+        nodes = [Node(f"pid {self.caller.pid}", 0.0, 0.5, KIND_COLOUR["task"], "circle"),
+                 Node(f"pid {self.child.pid}", 1.0, 0.5, KIND_COLOUR["task"], "circle")]
         links = []
-        for col, (kind, a, b) in enumerate(self._rows()):
-            x = 0.22 + col * 0.13
-            if a is not None and a is b:
-                nodes.append(Node(f"{a.label} ×{a.refcount}", x, 0.5, KIND_COLOUR[kind], thick=True))
+        rows = [(kind, a, b) for kind, a, b in self._rows() if a is not None or b is not None]
+        for row, (kind, a, b) in enumerate(rows):
+            y = 1.0 - row / max(len(rows) - 1, 1)
+            if a is b:
+                nodes.append(Node(f"{a.label} ×{a.refcount}", 0.5, y, KIND_COLOUR[kind], thick=True))
                 links += [(0, len(nodes) - 1), (1, len(nodes) - 1)]
                 continue
-            for task_index, obj, y in ((0, a, 0.85), (1, b, 0.15)):
+            for task_index, obj, x in ((0, a, 0.27), (1, b, 0.73)):
                 if obj is not None:
                     nodes.append(Node(f"{obj.label} ×{obj.refcount}", x, y, KIND_COLOUR[kind]))
                     links.append((task_index, len(nodes) - 1))

@@ -86,7 +86,7 @@ class TaskTree(UkvaWidget):
         self.step_label = W.HTML()
         self.step_label.add_class("ukva-step-label")
         self.error = ErrorBox()
-        self.picture = NodeLinkFigure(height="460px")
+        self.picture = NodeLinkFigure(height="400px")
         self.summary = W.HTML()
         self.summary.add_class("ukva-summary")
         super().__init__([W.HBox([self.back_button, self.step_button, self.reset_button, self.step_label]),
@@ -213,13 +213,14 @@ class TaskTree(UkvaWidget):
         for obj in self._objects():
             per_kind.setdefault(obj.kind, []).append(obj)
         obj_index = {}
-        # One column per kind of object, newest at the bottom; tasks above.
+        # One column per kind of object present, newest at the bottom; tasks above.
+        present = [k for k in kinds if k in per_kind]
         for kind, objs in per_kind.items():
-            x = (kinds.index(kind) + 0.5) / len(kinds)
+            x = (present.index(kind) + 0.5) / len(present)
             for i, obj in enumerate(objs):
                 obj_index[(kind, obj.id)] = len(nodes)
                 label = f"{obj.label} freed" if obj.freed else f"{obj.label} ×{obj.refcount}"
-                nodes.append(Node(label, x, 0.5 - 0.45 * i / max(len(objs) - 1, 3),
+                nodes.append(Node(label, x, 0.45 - 0.2 * i,
                                   FREED_COLOUR if obj.freed else KIND_COLOUR[kind], dashed=obj.freed))
         for t in tasks:
             for kind, attr in KIND_ATTR.items():
@@ -237,7 +238,7 @@ class TaskTree(UkvaWidget):
                   esc(t.tgid), esc(t.parent.pid if t.parent else "-"), esc(t.state)] for t in self.kernel.tasks]
         objects = [[badge(o.label, FREED_COLOUR if o.freed else KIND_COLOUR[o.kind], dashed=o.freed),
                     "freed" if o.freed else esc(o.refcount), esc(self._holders(o))] for o in self._objects()]
-        return ('<div style="display:flex;gap:16px;flex-wrap:wrap">'
+        return ('<div style="display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start">'
                 + themed_table(["task", "comm", "tgid", "parent", "state"], tasks)
                 + themed_table(["object", "refcount", "held by"], objects) + "</div>")
 
