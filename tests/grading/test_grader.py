@@ -181,6 +181,16 @@ def test_files_that_are_not_notebooks_get_a_clear_reason(graded, name, reason):
     assert reason in g.error and g.points == 0
 
 
+def test_items_deleted_from_a_submission_still_count_against_it(tmp_path):
+    nb = nbformat.read(SOL01, as_version=4)
+    nb.metadata["ukva"]["chapter"] = "01"
+    nb.cells = [c for c in nb.cells if "1.4" not in c.source]
+    path = tmp_path / "partial.ipynb"
+    nbformat.write(nb, path)
+    g = grade(path, 1, FAST)
+    assert g.max_points == 4 and _points(g) == {"1.1": 1, "1.2": 1, "1.3": 1, "1.4": 0}
+
+
 def test_a_loop_that_outlives_the_total_limit_still_keeps_earlier_answers(tmp_path):
     nb = _with_cells(SOL01, {8: "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n"})
     path = tmp_path / "slow.ipynb"

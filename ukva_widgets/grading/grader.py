@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import from_plain
-from .items import Item, get_item
+from .items import Item, all_items, get_item
 from .sandbox import Limits, run_submission
 
 MAX_NOTEBOOK_BYTES = 20 << 20
@@ -68,16 +68,19 @@ def load_notebook(path: Path):
     return nb
 
 
-_ANSWER_VAR = re.compile(r"\banswer_(\d+)_(\d+)\b")
+_ANSWER_VAR = re.compile(r"\banswer_(\d+)_\d+\b")
 
 
 def items_of(nb) -> list[str]:
-    """The items a notebook answers: from its metadata, else from its answer_N_M variables."""
-    listed = nb.metadata.get("ukva", {}).get("items")
-    if isinstance(listed, list) and listed and all(isinstance(i, str) for i in listed):
-        return listed
-    found = {f"{a}.{b}" for c in nb.cells if c.cell_type == "code" for a, b in _ANSWER_VAR.findall(c.source)}
-    return sorted(found, key=lambda i: tuple(int(x) for x in i.split(".")))
+    """Every item of the chapter(s) a notebook is for: its metadata's chapter, else the chapters
+    its answer_N_M variables name. The list comes from the registry, never from the notebook, so
+    deleting an item from a submission does not delete it from the grade."""
+    chapter = nb.metadata.get("ukva", {}).get("chapter")
+    if isinstance(chapter, str) and chapter.isdigit():
+        chapters = {str(int(chapter))}
+    else:
+        chapters = {a for c in nb.cells if c.cell_type == "code" for a in _ANSWER_VAR.findall(c.source)}
+    return [i.id for i in all_items() if i.id.split(".")[0] in chapters]
 
 
 def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any) -> ItemGrade:

@@ -15,6 +15,7 @@ import json
 import os
 import resource
 import secrets
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -97,7 +98,10 @@ def run_submission(nb, items: dict[str, Any], limits: Limits = Limits()) -> Run:
         )
         client.budget = limits.output_bytes
         while True:
-            with client.setup_kernel(preexec_fn=_limit_memory(limits.memory_mib), env=env):
+            # The kernel process's own stderr is its log (a transport warning per kernel), not the
+            # submission's output, which comes over the kernel protocol: keep the terminal quiet.
+            with client.setup_kernel(preexec_fn=_limit_memory(limits.memory_mib), env=env,
+                                     stderr=subprocess.DEVNULL):
                 outcome = _run_cells(client, nb, code, skip, clock["deadline"], limits, run)
                 if outcome in ("done", "late"):
                     _collect(client, items, limits, run)
