@@ -254,13 +254,21 @@ def lab_theme(page, theme: str) -> None:
 
 
 def lab_screenshot(page, path: Path) -> None:
-    """The whole chapter in one picture: the viewport is grown to the notebook's height meanwhile."""
-    height = page.evaluate("() => document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
-                           ".scrollHeight")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(height + 150, 16_000)})
-    page.wait_for_timeout(400)
+    """The whole chapter in one picture, without the side bars, scrolled to its start."""
+    page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
+    page.wait_for_timeout(300)  # the notebook re-flows to the new width before it is measured
+    whole_screenshot(page, path, ".jp-NotebookPanel .jp-WindowedPanel-outer", ".jp-NotebookPanel")
+
+
+def whole_screenshot(page, path: Path, scroller: str, element: str) -> None:
+    """Screenshot `element` with the viewport grown to show all of `scroller`'s content at once
+    (both front ends scroll inside an element, so a full-page screenshot would show one screen)."""
+    height = page.evaluate("(css) => { const s = document.querySelector(css); s.scrollTop = 0; "
+                           "return s.scrollHeight - s.clientHeight + window.innerHeight; }", scroller)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(height + 50, 16_000)})
+    page.wait_for_timeout(500)  # bqplot redraws figures on resize
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path))
+    page.locator(element).first.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)
 
 
@@ -272,6 +280,10 @@ def open_in_voila(page, voila: Server, notebook: str, theme: str = "light",
     query = {"theme": theme} if theme != "light" else {}
     page.goto(voila.url(chapter_url_path(voila, notebook), **query), timeout=timeout_ms)
     page.locator("#rendered_cells").wait_for(state="visible", timeout=timeout_ms)
+
+
+def voila_screenshot(page, path: Path) -> None:
+    whole_screenshot(page, path, "#rendered_cells", "#rendered_cells")
 
 
 def wait_for_widgets(page, count: int, timeout_ms: float = 60_000) -> float:

@@ -119,7 +119,7 @@ def test_chapter_screenshots_in_light_and_dark(chapter, voila, screenshots):
                 bp.open_in_voila(page, voila, chapter.notebook, theme="dark")
                 bp.wait_for_widgets(page, chapter.expected.widgets, timeout_ms=30_000)
                 page.wait_for_timeout(500)
-            page.screenshot(path=str(path), full_page=True)
+            bp.voila_screenshot(page, path)
         assert page.evaluate("() => document.body.dataset.jpThemeLight") == \
             ("true" if theme == "light" else "false"), f"{path.name} is not in the {theme} theme"
         assert path.stat().st_size > 10_000, f"{path.name} looks empty"
