@@ -39,7 +39,7 @@ def _result(name: str, times: list[float], goal: float, detail: str) -> Result:
 def run() -> list[Result]:
     from ukva_widgets.engine import Kernel
     from ukva_widgets.engine.machine import Machine
-    from ukva_widgets.widgets import (AddressSpaceMap, CacheAliasing, CloneExplorer, DesignLab,
+    from ukva_widgets.widgets import (AddressSpaceMap, CacheAliasing, CloneExplorer, CostPlot, DesignLab,
                                       SMPStepper, TaskTree)
 
     out = []
@@ -89,4 +89,9 @@ def run() -> list[Result]:
         else:
             _click(c.choice_box.children[0])
     out.append(_result("widgets: CacheAliasing step/back", samples_ms(cache_step, N), GOAL_MS, "1 CPU, 2 MMs"))
+
+    cp = CostPlot()
+    out.append(_result("widgets: CostPlot move the CPU slider", samples_ms(
+        _toggler(cp.cpus, [{"value": 2}, {"value": 4}]), 30), COST_GOAL_MS,
+        f"defaults: threads {cp.counts}, {cp.refs.value} refs per run, 3 designs re-simulated"))
     return out

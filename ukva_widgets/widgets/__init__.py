@@ -3,8 +3,9 @@
 from .address_space_map import AddressSpaceMap
 from .cache_aliasing import CacheAliasing
 from .clone_explorer import CloneExplorer
+from .cost_plot import CostPlot
 from .design_lab import DesignLab
 from .smp_stepper import SMPStepper
 from .task_tree import TaskTree
 
-__all__ = ["AddressSpaceMap", "CacheAliasing", "CloneExplorer", "DesignLab", "SMPStepper", "TaskTree"]
+__all__ = ["AddressSpaceMap", "CacheAliasing", "CloneExplorer", "CostPlot", "DesignLab", "SMPStepper", "TaskTree"]

@@ -220,7 +220,7 @@ class TaskTree(UkvaWidget):
             for i, obj in enumerate(objs):
                 obj_index[(kind, obj.id)] = len(nodes)
                 label = f"{obj.label} freed" if obj.freed else f"{obj.label} ×{obj.refcount}"
-                nodes.append(Node(label, x, 0.45 - 0.2 * i,
+                nodes.append(Node(label, x, 0.45 - min(0.2, 0.45 / max(len(objs) - 1, 1)) * i,
                                   FREED_COLOUR if obj.freed else KIND_COLOUR[kind], dashed=obj.freed))
         for t in tasks:
             for kind, attr in KIND_ATTR.items():

@@ -1,0 +1,54 @@
+"""CostPlot: sliders re-run the engine's cost simulator and move the existing lines."""
+
+from __future__ import annotations
+
+from ukva_widgets.engine.costs import cost_curves
+from ukva_widgets.widgets import CostPlot
+from ukva_widgets.widgets.cost_plot import thread_counts
+
+
+def test_the_lines_show_the_simulators_curves():
+    w = CostPlot(threads=8, cpus=4, refs=4_000)
+    expected = cost_curves([1, 2, 4, 8], cpus=4, refs=4_000)
+    for design in ("per-task", "per-cpu", "per-mm"):
+        line = w.lines["ipis"][design]
+        assert list(line.x) == [1, 2, 4, 8]
+        assert list(line.y) == expected[design]["ipis"]
+    assert f"{expected['per-mm']['tlb_misses'][-1]:>7}" in w.text()
+
+
+def test_moving_the_cpu_slider_in_the_browser_resimulates_in_place(browser):
+    w = CostPlot(threads=4, refs=4_000)
+    line = w.lines["ipis"]["per-mm"]
+    assert max(line.y) > 0  # several CPUs: per-mm updates shoot down the others
+    browser.set(w.cpus, value=1)
+    assert w.lines["ipis"]["per-mm"] is line
+    assert list(line.y) == [0, 0, 0]  # one CPU has nobody to interrupt
+    assert "1 CPUs" in w.text()
+
+
+def test_more_threads_add_points_to_every_line(browser):
+    w = CostPlot(threads=4, refs=2_000)
+    browser.set(w.threads, value=12)
+    assert all(list(l.x) == [1, 2, 4, 8, 12] for marks in w.lines.values() for l in marks.values())
+
+
+def test_the_same_settings_give_the_same_text():
+    assert CostPlot(refs=2_000).text() == CostPlot(refs=2_000).text()
+
+
+def test_each_design_differs_by_more_than_colour():
+    w = CostPlot(refs=2_000)
+    styles = {(l.marker, l.line_style) for l in w.lines["tlb_misses"].values()}
+    assert len(styles) == 3
+
+
+def test_thread_counts_double_up_to_the_maximum():
+    assert thread_counts(1) == [1]
+    assert thread_counts(16) == [1, 2, 4, 8, 16]
+    assert thread_counts(6) == [1, 2, 4, 6]
+
+
+def test_text_is_the_plain_text_repr():
+    w = CostPlot(refs=2_000)
+    assert repr(w) == w.text() and w._repr_mimebundle_()["text/plain"] == w.text()

@@ -1,0 +1,105 @@
+"""CostPlot: what each UKVA design costs as threads grow — TLB misses, page and full flushes and
+shootdown IPIs per design, from the engine's trace-driven simulator (engine/costs.py cost_curves).
+
+Every slider change re-simulates and moves the existing lines (their x and y change in place; no
+figure is rebuilt). Each design has its colour, its marker and its dash pattern, named in the legend.
+
+CSS classes for browser tests: "ukva-cost-plot", "ukva-threads-slider", "ukva-cpus-slider",
+"ukva-refs-slider", "ukva-fill", "ukva-pcid", "ukva-cost-figure" (each of the four plots),
+plus "ukva-error".
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+from bqplot import Axis, Figure, Lines, LinearScale, LogScale
+
+from ..engine.costs import cost_curves
+from ..engine.machine import DESIGNS, FILLS
+from .base import OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget
+
+METRICS = {"tlb_misses": "TLB misses", "page_flushes": "page flushes", "full_flushes": "full TLB flushes",
+           "ipis": "shootdown IPIs"}
+# Per design: colour, marker and dash pattern, so no distinction rests on colour alone.
+DESIGN_STYLE = {"per-task": (OKABE_ITO["vermillion"], "circle", "solid"),
+                "per-cpu": (OKABE_ITO["blue"], "square", "dashed"),
+                "per-mm": (OKABE_ITO["green"], "triangle-up", "dotted")}
+
+
+def thread_counts(max_threads: int) -> list[int]:
+    """The x axis: 1, 2, 4, ... up to max_threads (and max_threads itself)."""
+    counts, n = [], 1
+    while n < max_threads:
+        counts.append(n)
+        n *= 2
+    return counts + [max_threads]
+
+
+class CostPlot(UkvaWidget):
+    """Sliders for threads, CPUs and trace length; four plots of the designs' counters."""
+
+    def __init__(self, threads: int = 16, cpus: int = 4, refs: int = 10_000, fill: str = "hardware",
+                 pcid: bool = False, seed: int = 0) -> None:
+        self.seed = seed
+        self.threads = W.IntSlider(value=threads, min=1, max=64, description="max threads")
+        self.cpus = W.IntSlider(value=cpus, min=1, max=16, description="CPUs")
+        self.refs = W.IntSlider(value=refs, min=2_000, max=50_000, step=2_000, description="trace length",
+                                tooltip="references simulated per design and thread count")
+        self.fill = W.ToggleButtons(options=FILLS, value=fill, description="TLB fill",
+                                    style={"button_width": "90px"})
+        self.pcid = W.Checkbox(value=pcid, description="PCID", indent=False)
+        for control, cls in ((self.threads, "ukva-threads-slider"), (self.cpus, "ukva-cpus-slider"),
+                             (self.refs, "ukva-refs-slider"), (self.fill, "ukva-fill"), (self.pcid, "ukva-pcid")):
+            control.add_class(cls)
+            control.observe(lambda _: self.redraw(), "value")
+        self.error = ErrorBox()
+        self.x_scale = LogScale()
+        self.lines: dict[str, dict[str, Lines]] = {}
+        figures = []
+        for i, (metric, title) in enumerate(METRICS.items()):
+            y_scale = LinearScale(min=0)
+            marks = {}
+            for design in DESIGNS:
+                colour, marker, style = DESIGN_STYLE[design]
+                marks[design] = Lines(x=[1], y=[0], scales={"x": self.x_scale, "y": y_scale}, colors=[colour],
+                                      marker=marker, line_style=style, stroke_width=2, labels=[design],
+                                      display_legend=i == 0)
+            self.lines[metric] = marks
+            figure = Figure(marks=list(marks.values()), title=title, animation_duration=0,
+                            axes=[Axis(scale=self.x_scale, label="threads", tick_format="d"),
+                                  Axis(scale=y_scale, side="left", tick_format="~s")],
+                            fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 10},
+                            legend_location="top-left", layout=W.Layout(width="395px", height="240px"))
+            figure.add_class("ukva-cost-figure")
+            figures.append(figure)
+        controls = W.HBox([W.VBox([self.threads, self.cpus, self.refs]), W.VBox([self.fill, self.pcid])])
+        super().__init__([controls, self.error,
+                          W.GridBox(figures, layout=W.Layout(grid_template_columns="repeat(2, 395px)"))])
+        self.add_class("ukva-cost-plot")
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Re-simulate with the sliders' values and move the lines in place."""
+        counts = thread_counts(self.threads.value)
+        try:
+            self.curves = cost_curves(counts, cpus=self.cpus.value, refs=self.refs.value, fill=self.fill.value,
+                                      pcid=self.pcid.value, seed=self.seed)
+        except USER_ERRORS as e:
+            self.error.show(e)
+            return
+        self.error.clear()
+        self.counts = counts
+        for metric, marks in self.lines.items():
+            for design, line in marks.items():
+                with line.hold_sync():
+                    line.x = counts
+                    line.y = self.curves[design][metric]
+
+    def text(self) -> str:
+        lines = [f"CostPlot: {self.cpus.value} CPUs, {self.refs.value} references per run, {self.fill.value} fill, "
+                 f"{'PCID' if self.pcid.value else 'no PCID'}, seed {self.seed}",
+                 f"  {'threads':<28}" + "".join(f"{n:>7}" for n in self.counts)]
+        for metric, title in METRICS.items():
+            for design in DESIGNS:
+                lines.append(f"  {title + ', ' + design:<28}" + "".join(f"{v:>7}" for v in self.curves[design][metric]))
+        return "\n".join(lines)
