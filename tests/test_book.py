@@ -1,0 +1,179 @@
+"""Structure checks for the book in notebooks/: what every chapter must have besides passing nbval.
+
+nbval proves the stored outputs are what the code produces; these tests prove the book is shaped
+the way issue 5 asks: goals first; summary, check-yourself and sources last; every claim of the
+argument linked from the front page to a cell that asserts it; a live widget in every chapter;
+stored executed, with the python3 kernelspec and nothing machine-specific in the outputs.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+CHAPTERS = [
+    "00-start", "01-unix-process", "02-tasks-and-clone", "03-lifetimes",
+    "04-tlbs", "05-where-can-ukva-live", "06-living-with-per-mm", "07-what-linux-did",
+]
+CLAIMS = range(1, 12)
+CLOSING_SECTIONS = ["Summary", "Check yourself", "Sources"]
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+IGNORE_TAG = "nbval-ignore-output"
+# Cells that show the reader's own machine: their output differs per machine.
+MACHINE_SPECIFIC = re.compile(r"\bprobe(_all)?\(|/proc/")
+MACHINE_PATH = re.compile(r"/(?:work|tmp|root|home)/")
+# A Python default repr (<... object at 0x7f...>), not the simulated addresses the book prints.
+MEMORY_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
+LINK = re.compile(r"\]\((\d\d-[a-z0-9-]+\.ipynb)(?:#([A-Za-z0-9_-]+))?\)")
+ANCHOR = '<a id="{}"></a>'
+
+
+def load(name: str):
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def level2_headings(nb) -> list[str]:
+    return [line[3:].strip() for cell in nb.cells if cell.cell_type == "markdown"
+            for line in cell.source.splitlines() if line.startswith("## ")]
+
+
+def outputs(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            yield from ((cell, out) for out in cell.get("outputs", []))
+
+
+def output_texts(out) -> list[str]:
+    texts = [out.get("text", "")] if "text" in out else []
+    texts += [v for k, v in out.get("data", {}).items() if k.startswith("text/") and isinstance(v, str)]
+    texts += out.get("traceback", [])
+    return texts
+
+
+def front_page_claim_links() -> dict[int, tuple[str, str]]:
+    """Claim number -> (chapter file, anchor), read from the claims table of 00-start."""
+    links = {}
+    for cell in load("00-start").cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            row = re.match(r"\|\s*(\d+)\s*\|", line)
+            link = LINK.search(line)
+            if row and link and link.group(2):
+                links[int(row.group(1))] = (link.group(1), link.group(2))
+    return links
+
+
+def test_the_book_has_its_eight_chapters_and_nothing_else():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == CHAPTERS
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_opens_with_what_the_reader_will_be_able_to_do(name):
+    first = load(name).cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "a chapter starts with its title"
+    assert "You will be able to" in first.source, "the first cell says what the reader will be able to do"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_ends_with_summary_check_yourself_and_sources(name):
+    assert level2_headings(load(name))[-3:] == CLOSING_SECTIONS
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_check_yourself_questions_have_revealable_answers(name):
+    nb = load(name)
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Check yourself" in c.source)
+    end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Sources" in c.source)
+    section = "\n".join(c.source for c in nb.cells[start:end + 1])
+    questions = re.findall(r"^\d+\. ", section, re.MULTILINE)
+    assert len(questions) >= 2, "at least two questions"
+    assert section.count("<details>") >= len(questions), "every question has an answer to reveal"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_lists_its_sources(name):
+    nb = load(name)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and "## Sources" in c.source)
+    cited = set(re.findall(r"\[([A-Za-z0-9 .:/-]+?)\]", "\n".join(c.source for c in nb.cells if c is not cell)))
+    listed = set(re.findall(r"^- \*\*\[([^\]]+)\]\*\*", cell.source, re.MULTILINE))
+    assert listed, "the Sources section lists its sources as '- **[key]** ...'"
+    assert listed <= cited, f"sources listed but never cited in the chapter: {sorted(listed - cited)}"
+
+
+def test_the_front_page_links_every_claim_to_a_cell_that_asserts_it():
+    links = front_page_claim_links()
+    assert sorted(links) == list(CLAIMS), "claims 1..11 each have a row with a link in 00-start"
+    for claim, (chapter, anchor) in links.items():
+        assert anchor == f"claim-{claim}"
+        cells = load(chapter.removesuffix(".ipynb")).cells
+        at = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and ANCHOR.format(anchor) in c.source]
+        assert len(at) == 1, f"{chapter} has exactly one anchor {anchor}"
+        demo = next(c for c in cells[at[0] + 1:] if c.cell_type == "code")
+        asserts = [n for n in ast.walk(ast.parse(demo.source)) if isinstance(n, ast.Assert)]
+        assert asserts, f"the cell after {chapter}#{anchor} asserts the claim"
+
+
+def test_every_link_between_chapters_resolves():
+    for name in CHAPTERS:
+        for cell in load(name).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for target, anchor in LINK.findall(cell.source):
+                assert (NOTEBOOKS / target).exists(), f"{name} links to missing {target}"
+                if anchor:
+                    text = "\n".join(c.source for c in load(target.removesuffix(".ipynb")).cells)
+                    assert ANCHOR.format(anchor) in text, f"{name} links to missing anchor {target}#{anchor}"
+
+
+def test_the_front_page_maps_every_chapter():
+    text = "\n".join(c.source for c in load("00-start").cells if c.cell_type == "markdown")
+    linked = {target for target, _ in LINK.findall(text)}
+    assert {f"{name}.ipynb" for name in CHAPTERS[1:]} <= linked
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_shows_a_live_widget_with_a_text_view(name):
+    views = [out for _, out in outputs(load(name)) if WIDGET_MIME in out.get("data", {})]
+    assert views, "at least one widget is the last expression of a cell"
+    for out in views:
+        text = out["data"].get("text/plain", "")
+        assert text.strip() and "children=" not in text and "model_id" not in text, \
+            f"a widget's text/plain is its text() view, not the default widget repr: {text[:80]!r}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapters_are_stored_executed_with_the_python3_kernelspec(name):
+    nb = load(name)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code), "every code cell has run"
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run once, top to bottom"
+    errors = [out for _, out in outputs(nb) if out.output_type == "error"]
+    assert not errors, f"stored with an error: {errors[0].get('ename')}" if errors else ""
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_stored_outputs_hold_no_machine_paths_or_memory_addresses(name):
+    for _, out in outputs(load(name)):
+        for text in output_texts(out):
+            assert not MACHINE_PATH.search(text), f"machine path in output: {text[:120]!r}"
+            assert not MEMORY_ADDRESS.search(text), f"memory address in output: {text[:120]!r}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_cells_that_show_this_machine_are_ignored_by_nbval(name):
+    for cell in load(name).cells:
+        if cell.cell_type == "code" and MACHINE_SPECIFIC.search(cell.source):
+            assert IGNORE_TAG in cell.metadata.get("tags", []), f"untagged machine-specific cell: {cell.source[:80]!r}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_no_cell_is_longer_than_a_screen(name):
+    for cell in load(name).cells:
+        assert len(cell.source.splitlines()) <= 30, f"cell too long: {cell.source[:80]!r}"
