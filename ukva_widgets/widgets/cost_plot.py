@@ -41,10 +41,11 @@ class CostPlot(UkvaWidget):
     def __init__(self, threads: int = 16, cpus: int = 4, refs: int = 10_000, fill: str = "hardware",
                  pcid: bool = False, seed: int = 0) -> None:
         self.seed = seed
-        self.threads = W.IntSlider(value=threads, min=1, max=64, description="max threads")
-        self.cpus = W.IntSlider(value=cpus, min=1, max=16, description="CPUs")
+        wide = {"description_width": "90px"}
+        self.threads = W.IntSlider(value=threads, min=1, max=64, description="max threads", style=wide)
+        self.cpus = W.IntSlider(value=cpus, min=1, max=16, description="CPUs", style=wide)
         self.refs = W.IntSlider(value=refs, min=2_000, max=50_000, step=2_000, description="trace length",
-                                tooltip="references simulated per design and thread count")
+                                tooltip="references simulated per design and thread count", style=wide)
         self.fill = W.ToggleButtons(options=FILLS, value=fill, description="TLB fill",
                                     style={"button_width": "90px"})
         self.pcid = W.Checkbox(value=pcid, description="PCID", indent=False)
@@ -56,24 +57,30 @@ class CostPlot(UkvaWidget):
         self.x_scale = LogScale()
         self.lines: dict[str, dict[str, Lines]] = {}
         figures = []
-        for i, (metric, title) in enumerate(METRICS.items()):
+        self.x_axes = []
+        for metric, title in METRICS.items():
             y_scale = LinearScale(min=0)
             marks = {}
             for design in DESIGNS:
                 colour, marker, style = DESIGN_STYLE[design]
                 marks[design] = Lines(x=[1], y=[0], scales={"x": self.x_scale, "y": y_scale}, colors=[colour],
-                                      marker=marker, line_style=style, stroke_width=2, labels=[design],
-                                      display_legend=i == 0)
+                                      marker=marker, line_style=style, stroke_width=2.5, labels=[design])
             self.lines[metric] = marks
+            x_axis = Axis(scale=self.x_scale, label="threads", tick_format="d")
+            self.x_axes.append(x_axis)
             figure = Figure(marks=list(marks.values()), title=title, animation_duration=0,
-                            axes=[Axis(scale=self.x_scale, label="threads", tick_format="d"),
+                            axes=[x_axis,
                                   Axis(scale=y_scale, side="left", tick_format="~s")],
-                            fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 10},
-                            legend_location="top-left", layout=W.Layout(width="395px", height="240px"))
+                            fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 20},
+                            layout=W.Layout(width="395px", height="240px"))
             figure.add_class("ukva-cost-figure")
             figures.append(figure)
         controls = W.HBox([W.VBox([self.threads, self.cpus, self.refs]), W.VBox([self.fill, self.pcid])])
-        super().__init__([controls, self.error,
+        symbols = {"circle": "●", "square": "■", "triangle-up": "▲"}
+        legend = W.HTML('<div style="color:var(--jp-ui-font-color1)">' + " &nbsp; ".join(
+            f'<span style="color:{colour};font-size:16px">{symbols[marker]}</span> <b>{design}</b> ({style} line)'
+            for design, (colour, marker, style) in DESIGN_STYLE.items()) + "</div>")
+        super().__init__([controls, self.error, legend,
                           W.GridBox(figures, layout=W.Layout(grid_template_columns="repeat(2, 395px)"))])
         self.add_class("ukva-cost-plot")
         self.redraw()
@@ -89,6 +96,8 @@ class CostPlot(UkvaWidget):
             return
         self.error.clear()
         self.counts = counts
+        for axis in self.x_axes:
+            axis.tick_values = counts
         for metric, marks in self.lines.items():
             for design, line in marks.items():
                 with line.hold_sync():
