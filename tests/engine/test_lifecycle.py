@@ -124,6 +124,8 @@ def test_kcmp_of_an_unknown_type_or_a_reaped_task_is_a_clear_error(k, sh):
     k.wait(sh)
     with pytest.raises(ProcessLookupError, match="reaped"):
         k.kcmp(sh, child, "KCMP_VM")
+    with pytest.raises(ProcessLookupError, match="reaped"):
+        k.shares(sh, child)
 
 
 def test_clear_sighand_resets_caught_handlers_and_keeps_ignored_ones(k, sh):

@@ -307,19 +307,24 @@ class Kernel:
         if name not in KCMP_FIELDS:
             raise ValueError(f"kcmp type {kind!r} is not one the engine answers; use one of "
                              f"{', '.join(KCMP_FIELDS)} (KCMP_FILE and KCMP_EPOLL_TFD need fds)")
-        for t in (a, b):
-            if not isinstance(t, Task):
-                raise TypeError(f"kcmp compares Tasks, not {type(t).__name__}")
-            if self._tasks.get(t.pid) is not t:
-                raise ProcessLookupError(errno.ESRCH, f"kcmp: pid {t.pid} has been reaped (ESRCH)")
+        self._listed(a, b, "kcmp")
         x, y = getattr(a, KCMP_FIELDS[name]), getattr(b, KCMP_FIELDS[name])
         kx, ky = (0 if x is None else x.id), (0 if y is None else y.id)
         return 0 if x is y else (1 if kx < ky else 2)
 
     def shares(self, a: Task, b: Task) -> dict[str, bool]:
         """What the two tasks share: the same object, not merely both having none (unlike kcmp)."""
+        self._listed(a, b, "shares")
         return {key: getattr(a, f) is not None and getattr(a, f) is getattr(b, f)
                 for key, f in SHARES_KEYS.items()}
+
+    def _listed(self, a: Task, b: Task, what: str) -> None:
+        """Both are tasks of this kernel, live or zombie; else TypeError or ESRCH, as kcmp says."""
+        for t in (a, b):
+            if not isinstance(t, Task):
+                raise TypeError(f"{what} compares Tasks, not {type(t).__name__}")
+            if self._tasks.get(t.pid) is not t:
+                raise ProcessLookupError(errno.ESRCH, f"{what}: pid {t.pid} has been reaped (ESRCH)")
 
     def check(self) -> None:
         """Raise AssertionError naming the first broken invariant (see invariants.py)."""
