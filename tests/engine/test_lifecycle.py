@@ -395,3 +395,23 @@ def test_a_thread_of_init_that_execs_becomes_pid_1(k):
     k.execve(t, "/sbin/init")
     assert k.init is t and t.pid == 1 and t.parent is None and child.parent is t
     k.check()
+
+
+def test_close_of_an_fd_that_is_not_open_is_ebadf_and_changes_nothing(k, sh, unchanged):
+    fd = k.open(sh, "/etc/hosts")
+    k.close(sh, fd)
+    with unchanged(), pytest.raises(OSError) as info:
+        k.close(sh, fd)
+    assert info.value.errno == 9  # EBADF
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda k, sh: k.chdir(sh, "tmp"), ValueError),
+    (lambda k, sh: k.sigaction(sh, 9, "handler"), OSError),      # SIGKILL cannot be caught
+    (lambda k, sh: k.sigaction(sh, 65, "handler"), ValueError),
+    (lambda k, sh: k.ioprio_set(sh, 4 << 13), ValueError),
+    (lambda k, sh: k.kthread(""), TypeError),
+])
+def test_bad_arguments_to_the_small_calls_are_refused_and_change_nothing(k, sh, unchanged, call, error):
+    with unchanged(), pytest.raises(error):
+        call(k, sh)
