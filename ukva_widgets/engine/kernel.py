@@ -107,8 +107,11 @@ class Kernel:
 
         A plain int is the clone(2) word: its low byte (CSIGNAL) is the exit signal. Flags above
         bit 31 or CLONE_NEWTIME can only come through clone3(2), whose extra checks then apply.
-        exit_signal defaults to SIGCHLD, what fork() passes; give 0 for none. A refused call
-        raises CloneError and changes nothing.
+        exit_signal defaults to SIGCHLD, what fork() passes; give 0 for none.
+
+        Refusals change nothing: CloneError (a kernel rule, with .errno and .rule), NotModelled
+        (valid, but namespaces or cgroups), TaskStateError (the caller has exited, is a kernel
+        thread or sleeps in vfork), ValueError/TypeError (flags or exit_signal malformed).
         """
         caller = self._caller(task, "clone")
         bits, word_signal, csignal_bits = _decode(flags)
