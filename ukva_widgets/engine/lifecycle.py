@@ -29,8 +29,9 @@ def lowest_free_fd(files: Files) -> int:
 
 
 def thread_group(k: Kernel, task: Task) -> list[Task]:
-    """The tasks (live or zombie) of `task`'s thread group, by pid."""
-    return [t for t in k.tasks if t.signal is task.signal]
+    """The tasks (live or zombie) of `task`'s thread group, oldest first."""
+    sig = task.signal
+    return [t for t in k._tasks.values() if t.signal is sig]
 
 
 # -- exit ----------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ class NotModelled(NotImplementedError):
     """The request is valid for the kernel, but the engine does not model what it asks for."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CloneRequest:
     """What the rules look at: the flags (a plain int, for speed) and the calling task."""
 
