@@ -189,7 +189,8 @@ class Kernel:
 
     def kthread(self, name: str) -> Task:
         """A kernel thread: no MM of its own (it borrows active_mm when scheduled, see part 2).
-        Like the kernel's, it is a child of kthreadd and shares kthreadd's fs and files."""
+        Like the kernel's, it is a child of kthreadd and shares kthreadd's fs and files; the engine
+        starts kthreadd on the first call, so that call uses two pids."""
         if not isinstance(name, str) or not name:
             raise TypeError("a kernel thread needs a non-empty name, e.g. k.kthread('kworker/0:1')")
         if self._kthreadd is None:
