@@ -1,0 +1,128 @@
+"""The book in Chromium (needs /usr/bin/chromium): how fast a widget redraws after the reader's
+click in JupyterLab, and how long a chapter takes to open as a Voila app.
+
+- CloneExplorer: click a flag checkbox -> the picture redrawn (first painted frame after it changed);
+- SMPStepper: press a step -> the CPUs and their TLBs redrawn;
+  both p95 over at least 30 interactions, goal 150 ms (issue 7);
+- Voila: from navigating to a chapter to every widget drawn, per chapter (our goal: 10 s).
+
+Times are taken inside the page: from the input event's timestamp to the next animation frame
+after the widget's DOM changed, so the kernel round trip and the redraw are both counted.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from harness import Result, p95
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+import book_pages as bp  # noqa: E402
+
+INTERACTIONS = 30
+WARMUP = 3
+REDRAW_GOAL_MS = 150.0
+VOILA_GOAL_MS = 10_000.0
+
+
+def chapter_showing(widget: str) -> str:
+    """The first chapter whose code builds `widget` (e.g. "CloneExplorer")."""
+    for notebook in bp.chapters():
+        if f"{widget}(" in (ROOT / "notebooks" / notebook).read_text():
+            return notebook
+    raise LookupError(f"no chapter in notebooks/ shows a {widget}")
+
+
+def timed(page, root, act, n: int) -> list[float]:
+    """Redraw times of `n` reader actions on `root`, after WARMUP untimed ones."""
+    times = []
+    for i in range(WARMUP + n):
+        bp.watch_redraw(root)
+        act()
+        ms = bp.redraw_ms(page)
+        if i >= WARMUP:
+            times.append(ms)
+    return times
+
+
+def clone_explorer_clicks(context, lab) -> list[float]:
+    page = context.new_page()
+    bp.open_in_lab(page, lab, chapter_showing("CloneExplorer"))
+    bp.run_all_in_lab(page)
+    root = page.locator(".jp-OutputArea-output > .ukva-clone-explorer").first
+    root.scroll_into_view_if_needed()
+    flag = root.locator(".ukva-flag-CLONE_FS input[type=checkbox]").first
+    try:
+        return timed(page, root, flag.click, INTERACTIONS)
+    finally:
+        page.close(run_before_unload=False)
+        bp.shutdown_kernels(lab)
+
+
+def smp_stepper_steps(context, lab) -> list[float]:
+    page = context.new_page()
+    bp.open_in_lab(page, lab, chapter_showing("SMPStepper"))
+    bp.run_all_in_lab(page)
+    root = page.locator(".jp-OutputArea-output > .ukva-smp-stepper").first
+    root.scroll_into_view_if_needed()
+    times: list[float] = []
+    try:
+        while len(times) < INTERACTIONS:
+            step = root.locator(".ukva-choice:enabled").first
+            if not step.count():  # the run ended: start it again (not timed) and keep stepping
+                root.locator(".ukva-reset").first.click()
+                step.wait_for()
+            times += timed(page, root, step.click, 1)
+        return times
+    finally:
+        page.close(run_before_unload=False)
+        bp.shutdown_kernels(lab)
+
+
+def voila_open_ms(context, voila) -> dict[str, float]:
+    """Per chapter: ms from starting navigation to all its widgets drawn, in a fresh page."""
+    out = {}
+    for notebook in bp.chapters():
+        page = context.new_page()
+        try:
+            bp.open_in_voila(page, voila, notebook)
+            out[notebook] = bp.wait_for_widgets(page, bp.expected(ROOT, notebook).widgets)
+        finally:
+            page.close(run_before_unload=False)
+    return out
+
+
+def run() -> list[Result]:
+    if not bp.CHROMIUM.exists():
+        raise RuntimeError(bp.INSTALL_HINT)
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp_name, sync_playwright() as playwright:
+        tmp = Path(tmp_name)
+        lab, voila = bp.start_servers(bp.private_book(tmp), tmp)
+        browser = bp.launch_chromium(playwright)
+        try:
+            context = bp.offline_context(browser, [])
+            clicks = clone_explorer_clicks(context, lab)
+            steps = smp_stepper_steps(context, lab)
+            opens = voila_open_ms(context, voila)
+        finally:
+            browser.close()
+            voila.stop()
+            lab.stop()
+
+    slowest = max(opens, key=opens.get)
+    return [
+        Result("browser: CloneExplorer flag click -> redrawn, p95", p95(clicks), "ms", REDRAW_GOAL_MS,
+               detail=f"JupyterLab, {len(clicks)} clicks, median {statistics.median(clicks):.0f} ms"),
+        Result("browser: SMPStepper step -> TLBs redrawn, p95", p95(steps), "ms", REDRAW_GOAL_MS,
+               detail=f"JupyterLab, {len(steps)} steps, median {statistics.median(steps):.0f} ms"),
+        Result("browser: Voila open -> widgets drawn, slowest chapter", opens[slowest], "ms",
+               VOILA_GOAL_MS, detail=f"{slowest}; " + ", ".join(
+                   f"{nb[:2]} {ms / 1000:.1f}s" for nb, ms in opens.items())),
+    ]
