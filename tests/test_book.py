@@ -30,6 +30,7 @@ MACHINE_PATH = re.compile(r"/(?:work|tmp|root|home)/")
 # A Python default repr (<... object at 0x7f...>), not the simulated addresses the book prints.
 MEMORY_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 LINK = re.compile(r"\]\((\d\d-[a-z0-9-]+\.ipynb)(?:#([A-Za-z0-9_-]+))?\)")
+CLAIM_ROW = re.compile(r"^\|\s*(\d+)\s*\|.*\[\d\d · ([^\]]+)\]\((\d\d-[a-z0-9-]+\.ipynb)#([A-Za-z0-9_-]+)\)")
 ANCHOR = '<a id="{}"></a>'
 
 
@@ -55,17 +56,15 @@ def output_texts(out) -> list[str]:
     return texts
 
 
-def front_page_claim_links() -> dict[int, tuple[str, str]]:
-    """Claim number -> (chapter file, anchor), read from the claims table of 00-start."""
+def front_page_claim_links() -> dict[int, tuple[str, str, str]]:
+    """Claim number -> (section title, chapter file, anchor), read from the claims table of 00-start."""
     links = {}
     for cell in load("00-start").cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            row = re.match(r"\|\s*(\d+)\s*\|", line)
-            link = LINK.search(line)
-            if row and link and link.group(2):
-                links[int(row.group(1))] = (link.group(1), link.group(2))
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                row = CLAIM_ROW.match(line)
+                if row:
+                    links[int(row.group(1))] = row.group(2, 3, 4)
     return links
 
 
@@ -109,11 +108,13 @@ def test_every_chapter_lists_its_sources(name):
 def test_the_front_page_links_every_claim_to_a_cell_that_asserts_it():
     links = front_page_claim_links()
     assert sorted(links) == list(CLAIMS), "claims 1..11 each have a row with a link in 00-start"
-    for claim, (chapter, anchor) in links.items():
+    for claim, (title, chapter, anchor) in links.items():
         assert anchor == f"claim-{claim}"
         cells = load(chapter.removesuffix(".ipynb")).cells
         at = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and ANCHOR.format(anchor) in c.source]
         assert len(at) == 1, f"{chapter} has exactly one anchor {anchor}"
+        # JupyterLab opens the chapter without scrolling to the anchor: the link names the section.
+        assert f"## {title}" in cells[at[0]].source, f"the link to {chapter}#{anchor} names its section {title!r}"
         demo = next(c for c in cells[at[0] + 1:] if c.cell_type == "code")
         asserts = [n for n in ast.walk(ast.parse(demo.source)) if isinstance(n, ast.Assert)]
         assert asserts, f"the cell after {chapter}#{anchor} asserts the claim"
