@@ -1,7 +1,8 @@
-"""Grading many submissions: in parallel worker processes, with a progress bar, into JSON and CSV.
+"""Grading many submissions: in parallel, with a progress bar, into JSON and CSV.
 
-A worker grades one submission at a time; whatever happens to one submission is in its
-report and never stops the others.
+A worker thread grades one submission at a time. The threads mostly wait on their kernels
+(separate processes, forked by one shared fork server), so threads are enough to keep the
+cores busy; whatever happens to one submission is in its report and never stops the others.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 
+from .forkserver import server_for
 from .grader import SubmissionGrade, grade
 from .sandbox import Limits
 
@@ -46,8 +47,10 @@ def grade_all(paths: list[Path], seed: int, limits: Limits, jobs: int = 1,
             results[path] = _grade_safely(path, seed, limits, item_ids)
             bar.update()
     else:
-        # spawn: workers must not inherit this process's zmq sockets or event loop
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        # Start the fork server from this thread: Linux ties its parent-death signal to the
+        # thread that started it, and the pool's threads end with the batch.
+        server_for(limits.memory_mib)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(_grade_safely, p, seed, limits, item_ids): p for p in paths}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()

@@ -1,7 +1,7 @@
 """Running a submission in a fresh, limited kernel and collecting its answers as plain data.
 
-Each submission gets its own IPython kernel (nbclient), started with an address-space
-limit (`resource.setrlimit` before the kernel's exec), in a fresh working directory; every
+Each submission gets its own fresh IPython kernel process (nbclient; forked by forkserver.py,
+with an address-space limit set by `resource.setrlimit`), in a fresh working directory; every
 cell has a time limit and the whole run has one. A cell that raises is recorded and the
 run goes on; a cell that times out or kills the kernel is recorded, skipped, and the kernel
 restarted with the cells before it replayed — so a submission is graded as far as it goes.
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import secrets
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from .forkserver import kernel_manager_class
 
 MIB = 1 << 20
 
@@ -44,14 +45,6 @@ class Run:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _limit_memory(memory_mib: int):
-    def preexec() -> None:  # runs in the kernel's process, just before exec
-        limit = memory_mib * MIB
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return preexec
 
 
 def _client_class():
@@ -92,7 +85,8 @@ def run_submission(nb, items: dict[str, Any], limits: Limits = Limits()) -> Run:
     clock = {"deadline": t0 + limits.total_seconds, "extended": False}
     with tempfile.TemporaryDirectory(prefix="ukva-grade-") as workdir:
         client = _client_class()(
-            nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=False,
+            nb, kernel_name="python3", kernel_manager_class=kernel_manager_class(limits.memory_mib),
+            allow_errors=True, interrupt_on_timeout=False,
             timeout_func=lambda cell: max(1, min(limits.cell_seconds, clock["deadline"] - time.monotonic())),
             shutdown_kernel="immediate", resources={"metadata": {"path": workdir}},
         )
@@ -100,8 +94,7 @@ def run_submission(nb, items: dict[str, Any], limits: Limits = Limits()) -> Run:
         while True:
             # The kernel process's own stderr is its log (a transport warning per kernel), not the
             # submission's output, which comes over the kernel protocol: keep the terminal quiet.
-            with client.setup_kernel(preexec_fn=_limit_memory(limits.memory_mib), env=env,
-                                     stderr=subprocess.DEVNULL):
+            with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
                 outcome = _run_cells(client, nb, code, skip, clock["deadline"], limits, run)
                 if outcome in ("done", "late"):
                     _collect(client, items, limits, run)

@@ -1,0 +1,36 @@
+"""The sandbox: every submission in a fresh kernel process, with its memory limit."""
+
+import resource
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from ukva_widgets.grading.sandbox import Limits, run_submission
+
+LIMITS = Limits(cell_seconds=10, total_seconds=30, memory_mib=1536)
+
+
+def _run(*sources: str) -> list[str]:
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    run = run_submission(nb, {}, LIMITS)
+    assert run.problems == []
+    return ["".join(o.get("text", "") for o in c.outputs).strip() for c in nb.cells]
+
+
+def test_each_submission_runs_in_a_fresh_kernel_process():
+    first = _run("import os, ukva_widgets.grading as g\ng.LEFT_BEHIND = True\nprint(os.getpid())")
+    second = _run("import os, ukva_widgets.grading as g\nprint(os.getpid(), hasattr(g, 'LEFT_BEHIND'))")
+    pid, left = second[0].split()
+    assert pid != first[0] and left == "False"
+
+
+def test_the_kernel_runs_under_the_memory_limit():
+    out = _run("import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])")
+    assert int(out[0]) == 1536 << 20
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] != 1536 << 20  # the grader itself is not limited
+
+
+def test_two_kernels_do_not_share_a_random_sequence():
+    a = _run("import random\nprint(random.random())")
+    b = _run("import random\nprint(random.random())")
+    assert a != b
