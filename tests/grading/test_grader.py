@@ -88,6 +88,8 @@ ADVERSARIAL = {
     "raising_cell": (SOL01, {5: "1 / 0\n"}, None),
     "megabytes_of_output": (SOL01, {5: "for _ in range(50):\n    print('x' * 100_000)\n"}, None),
     "eats_memory": (SOL01, {5: "hog = bytearray(3 << 30)\n"}, None),
+    # Answers of the wrong shape or kind: each item reports why, the others still count.
+    "malformed_answers": (SOL01, {100: "answer_1_4 = [[0, 1]]\nanswer_1_3 = open\nanswer_1_2 = [[[[[[[[1]]]]]]]]\n"}, None),
     # Code answers: run on hidden inputs in the submission's kernel, judged here.
     "fitted_to_visible_inputs": (SOL06, {100: FITTED}, None),
     "code_answer_loops": (SOL06, {100: LOOPING}, None),
@@ -157,6 +159,15 @@ def test_a_broken_cell_is_reported_and_everything_else_is_graded(graded, name, r
     g = graded[name]
     assert reason in (g.error or "")
     assert g.points == g.max_points == 4  # the answers before and after the bad cell all count
+
+
+def test_malformed_answers_cost_only_their_own_items(graded):
+    g = graded["malformed_answers"]
+    feedback = {i.id: i.feedback for i in g.items}
+    assert _points(g) == {"1.1": 1, "1.2": 0, "1.3": 0, "1.4": 0}
+    assert "is not one of them" in feedback["1.4"]
+    assert "not builtin_function_or_method" in feedback["1.3"]
+    assert "whole number" in feedback["1.2"]
 
 
 def test_a_code_answer_fitted_to_the_visible_inputs_fails_on_the_hidden_ones(graded):

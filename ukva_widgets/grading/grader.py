@@ -103,7 +103,10 @@ def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any) -> Item
     except RecursionError:
         return zero("the answer is nested too deeply to read")
     problem = item.problem(seed)
-    verdict = item.verdict(problem, answer, inputs if item.kind == "code" else None)
+    try:
+        verdict = item.verdict(problem, answer, inputs if item.kind == "code" else None)
+    except Exception as exc:  # whatever the data, one item's judging never costs the others
+        return zero(f"the answer could not be judged ({type(exc).__name__}: {str(exc)[:200]})")
     feedback = f"{verdict.feedback} [judged on {problem.reproduce()}{note}]"
     return ItemGrade(item.id, verdict.points, item.max_points, verdict.passed, feedback)
 

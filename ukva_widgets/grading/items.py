@@ -128,6 +128,8 @@ class Item:
             parts = tuple(self.judge(settings, answer))
         except AnswerError as exc:
             parts = (Part("shape", 0.0, self.max_points, str(exc)),)
+        except TypeError as exc:  # e.g. a list inside what must be a set: unhashable
+            parts = (Part("shape", 0.0, self.max_points, f"the answer could not be read ({exc})"),)
         return Verdict(self.id, parts, self.max_points, problem=problem.reproduce())
 
 
