@@ -147,3 +147,9 @@ def test_a_flag_the_probe_cannot_try_shows_the_probes_error(browser):
     browser.click(w.probe_button)
     assert "clone3" in w.error.message
     assert w.text().splitlines()[-1] == f"error: {w.error.message}"
+
+
+def test_the_error_box_names_the_engines_error_type_not_the_trait_machinery(browser):
+    w = CloneExplorer()
+    browser.set(w.text_box, value="CLONE_VMM")
+    assert "ValueError" in w.error.value and "TraitError" not in w.error.value

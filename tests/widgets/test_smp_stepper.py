@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from ukva_widgets.engine import Kernel
@@ -100,3 +102,11 @@ def test_a_non_machine_is_refused_clearly():
 def test_text_is_the_plain_text_repr():
     w = SMPStepper(per_task_threads())
     assert repr(w) == w.text() and w._repr_mimebundle_()["text/plain"] == w.text()
+
+
+def test_the_translation_the_bad_read_used_is_marked_in_tlb_and_page_table(browser):
+    w = SMPStepper(per_task_threads())
+    browser.click(w.run_button)
+    marked = html.escape(f"✗ {w.machine.violation.address:#010x}→task 3 (init)'s page")
+    assert marked in w.cpus.value
+    assert marked in w.page_tables.value

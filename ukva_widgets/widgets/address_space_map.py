@@ -4,7 +4,8 @@ CPU and what the MM's one page table maps there now.
 
 The layout and the answers are the engine's (engine/layout.py: address_space, ukva_shows); the
 machine moves only when the learner schedules a task on a CPU (a Machine step). Regions are drawn
-one row each, highest address on top, not to scale (4 KiB slots next to a 1 GiB kernel half).
+one row each, highest address on top, not to scale (4 KiB slots next to a 1 GiB kernel half: the
+i386 3G/1G split the 2002 thread kept, FACTS.md §1, as engine/layout.py models it).
 
 CSS classes for browser tests: "ukva-address-space-map", "ukva-asm-design" (design dropdown),
 "ukva-asm-task" (whose address space), "ukva-asm-cpu<N>" (what runs on CPU N), "ukva-regions"

@@ -1,4 +1,5 @@
-"""CloneExplorer: tick clone() flags (or pick a glibc preset) and see what the child shares with its caller.
+"""CloneExplorer: tick clone() flags (or pick a glibc preset: the flags glibc passes, FACTS.md §5, as
+engine/flags.py PRESETS) and see what the child shares with its caller.
 
 The engine does the clone; this view only draws the result: caller and child as circles, each shared
 object once (a rectangle with its refcount) with an arrow from every task that holds it, or the
@@ -103,7 +104,7 @@ class CloneExplorer(UkvaWidget):
         try:
             self.flags = change["new"]
         except traitlets.TraitError as e:
-            self.error.show(e)
+            self.error.show(e.__cause__ or e)  # the engine's own error (ValueError, TypeError)
 
     def _on_preset(self, change: dict) -> None:
         if change["new"] and not self._syncing:

@@ -158,12 +158,20 @@ class SMPStepper(UkvaWidget):
         rows = []
         for c, (cur, loaded, asid, _rr, _asids, tlb) in enumerate(m.state[0]):
             lazy = loaded >= 0 and (cur < 0 or not s.user[cur])
-            entries = " ".join(badge(f"{'asid%d ' % a if s.n_asids > 1 else ''}{slot_address(v):#010x}→"
-                                     f"{m.page_label(p)}", KIND_COLOUR["mm"]) for a, v, p in tlb) or "empty"
             hit = m.violation is not None and m.violation.cpu == c
+            entries = " ".join(self._entry(f"{'asid%d ' % a if s.n_asids > 1 else ''}", v, p, hit)
+                               for a, v, p in tlb) or "empty"
             name = badge(f"cpu{c}" + (" ✗" if hit else ""), BAD_COLOUR if hit else CPU_COLOUR)
             rows.append([name, esc(m.task_label(cur)), esc(m.mm_label(loaded)) + (" (lazy)" if lazy else ""), entries])
         return themed_table(["CPU", "running", "loaded MM (CR3)", "TLB entries"], rows)
+
+    def _entry(self, prefix: str, vpage: int, page: int, suspect: bool) -> str:
+        """One translation; the one the violating read went through is marked (colour and ✗)."""
+        v = self.machine.violation
+        text = f"{prefix}{slot_address(vpage):#010x}→{self.machine.page_label(page)}"
+        if suspect and v is not None and slot_address(vpage) == v.address:
+            return badge("✗ " + text, BAD_COLOUR)
+        return badge(text, KIND_COLOUR["mm"])
 
     def _page_tables_html(self) -> str:
         m = self.machine
@@ -171,7 +179,8 @@ class SMPStepper(UkvaWidget):
         rows = []
         for i, row in enumerate(ptes):
             mask = ", ".join(f"cpu{c}" for c, cpu in enumerate(m.state[0]) if cpu[1] == i) or "-"
-            maps = "<br>".join(f"{slot_address(v):#010x} → {esc(m.page_label(p))}" for v, p in enumerate(row))
+            hit = m.violation is not None and m.setup.mms[i] is m.kernel.task(m.violation.pid).mm
+            maps = "<br>".join(self._entry("", v, p, hit) for v, p in enumerate(row))
             rows.append([badge(m.mm_label(i), KIND_COLOUR["mm"]), maps, esc(mm_gen[i]), esc(mask)])
         return themed_table(["MM", "UKVA page table entries", "tlb_gen", "cpumask"], rows)
 
