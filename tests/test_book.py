@@ -132,6 +132,13 @@ def test_every_link_between_chapters_resolves():
                     assert ANCHOR.format(anchor) in text, f"{name} links to missing anchor {target}#{anchor}"
 
 
+def test_links_to_the_exercises_resolve():
+    for name in CHAPTERS:
+        for cell in load(name).cells:
+            for target in re.findall(r"\]\(\.\./(exercises/[\w.-]+\.ipynb)\)", cell.source):
+                assert (NOTEBOOKS.parent / target).exists(), f"{name} links to missing {target}"
+
+
 def test_the_front_page_maps_every_chapter():
     text = "\n".join(c.source for c in load("00-start").cells if c.cell_type == "markdown")
     linked = {target for target, _ in LINK.findall(text)}
