@@ -178,5 +178,6 @@ class NodeLinkFigure:
                      directed=True, charge=0, highlight_links=False, interactions={"hover": "tooltip"})
 
     def draw(self, picture: Picture) -> None:
-        self.graph = self._graph(picture)
+        old, self.graph = self.graph, self._graph(picture)
         self.figure.marks = [self.graph]
+        old.close()  # the replaced mark's model would otherwise live on in the kernel

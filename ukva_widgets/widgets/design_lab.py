@@ -2,8 +2,8 @@
 shortest counterexample in an embedded SMPStepper.
 
 The tasks come from the task engine (threads share an MM by CLONE_VM, processes get their own by
-dup_mm: kernel/fork.c copy_mm, FACTS.md §3); the
-machine, its options and their validation, and the verdict are the engine's (Machine, explore).
+dup_mm: kernel/fork.c copy_mm, FACTS.md §3); the machine, its options and their validation, and
+the verdict are the engine's (Machine, explore).
 
 CSS classes for browser tests: "ukva-design-lab", "ukva-design" (dropdown), "ukva-fill",
 "ukva-cpus-slider", "ukva-workload", "ukva-opt-<option>" on each option control (e.g.
