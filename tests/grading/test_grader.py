@@ -166,7 +166,7 @@ def test_malformed_answers_cost_only_their_own_items(graded):
     feedback = {i.id: i.feedback for i in g.items}
     assert _points(g) == {"1.1": 1, "1.2": 0, "1.3": 0, "1.4": 0}
     assert "is not one of them" in feedback["1.4"]
-    assert "not builtin_function_or_method" in feedback["1.3"]
+    assert "numbers, strings, lists, sets and dicts, not function" in feedback["1.3"]
     assert "whole number" in feedback["1.2"]
 
 
