@@ -2,7 +2,6 @@
 
 import resource
 
-import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from ukva_widgets.grading.sandbox import Limits, run_submission

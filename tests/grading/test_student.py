@@ -48,3 +48,21 @@ def test_committed_student_version_is_what_ukva_student_makes(solution):
 def test_student_versions_hold_no_solution(solution):
     text = student_path(solution).read_text()
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+
+
+def test_ukva_student_writes_the_student_version_next_to_the_solutions_folder(tmp_path, capsys):
+    from ukva_widgets.cli import main
+
+    (tmp_path / "solutions").mkdir()
+    source = tmp_path / "solutions" / SOLUTIONS[0].name
+    source.write_text(SOLUTIONS[0].read_text())
+    assert main(["student", str(source), "--no-execute"]) == 0
+    written = nbformat.read(tmp_path / SOLUTIONS[0].name, as_version=4)
+    assert "BEGIN SOLUTION" not in str(written) and "YOUR ANSWER HERE" in str(written)
+
+
+def test_ukva_student_refuses_a_missing_notebook(capsys):
+    from ukva_widgets.cli import main
+
+    assert main(["student", "/nonexistent/solutions/09-x.ipynb"]) == 2
+    assert "no such solution notebook" in capsys.readouterr().err

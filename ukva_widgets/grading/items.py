@@ -162,7 +162,3 @@ def all_items() -> list[Item]:
 
     return list(ITEMS.values())
 
-
-def share_points(max_points: float, n: int) -> float:
-    """Points per part when an item's points are split evenly over `n` parts."""
-    return max_points / n
