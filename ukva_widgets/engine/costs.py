@@ -49,7 +49,10 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
     cpu = rng.integers(0, cpus, refs)
     u = rng.random(refs)
     target = rng.integers(0, threads + 1, refs)  # task `threads` is the other process
-    ctx_of = lambda task: (task == threads).astype(np.int8)  # noqa: E731 - MM 0: the threads, MM 1: the other
+
+    def ctx_of(task: np.ndarray) -> np.ndarray:
+        return (task == threads).astype(np.int8)  # MM 0: the threads' MM; MM 1: the other process's
+
     initial = np.arange(cpus) % (threads + 1)
 
     # Who runs where: per CPU, the task after each of its events (forward-filled switches).
@@ -108,7 +111,7 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
     ev_time = np.concatenate([inv_rows, reads])
     ev_group = np.concatenate([inv_cpu * 2 + inv_ctx, cpu[reads] * 2 + ctx[reads]])
     ev_inval = np.concatenate([np.ones(inv_rows.size, dtype=np.int64), np.zeros(reads.size, dtype=np.int64)])
-    # Within one time step an invalidation comes before nothing else of the same group.
+    # A read misses if an invalidation of its (cpu, MM) came since that group's previous read.
     order = np.lexsort((ev_time, ev_group))
     inv_cum = np.cumsum(ev_inval[order])
     is_r = ev_inval[order] == 0

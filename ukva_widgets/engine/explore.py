@@ -60,7 +60,8 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreRe
         raise ValueError(f"max_states must be a positive int; got {max_states!r}")
     t0 = time.perf_counter()
     setup = machine.setup
-    enabled, handlers, symmetric = setup.enabled, setup.handlers, setup.symmetric
+    enabled, key = setup.enabled, setup.key
+    symmetric_only = setup.symmetric and not setup.prune
     start = setup.initial()
     seen: dict[tuple, int] = {setup.key(start): 0}
     parent = [-1]
@@ -70,18 +71,18 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreRe
     counts = [0] * 8  # the explorer keeps no counters; the handlers need somewhere to add them
     stored = 1
     complete = True
-    # The hot loop: Setup.key is inlined, each handler called directly.
+    # The hot loop: each handler called directly, Setup.key inlined when it only sorts CPUs.
     while frontier:
         state, idx = pop()
-        for code in enabled(state):
-            nxt, bad = handlers[code[0]](state, code[1], code[2], counts)
+        for code, handler, cpu, arg in enabled(state):
+            nxt, bad = handler(state, cpu, arg, counts)
             if bad is not None:
                 codes = [code]
                 while idx > 0:
                     codes.append(via[idx])
                     idx = parent[idx]
                 return _replay(machine, codes[::-1], stored, t0)
-            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric else nxt
+            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric_only else key(nxt)
             if k in seen:
                 continue
             if stored >= max_states:

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from . import tlb as T
 from .layout import slot_address
@@ -232,6 +232,10 @@ class Setup:
                         v for v, s in enumerate(slots) if self.objects[s][0] == kind)
                     reads.append((vpage, o))
                 self.task_reads[i] = tuple(reads)
+        # PCID with no more MMs than ASIDs: one slot per MM, never recycled (tlb.switch_mm).
+        self.static_asids = opts.pcid and len(self.mms) <= N_PCID_ASIDS
+        if self.static_asids:
+            self.n_asids = max(len(self.mms), 2)
         self.obj_maps = tuple(tuple((m, v) for m, slots in enumerate(self.mm_slots)
                                     for v, s in enumerate(slots) if s == o)
                               for o in range(len(self.objects)))
@@ -240,12 +244,13 @@ class Setup:
         self.shared_vpage = tuple(len(s) + m for m, s in enumerate(self.mm_slots))
         self.shared = opts.shared_page
         self.virtual_cache = opts.cache == "virtual"
-        self._enabled: dict[tuple, list[tuple[int, int, int]]] = {}
+        self._enabled: dict[tuple, list] = {}
         # Indexed by choice kind (SWITCH, READ, ...); each takes (state, cpu, arg, counts).
         self.handlers = (self._switch, self._read, self._update, self._write, self._evict)
         # Designs whose switch rewrites nothing when the MM stays: per-mm, software per-cpu.
         self.plain_switch = self.design == PER_MM or (self.design == PER_CPU and not self.hardware)
         self.symmetric = self.design != PER_CPU
+        self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
 
     @staticmethod
     def _index(items: list[Any], obj: Any) -> int:
@@ -265,14 +270,16 @@ class Setup:
         ptes = tuple(tuple(-1 if o < 0 else o * self.stride for o in slots) for slots in self.mm_slots)
         return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), (0,) * len(self.objects), (0, 0, ()))
 
-    def enabled(self, state: tuple) -> list[tuple[int, int, int]]:
-        """The raw choices enabled in `state`, as (kind, cpu, arg) codes.  They depend only on
-        who runs where, the objects' versions and the cache, so they are memoised on those."""
+    def enabled(self, state: tuple) -> list[tuple[tuple[int, int, int], Callable, int, int]]:
+        """The raw choices enabled in `state`: (code, handler, cpu, arg), the code being
+        (kind, cpu, arg).  They depend only on who runs where, the objects' versions and the
+        cache, so they are memoised on those."""
         cpus, _, _, obj_gen, shared = state
         key = (tuple(cpu[0] for cpu in cpus), obj_gen, shared[0], shared[2])
         out = self._enabled.get(key)
         if out is None:
-            out = self._enabled[key] = self._compute_enabled(key[0], obj_gen, shared)
+            codes = self._compute_enabled(key[0], obj_gen, shared)
+            out = self._enabled[key] = [(code, self.handlers[code[0]], code[1], code[2]) for code in codes]
         return out
 
     def _compute_enabled(self, running: tuple[int, ...], obj_gen: tuple[int, ...],
@@ -297,11 +304,35 @@ class Setup:
         return out
 
     def key(self, state: tuple) -> tuple:
-        """The state up to a renaming of CPUs, for the explorer's visited set.  Under per-task
-        and per-mm nothing depends on a CPU's number, so states that differ only by which CPU
-        is which have the same futures (symmetry reduction); per-cpu pages name CPUs, so there
-        the state is its own key."""
-        return (tuple(sorted(state[0])),) + state[1:] if self.symmetric else state
+        """The state as the explorer's visited set sees it, with two reductions that keep
+        every future the same:
+        - symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs
+          are sorted (per-cpu pages name their CPU, so there they are not);
+        - stale ASIDs: entries under an ASID whose tlb_gen is behind its MM's will be flushed
+          before anyone reads them (switch_mm checks tlb_gen), so they are left out."""
+        cpus = state[0]
+        if self.prune:
+            mm_gen = state[2]
+            pruned = None
+            for i, cpu in enumerate(cpus):
+                for ctx, gen in cpu[4]:
+                    if ctx >= 0 and gen < mm_gen[ctx]:
+                        pruned = pruned or list(cpus)
+                        pruned[i] = self._prune(cpu, mm_gen)
+                        break
+            cpus = pruned or cpus
+        if self.symmetric:
+            cpus = sorted(cpus)
+        return (tuple(cpus),) + state[1:]
+
+    @staticmethod
+    def _prune(cpu: tuple, mm_gen: tuple[int, ...]) -> tuple:
+        asids = cpu[4]
+        stale = [i for i, (ctx, gen) in enumerate(asids) if ctx >= 0 and gen < mm_gen[ctx]]
+        if not stale:
+            return cpu
+        asids = tuple((ctx, -1) if i in stale else (ctx, gen) for i, (ctx, gen) in enumerate(asids))
+        return cpu[:4] + (asids, tuple(e for e in cpu[5] if e[0] not in stale))
 
     def next(self, state: tuple, ch: tuple[int, int, int], counts: list[int]) -> tuple[tuple, tuple | None]:
         """The state after choice `ch`, and the raw violation it caused (or None).
@@ -319,7 +350,7 @@ class Setup:
             # The hot path: same MM, tlb_gen current, nothing the design rewrites.
             return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
         _, ptes, mm_gen, obj_gen, shared = state
-        cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids)
+        cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids, self.static_asids)
         counts[CR3] += cr3
         counts[FFLUSH] += full
         cur, loaded, asid, rr, asids, tlb = cpu
@@ -492,7 +523,7 @@ class Machine:
         """The steps enabled now; none once a violation happened."""
         if self.violation is not None:
             return []
-        return [Choice(code, self.label(code)) for code in self.setup.enabled(self.state)]
+        return [Choice(code, self.label(code)) for code, *_ in self.setup.enabled(self.state)]
 
     def step(self, pick: Pick) -> list[Choice]:
         """Take one enabled step (a Choice, its label, or its index in choices());

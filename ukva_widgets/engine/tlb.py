@@ -52,14 +52,16 @@ def flush_asid(tlb: tuple[Entry, ...], asid: int) -> tuple[Entry, ...]:
     return tuple(e for e in tlb if e[0] != asid)
 
 
-def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int) -> tuple[CPU, int, int]:
+def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int, static: bool = False) -> tuple[CPU, int, int]:
     """Load `mm` on `cpu` as x86 switch_mm_irqs_off does; returns (cpu, cr3_writes, full_flushes).
 
     Same MM already loaded: no CR3 write; if the CPU's tlb_gen for it is stale (a shootdown
     skipped it while it was lazy), flush that ASID and catch up.  Another MM without PCID:
     the CR3 write drops every entry.  With PCID: reuse the ASID slot whose context is `mm`
     (flushing it only when its tlb_gen is stale), else take the next slot round-robin and
-    flush it.
+    flush it.  With `static`, MM number i always takes slot i: when there are no more MMs than
+    slots, round-robin never recycles one, so which slot an MM got carries no information and
+    fixing it keeps equivalent states equal.
     """
     cur, loaded, asid, rr, asids, tlb = cpu
     if loaded == mm:
@@ -75,6 +77,6 @@ def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int) -> tuple[CPU, int, i
                 return (cur, mm, i, rr, asids, tlb), 1, 0
             asids = asids[:i] + ((mm, mm_gen),) + asids[i + 1:]
             return (cur, mm, i, rr, asids, flush_asid(tlb, i)), 1, 1
-    i = rr
+    i = mm if static else rr
     asids = asids[:i] + ((mm, mm_gen),) + asids[i + 1:]
-    return (cur, mm, i, (rr + 1) % n_asids, asids, flush_asid(tlb, i)), 1, 1
+    return (cur, mm, i, rr if static else (rr + 1) % n_asids, asids, flush_asid(tlb, i)), 1, 1

@@ -1,0 +1,130 @@
+"""The explorer: shortest counterexamples, the bound that says "not proven", symmetry."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ukva_widgets.engine import Kernel, Machine, explore
+
+THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+
+
+def threads(n: int = 2) -> tuple[Kernel, list]:
+    k = Kernel()
+    p = k.fork(k.init)
+    return k, [p] + [k.clone(p, THREAD) for _ in range(n - 1)]
+
+
+def violates_within(m: Machine, depth: int) -> bool:
+    """Brute force, no dedup, no symmetry: does any sequence of `depth` steps or fewer violate?"""
+    if m.violation is not None:
+        return True
+    if depth == 0:
+        return False
+    for choice in m.choices():
+        m.step(choice)
+        found = violates_within(m, depth - 1)
+        m.undo()
+        if found:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("options", [dict(cpus=2, design="per-task"), dict(cpus=1, design="per-task"),
+                                     dict(cpus=2, design="per-cpu"), dict(cpus=2, design="per-mm", smp_safe=False)])
+def test_the_trace_is_a_shortest_counterexample(options):
+    m = Machine(*threads(), **options)
+    r = explore(m)
+    assert r.violation is not None
+    assert violates_within(m.fresh(), len(r.trace))
+    assert not violates_within(m.fresh(), len(r.trace) - 1)
+
+
+def test_reaching_the_bound_says_not_proven_instead_of_running_out():
+    m = Machine(*threads(4), cpus=3, design="per-mm", updates=2)
+    r = explore(m, max_states=500)
+    assert (r.verdict, r.complete, r.states, r.violation) == ("not proven", False, 500, None)
+    assert "not proven" in r.text()
+
+
+def test_a_complete_search_is_a_proof_and_says_so():
+    r = explore(Machine(*threads(4), cpus=3, design="per-mm"))
+    assert r.verdict == "proven" and r.complete
+    assert r.text() == f"no violation: proven over all {r.states} reachable states"
+
+
+def test_symmetry_reduction_identifies_states_that_differ_only_by_cpu_numbers():
+    k, (p, t) = threads()
+    a = Machine(k, [p, t], cpus=2, design="per-mm")
+    b = a.fresh()
+    a.step(f"cpu0: switch to {a.task_label(0)}")
+    b.step(f"cpu1: switch to {b.task_label(0)}")
+    assert a.state != b.state and a.setup.key(a.state) == b.setup.key(b.state)
+    c = Machine(k, [p, t], cpus=2, design="per-cpu")
+    d = c.fresh()
+    c.step(f"cpu0: switch to {c.task_label(0)}")
+    d.step(f"cpu1: switch to {d.task_label(0)}")
+    assert c.setup.key(c.state) != d.setup.key(d.state)  # per-cpu pages name their CPU
+
+
+def raw_bfs(m: Machine) -> tuple[str, int]:
+    """The same search with no reductions at all: (verdict, length of a shortest trace)."""
+    setup = m.setup
+    level, seen, depth = [setup.initial()], {setup.initial()}, 0
+    while level:
+        depth += 1
+        following = []
+        for state in level:
+            for code, *_ in setup.enabled(state):
+                nxt, bad = setup.next(state, code, [0] * 8)
+                if bad is not None:
+                    return "violation", depth
+                if nxt not in seen:
+                    seen.add(nxt)
+                    following.append(nxt)
+        level = following
+    return "proven", 0
+
+
+@pytest.mark.parametrize("options,kthread", [
+    (dict(cpus=2, design="per-mm"), True), (dict(cpus=2, design="per-mm", pcid=True), False),
+    (dict(cpus=2, design="per-mm", smp_safe=False, pcid=True), True),
+    (dict(cpus=2, design="per-task", pcid=True), True),
+    (dict(cpus=2, design="per-task", fill="software"), True), (dict(cpus=2, design="per-cpu", fill="software"), True),
+])
+def test_the_reductions_change_no_verdict_and_no_trace_length(options, kthread):
+    k = Kernel()
+    p = k.fork(k.init)
+    tasks = [p, k.clone(p, THREAD), k.fork(p)] + ([k.kthread("kworker")] if kthread else [])
+    m = Machine(k, tasks, **options)
+    r = explore(m)
+    assert raw_bfs(m) == (r.verdict, len(r.trace))
+
+
+def test_explore_starts_from_the_start_whatever_the_machine_did():
+    m = Machine(*threads(), cpus=1)
+    m.step(0)
+    m.step(0)
+    r, fresh = explore(m), explore(m.fresh())
+    assert [c.label for c in r.trace] == [c.label for c in fresh.trace] and r.states == fresh.states
+
+
+def test_bad_max_states_is_refused():
+    m = Machine(*threads())
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_states must be a positive int"):
+            explore(m, max_states=bad)
+
+
+def test_every_design_combination_gets_a_verdict_quickly():
+    k = Kernel()
+    p = k.fork(k.init)
+    tasks = [p, k.clone(p, THREAD), k.fork(p)]
+    for design, fill, pcid in itertools.product(("per-task", "per-cpu", "per-mm"), ("hardware", "software"),
+                                                 (False, True)):
+        r = explore(Machine(k, tasks, cpus=2, design=design, fill=fill, pcid=pcid), max_states=200_000)
+        assert r.verdict in ("violation", "proven"), (design, fill, pcid)
+        expected_ok = design == "per-mm" or fill == "software"
+        assert (r.verdict == "proven") == expected_ok, (design, fill, pcid, r.text())
