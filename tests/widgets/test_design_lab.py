@@ -54,10 +54,13 @@ def test_a_refused_combination_shows_the_engines_error_and_keeps_the_machine(bro
     assert "shared_page" in w.error.message and "refused:" in w.text()
 
 
-def test_the_progress_indicator_is_hidden_after_a_check():
+def test_the_progress_indicator_shows_while_the_checker_runs_and_hides_after():
     w = DesignLab()
+    seen = []
+    w.progress.layout.observe(lambda change: seen.append((change["new"], w.check_button.disabled)), "display")
     w.check()
-    assert w.progress.layout.display == "none" and not w.check_button.disabled
+    assert seen == [(None, True), ("none", True)]  # shown, with the button disabled, then hidden
+    assert not w.check_button.disabled
 
 
 def test_an_unknown_option_is_refused_clearly():
