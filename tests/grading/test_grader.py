@@ -122,6 +122,7 @@ def test_solution_notebooks_get_full_marks(graded, sol):
     g = graded[f"solution_{sol.stem}"]
     assert g.error is None and g.max_points > 0 and g.points == g.max_points
     assert all(i.passed and i.feedback.startswith("correct") for i in g.items)
+    assert all("judged on exercise(" in i.feedback for i in g.items)  # how to reproduce each problem
 
 
 @pytest.mark.parametrize("sol", SOLUTIONS, ids=lambda p: p.stem)
@@ -174,6 +175,13 @@ def test_a_code_answer_fitted_to_the_visible_inputs_fails_on_the_hidden_ones(gra
     g = graded["fitted_to_visible_inputs"]
     assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1}
     assert "which a live object still holds" in {i.id: i.feedback for i in g.items}["6.2"]
+
+
+def test_the_same_grading_seed_gives_the_same_report(tmp_path):
+    path = tmp_path / "fitted.ipynb"
+    nbformat.write(_with_cells(SOL06, {100: FITTED}), path)
+    first, second = grade(path, 5, FAST), grade(path, 5, FAST)
+    assert [(i.points, i.feedback) for i in first.items] == [(i.points, i.feedback) for i in second.items]
 
 
 def test_a_code_answer_that_loops_costs_only_its_own_item(graded):

@@ -45,6 +45,7 @@ class Feedback:
     """The answer to `check`: plain text everywhere, a coloured box in JupyterLab and Voila."""
 
     verdict: Verdict
+    note: str = ""  # what the judgement was based on, when the grader will look further
 
     def text(self) -> str:
         v = self.verdict
@@ -52,6 +53,8 @@ class Feedback:
             return f"[{v.item_id}] not answered yet"
         mark = "correct" if v.passed else "not yet"
         head = f"[{v.item_id}] {mark}: {v.points:.3g}/{v.max_points:g} points"
+        if self.note:
+            head = f"{head} ({self.note})"
         return head if v.passed else f"{head}\n{v.feedback}"
 
     def __repr__(self) -> str:
@@ -83,5 +86,8 @@ def check(item_id: str, answer: Any, seed: int | None = None) -> Feedback:
         from .collect import observe_code
 
         inputs = item.visible_inputs(seed)
-        return Feedback(item.verdict(problem, observe_code(item, answer, inputs), inputs))
+        # Say so, so that "correct" here is never mistaken for the grade: the grader runs the
+        # same checks on inputs drawn from its own seed.
+        return Feedback(item.verdict(problem, observe_code(item, answer, inputs), inputs),
+                        "on the visible inputs; the grader also tries inputs you have not seen")
     return Feedback(item.verdict(problem, answer))
