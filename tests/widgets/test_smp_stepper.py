@@ -55,7 +55,6 @@ def test_back_undoes_one_step_and_reset_goes_to_the_start(browser):
     w = SMPStepper(per_task_threads())
     click_choice(browser, w, "cpu0: switch to task 2 (init)")
     click_choice(browser, w, "cpu0: read UKVA")
-    after_one = None
     browser.click(w.back_button)
     assert len(w.machine.history) == 1
     after_one = w.text()

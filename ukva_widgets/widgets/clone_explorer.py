@@ -78,7 +78,8 @@ class CloneExplorer(UkvaWidget):
                           self.picture.figure, self.summary, W.HBox([self.probe_button, self.probe_result])])
         self.add_class("ukva-clone-explorer")
         self.flags = _canonical(flags)
-        self._redraw()
+        if not self.flags:  # the default value fires no change, so draw the plain fork here
+            self._redraw()
 
     # -- trait and control handlers: every path funnels into the flags trait -------------------------
 

@@ -20,7 +20,7 @@ from ..engine import Kernel
 from ..engine.explore import explore
 from ..engine.machine import Machine
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
-from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, badge, esc
+from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, badge
 from .smp_stepper import SMPStepper
 
 # How the tasks are made: the clone flags that decide what they share (FACTS.md §5 for pthreads).
