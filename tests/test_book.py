@@ -182,6 +182,9 @@ def test_cells_that_show_this_machine_are_ignored_by_nbval(name):
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
-def test_no_cell_is_longer_than_a_screen(name):
+def test_no_cell_is_longer_than_a_screen_or_wider_than_a_column(name):
     for cell in load(name).cells:
         assert len(cell.source.splitlines()) <= 30, f"cell too long: {cell.source[:80]!r}"
+        if cell.cell_type == "code":
+            wide = [line for line in cell.source.splitlines() if len(line) > 100]
+            assert not wide, f"code line wider than a notebook column: {wide[0]!r}"
