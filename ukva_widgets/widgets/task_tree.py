@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import ipywidgets as W
 import traitlets
 
-from ..engine import CloneError, Kernel
+from ..engine import Kernel
 from .base import (FREED_COLOUR, KIND_ATTR, KIND_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, Node,
                    NodeLinkFigure, Picture, UkvaWidget, badge, esc, themed_table)
 
@@ -121,7 +121,7 @@ class TaskTree(UkvaWidget):
             try:
                 self.results.append(self._apply(call, names))
                 self.failure = None
-            except (CloneError, *USER_ERRORS) as e:
+            except USER_ERRORS as e:  # CloneError is an OSError
                 self.results.append(f"fails: {e}")
                 self.failure = f"{call.line}: {e}"
             self._collect()
