@@ -4,6 +4,7 @@ import resource
 
 from nbformat.v4 import new_code_cell, new_notebook
 
+from ukva_widgets.grading.forkserver import FILE_LIMIT_MIB
 from ukva_widgets.grading.sandbox import Limits, run_submission
 
 LIMITS = Limits(cell_seconds=10, total_seconds=30, memory_mib=1536)
@@ -33,3 +34,10 @@ def test_two_kernels_do_not_share_a_random_sequence():
     a = _run("import random\nprint(random.random())")
     b = _run("import random\nprint(random.random())")
     assert a != b
+
+
+def test_a_submission_cannot_write_a_file_beyond_the_limit():
+    nb = new_notebook(cells=[new_code_cell(
+        f"with open('big', 'wb') as f:\n    f.write(b'x' * ({FILE_LIMIT_MIB} << 20))\n    f.write(b'x')\n")])
+    run = run_submission(nb, {}, LIMITS)
+    assert any("File too large" in p for p in run.problems)

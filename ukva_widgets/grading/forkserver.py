@@ -31,6 +31,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
 STUB = Path(__file__).with_name("kernel_stub.py")
+FILE_LIMIT_MIB = 64  # the largest file a submission may write (RLIMIT_FSIZE): it cannot fill the disk
 PR_SET_PDEATHSIG = 1
 
 
@@ -112,6 +113,7 @@ def _become_kernel(request: dict, memory_mib: int) -> None:
         limit = memory_mib << 20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_MIB << 20, FILE_LIMIT_MIB << 20))
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
