@@ -10,6 +10,7 @@ With `max_states` it stops when that many distinct states are stored: the result
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from collections import deque
@@ -58,10 +59,22 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreRe
     """Search every interleaving of `machine` from its start, breadth first."""
     if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
         raise ValueError(f"max_states must be a positive int; got {max_states!r}")
+    # The search allocates millions of small tuples and no reference cycles; the cyclic
+    # collector would only rescan the growing visited set again and again.
+    enabled_gc = gc.isenabled()
+    gc.disable()
+    try:
+        return _search(machine, max_states)
+    finally:
+        if enabled_gc:
+            gc.enable()
+
+
+def _search(machine: Machine, max_states: int) -> ExploreResult:
     t0 = time.perf_counter()
     setup = machine.setup
     enabled, key = setup.enabled, setup.key
-    symmetric_only = setup.symmetric and not setup.prune
+    symmetric = setup.symmetric
     start = setup.initial()
     seen: dict[tuple, int] = {setup.key(start): 0}
     parent = [-1]
@@ -71,7 +84,8 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreRe
     counts = [0] * 8  # the explorer keeps no counters; the handlers need somewhere to add them
     stored = 1
     complete = True
-    # The hot loop: each handler called directly, Setup.key inlined when it only sorts CPUs.
+    # The hot loop: each handler called directly, Setup.key inlined when it only sorts CPUs
+    # (state[5] says whether it would also have stale ASIDs to leave out).
     while frontier:
         state, idx = pop()
         for code, handler, cpu, arg in enabled(state):
@@ -82,7 +96,9 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreRe
                     codes.append(via[idx])
                     idx = parent[idx]
                 return _replay(machine, codes[::-1], stored, t0)
-            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric_only else key(nxt)
+            if nxt is state:
+                continue
+            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric and not nxt[5] else key(nxt)
             if k in seen:
                 continue
             if stored >= max_states:
