@@ -84,19 +84,22 @@ def items_of(nb) -> list[str]:
 
 
 def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any) -> ItemGrade:
-    """The grade of one item from the plain record its kernel sent (judged here)."""
+    """The grade of one item from what the sandbox collected for it (see sandbox.Run)."""
     def zero(why: str) -> ItemGrade:
         return ItemGrade(item.id, 0.0, item.max_points, False, why)
 
-    if not isinstance(record, dict):
+    if record is None:
         return zero("no answer was collected (the notebook did not get that far)")
-    if "answer" not in record:
+    if "unread" in record:
+        return zero(f"no gradable answer: {record['unread']}")
+    record = record["kernel"]
+    if not isinstance(record, dict) or "answer" not in record:
         # The kernel's words are shown only as a quoted detail; they never change points.
-        detail = str(record.get("missing", "no answer"))[:200]
-        return zero(f"no gradable answer: {detail}")
+        detail = str(record.get("missing", "no answer") if isinstance(record, dict) else record)[:200]
+        return zero(f"no gradable answer (the submission's kernel said: {detail!r})")
     seed = record.get("seed")
     note = ""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2 ** 32:
         seed, note = 0, " (the problem was never shown with exercise(); judged on seed 0)"
     try:
         answer = from_plain(record["answer"])

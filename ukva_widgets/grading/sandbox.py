@@ -40,7 +40,8 @@ class Limits:
 
 @dataclass
 class Run:
-    """What came out of running a submission: the kernel's records per item, and what went wrong."""
+    """What came out of running a submission, per item either {"kernel": the record the kernel
+    sent} or {"unread": why the grader got none}; and what went wrong on the way."""
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -174,19 +175,19 @@ def _collect(client, items: dict[str, Any], limits: Limits, run: Run) -> None:
             client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
         except (CellTimeoutError, DeadKernelError) as exc:
             what = "timed out" if isinstance(exc, CellTimeoutError) else "killed the kernel"
-            run.records[item_id] = {"missing": f"reading the answer {what}"}
+            run.records[item_id] = {"unread": f"reading the answer {what}"}
             if isinstance(exc, DeadKernelError):
                 return
             continue
         if time.monotonic() - started >= limits.cell_seconds:
-            run.records[item_id] = {"missing": f"running the answer took longer than {limits.cell_seconds:g} s"}
+            run.records[item_id] = {"unread": f"running the answer took longer than {limits.cell_seconds:g} s"}
             continue
         for out in cell.outputs:
             record = out.get("data", {}).get(MIME) if out.get("output_type") == "display_data" else None
             if isinstance(record, dict) and record.get("nonce") == nonce and record.get("item") == item_id:
-                run.records[item_id] = record
+                run.records[item_id] = {"kernel": record}
                 break
         else:
             errors = [o for o in cell.outputs if o.get("output_type") == "error"]
             why = f": {errors[0].get('ename')}" if errors else ""
-            run.records[item_id] = {"missing": f"the answer could not be read{why}"}
+            run.records[item_id] = {"unread": f"the answer could not be read{why}"}
