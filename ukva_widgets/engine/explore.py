@@ -74,7 +74,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     t0 = time.perf_counter()
     setup = machine.setup
     enabled, key = setup.enabled, setup.key
-    symmetric = setup.symmetric
+    symmetric_only = setup.symmetric and not setup.prune
     start = setup.initial()
     seen: dict[tuple, int] = {setup.key(start): 0}
     parent = [-1]
@@ -84,8 +84,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     counts = [0] * 8  # the explorer keeps no counters; the handlers need somewhere to add them
     stored = 1
     complete = True
-    # The hot loop: each handler called directly, Setup.key inlined when it only sorts CPUs
-    # (state[5] says whether it would also have stale ASIDs to leave out).
+    # The hot loop: each handler called directly, Setup.key inlined when it only sorts CPUs.
     while frontier:
         state, idx = pop()
         for code, handler, cpu, arg in enabled(state):
@@ -98,7 +97,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
                 return _replay(machine, codes[::-1], stored, t0)
             if nxt is state:
                 continue
-            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric and not nxt[5] else key(nxt)
+            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric_only else key(nxt)
             if k in seen:
                 continue
             if stored >= max_states:

@@ -250,6 +250,7 @@ class Setup:
         # Designs whose switch rewrites nothing when the MM stays: per-mm, software per-cpu.
         self.plain_switch = self.design == PER_MM or (self.design == PER_CPU and not self.hardware)
         self.symmetric = self.design != PER_CPU
+        self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
 
     @staticmethod
     def _index(items: list[Any], obj: Any) -> int:
@@ -266,20 +267,19 @@ class Setup:
     def initial(self) -> tuple:
         """All CPUs idle with no MM loaded and empty TLBs; every slot maps version 0.
 
-        A state is the tuple (cpus, ptes, mm_gen, obj_gen, shared, stale): the CPUs (tlb.py);
-        per MM its UKVA page-table entries (a page number per UKVA page); per MM its tlb_gen;
-        per slot object its version; the shared page as (last written, in memory, cache
-        lines (key, version, dirty)); and whether some CPU holds a stale ASID (derived,
-        cached for Setup.key)."""
+        A state is the tuple (cpus, ptes, mm_gen, obj_gen, shared): the CPUs (tlb.py); per MM
+        its UKVA page-table entries (a page number per UKVA page); per MM its tlb_gen; per
+        slot object its version; the shared page as (last written, in memory, cache lines
+        (key, version, dirty))."""
         cpu = (-1, -1, 0, 0, ((-1, 0),) * self.n_asids, ())
         ptes = tuple(tuple(-1 if o < 0 else o * self.stride for o in slots) for slots in self.mm_slots)
-        return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), (0,) * len(self.objects), (0, 0, ()), False)
+        return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), (0,) * len(self.objects), (0, 0, ()))
 
     def enabled(self, state: tuple) -> list[tuple[tuple[int, int, int], Callable, int, int]]:
         """The raw choices enabled in `state`: (code, handler, cpu, arg), the code being
         (kind, cpu, arg).  They depend only on who runs where, the objects' versions and the
         cache, so they are memoised on those."""
-        cpus, _, _, obj_gen, shared, _ = state
+        cpus, _, _, obj_gen, shared = state
         key = (tuple(cpu[0] for cpu in cpus), obj_gen, shared[0], shared[2])
         out = self._enabled.get(key)
         if out is None:
@@ -316,16 +316,19 @@ class Setup:
         - stale ASIDs: entries under an ASID whose tlb_gen is behind its MM's will be flushed
           before anyone reads them (switch_mm checks tlb_gen), so they are left out."""
         cpus = state[0]
-        if state[5]:
-            cpus = [self._prune(cpu, state[2]) for cpu in cpus]
+        if self.prune:
+            mm_gen = state[2]
+            pruned = None
+            for i, cpu in enumerate(cpus):
+                for ctx, gen in cpu[4]:
+                    if ctx >= 0 and gen < mm_gen[ctx]:
+                        pruned = pruned or list(cpus)
+                        pruned[i] = self._prune(cpu, mm_gen)
+                        break
+            cpus = pruned or cpus
         if self.symmetric:
             cpus = sorted(cpus)
         return (tuple(cpus),) + state[1:]
-
-    @staticmethod
-    def _any_stale(cpus: tuple, mm_gen: tuple[int, ...]) -> bool:
-        """Whether some CPU holds an ASID whose tlb_gen is behind its MM's (state[5] caches it)."""
-        return any(ctx >= 0 and gen < mm_gen[ctx] for cpu in cpus for ctx, gen in cpu[4])
 
     @staticmethod
     def _prune(cpu: tuple, mm_gen: tuple[int, ...]) -> tuple:
@@ -351,7 +354,7 @@ class Setup:
         if self.plain_switch and cpu[1] == m and cpu[4][cpu[2]][1] >= state[2][m]:
             # The hot path: same MM, tlb_gen current, nothing the design rewrites.
             return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
-        _, ptes, mm_gen, obj_gen, shared, stale = state
+        _, ptes, mm_gen, obj_gen, shared = state
         cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids, self.static_asids)
         counts[CR3] += cr3
         counts[FFLUSH] += full
@@ -370,14 +373,12 @@ class Setup:
                 tlb = T.flush_page(tlb, asid, 0)
                 counts[PFLUSH] += 1
         cpus = cpus[:c] + ((n, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
-        if stale:
-            stale = self._any_stale(cpus, mm_gen)
-        return (cpus, ptes, mm_gen, obj_gen, shared, stale), None
+        return (cpus, ptes, mm_gen, obj_gen, shared), None
 
     def _read(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, tuple | None]:
         """A read that hits and is right changes nothing: it returns `state` itself, which
         tells the explorer it has seen the result without hashing it."""
-        cpus, ptes, mm_gen, obj_gen, shared, stale = state
+        cpus, ptes, mm_gen, obj_gen, shared = state
         cpu = cpus[c]
         cur, loaded, asid, rr, asids, tlb = cpu
         m = self.task_mm[cur]
@@ -421,11 +422,11 @@ class Setup:
         if bad is None:
             if cpus is state[0] and shared is state[4]:
                 return state, None
-            return (cpus, ptes, mm_gen, obj_gen, shared, stale), None
-        return (cpus, ptes, mm_gen, obj_gen, shared, stale), (c, cur) + bad
+            return (cpus, ptes, mm_gen, obj_gen, shared), None
+        return (cpus, ptes, mm_gen, obj_gen, shared), (c, cur) + bad
 
     def _update(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, obj_gen, shared, _ = state
+        cpus, ptes, mm_gen, obj_gen, shared = state
         gen = obj_gen[o] + 1
         obj_gen = obj_gen[:o] + (gen,) + obj_gen[o + 1:]
         cpus = list(cpus)
@@ -445,24 +446,23 @@ class Setup:
                 if self.opts.smp_safe:
                     asids = asids[:asid] + ((m, mm_gen[m]),) + asids[asid + 1:]
                 cpus[x] = (cur, loaded, asid, rr, asids, T.flush_page(tlb, asid, vpage))
-        cpus = tuple(cpus)
-        return (cpus, ptes, mm_gen, obj_gen, shared, self._any_stale(cpus, mm_gen)), None
+        return (tuple(cpus), ptes, mm_gen, obj_gen, shared), None
 
     def _write(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines), stale = state
+        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
         m = self.task_mm[cpus[c][0]]
         key = self.shared_vpage[m] if self.virtual_cache else SHARED_KEY_PHYSICAL
         truth += 1
         lines = tuple(sorted(tuple(line for line in lines if line[0] != key) + ((key, truth, 1),)))
-        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines), stale), None
+        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
 
     def _evict(self, state: tuple, _: int, key: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines), stale = state
+        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
         for k, gen, dirty in lines:
             if k == key and dirty:
                 memory = gen
         lines = tuple(line for line in lines if line[0] != key)
-        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines), stale), None
+        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
 
 
 Pick = Union[Choice, str, int]
@@ -657,7 +657,7 @@ class Machine:
     def text(self) -> str:
         """The machine in plain words: options, CPUs, page tables, counters, violation."""
         s = self.setup
-        cpus, ptes, mm_gen, _, shared, _ = self.state
+        cpus, ptes, mm_gen, _, shared = self.state
         lines = [self.options.text()]
         for c, (cur, loaded, asid, _, _, tlb) in enumerate(cpus):
             lazy = " (lazy)" if loaded >= 0 and (cur < 0 or not s.user[cur]) else ""
