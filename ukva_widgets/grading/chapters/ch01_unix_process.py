@@ -1,7 +1,7 @@
 """Chapter 01 exercises: the traditional Unix process — fork copies, wait reports, one u-area.
 
 Sources: fork(2), wait(2) and Python's os module for 1.1-1.3; 4.2BSD `struct user`
-(usr/sys/h/user.h in dspinellis/unix-history-repo, FACTS.md section 8) for 1.4.
+(its user.h, via dspinellis/unix-history-repo; FACTS.md section 8) for 1.4.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..shapes import as_bool, as_dict, as_list
 RESOURCES = ("vm", "fs", "files", "sighand", "signal")
 # The sharing flags and what each needs, by construction of the problems (copy_process rules).
 SHARING = ("CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_THREAD")
-# glibc pthread_create (sysdeps/unix/sysv/linux/createthread.c), FACTS.md section 5.
+# What glibc pthread_create passes to clone: FACTS.md section 5.
 PTHREAD_FLAGS = frozenset({"CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SYSVSEM", "CLONE_SIGHAND",
                            "CLONE_THREAD", "CLONE_SETTLS", "CLONE_PARENT_SETTID", "CLONE_CHILD_CLEARTID"})
 
