@@ -182,3 +182,30 @@ def test_every_item_has_points_and_a_known_kind():
     for item in all_items():
         assert item.max_points > 0 and item.kind in ("data", "code")
         assert get_item(item.id) is item
+
+
+@pytest.mark.parametrize("protocol, flaw", [
+    (["read_pte", "write_pte", "flush_local", "shootdown", "wait_acks"], "were lost"),
+    (["lock", "read_pte", "write_pte", "flush_local", "shootdown", "unlock"], "the old page"),
+    (["lock", "read_pte", "flush_local", "shootdown", "wait_acks", "write_pte", "unlock"], "the old page"),
+    (["lock", "read_pte", "write_pte", "shootdown", "wait_acks", "unlock"], "the old page"),
+])
+def test_the_protocol_checker_finds_each_flaw_with_a_schedule(protocol, flaw):
+    exercise("6.1", seed=0)
+    fb = check("6.1", protocol)
+    assert not fb.verdict.passed and flaw in fb.text() and "A shortest schedule: cpu0:" in fb.text()
+
+
+def test_a_correct_protocol_is_proven_on_every_configuration():
+    from ukva_widgets.grading.chapters.ch06_living_with_per_mm import CONFIGS, ProtocolModel, verify
+
+    protocol = ("lock", "read_pte", "write_pte", "flush_local", "shootdown", "wait_acks", "unlock")
+    for cpus, updaters in CONFIGS:
+        trace, flaw, states = verify(ProtocolModel(protocol, cpus, updaters))
+        assert trace is None and flaw == "" and states > 10
+
+
+def test_a_protocol_with_unknown_or_unpaired_steps_is_refused_with_a_reason():
+    exercise("6.1", seed=0)
+    assert "is not a step" in check("6.1", ["lock", "grab"]).text()
+    assert "released" in check("6.1", ["read_pte", "write_pte", "lock"]).text()
