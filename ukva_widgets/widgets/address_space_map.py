@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine.layout import address_space, ukva_shows
-from ..engine.machine import DESIGNS, Machine
+from ..engine import Machine, address_space, ukva_shows
+from ..engine.machine import DESIGNS
 from .base import OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc, themed_table
 from .design_lab import make_tasks
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine import Kernel
-from ..engine.layout import slot_address
-from ..engine.machine import SHARED_KEY_PHYSICAL, Machine
+from ..engine import Kernel, Machine, slot_address
+from ..engine.machine import SHARED_KEY_PHYSICAL
 from .base import KIND_COLOUR, OKABE_ITO, USER_ERRORS, badge, esc, themed_table
 from .smp_stepper import SMPStepper
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 import traitlets
 import ipywidgets as W
 
-from ..engine import CloneError, CloneFlags, Kernel, NotModelled, flag_names, parse_flags
-from ..engine.flags import PRESETS
+from ..engine import PRESETS, CloneError, CloneFlags, Kernel, NotModelled, flag_names, parse_flags
 from .base import (BAD_COLOUR, KIND_ATTR, KIND_COLOUR, OK_COLOUR, USER_ERRORS, ErrorBox, Node, NodeLinkFigure,
                    Picture, UkvaWidget, badge, errno_name, esc, label_of, themed_table)
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine import Kernel
-from ..engine.explore import explore
-from ..engine.machine import Machine
+from ..engine import Kernel, Machine, explore
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
 from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, badge
 from .smp_stepper import SMPStepper

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine.explore import explore
-from ..engine.machine import Machine
-from ..engine.layout import slot_address
+from ..engine import Machine, explore, slot_address
 from .base import BAD_COLOUR, KIND_COLOUR, OK_COLOUR, USER_ERRORS, ErrorBox, UkvaWidget, badge, esc, themed_table
 
 CPU_COLOUR = KIND_COLOUR["task"]
