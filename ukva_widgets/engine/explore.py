@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import random
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from .machine import Choice, Machine, Violation
@@ -76,40 +75,43 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     enabled, key = setup.enabled, setup.key
     symmetric_only = setup.symmetric and not setup.prune
     start = setup.initial()
-    seen: dict[tuple, int] = {setup.key(start): 0}
-    parent = [-1]
-    via: list[tuple[int, int, int] | None] = [None]
-    frontier = deque([(start, 0)])
-    pop, push = frontier.popleft, frontier.append
+    seen = {key(start)}
+    # States in the order they were found, which is also the breadth-first order to expand
+    # them in; back[i] = (index of the parent, the choice that led here).
+    states: list[tuple | None] = [start]
+    back: list[tuple[int, tuple[int, int, int]] | None] = [None]
+    add_state, add_back, mark = states.append, back.append, seen.add
     counts = [0] * 8  # the explorer keeps no counters; the handlers need somewhere to add them
-    stored = 1
     complete = True
+    i = 0
     # The hot loop: each handler called directly, Setup.key inlined when it only sorts CPUs.
-    while frontier:
-        state, idx = pop()
+    while i < len(states):
+        state = states[i]
+        states[i] = None  # expanded: only its key in `seen` is still needed
         for code, handler, cpu, arg in enabled(state):
             nxt, bad = handler(state, cpu, arg, counts)
             if bad is not None:
                 codes = [code]
-                while idx > 0:
-                    codes.append(via[idx])
-                    idx = parent[idx]
-                return _replay(machine, codes[::-1], stored, t0)
+                j = i
+                while j > 0:
+                    j, step = back[j]
+                    codes.append(step)
+                return _replay(machine, codes[::-1], len(seen), t0)
             if nxt is state:
                 continue
             k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric_only else key(nxt)
             if k in seen:
                 continue
-            if stored >= max_states:
+            if len(states) >= max_states:
                 complete = False
-                frontier.clear()
                 break
-            seen[k] = stored
-            parent.append(idx)
-            via.append(code)
-            push((nxt, stored))
-            stored += 1
-    return ExploreResult(None, [], stored, complete, time.perf_counter() - t0)
+            mark(k)
+            add_state(nxt)
+            add_back((i, code))
+        if not complete:
+            break
+        i += 1
+    return ExploreResult(None, [], len(seen), complete, time.perf_counter() - t0)
 
 
 def _replay(machine: Machine, codes: list, states: int, t0: float) -> ExploreResult:

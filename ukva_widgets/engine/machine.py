@@ -429,22 +429,26 @@ class Setup:
         cpus, ptes, mm_gen, obj_gen, shared = state
         gen = obj_gen[o] + 1
         obj_gen = obj_gen[:o] + (gen,) + obj_gen[o + 1:]
+        page = o * self.stride + gen
+        safe, user = self.opts.smp_safe, self.user
         cpus = list(cpus)
         for m, vpage in self.obj_maps[o]:
-            ptes = ptes[:m] + (ptes[m][:vpage] + (o * self.stride + gen,) + ptes[m][vpage + 1:],) + ptes[m + 1:]
-            if self.opts.smp_safe:
-                mm_gen = mm_gen[:m] + (mm_gen[m] + 1,) + mm_gen[m + 1:]
+            row = ptes[m]
+            ptes = ptes[:m] + (row[:vpage] + (page,) + row[vpage + 1:],) + ptes[m + 1:]
+            if safe:
+                now = mm_gen[m] + 1
+                mm_gen = mm_gen[:m] + (now,) + mm_gen[m + 1:]
             for x, cpu in enumerate(cpus):
+                if cpu[1] != m:
+                    continue  # not in the cpumask
                 cur, loaded, asid, rr, asids, tlb = cpu
-                if loaded != m or (x != c and not self.opts.smp_safe):
-                    continue
                 if x != c:
-                    if cur < 0 or not self.user[cur]:
-                        continue  # lazy: skipped, catches up on tlb_gen at its next switch_mm
+                    if not safe or cur < 0 or not user[cur]:
+                        continue  # no shootdown; or lazy: skipped, catches up at its next switch_mm
                     counts[IPI] += 1
                 counts[PFLUSH] += 1
-                if self.opts.smp_safe:
-                    asids = asids[:asid] + ((m, mm_gen[m]),) + asids[asid + 1:]
+                if safe:
+                    asids = asids[:asid] + ((m, now),) + asids[asid + 1:]
                 cpus[x] = (cur, loaded, asid, rr, asids, T.flush_page(tlb, asid, vpage))
         return (tuple(cpus), ptes, mm_gen, obj_gen, shared), None
 

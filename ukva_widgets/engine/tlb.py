@@ -44,12 +44,12 @@ def fill(tlb: tuple[Entry, ...], asid: int, vpage: int, page: int, size: int) ->
 
 def flush_page(tlb: tuple[Entry, ...], asid: int, vpage: int) -> tuple[Entry, ...]:
     """The TLB after invalidating one page of one address space (x86 INVLPG / INVPCID)."""
-    return tuple(e for e in tlb if e[0] != asid or e[1] != vpage)
+    return tuple([e for e in tlb if e[0] != asid or e[1] != vpage])
 
 
 def flush_asid(tlb: tuple[Entry, ...], asid: int) -> tuple[Entry, ...]:
     """The TLB after dropping every entry tagged with one ASID."""
-    return tuple(e for e in tlb if e[0] != asid)
+    return tuple([e for e in tlb if e[0] != asid])
 
 
 def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int, static: bool = False) -> tuple[CPU, int, int]:
