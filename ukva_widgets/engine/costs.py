@@ -15,7 +15,8 @@ design costs on a long synthetic run, for the book's plots.  The workload, drawn
    - per-mm remaps a slot on an update: a local flush plus one shootdown IPI to every other
      CPU running a task of that MM (the MM's cpumask);
    - a switch to another MM writes CR3: without PCID that flushes the whole TLB; with PCID the
-     MM's ASID survives and is flushed only when stale (updated while away) or new.
+     MM's ASID survives and is flushed only when stale (updated while away) or new
+     (switch_mm_irqs_off and flush_tlb_mm_range in arch/x86/mm/tlb.c, FACTS.md §6).
 4. A read misses when its CPU has had the UKVA entry of that MM invalidated since its last
    read in that MM (or never read it there); a miss is a page walk (hardware) or a refill
    trap (software).  The TLB is large enough for the UKVA entries of both MMs.

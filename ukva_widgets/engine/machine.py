@@ -13,7 +13,9 @@ SMPStepper widget, `random_run`) is separate from the model.
 3. switch_mm.  Switching to a task of the loaded MM skips the CR3 write, as x86
    switch_mm_irqs_off does; a kernel thread or the idle task keeps the previous MM loaded
    (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.
-4. The UKVA.  A kernel area at a fixed address (layout.py).  What it shows is the `design`:
+4. The UKVA.  A kernel area at a fixed address (layout.py).  What it shows is the `design`
+   (the three places Linus Torvalds weighed in his reply to Martin Bligh, 16 Aug 2002,
+   <Pine.LNX.4.44.0208162134440.2497-100000@home.transmeta.com>; FACTS.md §1):
    - "per-task": the running task's page.  With hardware fill the switch rewrites the UKVA
      entry of the task's page table, which the MM's other tasks share; with software fill the
      switch drops the CPU's UKVA entry and the refill handler loads the current task's page.
@@ -22,9 +24,10 @@ SMPStepper widget, `random_run`) is separate from the model.
    - "per-mm": one page per slot, never rewritten on a switch.  Each files table and sighand
      table a task of the MM uses has its own slot (`slots="dynamic"`), or every object of a
      kind shares one fixed slot that maps the first one (`slots="fixed"`).
-5. Fills.  A TLB miss under `fill="hardware"` walks the loaded MM's page table; under
-   `fill="software"` it traps to a handler that loads the current task's (per-task) or this
-   CPU's (per-cpu) page, or walks the page table (per-mm).
+5. Fills.  A TLB miss under `fill="hardware"` walks the loaded MM's page table, as x86 does;
+   under `fill="software"` it traps to a handler that loads the current task's (per-task) or
+   this CPU's (per-cpu) page, or walks the page table (per-mm), as MIPS's generated handlers
+   or sparc64's TSB miss trap may (FACTS.md §6).
 6. Updates (per-mm).  "update slot files#2" remaps the slot to a fresh page, as growing a
    file table would.  `smp_safe=True` takes the MM's lock, bumps its tlb_gen, flushes the
    local entry and sends a shootdown IPI to every other CPU in the cpumask that is not lazy;
@@ -35,7 +38,10 @@ SMPStepper widget, `random_run`) is separate from the model.
 7. The shared page (`shared_page=True`, per-mm only): one physical page mapped into the UKVA
    of every MM in the machine, each MM at the address its own slot allocator gives it.
    Reads and writes of it go through a write-back data cache indexed by the virtual address
-   (`cache="virtual"`) or the physical one (`cache="physical"`).  The cache is one for the
+   (`cache="virtual"`) or the physical one (`cache="physical"`); a virtually indexed cache
+   holds one physical page in as many lines as it has mappings of different colour, which is
+   why Linux needs flush_dcache_page there and not on physically indexed IA32
+   (Documentation/core-api/cachetlb.rst, FACTS.md §7).  The cache is one for the
    machine, as if the CPUs shared it or kept it coherent by physical address.  Only the
    shared page goes through the cache: every other page has one mapping, so it cannot alias.
 8. The invariant.  A read of the UKVA by a task must return its own page (per-task), its CPU's
