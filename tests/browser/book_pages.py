@@ -138,7 +138,7 @@ WATCH_JS = """
   const before = picture(root);
   let t0 = null;
   const mark = e => { if (t0 === null) t0 = e.timeStamp; };
-  for (const type of ['pointerdown', 'keydown']) root.addEventListener(type, mark, {capture: true});
+  for (const type of ['pointerdown', 'keydown', 'input', 'change']) root.addEventListener(type, mark, {capture: true});
   window.__ukvaRedraw = new Promise(resolve => {
     const observer = new MutationObserver(() => {
       if (t0 === null || picture(root) === before) return;
@@ -164,6 +164,25 @@ def redraw_ms(page, timeout_ms: float = 10_000) -> float:
     return page.evaluate(
         "(t) => Promise.race([window.__ukvaRedraw, new Promise((_, no) => setTimeout("
         "() => no(new Error('the widget did not redraw within ' + t + ' ms')), t))])", timeout_ms)
+
+
+def settled_picture(root, timeout_ms: float = 60_000) -> str:
+    """The widget's picture once it stops changing (and shows no `.ukva-progress` any more):
+    one action may redraw in several steps, e.g. 'exploring...' and then the verdict."""
+    return root.evaluate(f"""(root, timeout) => new Promise((resolve, reject) => {{
+        const picture = {PICTURE_JS};
+        const busy = () => [...root.querySelectorAll('.ukva-progress')].some(e => e.offsetParent);
+        const start = performance.now();
+        let last = picture(root), since = start;
+        const tick = () => {{
+            const now = performance.now(), seen = picture(root);
+            if (seen !== last || busy()) {{ last = seen; since = now; }}
+            else if (now - since >= 500) return resolve(seen);
+            if (now - start > timeout) return reject(new Error('the widget kept changing'));
+            setTimeout(tick, 100);
+        }};
+        tick();
+    }})""", timeout_ms)
 
 
 # A widget view's output: JupyterLab and Voila put the drawn view straight in the output area.

@@ -49,15 +49,33 @@ def choose_other(css: str) -> Callable[[Locator], None]:
     return act
 
 
+def nudge_slider(css: str) -> Callable[[Locator], None]:
+    """Focus a slider's handle and press the right arrow key, as a keyboard user does."""
+    def act(root: Locator) -> None:
+        handle = root.locator(f"{css} .noUi-handle").first
+        handle.focus()
+        handle.press("ArrowRight")
+    return act
+
+
+def in_turn(*acts: Callable[[Locator], None]) -> Callable[[Locator], None]:
+    def act(root: Locator) -> None:
+        for one in acts:
+            one(root)
+    return act
+
+
 # Most specific first: a CacheAliasing is also an SMPStepper, a DesignLab holds one.
 INTERACTIONS: dict[str, Interaction] = {
-    "ukva-design-lab": Interaction("runs the model checker", press(".ukva-check")),
+    "ukva-design-lab": Interaction("picks another design and runs the model checker",
+                                   in_turn(choose_other(".ukva-design"), press(".ukva-check"))),
     "ukva-cache-aliasing": Interaction("switches the cache kind",
                                        press(".ukva-cache-mode button:not(.mod-active)")),
     "ukva-smp-stepper": Interaction("presses a step (the first enabled choice)", press(".ukva-choice", ".ukva-back")),
     "ukva-clone-explorer": Interaction("ticks the CLONE_VM flag", click_flag("CLONE_VM")),
     "ukva-task-tree": Interaction("presses step (back at the end)", press(".ukva-step", ".ukva-back")),
-    "ukva-address-space-map": Interaction("schedules another task on CPU 0", choose_other(".ukva-asm-cpu0")),
+    "ukva-address-space-map": Interaction("picks another design", choose_other(".ukva-asm-design")),
+    "ukva-cost-plot": Interaction("moves the threads slider", nudge_slider(".ukva-threads-slider")),
 }
 
 

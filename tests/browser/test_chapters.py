@@ -103,7 +103,8 @@ def test_each_widget_redraws_when_the_reader_uses_it(chapter):
         except Exception as error:
             pytest.fail(f"{chapter.name}: {kind} (widget {i}) did not redraw after the reader "
                         f"{interaction.what}: {str(error).splitlines()[0]}")
-        assert bp.picture(root) != before
+        assert bp.settled_picture(root) != before, \
+            f"{chapter.name}: {kind} (widget {i}) looks the same after the reader {interaction.what}"
         assert bp.cell_errors(page) == [], f"{chapter.name}: {kind} showed an error"
 
 
