@@ -103,6 +103,7 @@ def test_9_per_mm_plain_updates_on_two_cpus_read_a_stale_entry():
     r = violation_of(*two_threads(), cpus=2, design="per-mm", smp_safe=False)
     assert r.violation.kind == "stale-tlb"
     assert "update" in [c.action for c in r.trace]
+    assert "no shootdown IPI" in r.violation.explanation
 
 
 def test_10_per_mm_fixed_slot_cannot_show_two_file_tables():

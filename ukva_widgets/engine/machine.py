@@ -643,7 +643,12 @@ class Machine:
                              f"at another address, so in a virtually indexed write-back cache it sits in "
                              f"another line: two virtual addresses of one physical page are aliases.")
         got_s, want_s = self.page_label(got), self.page_label(want)
-        if source == "tlb":
+        stale = s.design == PER_MM and got // s.stride == want // s.stride
+        if source == "tlb" and stale:
+            how = (f"The translation came from an entry in cpu{c}'s TLB loaded before the slot was remapped: "
+                   f"the update wrote the page table and flushed only its own CPU's TLB"
+                   f"{' (smp_safe=False: no lock, no shootdown IPI)' if not s.opts.smp_safe else ''}.")
+        elif source == "tlb":
             how = (f"The translation came from an entry in cpu{c}'s TLB, loaded before and never flushed: "
                    f"switch_mm skips the reload when the next task has the loaded MM, and no shootdown reached it.")
         elif source == "walk":
@@ -655,7 +660,7 @@ class Machine:
             kind, rule = "wrong-task", "a per-task UKVA must show the running task's own data"
         elif s.design == PER_CPU:
             kind, rule = "wrong-cpu", "a per-CPU UKVA must show this CPU's own data"
-        elif got // s.stride != want // s.stride:
+        elif not stale:
             kind, rule = "wrong-slot", (f"one fixed address cannot show two {s.objects[want // s.stride][0]} "
                                         f"tables of one MM (slots='fixed')")
         else:
