@@ -18,10 +18,11 @@ def _run(*sources: str) -> list[str]:
 
 
 def test_each_submission_runs_in_a_fresh_kernel_process():
-    first = _run("import os, ukva_widgets.grading as g\ng.LEFT_BEHIND = True\nprint(os.getpid())")
-    second = _run("import os, ukva_widgets.grading as g\nprint(os.getpid(), hasattr(g, 'LEFT_BEHIND'))")
-    pid, left = second[0].split()
-    assert pid != first[0] and left == "False"
+    started = "open('/proc/self/stat').read().split()[21]"  # the process's start time, in ticks
+    first = _run(f"import ukva_widgets.grading as g\ng.LEFT_BEHIND = True\nprint({started})")
+    second = _run(f"import ukva_widgets.grading as g\nprint({started}, hasattr(g, 'LEFT_BEHIND'))")
+    start, left = second[0].split()
+    assert start != first[0] and left == "False"
 
 
 def test_the_kernel_runs_under_the_memory_limit():
@@ -41,3 +42,24 @@ def test_a_submission_cannot_write_a_file_beyond_the_limit():
         f"with open('big', 'wb') as f:\n    f.write(b'x' * ({FILE_LIMIT_MIB} << 20))\n    f.write(b'x')\n")])
     run = run_submission(nb, {}, LIMITS)
     assert any("File too large" in p for p in run.problems)
+
+
+def test_a_kernel_cannot_signal_the_processes_outside_its_own_namespace():
+    from ukva_widgets.grading.forkserver import server_for
+
+    server = server_for(LIMITS.memory_mib)
+    before = server.process.pid
+    out = _run("import os\nprint(os.getpid(), os.getppid())")
+    assert out[0] == "1 0"  # process 1 of its own pid namespace; its parent is outside
+    # Its parent pid reads 0, so kill(getppid()) signals its own group, where it is init and
+    # SIGKILL from inside does not reach it; kill(-1) reaches only its namespace. (Guarded, so
+    # that a machine without pid namespaces never runs kill(-1) outside one.) Alone in its
+    # namespace, kill(-1) finds no process at all.
+    nb = new_notebook(cells=[new_code_cell("import os, signal\nif os.getpid() == 1:\n"
+                                           "    os.kill(os.getppid(), signal.SIGKILL)\n"
+                                           "    os.kill(-1, signal.SIGKILL)"),
+                             new_code_cell("print('still graded')")])
+    run = run_submission(nb, {}, LIMITS)
+    assert server.process.poll() is None and server.process.pid == before
+    assert run.problems == ["cell 0 raised ProcessLookupError: [Errno 3] No such process"]  # none to kill
+    assert "still graded" in "".join(o.get("text", "") for o in nb.cells[1].outputs)

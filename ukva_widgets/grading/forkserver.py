@@ -3,10 +3,11 @@ once, and forks a new kernel process for each submission.
 
 Starting a Python kernel costs most of its time importing ipykernel and IPython. The server
 pays that once; each submission still gets a new process that never saw another submission
-(the server itself runs no notebook code), with its own address-space limit (setrlimit), its
-own working directory and environment, a re-seeded `random`, and its own session. jupyter_client
-talks to a tiny stand-in process (kernel_stub.py) that forwards signals to the forked kernel and
-exits with it; when the stand-in is killed, the server kills the kernel.
+(the server itself runs no notebook code), with its own address-space and file-size limits
+(setrlimit), its own working directory and environment, a re-seeded `random`, its own session,
+and its own pid namespace. jupyter_client talks to a tiny stand-in process (kernel_stub.py)
+that forwards signals to the forked kernel and exits with it; when the stand-in is killed, the
+server kills the kernel. Kernels run the grader's own Python environment.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from jupyter_client.manager import AsyncKernelManager
 STUB = Path(__file__).with_name("kernel_stub.py")
 FILE_LIMIT_MIB = 64  # the largest file a submission may write (RLIMIT_FSIZE): it cannot fill the disk
 PR_SET_PDEATHSIG = 1
+CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000  # <linux/sched.h>
 
 
 def _die_with_parent() -> None:
@@ -57,34 +59,39 @@ def serve(sock_path: str, memory_mib: int) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(sock_path)
     listener.listen(16)
-    kernels: dict[socket.socket, int] = {}
+    kernels: dict[socket.socket, tuple[int, int]] = {}  # stand-in -> (keeper pid, kernel pid)
     while True:
         ready, _, _ = select.select([listener, *kernels], [], [], 0.05)
         for s in ready:
             if s is listener:
                 conn, _ = listener.accept()
                 request = json.loads(conn.makefile("r").readline())
-                pid = os.fork()
-                if pid == 0:
+                r, w = os.pipe()
+                keeper = os.fork()
+                if keeper == 0:
                     listener.close()
                     for other in kernels:
                         other.close()
                     conn.close()
-                    _become_kernel(request, memory_mib)
-                kernels[conn] = pid
-                conn.sendall(f"{pid}\n".encode())
+                    os.close(r)
+                    _keep_kernel(request, memory_mib, w)
+                os.close(w)
+                with os.fdopen(r) as pipe:
+                    kernel = int(pipe.readline() or 0)
+                kernels[conn] = (keeper, kernel)
+                conn.sendall(f"{kernel}\n".encode())
             elif not s.recv(64):  # the stand-in is gone (killed): so goes its kernel
-                _kill(kernels.pop(s))
+                _kill(kernels.pop(s)[1])
                 s.close()
-        while True:  # reap ended kernels and tell their stand-ins
+        while True:  # reap ended keepers (each ends with its kernel) and tell their stand-ins
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
                 break
-            for conn, kpid in list(kernels.items()):
-                if kpid == pid:
+            for conn, (keeper, _) in list(kernels.items()):
+                if keeper == pid:
                     code = os.waitstatus_to_exitcode(status)
                     try:
                         conn.sendall(f"exit {code & 0xff}\n".encode())
@@ -92,6 +99,38 @@ def serve(sock_path: str, memory_mib: int) -> None:
                         pass
                     conn.close()
                     del kernels[conn]
+
+
+def _keep_kernel(request: dict, memory_mib: int, report: int) -> None:
+    """In the forked keeper: start the kernel as process 1 of a new pid namespace, so it can
+    neither see nor signal the grader, the server or other submissions' kernels (os.getppid()
+    is 0 there, and kill(-1) reaches only its own namespace); report the kernel's pid as the
+    server sees it, then wait for the kernel and exit with its status."""
+    code = 1
+    try:
+        _die_with_parent()
+        _new_pid_namespace()
+        kernel = os.fork()
+        if kernel == 0:
+            os.close(report)
+            _become_kernel(request, memory_mib)
+        os.write(report, f"{kernel}\n".encode())
+        os.close(report)
+        _, status = os.waitpid(kernel, 0)
+        code = os.waitstatus_to_exitcode(status) & 0xff
+    finally:
+        os._exit(code)
+
+
+def _new_pid_namespace() -> None:
+    """unshare(CLONE_NEWPID): the next child is process 1 of a new pid namespace. Without
+    CAP_SYS_ADMIN, a new user namespace grants it; where neither is allowed (some containers)
+    the kernel runs in the server's namespace, still under every other limit."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWPID) != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
+        return
 
 
 def _kill(pid: int) -> None:
@@ -118,8 +157,6 @@ def _become_kernel(request: dict, memory_mib: int) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         random.seed()  # a forked child would otherwise repeat the server's random sequence
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
         sys.argv = ["ipykernel_launcher", *request["argv"]]
         from ipykernel.kernelapp import IPKernelApp
 
