@@ -1,12 +1,13 @@
 """Deciders over the SMP machine's choices: a breadth-first model checker and a random runner.
 
-`explore` visits every state reachable from the machine's start, each once (a visited set,
-keyed by `Setup.key`, which identifies states that differ only by a renaming of CPUs),
-level by level, so the first violation it meets is at the smallest depth and the trace it
-returns is a shortest one.  It keeps one parent pointer per state to rebuild that trace.
-With `max_states` it stops when that many distinct states are stored: the result is then
-"not proven", never an out-of-memory.  The stepper widget is the third decider.
-"""
+`explore` visits every state reachable from the machine's start, each once, level by level,
+so the first violation it meets is at the smallest depth and the trace it returns is a
+shortest one.  Its visited set is keyed by `Setup.key`, which identifies states that differ
+only by a renaming of CPUs or by stale TLB entries no one can read; and of interchangeable
+tasks that are not running it switches to one (`Setup.enabled`).  It keeps one parent
+pointer per state to rebuild the trace.  With `max_states` it stops when that many distinct
+states are stored: the result is then "not proven", never an out-of-memory.  The stepper
+widget is the third decider."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     while i < len(states):
         state = states[i]
         states[i] = None  # expanded: only its key in `seen` is still needed
-        for code, handler, cpu, arg in enabled(state):
+        for code, handler, cpu, arg in enabled(state, True):
             nxt, bad = handler(state, cpu, arg, counts)
             if bad is not None:
                 codes = [code]

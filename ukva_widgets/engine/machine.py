@@ -256,6 +256,11 @@ class Setup:
         # Designs whose switch rewrites nothing when the MM stays: per-mm, software per-cpu.
         self.plain_switch = self.design == PER_MM or (self.design == PER_CPU and not self.hardware)
         self.symmetric = self.design != PER_CPU
+        # Per task, the first task it is interchangeable with (Setup.enabled with search):
+        # under per-mm, same MM and same slots; under the other designs pages name tasks.
+        signature = [(self.task_mm[i], self.task_reads[i]) if self.design == PER_MM else i
+                     for i in range(len(self.tasks))]
+        self.twin = tuple(signature.index(sig) for sig in signature)
         self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
 
     @staticmethod
@@ -281,24 +286,33 @@ class Setup:
         ptes = tuple(tuple(-1 if o < 0 else o * self.stride for o in slots) for slots in self.mm_slots)
         return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), (0,) * len(self.objects), (0, 0, ()))
 
-    def enabled(self, state: tuple) -> list[tuple[tuple[int, int, int], Callable, int, int]]:
+    def enabled(self, state: tuple, search: bool = False) -> list[tuple[tuple[int, int, int], Callable, int, int]]:
         """The raw choices enabled in `state`: (code, handler, cpu, arg), the code being
         (kind, cpu, arg).  They depend only on who runs where, the objects' versions and the
-        cache, so they are memoised on those."""
+        cache, so they are memoised on those.
+
+        With `search` (the explorer), a CPU is offered only one of several interchangeable
+        tasks that are not running: under per-mm, tasks of one MM that read the same slots
+        differ in nothing but their pid, and a task that is not running appears nowhere in
+        the state, so switching to one or to its twin leads to states that differ only by
+        a renaming of tasks, with the same futures.  The stepper still offers every task."""
         cpus, _, _, obj_gen, shared = state
-        key = (tuple(cpu[0] for cpu in cpus), obj_gen, shared[0], shared[2])
+        key = (tuple([cpu[0] for cpu in cpus]), obj_gen, shared[0], shared[2], search)
         out = self._enabled.get(key)
         if out is None:
-            codes = self._compute_enabled(key[0], obj_gen, shared)
+            codes = self._compute_enabled(key[0], obj_gen, shared, search)
             out = self._enabled[key] = [(code, self.handlers[code[0]], code[1], code[2]) for code in codes]
         return out
 
     def _compute_enabled(self, running: tuple[int, ...], obj_gen: tuple[int, ...],
-                         shared: tuple) -> list[tuple[int, int, int]]:
+                         shared: tuple, search: bool) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
         limit = self.stride - 1
+        idle = [n for n in range(len(self.tasks)) if n not in running]
+        if search:
+            idle = sorted({self.twin[n]: n for n in reversed(idle)}.values())
         for c, cur in enumerate(running):
-            out += [(SWITCH, c, n) for n in range(len(self.tasks)) if n not in running]
+            out += [(SWITCH, c, n) for n in idle]
             if cur < 0:
                 continue
             out.append((SWITCH, c, -1))
