@@ -128,3 +128,29 @@ def test_every_design_combination_gets_a_verdict_quickly():
         assert r.verdict in ("violation", "proven"), (design, fill, pcid)
         expected_ok = design == "per-mm" or fill == "software"
         assert (r.verdict == "proven") == expected_ok, (design, fill, pcid, r.text())
+
+
+def test_an_smp_safe_update_leaves_the_same_state_whichever_cpu_makes_it():
+    """Why the search offers each update once: the successors are equal (only counters differ)."""
+    k, tasks = threads(3)
+    m = Machine(k, tasks, cpus=3, design="per-mm")
+    for c in range(3):
+        m.step(f"cpu{c}: switch to {m.task_label(c)}")
+        m.step(f"cpu{c}: read UKVA")
+    setup, state = m.setup, m.state
+    o = setup.task_reads[0][0][1]
+    successors = {setup.next(state, (2, c, o), [0] * 8)[0] for c in range(3)}  # 2 = UPDATE
+    assert len(successors) == 1
+    searched = [code for code, *_ in setup.enabled(state, True) if code[0] == 2]
+    offered = [code for code, *_ in setup.enabled(state) if code[0] == 2]
+    assert len(offered) == 3 * len(searched)
+
+
+def test_plain_updates_are_each_searched_since_they_flush_only_their_own_cpu():
+    k, tasks = threads(2)
+    m = Machine(k, tasks, cpus=2, design="per-mm", smp_safe=False)
+    for c in range(2):
+        m.step(f"cpu{c}: switch to {m.task_label(c)}")
+        m.step(f"cpu{c}: read UKVA")
+    searched = [code for code, *_ in m.setup.enabled(m.state, True) if code[0] == 2]
+    assert {code[1] for code in searched} == {0, 1}

@@ -311,6 +311,10 @@ class Setup:
         idle = [n for n in range(len(self.tasks)) if n not in running]
         if search:
             idle = sorted({self.twin[n]: n for n in reversed(idle)}.values())
+        # An SMP-safe update leaves the same state whichever CPU makes it (every CPU running
+        # the MM ends flushed and current), and a write depends only on the cache line it
+        # goes to; the search takes each once.
+        done: set[tuple[int, int]] = set()
         for c, cur in enumerate(running):
             out += [(SWITCH, c, n) for n in idle]
             if cur < 0:
@@ -321,10 +325,15 @@ class Setup:
             out.append((READ, c, 0))
             if self.design == PER_MM:
                 for o in dict.fromkeys(o for _, o in self.task_reads[cur]):
-                    if obj_gen[o] < limit:
+                    if obj_gen[o] < limit and (UPDATE, o) not in done:
                         out.append((UPDATE, c, o))
-                if self.shared and shared[0] < limit:
+                        if search and self.opts.smp_safe:
+                            done.add((UPDATE, o))
+                line = self.shared_vpage[self.task_mm[cur]] if self.virtual_cache else SHARED_KEY_PHYSICAL
+                if self.shared and shared[0] < limit and (WRITE, line) not in done:
                     out.append((WRITE, c, 0))
+                    if search:
+                        done.add((WRITE, line))
         out += [(EVICT, -1, key) for key, _, _ in shared[2]]
         return out
 
