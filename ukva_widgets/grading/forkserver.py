@@ -77,9 +77,13 @@ def serve(sock_path: str, memory_mib: int) -> None:
                     _keep_kernel(request, memory_mib, w)
                 os.close(w)
                 with os.fdopen(r) as pipe:
-                    kernel = int(pipe.readline() or 0)
-                kernels[conn] = (keeper, kernel)
-                conn.sendall(f"{kernel}\n".encode())
+                    line = pipe.readline()
+                if not line.strip().isdigit():  # the keeper failed before it could fork the kernel
+                    conn.sendall(b"0\nexit 1\n")
+                    conn.close()
+                    continue
+                kernels[conn] = (keeper, int(line))
+                conn.sendall(line.encode())
             elif not s.recv(64):  # the stand-in is gone (killed): so goes its kernel
                 _kill(kernels.pop(s)[1])
                 s.close()
@@ -134,6 +138,8 @@ def _new_pid_namespace() -> None:
 
 
 def _kill(pid: int) -> None:
+    if pid <= 0:  # 0 or -1 would mean this process group or every process: never
+        return
     for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:
             target()

@@ -20,9 +20,10 @@ def main() -> int:
     conn.sendall(json.dumps(request).encode() + b"\n")
     replies = conn.makefile("r")
     pid = int(replies.readline())
-    # jupyter_client interrupts and stops "the kernel" by signalling this process's group.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, lambda n, _frame: os.killpg(pid, n))  # the kernel leads its group
+    if pid > 0:  # 0: the server could not start a kernel, and says so on the next line
+        # jupyter_client interrupts and stops "the kernel" by signalling this process's group.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(signum, lambda n, _frame: os.killpg(pid, n))  # the kernel leads its group
     while True:
         try:
             line = replies.readline()

@@ -27,6 +27,8 @@ MIB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
+    """What one submission may use; `ukva grade` sets them from its options."""
+
     cell_seconds: float = 20.0      # one student cell
     total_seconds: float = 90.0     # all student cells, replays included
     memory_mib: int = 2048          # the kernel's address space (RLIMIT_AS)
