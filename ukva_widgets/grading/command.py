@@ -27,11 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     grade.add_argument("target", type=Path, help="a submission .ipynb, or a directory of them")
     grade.add_argument("--json", type=Path, help="write the JSON report here")
     grade.add_argument("--csv", type=Path, help="write the CSV report here (a row per submission)")
-    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; two per "
+                                                          "core keep the cores busy)")
     grade.add_argument("--seed", type=int, help="grading seed for hidden inputs (default: a fresh random "
                                                 "one, written to the JSON report)")
-    grade.add_argument("--chapter", help="grade these chapter's items, e.g. 02 (default: the items the "
-                                         "notebook declares)")
+    grade.add_argument("--chapter", help="grade every item of this chapter, e.g. 02 (default: the chapter "
+                                         "the notebook's metadata, else its answer variables, name)")
     grade.add_argument("--cell-timeout", type=float, default=20.0, help="seconds per cell (default 20)")
     grade.add_argument("--timeout", type=float, default=90.0, help="seconds for all cells (default 90)")
     grade.add_argument("--memory", type=int, default=2048, help="kernel memory limit in MiB (default 2048)")
