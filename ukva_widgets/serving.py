@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -131,6 +132,8 @@ def _run(server: Server, open_browser: bool) -> int:
             print(f"ukva: port {server.port} is already in use; pick another with --port or omit it "
                   "to get a free one", file=sys.stderr)
             return 2
+    # `kill` (SIGTERM) must stop the server too, not leave it running on its own
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.start()
     print(f"{server.name} is serving the book at\n    {server.url()}\n(Ctrl-C stops it)", flush=True)
     if open_browser:

@@ -106,12 +106,13 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
 
 
-def offline_context(browser, blocked: list[str], **options):
-    """A browser context where every request to anything but our local servers fails, as offline."""
+def offline_context(browser, blocked: list[tuple[str, str]], **options):
+    """A browser context where every request to anything but our local servers fails, as offline;
+    each refused request is noted in `blocked` as (resource type, URL)."""
     context = browser.new_context(viewport=VIEWPORT, **options)
 
     def refuse(route):
-        blocked.append(route.request.url)
+        blocked.append((route.request.resource_type, route.request.url))
         route.abort("internetdisconnected")
 
     context.route(NOT_LOCAL, refuse)

@@ -63,8 +63,8 @@ def voila(servers):
 
 
 @pytest.fixture(scope="session")
-def blocked_requests() -> list[str]:
-    """Every request the pages tried to make to anything but our servers (all were refused)."""
+def blocked_requests() -> list[tuple[str, str]]:
+    """(resource type, URL) of every request a page made to anything but our servers: all refused."""
     return []
 
 

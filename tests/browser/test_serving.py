@@ -1,0 +1,118 @@
+"""`ukva serve` and `ukva book` as a reader starts them: the printed URL, the token, the index page,
+and the book working with the internet cut off (ipywidgets and bqplot from the installed packages)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import http.client
+import urllib.parse
+
+import book_pages as bp
+import pytest
+
+from ukva_widgets.serving import free_port
+
+
+@pytest.fixture
+def ukva(tmp_path):
+    """Start `ukva ARGS...` on a private copy of the book; yields (url printed, the process)."""
+    started = []
+
+    def start(*args: str) -> str:
+        book = bp.private_book(tmp_path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ukva_widgets.cli", *args, "--no-browser", "--root", str(book)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        started.append(process)
+        for line in process.stdout:  # the URL is printed once the server answers
+            match = re.search(r"http://\S+", line)
+            if match:
+                return match.group(0)
+        raise AssertionError(f"ukva {' '.join(args)} exited without printing a URL")
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def status(url: str) -> int:
+    """The HTTP status of GET `url` itself (a redirect to the login page is not followed)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_ukva_serve_prints_a_local_url_with_a_token_and_refuses_requests_without_it(ukva):
+    url = ukva("serve")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32,}", url), url
+    chapter = url.replace("/?", "/voila/render/00-start.ipynb?")
+    assert status(chapter) == 200
+    assert status(chapter.split("?")[0]) in (302, 403), "a chapter was served without the token"
+
+
+def test_ukva_serve_index_lists_every_chapter_and_opens_one(ukva, context):
+    url = ukva("serve", "--port", str(free_port()))
+    page = context.new_page()
+    try:
+        page.goto(url)
+        for notebook in bp.chapters():
+            page.get_by_text(notebook).first.wait_for(timeout=30_000)
+        with page.context.expect_page(timeout=30_000) as new_tab:  # Voila opens a chapter in a new tab
+            page.get_by_text(bp.chapters()[0]).first.click()
+        opened = new_tab.value
+        opened.locator("#rendered_cells").wait_for(state="visible", timeout=60_000)
+        bp.wait_for_widgets(opened, bp.expected(bp.ROOT, bp.chapters()[0]).widgets)
+    finally:
+        for p in page.context.pages:
+            p.close(run_before_unload=False)
+
+
+def test_ukva_book_opens_the_first_chapter_in_jupyterlab(ukva, context):
+    url = ukva("book")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/lab/tree/notebooks/00-start\.ipynb\?token=[0-9a-f]{32,}",
+                        url), url
+    page = context.new_page()
+    try:
+        page.goto(url)
+        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+        assert page.locator(".lm-TabBar-tab.jp-mod-current").first.inner_text().strip() == "00-start.ipynb"
+        bp.wait_kernel_idle(page, 60_000)
+    finally:
+        page.close(run_before_unload=False)
+
+
+def test_ukva_serve_refuses_a_port_in_use_with_a_clear_message(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "ukva_widgets.cli", "serve", "--no-browser", "--port", str(port),
+             "--root", str(bp.private_book(tmp_path))], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"port {port} is already in use" in done.stderr
+
+
+def test_widgets_and_their_icons_draw_with_the_internet_cut_off(context, voila, blocked_requests):
+    page = context.new_page()
+    try:
+        first = bp.chapters()[0]
+        bp.open_in_voila(page, voila, first)
+        bp.wait_for_widgets(page, bp.expected(bp.ROOT, first).widgets)
+        assert bp.undrawn_figures(page) == []
+        fonts = page.evaluate("async () => { await document.fonts.ready; return [...document.fonts]"
+                              ".filter(f => f.status === 'loaded').map(f => f.family); }")
+        assert any("Font Awesome" in f for f in fonts), f"icon font not loaded offline; loaded: {fonts}"
+    finally:
+        page.close(run_before_unload=False)
+    refused_scripts = [u for kind, u in blocked_requests if kind == "script"]
+    assert refused_scripts == [], f"the book asked the internet for code: {refused_scripts}"
