@@ -11,11 +11,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .collect import from_plain
 from .items import Item, all_items, get_item
 from .sandbox import Limits, run_submission
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 MAX_NOTEBOOK_BYTES = 20 << 20
 
@@ -43,7 +46,7 @@ class NotGradable(Exception):
     """The file cannot be run at all (not a notebook, corrupt...): the reason is the message."""
 
 
-def load_notebook(path: Path):
+def load_notebook(path: Path) -> NotebookNode:
     import nbformat
 
     if not path.is_file():
@@ -71,7 +74,7 @@ def load_notebook(path: Path):
 _ANSWER_VAR = re.compile(r"\banswer_(\d+)_\d+\b")
 
 
-def items_of(nb) -> list[str]:
+def items_of(nb: NotebookNode) -> list[str]:
     """Every item of the chapter(s) a notebook is for: its metadata's chapter, else the chapters
     its answer_N_M variables name. The list comes from the registry, never from the notebook, so
     deleting an item from a submission does not delete it from the grade."""

@@ -18,9 +18,12 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .forkserver import kernel_manager_class
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 MIB = 1 << 20
 
@@ -78,7 +81,7 @@ def _collector_source(nonce: str, item_id: str, inputs: Any) -> str:
             f"_ukva_collect.emit({nonce!r}, {item_id!r}, globals(), {json.dumps(json.dumps(inputs))})")
 
 
-def run_submission(nb, items: dict[str, Any], limits: Limits = Limits()) -> Run:
+def run_submission(nb: NotebookNode, items: dict[str, Any], limits: Limits = Limits()) -> Run:
     """Execute notebook `nb` and collect `items` (item id -> hidden inputs or None)."""
     run = Run()
     t0 = time.monotonic()

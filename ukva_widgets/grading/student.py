@@ -12,6 +12,10 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _ANSWER = re.compile(r"answer_\d+_\d+")
@@ -65,7 +69,7 @@ def strip_solutions(source: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
-def student_version(solution):
+def student_version(solution: NotebookNode) -> NotebookNode:
     """The student notebook (a new nbformat node) made from a solution notebook."""
     import copy
 

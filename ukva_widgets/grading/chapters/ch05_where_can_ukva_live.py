@@ -9,6 +9,7 @@ A schedule is checked by replaying it, step by step, on a fresh engine machine (
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from ...engine import explore
@@ -17,7 +18,7 @@ from ..shapes import as_list, as_str
 from .machines import machine, replay, setup_text
 
 
-def _make_breaker(design: str, cpu_choices: list[int]):
+def _make_breaker(design: str, cpu_choices: list[int]) -> Callable[[random.Random], tuple[dict[str, Any], str]]:
     def make(rng: random.Random) -> tuple[dict[str, Any], str]:
         threads, cpus = rng.choice([2, 3]), rng.choice(cpu_choices)
         opts = {"cpus": cpus, "design": design, "fill": "hardware"}
