@@ -25,3 +25,12 @@ __all__ += [
     "ExploreResult", "explore", "random_run", "AddressSpace", "Region", "address_space", "slot_address",
     "ukva_shows", "Choice", "Machine", "Options", "Violation",
 ]
+__all__ += ["simulate_costs", "cost_curves"]
+
+
+def __getattr__(name: str) -> object:
+    # The cost simulator needs numpy: import it only when asked, so the engine stays quick to load.
+    if name in ("simulate_costs", "cost_curves"):
+        from . import costs
+        return getattr(costs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .machine import COUNTERS, DESIGNS, FILLS, _bool, _int, _pick
+from .options import COUNTERS, DESIGNS, FILLS, boolean, int_in, pick
 
 P_SWITCH = 0.05
 P_UPDATE = 0.01
@@ -38,13 +38,13 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
     """Run the synthetic trace; returns the machine's counters (tlb_misses, page_walks,
     refill_traps, page_flushes, full_flushes, cr3_writes, ipis) and the workload's size
     (references, switches, updates).  The same arguments always give the same numbers."""
-    _int("threads", threads, 1, 4096)
-    _int("cpus", cpus, 1, 256)
-    _int("refs", refs, 1, MAX_REFS)
-    _int("seed", seed, 0, 2**63 - 1)
-    d = DESIGNS.index(_pick("design", design, DESIGNS))
-    hardware = _pick("fill", fill, FILLS) == "hardware"
-    _bool("pcid", pcid)
+    int_in("threads", threads, 1, 4096)
+    int_in("cpus", cpus, 1, 256)
+    int_in("refs", refs, 1, MAX_REFS)
+    int_in("seed", seed, 0, 2**63 - 1)
+    d = DESIGNS.index(pick("design", design, DESIGNS))
+    hardware = pick("fill", fill, FILLS) == "hardware"
+    boolean("pcid", pcid)
 
     rng = np.random.default_rng(seed)
     cpu = rng.integers(0, cpus, refs)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from .machine import Choice, Machine, Violation
+from .transitions import UPDATE
 
 DEFAULT_MAX_STATES = 1_000_000
 
@@ -73,8 +74,8 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreRe
 def _search(machine: Machine, max_states: int) -> ExploreResult:
     t0 = time.perf_counter()
     setup = machine.setup
-    enabled, key = setup.enabled, setup.key
-    symmetric_only = setup.symmetric and not setup.prune
+    enabled, key, has_stale = setup.enabled, setup.key, setup.has_stale
+    symmetric, prune = setup.symmetric, setup.prune
     start = setup.initial()
     seen = {key(start)}
     # States in the order they were found, which is also the breadth-first order to expand
@@ -85,10 +86,12 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     counts = [0] * 8  # the explorer keeps no counters; the handlers need somewhere to add them
     complete = True
     i = 0
-    # The hot loop: each handler called directly, Setup.key inlined when it only sorts CPUs.
+    # The hot loop: each handler called directly; Setup.key inlined when it has only CPUs to
+    # sort, which is so unless the parent had stale ASIDs or the step is an update.
     while i < len(states):
         state = states[i]
         states[i] = None  # expanded: only its key in `seen` is still needed
+        stale = has_stale(state)
         for code, handler, cpu, arg in enabled(state, True):
             nxt, bad = handler(state, cpu, arg, counts)
             if bad is not None:
@@ -100,7 +103,10 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
                 return _replay(machine, codes[::-1], len(seen), t0)
             if nxt is state:
                 continue
-            k = (tuple(sorted(nxt[0])),) + nxt[1:] if symmetric_only else key(nxt)
+            if stale or (prune and code[0] == UPDATE) or not symmetric:
+                k = key(nxt)
+            else:
+                k = (tuple(sorted(nxt[0])),) + nxt[1:]
             if k in seen:
                 continue
             if len(states) >= max_states:
