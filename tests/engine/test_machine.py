@@ -231,3 +231,16 @@ def test_random_run_with_a_seed_is_reproducible_and_stops_at_a_violation(threads
     assert [c.label for c in random_run(b, 200, seed=7)] == [c.label for c in taken]
     assert a.violation is not None and len(taken) < 200
     assert a.choices() == []
+
+
+def test_a_full_tlb_drops_an_entry_and_the_next_read_walks_again():
+    k = Kernel()
+    p = k.fork(k.init)
+    t = k.clone(p, "CLONE_VM")          # two file tables and two sighands: four slots in mm
+    m = Machine(k, [p, t], cpus=1, design="per-mm", tlb_size=1)
+    switch(m, 0, p)
+    m.step("cpu0: read UKVA")           # files slot, then sighand slot: the second evicts the first
+    m.step("cpu0: read UKVA")
+    assert m.counters["tlb_misses"] == 4 and m.violation is None
+    cpu0 = m.text().splitlines()[1]
+    assert cpu0.count("->") == 1

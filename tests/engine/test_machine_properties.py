@@ -35,11 +35,12 @@ recipes = st.lists(st.tuples(st.sampled_from(["fork", *HOW]), st.integers(0, 5))
 
 @settings(max_examples=40, deadline=None)
 @given(recipe=recipes, kthread=st.booleans(), cpus=st.integers(1, 3), pcid=st.booleans(),
-       fill=st.sampled_from(["hardware", "software"]), seed=st.integers(0, 10_000))
-def test_smp_safe_per_mm_with_dynamic_slots_never_breaks(recipe, kthread, cpus, pcid, fill, seed):
+       fill=st.sampled_from(["hardware", "software"]), tlb_size=st.integers(1, 4), seed=st.integers(0, 10_000))
+def test_smp_safe_per_mm_with_dynamic_slots_never_breaks(recipe, kthread, cpus, pcid, fill, tlb_size, seed):
     k, tasks = build(recipe, kthread)
     multi_mm = len({id(t.mm) for t in tasks if t.mm is not None}) > 1
-    m = Machine(k, tasks, cpus=cpus, design="per-mm", fill=fill, pcid=pcid, updates=2, shared_page=multi_mm)
+    m = Machine(k, tasks, cpus=cpus, design="per-mm", fill=fill, pcid=pcid, updates=2, shared_page=multi_mm,
+                tlb_size=tlb_size)
     before = dict(m.counters)
     random_run(m, 300, seed=seed)
     assert m.violation is None, m.text()

@@ -25,7 +25,8 @@ DEFAULT_MAX_STATES = 1_000_000
 @dataclass
 class ExploreResult:
     """What the explorer found: a violation with a shortest `trace` from the start, or none;
-    `complete` says whether every reachable state was visited (a proof) or the bound hit."""
+    `complete` says whether every reachable state was visited (a proof) or the bound hit
+    (after a violation it is False: the search stops at the first one)."""
 
     violation: Violation | None
     trace: list[Choice]
