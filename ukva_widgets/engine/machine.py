@@ -88,7 +88,7 @@ class Machine:
         tasks = self._check_tasks(kernel, tasks)
         self.kernel = kernel
         self.options = opts
-        self.setup = Setup(kernel, tasks, opts)
+        self.setup = Setup(tasks, opts)
         if opts.shared_page and len(self.setup.mms) < 2:
             raise ValueError("shared_page needs tasks of at least two MMs (fork one without CLONE_VM): "
                              "a page shared by one MM cannot alias")

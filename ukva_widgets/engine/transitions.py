@@ -62,7 +62,6 @@ from . import tlb as T
 from .options import DESIGNS, Options
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
     from .task import Task
 
 SLOT_KINDS = ("files", "sighand")
@@ -79,7 +78,7 @@ class Setup:
     """What never changes while the machine runs: the tasks, the MMs, the slots, the options;
     and the transition function over states (plain tuples, hashable)."""
 
-    def __init__(self, kernel: Kernel, tasks: list[Task], opts: Options) -> None:
+    def __init__(self, tasks: list[Task], opts: Options) -> None:
         self.tasks = list(tasks)
         self.opts = opts
         self.ncpu = opts.cpus
@@ -124,7 +123,7 @@ class Setup:
         # PCID with no more MMs than ASIDs: one slot per MM, never recycled (tlb.switch_mm).
         self.static_asids = opts.pcid and len(self.mms) <= N_PCID_ASIDS
         if self.static_asids:
-            self.n_asids = max(len(self.mms), 2)
+            self.n_asids = max(len(self.mms), 2)  # two at least: one slot would mean "no PCID"
         self.obj_maps = tuple(tuple((m, v) for m, slots in enumerate(self.mm_slots)
                                     for v, s in enumerate(slots) if s == o)
                               for o in range(len(self.objects)))
@@ -191,15 +190,15 @@ class Setup:
                          shared: tuple, search: bool) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
         limit = self.stride - 1
-        idle = [n for n in range(len(self.tasks)) if n not in running]
+        waiting = [n for n in range(len(self.tasks)) if n not in running]
         if search:
-            idle = sorted({self.twin[n]: n for n in reversed(idle)}.values())
+            waiting = sorted({self.twin[n]: n for n in reversed(waiting)}.values())
         # An SMP-safe update leaves the same state whichever CPU makes it (every CPU running
         # the MM ends flushed and current), and a write depends only on the cache line it
         # goes to; the search takes each once.
         done: set[tuple[int, int]] = set()
         for c, cur in enumerate(running):
-            out += [(SWITCH, c, n) for n in idle]
+            out += [(SWITCH, c, n) for n in waiting]
             if cur < 0:
                 continue
             out.append((SWITCH, c, -1))
