@@ -244,3 +244,14 @@ def test_a_full_tlb_drops_an_entry_and_the_next_read_walks_again():
     assert m.counters["tlb_misses"] == 4 and m.violation is None
     cpu0 = m.text().splitlines()[1]
     assert cpu0.count("->") == 1
+
+
+def test_a_fresh_machine_starts_over_and_shares_nothing_that_changes(threads):
+    k, (p, t) = threads
+    m = Machine(k, [p, t], cpus=1)
+    switch(m, 0, p)
+    twin = m.fresh()
+    k.exit(t)                           # the kernel moves on; the machine keeps its snapshot
+    assert twin.history == [] and twin.state == m.setup.initial()
+    twin.step(0)
+    assert len(m.history) == 1 and m.fresh().state == m.setup.initial()

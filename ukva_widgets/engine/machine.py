@@ -7,6 +7,7 @@ and violations into words.  The model itself, numbered and explained, is in tran
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
@@ -131,8 +132,11 @@ class Machine:
         self._undo: list[tuple[tuple, Violation | None, dict[str, int]]] = []
 
     def fresh(self) -> Machine:
-        """An identical machine (same kernel, tasks, options) at the start."""
-        return Machine(self.kernel, self.setup.tasks, **vars(self.options))
+        """An identical machine (same kernel, tasks, options) at the start.  It shares this
+        one's Setup, which never changes, so it works even after the kernel's tasks moved on."""
+        twin = copy.copy(self)
+        twin.reset()
+        return twin
 
     def choices(self) -> list[Choice]:
         """The steps enabled now; none once a violation happened."""
