@@ -81,3 +81,69 @@ def test_bad_input_says_what_was_wrong(kwargs, error, message):
 def test_empty_thread_counts_are_refused():
     with pytest.raises(ValueError, match="thread_counts is empty"):
         cost_curves([])
+
+
+def reference_costs(threads: int, cpus: int, refs: int, design: str, fill: str, pcid: bool, seed: int) -> dict:
+    """The workload of costs.py replayed one reference at a time, with the obvious state."""
+    import numpy as np
+
+    from ukva_widgets.engine.costs import P_SWITCH, P_UPDATE
+
+    rng = np.random.default_rng(seed)
+    cpu_of, u, target = rng.integers(0, cpus, refs), rng.random(refs), rng.integers(0, threads + 1, refs)
+
+    def mm(task: int) -> int:  # MM 0: the threads; MM 1: the other process
+        return int(task == threads)
+
+    cur = [c % (threads + 1) for c in range(cpus)]
+    valid: dict[tuple[int, int], bool] = {}
+    asids = [{mm(cur[c])} for c in range(cpus)]
+    synced: dict[tuple[int, int], int] = {}
+    updates_of = [0, 0]
+    n = dict.fromkeys(["tlb_misses", "page_flushes", "full_flushes", "cr3_writes", "ipis", "switches", "updates"], 0)
+    for x, r, tgt in zip(cpu_of.tolist(), u.tolist(), target.tolist()):
+        here = mm(cur[x])
+        if r < P_SWITCH:
+            if tgt == cur[x]:
+                continue
+            n["switches"] += 1
+            there = mm(tgt)
+            full = False
+            if there != here:
+                n["cr3_writes"] += 1
+                synced[(x, here)] = updates_of[here]
+                if not pcid or there not in asids[x]:
+                    full = True
+                    asids[x].add(there)
+                elif design == "per-mm" and updates_of[there] > synced.get((x, there), 0):
+                    full = True
+            if full:
+                n["full_flushes"] += 1
+                valid[(x, there)] = False
+            elif design == "per-task" or (design == "per-cpu" and fill == "hardware"):
+                n["page_flushes"] += 1
+                valid[(x, there)] = False
+            cur[x] = tgt
+        elif r < P_SWITCH + P_UPDATE:
+            n["updates"] += 1
+            if design == "per-mm":
+                updates_of[here] += 1
+                for y in range(cpus):
+                    if mm(cur[y]) == here:
+                        n["page_flushes"] += 1
+                        n["ipis"] += y != x
+                        valid[(y, here)] = False
+        elif not valid.get((x, here), False):
+            n["tlb_misses"] += 1
+            valid[(x, here)] = True
+    return n
+
+
+@pytest.mark.parametrize("design", ["per-task", "per-cpu", "per-mm"])
+@pytest.mark.parametrize("fill", ["hardware", "software"])
+@pytest.mark.parametrize("pcid", [False, True])
+@pytest.mark.parametrize("threads,cpus", [(1, 1), (3, 2), (6, 4)])
+def test_the_vectorised_simulator_agrees_with_a_reference_by_reference_replay(design, fill, pcid, threads, cpus):
+    got = simulate_costs(threads, cpus, 4000, design, fill, pcid, seed=11)
+    want = reference_costs(threads, cpus, 4000, design, fill, pcid, seed=11)
+    assert {key: got[key] for key in want} == want
