@@ -71,6 +71,7 @@ def test_curves_have_one_point_per_thread_count_and_match_single_runs():
     (dict(refs=1e5), TypeError, "refs must be an int"),
     (dict(fill="soft"), ValueError, "unknown fill"),
     (dict(pcid=1), TypeError, "pcid must be True or False"),
+    (dict(cpus=64, refs=10_000_000), ValueError, "more than this simulator keeps in memory"),
 ])
 def test_bad_input_says_what_was_wrong(kwargs, error, message):
     args = dict(threads=4, cpus=2, refs=1000, design="per-mm") | kwargs

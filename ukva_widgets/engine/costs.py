@@ -30,7 +30,8 @@ from .options import COUNTERS, DESIGNS, FILLS, boolean, int_in, pick
 
 P_SWITCH = 0.05
 P_UPDATE = 0.01
-MAX_REFS = 50_000_000
+MAX_REFS = 10_000_000
+MAX_CELLS = 100_000_000  # cpus x refs: the who-runs-where table is that many bytes
 
 
 def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = "hardware",
@@ -39,8 +40,11 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
     refill_traps, page_flushes, full_flushes, cr3_writes, ipis) and the workload's size
     (references, switches, updates).  The same arguments always give the same numbers."""
     int_in("threads", threads, 1, 4096)
-    int_in("cpus", cpus, 1, 256)
+    int_in("cpus", cpus, 1, 64)
     int_in("refs", refs, 1, MAX_REFS)
+    if cpus * refs > MAX_CELLS:
+        raise ValueError(f"cpus x refs = {cpus * refs:,} is more than this simulator keeps in memory "
+                         f"({MAX_CELLS:,}): use fewer references or fewer CPUs")
     int_in("seed", seed, 0, 2**63 - 1)
     d = DESIGNS.index(pick("design", design, DESIGNS))
     hardware = pick("fill", fill, FILLS) == "hardware"
