@@ -2,8 +2,9 @@
 
 For each chapter found in notebooks/ and each front end, the chapter is opened once (module-scoped
 fixture) and then checked: it opens without a kernel dialog, runs to the end without an error,
-every widget is drawn (bqplot figures as SVG), each widget of the kit redraws when the reader uses
-its main control, and screenshots in the light and the dark theme go to artifacts/screenshots/.
+every widget is drawn (bqplot figures as SVG), screenshots of it as a reader first sees it, in the
+light and the dark theme, go to artifacts/screenshots/, and each widget of the kit redraws when the
+reader uses its main control (tests run in file order, so the screenshots come before the clicks).
 """
 
 from __future__ import annotations
@@ -82,6 +83,24 @@ def test_bqplot_figures_are_drawn_as_svg(chapter):
     assert bp.undrawn_figures(chapter.page) == [], chapter.name
 
 
+def test_chapter_screenshots_in_light_and_dark(chapter, voila, screenshots):
+    page = chapter.page
+    for theme in ("light", "dark"):
+        path = screenshots / f"{chapter.name}-{theme}.png"
+        if chapter.front == "jupyterlab":
+            bp.lab_theme(page, theme)
+            bp.lab_screenshot(page, path)
+        else:
+            if theme == "dark":  # Voila picks its theme when the page is made: open it again
+                bp.open_in_voila(page, voila, chapter.notebook, theme="dark")
+                bp.wait_for_widgets(page, chapter.expected.widgets, timeout_ms=30_000)
+                page.wait_for_timeout(500)
+            bp.voila_screenshot(page, path)
+        assert page.evaluate("() => document.body.dataset.jpThemeLight") == \
+            ("true" if theme == "light" else "false"), f"{path.name} is not in the {theme} theme"
+        assert path.stat().st_size > 10_000, f"{path.name} looks empty"
+
+
 def test_each_widget_redraws_when_the_reader_uses_it(chapter):
     page = chapter.page
     roots = page.evaluate(WIDGET_ROOTS_JS)
@@ -106,21 +125,3 @@ def test_each_widget_redraws_when_the_reader_uses_it(chapter):
         assert bp.settled_picture(root) != before, \
             f"{chapter.name}: {kind} (widget {i}) looks the same after the reader {interaction.what}"
         assert bp.cell_errors(page) == [], f"{chapter.name}: {kind} showed an error"
-
-
-def test_chapter_screenshots_in_light_and_dark(chapter, voila, screenshots):
-    page = chapter.page
-    for theme in ("light", "dark"):
-        path = screenshots / f"{chapter.name}-{theme}.png"
-        if chapter.front == "jupyterlab":
-            bp.lab_theme(page, theme)
-            bp.lab_screenshot(page, path)
-        else:
-            if theme == "dark":  # Voila picks its theme when the page is made: open it again
-                bp.open_in_voila(page, voila, chapter.notebook, theme="dark")
-                bp.wait_for_widgets(page, chapter.expected.widgets, timeout_ms=30_000)
-                page.wait_for_timeout(500)
-            bp.voila_screenshot(page, path)
-        assert page.evaluate("() => document.body.dataset.jpThemeLight") == \
-            ("true" if theme == "light" else "false"), f"{path.name} is not in the {theme} theme"
-        assert path.stat().st_size > 10_000, f"{path.name} looks empty"
