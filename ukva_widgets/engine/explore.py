@@ -107,7 +107,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
             if stale or (prune and code[0] == UPDATE) or not symmetric:
                 k = key(nxt)
             else:
-                k = (tuple(sorted(nxt[0])),) + nxt[1:]
+                k = (tuple(sorted(nxt[0])), nxt[1], nxt[2], nxt[3], nxt[4])
             if k in seen:
                 continue
             if len(states) >= max_states:

@@ -231,7 +231,7 @@ class Setup:
             cpus = [self._prune(cpu, state[2]) for cpu in cpus]
         if self.symmetric:
             cpus = sorted(cpus)
-        return (tuple(cpus),) + state[1:]
+        return (tuple(cpus), state[1], state[2], state[3], state[4])
 
     def has_stale(self, state: tuple) -> bool:
         """Whether some CPU holds an ASID whose tlb_gen is behind its MM's.  Only an SMP-safe
