@@ -21,12 +21,14 @@ from ukva_widgets.serving import Server, chapter_url_path, free_port, lab_server
 
 # The book under test: this checkout, or another one named by UKVA_BOOK_ROOT.
 ROOT = Path(os.environ.get("UKVA_BOOK_ROOT") or Path(__file__).resolve().parents[2]).resolve()
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium; UKVA_CHROMIUM names another build (e.g. /usr/bin/chromium-browser elsewhere).
+CHROMIUM = Path(os.environ.get("UKVA_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--disable-quic", "--no-first-run",
 ]
-INSTALL_HINT = "the browser tests need Debian's Chromium at /usr/bin/chromium: apt-get install chromium"
+INSTALL_HINT = (f"the browser tests need Debian's Chromium at {CHROMIUM}: apt-get install chromium "
+                "(or set UKVA_CHROMIUM to a Chromium binary)")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 STDERR_MIME = "application/vnd.jupyter.stderr"
 # Anything not served by our own servers: a CDN, the news feed, a font host.
