@@ -255,3 +255,40 @@ def test_a_fresh_machine_starts_over_and_shares_nothing_that_changes(threads):
     assert twin.history == [] and twin.state == m.setup.initial()
     twin.step(0)
     assert len(m.history) == 1 and m.fresh().state == m.setup.initial()
+
+
+def test_plain_updates_on_two_cpus_can_lose_one(threads):
+    k, (p, t) = threads
+    m = Machine(k, [p, t], cpus=2, design="per-mm", smp_safe=False)
+    switch(m, 0, p)
+    switch(m, 1, t)
+    slot = p.files.label
+    m.step(f"cpu0: begin updating slot {slot} (copy it to a new page)")
+    m.step(f"cpu1: begin updating slot {slot} (copy it to a new page)")
+    assert [c.label for c in m.choices()] == [f"cpu0: finish updating slot {slot} (map the new page)",
+                                              f"cpu1: finish updating slot {slot} (map the new page)"]
+    m.step(f"cpu0: finish updating slot {slot} (map the new page)")
+    assert m.violation is None
+    m.step(f"cpu1: finish updating slot {slot} (map the new page)")
+    assert m.violation.kind == "lost-update"
+    assert (m.violation.got, m.violation.expected) == (f"{slot} v1", f"{slot} v0")
+    assert "smp_safe=False" in m.violation.explanation
+
+
+def test_one_plain_update_after_another_loses_nothing(threads):
+    k, (p, t) = threads
+    m = Machine(k, [p, t], cpus=2, design="per-mm", smp_safe=False, updates=2)
+    switch(m, 0, p)
+    switch(m, 1, t)
+    slot = p.files.label
+    for c in (0, 1):
+        m.step(f"cpu{c}: begin updating slot {slot} (copy it to a new page)")
+        m.step(f"cpu{c}: finish updating slot {slot} (map the new page)")
+    assert m.violation is None
+    assert f"->{slot} v2" in m.text()
+
+
+def test_under_the_lock_an_update_is_one_step(threads):
+    m = Machine(*threads, cpus=1, design="per-mm", smp_safe=True)
+    m.step(0)
+    assert not any("begin" in c.label or "finish" in c.label for c in m.choices())
