@@ -37,11 +37,12 @@ VIEWPORT = {"width": 1280, "height": 900}
 
 # JupyterLab settings for the test server (a temporary JUPYTERLAB_SETTINGS_DIR, never the user's):
 # no news or update checks, no extension manager (it asks PyPI), every cell kept in the DOM so the
-# tests can read all of a chapter, and no autosave (the copy served is never written back anyway).
+# tests can read all of a chapter, no blank screen after the last cell (it would pad the
+# screenshots), and no autosave (the copy served is never written back anyway).
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/extensionmanager-extension/plugin": {"enabled": False},
-    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none", "scrollPastEnd": False},
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
     "@jupyterlab/apputils-extension/themes": {"theme": "JupyterLab Light"},
 }
