@@ -49,10 +49,10 @@ def test_smp_safe_per_mm_with_dynamic_slots_never_breaks(recipe, kthread, cpus, 
 
 @settings(max_examples=30, deadline=None)
 @given(recipe=recipes, kthread=st.booleans(), design=st.sampled_from(["per-task", "per-cpu", "per-mm"]),
-       smp_safe=st.booleans(), seed=st.integers(0, 10_000), back=st.integers(1, 20))
-def test_undo_returns_exactly_to_an_earlier_state(recipe, kthread, design, smp_safe, seed, back):
+       seed=st.integers(0, 10_000), back=st.integers(1, 20))
+def test_undo_returns_exactly_to_an_earlier_state(recipe, kthread, design, seed, back):
     k, tasks = build(recipe, kthread)
-    m = Machine(k, tasks, cpus=2, design=design, smp_safe=smp_safe)
+    m = Machine(k, tasks, cpus=2, design=design)
     random_run(m, 40, seed=seed)
     back = min(back, len(m.history))
     replay = m.fresh()

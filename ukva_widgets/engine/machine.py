@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Union
 
 from .layout import slot_address
 from .options import CACHES, COUNTERS, DESIGNS, FILLS, MAX_TASKS, SLOTS, Options
-from .transitions import FINISH, PER_CPU, PER_MM, PER_TASK, READ, SHARED_KEY_PHYSICAL, SWITCH, UPDATE, WRITE, Setup
+from .transitions import PER_CPU, PER_MM, PER_TASK, READ, SHARED_KEY_PHYSICAL, SWITCH, UPDATE, WRITE, Setup
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -39,7 +39,7 @@ class Choice:
 
     @property
     def action(self) -> str:
-        return ("switch", "read", "update", "write", "evict", "finish")[self.code[0]]
+        return ("switch", "read", "update", "write", "evict")[self.code[0]]
 
     def __str__(self) -> str:
         return self.label
@@ -50,9 +50,9 @@ class Choice:
 
 @dataclass(frozen=True)
 class Violation:
-    """A read that returned the wrong data, or an update that lost another: `kind` is one of
-    "wrong-task", "wrong-cpu", "wrong-slot", "stale-tlb", "stale-alias", "lost-update";
-    `explanation` says what was read (or mapped), what should have been, and why."""
+    """A read that returned the wrong data: `kind` is one of "wrong-task", "wrong-cpu",
+    "wrong-slot", "stale-tlb", "stale-alias"; `explanation` says what was read, what should
+    have been, and why."""
 
     kind: str
     cpu: int
@@ -217,12 +217,8 @@ class Machine:
             return f"cpu{c}: switch to " + ("idle (lazy TLB)" if arg < 0 else self.task_label(arg))
         if kind == READ:
             return f"cpu{c}: read UKVA"
-        if kind == UPDATE and self.options.smp_safe:
-            return f"cpu{c}: update slot {self.setup.objects[arg][1].label} (remap to a new page)"
         if kind == UPDATE:
-            return f"cpu{c}: begin updating slot {self.setup.objects[arg][1].label} (copy it to a new page)"
-        if kind == FINISH:
-            return f"cpu{c}: finish updating slot {self.setup.objects[arg][1].label} (map the new page)"
+            return f"cpu{c}: update slot {self.setup.objects[arg][1].label} (remap to a new page)"
         if kind == WRITE:
             return f"cpu{c}: write the shared page"
         return f"cache: write back and evict the line of {slot_address(arg):#010x}" if arg >= 0 else \
@@ -235,13 +231,6 @@ class Machine:
         m = s.task_mm[cur]
         who = f"cpu{c} runs {self.task_label(cur)} of {self.mm_label(m)}"
         addr = slot_address(vpage)
-        if source == "lost":
-            label = s.objects[got // s.stride][1].label
-            return Violation("lost-update", c, s.tasks[cur].pid, addr, self.page_label(got), self.page_label(want),
-                             f"{who} and finished updating the slot of {label} at {addr:#010x}: it copied "
-                             f"v{want % s.stride}, but another CPU had meanwhile mapped v{got % s.stride}, which "
-                             f"it also made from v{want % s.stride}, so mapping this copy throws that update away. "
-                             f"Without the MM's lock (smp_safe=False) two updates of one slot interleave.")
         if source in ("cache", "memory"):
             where = ("its own line in the virtually indexed cache" if source == "cache" else "memory")
             return Violation("stale-alias", c, s.tasks[cur].pid, addr, f"shared page v{got}", f"shared page v{want}",
@@ -279,12 +268,10 @@ class Machine:
     def text(self) -> str:
         """The machine in plain words: options, CPUs, page tables, counters, violation."""
         s = self.setup
-        cpus, ptes, mm_gen, (_, pending), shared = self.state
+        cpus, ptes, mm_gen, _, shared = self.state
         lines = [self.options.text()]
         for c, (cur, loaded, asid, _, _, tlb) in enumerate(cpus):
             lazy = " (lazy)" if loaded >= 0 and (cur < 0 or not s.user[cur]) else ""
-            if cur >= 0 and pending[cur]:
-                lazy = f" (updating, copied {self.page_label(pending[cur] - 1)})"
             entries = ", ".join(f"{'asid%d ' % a if s.n_asids > 1 else ''}{slot_address(v):#010x}->"
                                 f"{self.page_label(p)}" for a, v, p in tlb) or "empty"
             lines.append(f"cpu{c}: {self.task_label(cur)}, loaded {self.mm_label(loaded)}{lazy}; TLB: {entries}")

@@ -33,12 +33,9 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
    file table would.  `smp_safe=True` takes the MM's lock, bumps its tlb_gen, flushes the
    local entry and sends a shootdown IPI to every other CPU in the cpumask that is not lazy;
    lazy or switched-away CPUs catch up on tlb_gen when they load the MM again
-   (flush_tlb_mm_range, FACTS.md §6); under the lock the update is one step.
-   `smp_safe=False` takes no lock and sends no IPI: the update is two steps, "begin" (copy the
-   slot's current version to a new page) and "finish" (map it and flush the local TLB, which
-   is all a uniprocessor needs).  Two CPUs can then both copy version v and both map v+1: the
-   second finish loses the first one's change.  A CPU finishes its update before it does
-   anything else (it edits the page table with preemption off).
+   (flush_tlb_mm_range, FACTS.md §6).  `smp_safe=False` writes the entry and flushes only the
+   local TLB, which is all a uniprocessor needs.  An update is one step: the model has no lost
+   updates, only stale translations.
 7. The shared page (`shared_page=True`, per-mm only): one physical page mapped into the UKVA
    of every MM in the machine, each MM at the address its own slot allocator gives it.
    Reads and writes of it go through a write-back data cache indexed by the virtual address
@@ -50,8 +47,8 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
    shared page goes through the cache: every other page has one mapping, so it cannot alias.
 8. The invariant.  A read of the UKVA by a task must return its own page (per-task), its CPU's
    page (per-cpu), the current version of each of its own objects' slots (per-mm), and the
-   last value written to the shared page; and no update may overwrite a version it did not
-   start from.  The first step that breaks this is a `Violation`, and the machine stops there.
+   last value written to the shared page.  The first read that does not is a `Violation`, and
+   the machine stops there.
 
 Counters (TLB misses, page walks or refill traps, page and full flushes, CR3 writes, IPIs)
 are kept by the Machine along its history and are not part of the state the explorer hashes.
@@ -71,7 +68,7 @@ SLOT_KINDS = ("files", "sighand")
 N_PCID_ASIDS = 6  # TLB_NR_DYN_ASIDS on x86 (FACTS.md §6)
 
 # Choice kinds and the counters' positions, as small ints for the explorer's hot loop.
-SWITCH, READ, UPDATE, WRITE, EVICT, FINISH = range(6)
+SWITCH, READ, UPDATE, WRITE, EVICT = range(5)
 MISS, WALK, REFILL, PFLUSH, FFLUSH, CR3, IPI = range(7)
 PER_TASK, PER_CPU, PER_MM = range(3)
 SHARED_KEY_PHYSICAL = -1  # the cache key of the shared page under a physically indexed cache
@@ -137,7 +134,7 @@ class Setup:
         self.virtual_cache = opts.cache == "virtual"
         self._enabled: dict[tuple, list] = {}
         # Indexed by choice kind (SWITCH, READ, ...); each takes (state, cpu, arg, counts).
-        self.handlers = (self._switch, self._read, self._update, self._write, self._evict, self._finish)
+        self.handlers = (self._switch, self._read, self._update, self._write, self._evict)
         # Designs whose switch rewrites nothing when the MM stays: per-mm, software per-cpu.
         self.plain_switch = self.design == PER_MM or (self.design == PER_CPU and not self.hardware)
         self.symmetric = self.design != PER_CPU
@@ -163,15 +160,13 @@ class Setup:
     def initial(self) -> tuple:
         """All CPUs idle with no MM loaded and empty TLBs; every slot maps version 0.
 
-        A state is the tuple (cpus, ptes, mm_gen, updates, shared): the CPUs (tlb.py); per MM
-        its UKVA page-table entries (a page number per UKVA page); per MM its tlb_gen; the
-        pair (per slot object its version, per task its plain update in progress: 0 for
-        none, else the page it copied + 1); the shared page as (last written, in memory,
-        cache lines (key, version, dirty))."""
+        A state is the tuple (cpus, ptes, mm_gen, obj_gen, shared): the CPUs (tlb.py); per MM
+        its UKVA page-table entries (a page number per UKVA page); per MM its tlb_gen; per
+        slot object its version; the shared page as (last written, in memory, cache lines
+        (key, version, dirty))."""
         cpu = (-1, -1, 0, 0, ((-1, 0),) * self.n_asids, ())
         ptes = tuple(tuple(-1 if o < 0 else o * self.stride for o in slots) for slots in self.mm_slots)
-        updates = ((0,) * len(self.objects), (0,) * len(self.tasks))
-        return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), updates, (0, 0, ()))
+        return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), (0,) * len(self.objects), (0, 0, ()))
 
     def enabled(self, state: tuple, search: bool = False) -> list[tuple[tuple[int, int, int], Callable, int, int]]:
         """The raw choices enabled in `state`: (code, handler, cpu, arg), the code being
@@ -183,18 +178,17 @@ class Setup:
         differ in nothing but their pid, and a task that is not running appears nowhere in
         the state, so switching to one or to its twin leads to states that differ only by
         a renaming of tasks, with the same futures.  The stepper still offers every task."""
-        cpus, _, _, updates, shared = state
-        key = (tuple([cpu[0] for cpu in cpus]), updates, shared[0], shared[2], search)
+        cpus, _, _, obj_gen, shared = state
+        key = (tuple([cpu[0] for cpu in cpus]), obj_gen, shared[0], shared[2], search)
         out = self._enabled.get(key)
         if out is None:
-            codes = self._compute_enabled(key[0], updates, shared, search)
+            codes = self._compute_enabled(key[0], obj_gen, shared, search)
             out = self._enabled[key] = [(code, self.handlers[code[0]], code[1], code[2]) for code in codes]
         return out
 
-    def _compute_enabled(self, running: tuple[int, ...], updates: tuple,
+    def _compute_enabled(self, running: tuple[int, ...], obj_gen: tuple[int, ...],
                          shared: tuple, search: bool) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
-        versions, pending = updates
         limit = self.stride - 1
         waiting = [n for n in range(len(self.tasks)) if n not in running]
         if search:
@@ -204,9 +198,6 @@ class Setup:
         # goes to; the search takes each once.
         done: set[tuple[int, int]] = set()
         for c, cur in enumerate(running):
-            if cur >= 0 and pending[cur]:
-                out.append((FINISH, c, (pending[cur] - 1) // self.stride))
-                continue
             out += [(SWITCH, c, n) for n in waiting]
             if cur < 0:
                 continue
@@ -216,7 +207,7 @@ class Setup:
             out.append((READ, c, 0))
             if self.design == PER_MM:
                 for o in dict.fromkeys(o for _, o in self.task_reads[cur]):
-                    if versions[o] < limit and (UPDATE, o) not in done:
+                    if obj_gen[o] < limit and (UPDATE, o) not in done:
                         out.append((UPDATE, c, o))
                         if search and self.opts.smp_safe:
                             done.add((UPDATE, o))
@@ -279,7 +270,7 @@ class Setup:
         if self.plain_switch and cpu[1] == m and cpu[4][cpu[2]][1] >= state[2][m]:
             # The hot path: same MM, tlb_gen current, nothing the design rewrites.
             return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
-        _, ptes, mm_gen, updates, shared = state
+        _, ptes, mm_gen, obj_gen, shared = state
         cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids, self.static_asids)
         counts[CR3] += cr3
         counts[FFLUSH] += full
@@ -298,12 +289,12 @@ class Setup:
                 tlb = T.flush_page(tlb, asid, 0)
                 counts[PFLUSH] += 1
         cpus = cpus[:c] + ((n, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
-        return (cpus, ptes, mm_gen, updates, shared), None
+        return (cpus, ptes, mm_gen, obj_gen, shared), None
 
     def _read(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, tuple | None]:
         """A read that hits and is right changes nothing: it returns `state` itself, which
         tells the explorer it has seen the result without hashing it."""
-        cpus, ptes, mm_gen, updates, shared = state
+        cpus, ptes, mm_gen, obj_gen, shared = state
         cpu = cpus[c]
         cur, loaded, asid, rr, asids, tlb = cpu
         m = self.task_mm[cur]
@@ -327,7 +318,7 @@ class Setup:
             elif self.design == PER_CPU:
                 want = c
             else:
-                want = o * self.stride + updates[0][o]
+                want = o * self.stride + obj_gen[o]
             if page != want:
                 bad = (vpage, page, want, source)
                 break
@@ -347,37 +338,13 @@ class Setup:
         if bad is None:
             if cpus is state[0] and shared is state[4]:
                 return state, None
-            return (cpus, ptes, mm_gen, updates, shared), None
-        return (cpus, ptes, mm_gen, updates, shared), (c, cur) + bad
+            return (cpus, ptes, mm_gen, obj_gen, shared), None
+        return (cpus, ptes, mm_gen, obj_gen, shared), (c, cur) + bad
 
     def _update(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, None]:
-        """Under the lock: remap the slot to the next version and shoot down.  Without it:
-        only begin, copying the current version (FINISH maps it)."""
-        versions, pending = state[3]
-        if not self.opts.smp_safe:
-            cur = state[0][c][0]
-            pending = pending[:cur] + (o * self.stride + versions[o] + 1,) + pending[cur + 1:]
-            return state[:3] + ((versions, pending), state[4]), None
-        return self._install(state, c, o, versions[o] + 1, pending, counts), None
-
-    def _finish(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, tuple | None]:
-        """Map the page a plain update copied; if the slot moved on meanwhile, this update
-        overwrites a version it never saw: the other update is lost."""
-        versions, pending = state[3]
-        cur = state[0][c][0]
-        base = pending[cur] - 1 - o * self.stride
-        pending = pending[:cur] + (0,) + pending[cur + 1:]
-        nxt = self._install(state, c, o, base + 1, pending, counts)
-        if versions[o] != base:
-            vpage = next(v for v, obj in self.task_reads[cur] if obj == o)
-            return nxt, (c, cur, vpage, o * self.stride + versions[o], o * self.stride + base, "lost")
-        return nxt, None
-
-    def _install(self, state: tuple, c: int, o: int, gen: int, pending: tuple, counts: list[int]) -> tuple:
-        """Map version `gen` of object `o` in every MM that has a slot for it, and flush: the
-        local TLB always, the other CPUs of the cpumask (not lazy) only when SMP-safe."""
-        cpus, ptes, mm_gen, (versions, _), shared = state
-        versions = versions[:o] + (gen,) + versions[o + 1:]
+        cpus, ptes, mm_gen, obj_gen, shared = state
+        gen = obj_gen[o] + 1
+        obj_gen = obj_gen[:o] + (gen,) + obj_gen[o + 1:]
         page = o * self.stride + gen
         safe, user = self.opts.smp_safe, self.user
         cpus = list(cpus)
@@ -399,20 +366,20 @@ class Setup:
                 if safe:
                     asids = asids[:asid] + ((m, now),) + asids[asid + 1:]
                 cpus[x] = (cur, loaded, asid, rr, asids, T.flush_page(tlb, asid, vpage))
-        return (tuple(cpus), ptes, mm_gen, (versions, pending), shared)
+        return (tuple(cpus), ptes, mm_gen, obj_gen, shared), None
 
     def _write(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, updates, (truth, memory, lines) = state
+        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
         m = self.task_mm[cpus[c][0]]
         key = self.shared_vpage[m] if self.virtual_cache else SHARED_KEY_PHYSICAL
         truth += 1
         lines = tuple(sorted(tuple(line for line in lines if line[0] != key) + ((key, truth, 1),)))
-        return (cpus, ptes, mm_gen, updates, (truth, memory, lines)), None
+        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
 
     def _evict(self, state: tuple, _: int, key: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, updates, (truth, memory, lines) = state
+        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
         for k, gen, dirty in lines:
             if k == key and dirty:
                 memory = gen
         lines = tuple(line for line in lines if line[0] != key)
-        return (cpus, ptes, mm_gen, updates, (truth, memory, lines)), None
+        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
