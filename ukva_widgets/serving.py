@@ -22,6 +22,7 @@ import webbrowser
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 FIRST_CHAPTER = "00-start.ipynb"
 
@@ -37,6 +38,7 @@ class Server:
     landing: str                   # URL path a reader opens first, e.g. "/lab/tree/notebooks/00-start.ipynb"
     health: str = "/"              # URL path that answers 200 once the server is ready
     process: subprocess.Popen | None = field(default=None, repr=False)
+    _log: BinaryIO | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -51,9 +53,9 @@ class Server:
     def start(self, env: Mapping[str, str] | None = None, timeout: float = 90.0,
               log: Path | None = None) -> Server:
         """Launch the server and return once it answers HTTP; raise with its log if it does not."""
-        out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the server
+        self._log = open(log, "wb") if log else None  # noqa: SIM115 - open as long as the server runs
         self.process = subprocess.Popen(self.argv, env=dict(env) if env is not None else None,
-                                        stdout=out, stderr=subprocess.STDOUT)
+                                        stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -78,6 +80,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._log:
+            self._log.close()
+            self._log = None
 
 
 def free_port() -> int:

@@ -12,12 +12,17 @@ import os
 import re
 import secrets
 import shutil
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from ukva_widgets.serving import Server, chapter_url_path, free_port, lab_server, voila_server
+
+if TYPE_CHECKING:  # only for the hints: without Playwright the browser tests skip, this must import
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright
 
 # The book under test: this checkout, or another one named by UKVA_BOOK_ROOT.
 ROOT = Path(os.environ.get("UKVA_BOOK_ROOT") or Path(__file__).resolve().parents[2]).resolve()
@@ -105,16 +110,16 @@ def start_servers(book: Path, tmp: Path) -> tuple[Server, Server]:
     return lab, voila
 
 
-def launch_chromium(playwright):
+def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
 
 
-def offline_context(browser, blocked: list[tuple[str, str]], **options):
+def offline_context(browser: Browser, blocked: list[tuple[str, str]], **options) -> BrowserContext:
     """A browser context where every request to anything but our local servers fails, as offline;
     each refused request is noted in `blocked` as (resource type, URL)."""
     context = browser.new_context(viewport=VIEWPORT, **options)
 
-    def refuse(route):
+    def refuse(route) -> None:
         blocked.append((route.request.resource_type, route.request.url))
         route.abort("internetdisconnected")
 
@@ -142,7 +147,8 @@ WATCH_JS = """
   const before = picture(root);
   let t0 = null;
   const mark = e => { if (t0 === null) t0 = e.timeStamp; };
-  for (const type of ['pointerdown', 'keydown', 'input', 'change']) root.addEventListener(type, mark, {capture: true});
+  for (const type of ['pointerdown', 'keydown', 'input', 'change'])
+    root.addEventListener(type, mark, {capture: true});
   window.__ukvaRedraw = new Promise(resolve => {
     const observer = new MutationObserver(() => {
       if (t0 === null || picture(root) === before) return;
@@ -155,22 +161,22 @@ WATCH_JS = """
 """
 
 
-def picture(locator) -> str:
+def picture(locator: Locator) -> str:
     return locator.evaluate(PICTURE_JS)
 
 
-def watch_redraw(locator) -> None:
+def watch_redraw(locator: Locator) -> None:
     """Arm a redraw timer on `locator`; `redraw_ms(page)` then waits for the redraw it times."""
     locator.evaluate(f"(root) => ({WATCH_JS})([root, {PICTURE_JS}])")
 
 
-def redraw_ms(page, timeout_ms: float = 10_000) -> float:
+def redraw_ms(page: Page, timeout_ms: float = 10_000) -> float:
     return page.evaluate(
         "(t) => Promise.race([window.__ukvaRedraw, new Promise((_, no) => setTimeout("
         "() => no(new Error('the widget did not redraw within ' + t + ' ms')), t))])", timeout_ms)
 
 
-def settled_picture(root, timeout_ms: float = 60_000) -> str:
+def settled_picture(root: Locator, timeout_ms: float = 60_000) -> str:
     """The widget's picture once it stops changing (and shows no `.ukva-progress` any more):
     one action may redraw in several steps, e.g. 'exploring...' and then the verdict."""
     return root.evaluate(f"""(root, timeout) => new Promise((resolve, reject) => {{
@@ -195,12 +201,12 @@ DRAWN_WIDGETS_JS = f"""() => [...document.querySelectorAll('{WIDGET_OUTPUT}')]
     .filter(o => o.getBoundingClientRect().height > 0).length"""
 
 
-def rendered_widget_count(page) -> int:
+def rendered_widget_count(page: Page) -> int:
     """Widget outputs that hold a drawn, visible widget view."""
     return page.evaluate(DRAWN_WIDGETS_JS)
 
 
-def undrawn_figures(page) -> list[str]:
+def undrawn_figures(page: Page) -> list[str]:
     """bqplot figures that are not drawn as an SVG with marks in it, described for a message."""
     return page.evaluate("""() => [...document.querySelectorAll('.bqplot.figure')]
         .map((fig, i) => {
@@ -217,10 +223,12 @@ def undrawn_figures(page) -> list[str]:
         }).filter(Boolean)""")
 
 
-def cell_errors(page) -> list[str]:
-    """The text of every error or stderr output shown, and every widget that failed to display."""
+def cell_errors(page: Page) -> list[str]:
+    """The text of every error or stderr output shown (a warning a reader sees counts too), and
+    every widget that failed to display."""
     return page.evaluate(f"""() => [
-        ...[...document.querySelectorAll('[data-mime-type="{STDERR_MIME}"], .jp-OutputArea-output.jp-mod-error')]
+        ...[...document.querySelectorAll(
+                '[data-mime-type="{STDERR_MIME}"], .jp-OutputArea-output.jp-mod-error')]
             .map(e => e.textContent.trim().slice(0, 400)),
         ...[...document.querySelectorAll('.jp-OutputArea-output, .jp-Cell-outputWrapper')]
             .filter(e => /Error displaying widget|There was an error when executing cell/.test(e.textContent))
@@ -230,24 +238,24 @@ def cell_errors(page) -> list[str]:
 
 # --- JupyterLab ------------------------------------------------------------------------------
 
-def open_in_lab(page, lab: Server, notebook: str) -> None:
+def open_in_lab(page: Page, lab: Server, notebook: str) -> None:
     """Open a chapter with a fresh workspace and wait for its kernel to be idle."""
     page.goto(lab.url(chapter_url_path(lab, notebook), reset=""))
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     wait_kernel_idle(page, 60_000)
 
 
-def wait_kernel_idle(page, timeout_ms: float) -> None:
+def wait_kernel_idle(page: Page, timeout_ms: float) -> None:
     """Wait for the status bar to say the chapter's kernel is started and idle."""
     page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$")).wait_for(
         timeout=timeout_ms)
 
 
-def kernel_dialogs(page) -> list[str]:
+def kernel_dialogs(page: Page) -> list[str]:
     return page.locator(".jp-Dialog").all_inner_texts()
 
 
-def run_all_in_lab(page, timeout_ms: float = 120_000) -> None:
+def run_all_in_lab(page: Page, timeout_ms: float = 120_000) -> None:
     """Edit > Clear Outputs of All Cells, then Run > Run All Cells, as a reader does, and wait
     until every code cell has run (clearing first makes the stored prompts unmistakable from new)."""
     menu(page, "Edit", "Clear Outputs of All Cells")
@@ -262,13 +270,13 @@ def run_all_in_lab(page, timeout_ms: float = 120_000) -> None:
     wait_kernel_idle(page, timeout_ms)
 
 
-def menu(page, top: str, item: str) -> None:
+def menu(page: Page, top: str, item: str) -> None:
     """Click a main-menu entry, e.g. menu(page, "Run", "Run All Cells")."""
     page.locator(f'.lm-MenuBar-itemLabel:text-is("{top}")').click()
     page.locator(f'.lm-Menu-itemLabel:text-is("{item}")').click()
 
 
-def lab_theme(page, theme: str) -> None:
+def lab_theme(page: Page, theme: str) -> None:
     """Switch JupyterLab's theme (Settings > Theme) and wait until it is applied."""
     name = THEMES[theme]
     page.evaluate("(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", name)
@@ -276,14 +284,15 @@ def lab_theme(page, theme: str) -> None:
     page.wait_for_timeout(500)  # CSS variables of the new theme reach bqplot's SVG on the next frames
 
 
-def lab_screenshot(page, path: Path) -> None:
+def lab_screenshot(page: Page, path: Path) -> None:
     """The whole chapter in one picture, without the side bars, scrolled to its start."""
-    page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
+    page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); "
+                  "window.jupyterapp.shell.collapseRight(); }")
     page.wait_for_timeout(300)  # the notebook re-flows to the new width before it is measured
     whole_screenshot(page, path, ".jp-NotebookPanel .jp-WindowedPanel-outer", ".jp-NotebookPanel")
 
 
-def whole_screenshot(page, path: Path, scroller: str, element: str) -> None:
+def whole_screenshot(page: Page, path: Path, scroller: str, element: str) -> None:
     """Screenshot `element` with the viewport grown to show all of `scroller`'s content at once
     (both front ends scroll inside an element, so a full-page screenshot would show one screen)."""
     height = page.evaluate("(css) => { const s = document.querySelector(css); s.scrollTop = 0; "
@@ -297,7 +306,7 @@ def whole_screenshot(page, path: Path, scroller: str, element: str) -> None:
 
 # --- Voila -----------------------------------------------------------------------------------
 
-def open_in_voila(page, voila: Server, notebook: str, theme: str = "light",
+def open_in_voila(page: Page, voila: Server, notebook: str, theme: str = "light",
                   timeout_ms: float = 120_000) -> None:
     """Open a chapter as a Voila app and wait until the page shows it (Voila runs it all first)."""
     query = {"theme": theme} if theme != "light" else {}
@@ -305,11 +314,11 @@ def open_in_voila(page, voila: Server, notebook: str, theme: str = "light",
     page.locator("#rendered_cells").wait_for(state="visible", timeout=timeout_ms)
 
 
-def voila_screenshot(page, path: Path) -> None:
+def voila_screenshot(page: Page, path: Path) -> None:
     whole_screenshot(page, path, "#rendered_cells", "#rendered_cells")
 
 
-def wait_for_widgets(page, count: int, timeout_ms: float = 60_000) -> float:
+def wait_for_widgets(page: Page, count: int, timeout_ms: float = 60_000) -> float:
     """Wait until `count` widget views are drawn; returns performance.now() at that moment."""
     return page.wait_for_function(f"(n) => ({DRAWN_WIDGETS_JS})() >= n ? performance.now() : 0",
                                   arg=count, timeout=timeout_ms, polling="raf").json_value()
@@ -317,9 +326,7 @@ def wait_for_widgets(page, count: int, timeout_ms: float = 60_000) -> float:
 
 def shutdown_kernels(server: Server) -> None:
     """Stop every kernel the server runs, so chapters tested one after another do not pile up."""
-    import urllib.request
-
-    def call(method: str, path: str):
+    def call(method: str, path: str) -> object:
         request = urllib.request.Request(server.base_url + path, method=method,
                                          headers={"Authorization": f"token {server.token}"})
         with urllib.request.urlopen(request, timeout=30) as response:
