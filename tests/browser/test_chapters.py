@@ -46,7 +46,7 @@ def chapter(request, context, lab, voila):
         else:
             bp.open_in_voila(page, voila, notebook)
             opened.dialogs = bp.kernel_dialogs(page)
-        bp.wait_for_widgets(page, opened.expected.widgets, timeout_ms=30_000)
+        bp.wait_for_widgets(page, opened.expected.widgets, timeout_ms=60_000)
     except Exception as error:  # the tests below then say what the page shows, and this
         opened.problem = f" (while opening: {str(error).splitlines()[0]})"
     yield opened
