@@ -25,6 +25,7 @@ class Chapter:
     notebook: str
     page: object
     expected: bp.Expected
+    opened: bool = False  # the page showed the chapter (cells in Lab, the rendered app in Voila)
     dialogs: list[str] = field(default_factory=list)
     problem: str = ""     # what went wrong while opening and running it, if anything
 
@@ -41,11 +42,11 @@ def chapter(request, context, lab, voila):
     try:
         if front == "jupyterlab":
             bp.open_in_lab(page, lab, notebook)
-            opened.dialogs = bp.kernel_dialogs(page)
+            opened.opened, opened.dialogs = True, bp.kernel_dialogs(page)
             bp.run_all_in_lab(page)
         else:
             bp.open_in_voila(page, voila, notebook)
-            opened.dialogs = bp.kernel_dialogs(page)
+            opened.opened, opened.dialogs = True, bp.kernel_dialogs(page)
         bp.wait_for_widgets(page, opened.expected.widgets, timeout_ms=60_000)
     except Exception as error:  # the tests below then say what the page shows, and this
         opened.problem = f" (while opening: {str(error).splitlines()[0]})"
@@ -56,6 +57,7 @@ def chapter(request, context, lab, voila):
 
 
 def test_chapter_opens_without_a_kernel_dialog(chapter):
+    assert chapter.opened, f"{chapter.name} did not open{chapter.problem}"
     assert chapter.dialogs == [], f"{chapter.name} opened with a dialog: {chapter.dialogs}{chapter.problem}"
 
 
