@@ -129,8 +129,8 @@ def _make_u_area(rng: random.Random) -> tuple[dict[str, Any], str]:
     rng.shuffle(options)
     listing = "\n".join(f"  {i}: {o}" for i, o in enumerate(options))
     return ({"options": options},
-            "4.2BSD kept what a process had exactly one of in its u-area (`struct user`, at a "
-            "fixed kernel address). Which of these were there?\n"
+            "4.2BSD kept what a process had exactly one of in its u-area (`struct user u`). "
+            "Which of these were there?\n"
             f"{listing}\nAnswer with the set of numbers, e.g. {{0, 3}}.")
 
 
