@@ -22,9 +22,9 @@ def ukva(tmp_path):
 
     def start(*args: str) -> str:
         book = bp.private_book(tmp_path)
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # JupyterLab settings and workspaces in tmp, not in this $HOME
             [sys.executable, "-m", "ukva_widgets.cli", *args, "--no-browser", "--root", str(book)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=bp.lab_environment(tmp_path))
         started.append(process)
         for line in process.stdout:  # the URL is printed once the server answers
             match = re.search(r"http://\S+", line)
@@ -84,6 +84,7 @@ def test_ukva_book_opens_the_first_chapter_in_jupyterlab(ukva, context):
         page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
         assert page.locator(".lm-TabBar-tab.jp-mod-current").first.inner_text().strip() == "00-start.ipynb"
         bp.wait_kernel_idle(page, 60_000)
+        assert bp.kernel_dialogs(page) == []
     finally:
         page.close(run_before_unload=False)
 
