@@ -153,3 +153,9 @@ def test_the_error_box_names_the_engines_error_type_not_the_trait_machinery(brow
     w = CloneExplorer()
     browser.set(w.text_box, value="CLONE_VMM")
     assert "ValueError" in w.error.value and "TraitError" not in w.error.value
+
+
+def test_every_column_of_the_summary_table_has_a_header():
+    w = CloneExplorer("CLONE_VM")
+    header = w.summary.value.split("<thead>")[1].split("</thead>")[0]
+    assert "<th" in header and '"></th>' not in header and "shared?" in header

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ukva_widgets.engine.costs import cost_curves
 from ukva_widgets.widgets import CostPlot
-from ukva_widgets.widgets.cost_plot import thread_counts
+from ukva_widgets.widgets.cost_plot import METRICS, thread_counts
 
 
 def test_the_lines_show_the_simulators_curves():
@@ -52,3 +52,21 @@ def test_thread_counts_double_up_to_the_maximum():
 def test_text_is_the_plain_text_repr():
     w = CostPlot(refs=2_000)
     assert repr(w) == w.text() and w._repr_mimebundle_()["text/plain"] == w.text()
+
+
+def test_the_legend_names_designs_whose_counts_coincide():
+    w = CostPlot(threads=4, cpus=2, refs=2_000)
+    for metric, title in METRICS.items():
+        same = w.curves["per-task"][metric] == w.curves["per-cpu"][metric]
+        assert (f"<b>{title}</b>: per-task = per-cpu" in w.coincide.value) == same
+
+
+def test_a_line_lying_on_another_is_thinner_with_a_smaller_marker():
+    w = CostPlot(threads=2, refs=2_000)
+    lines = [w.lines["tlb_misses"][d] for d in ("per-task", "per-cpu", "per-mm")]
+    assert all(a.stroke_width > b.stroke_width and a.marker_size > b.marker_size for a, b in zip(lines, lines[1:]))
+
+
+def test_the_first_and_last_thread_counts_sit_inside_the_frame():
+    w = CostPlot(threads=16, refs=2_000)
+    assert w.x_scale.min < 1 and w.x_scale.max > 16

@@ -124,3 +124,36 @@ def test_a_call_on_a_reaped_task_is_shown_as_the_engines_error():
     w.position = 4
     assert "reaped" in w.error.message
     assert w.text().splitlines()[0].endswith("-> fails: " + w.error.message.split(": ", 1)[1])
+
+
+FAMILY = "sh = fork init\nexecve sh /bin/sh\nfork sh\nfork sh\nt = clone sh CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+
+
+def test_objects_stand_in_one_column_grouped_by_kind_right_of_every_task():
+    w = TaskTree(FAMILY)
+    w.position = len(w.calls)
+    nodes = w.picture.graph.node_data
+    xs, ys = w.picture.graph.x, w.picture.graph.y
+    tasks = [i for i, n in enumerate(nodes) if n["shape"] == "circle"]
+    objects = [i for i, n in enumerate(nodes) if n["shape"] == "rect"]
+    assert len({xs[i] for i in objects}) == 1 and max(xs[i] for i in tasks) < xs[objects[0]] / 2
+    kinds = [nodes[i]["label"].split("#")[0] for i in sorted(objects, key=lambda i: -ys[i])]
+    assert kinds == sorted(kinds, key=["mm", "fs", "files", "sighand", "signal", "io", "sysvsem"].index)
+
+
+def test_a_child_task_is_indented_under_its_parent_and_below_it():
+    w = TaskTree(FAMILY)
+    w.position = len(w.calls)
+    graph = w.picture.graph
+    for source, target in ((link["source"], link["target"]) for link in graph.link_data):
+        if graph.node_data[target]["shape"] == "circle":
+            assert graph.x[target] > graph.x[source] and graph.y[target] < graph.y[source]
+
+
+def test_the_picture_keeps_one_height_while_stepping(browser):
+    w = TaskTree(FAMILY)
+    height = w.picture.figure.layout.height
+    for _ in w.calls:
+        browser.click(w.step_button)
+        assert w.picture.figure.layout.height == height
+        assert all(0 < y < 1 for y in w.picture.graph.y)

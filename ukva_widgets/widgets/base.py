@@ -97,8 +97,14 @@ class ErrorBox(W.HTML):
 
 # Node labels sit on the Okabe-Ito fills, which are mid-tones: dark text reads on all of them in
 # both themes (bqplot's default label colour follows the theme and vanishes on them in dark mode).
+# bqplot's dark rules paint titles and axis labels orange; ours follow JupyterLab's theme font colour.
+# The flags box shows a long preset whole in the code font.
 STYLESHEET = ("<style>.ukva-graph .node .label{--bq-network-node-label-text-fill:#000 !important;"
               "fill:#000 !important;font-size:12px;}"
+              ".ukva-widget .bqplot{--bq-content-font-color:var(--jp-ui-font-color1);"
+              "--bq-mainheading-fill:var(--jp-ui-font-color1);--bq-axislabel-fill:var(--jp-ui-font-color1);"
+              "--bq-axis-tick-text-fill:var(--jp-ui-font-color2);}"
+              ".ukva-flags-text input{font-family:var(--jp-code-font-family);font-size:11px;}"
               ".ukva-widget .widget-button{max-width:100%;}</style>")
 
 

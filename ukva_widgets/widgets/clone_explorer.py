@@ -58,7 +58,8 @@ class CloneExplorer(UkvaWidget):
         self.preset.add_class("ukva-preset")
         self.preset.observe(self._on_preset, "value")
         self.text_box = W.Text(placeholder="CLONE_VM|CLONE_FS  (Enter to apply)", continuous_update=False,
-                               description="flags", layout=W.Layout(width="480px"))
+                               description="flags", style={"description_width": "45px"},
+                               layout=W.Layout(width="100%"))
         self.text_box.add_class("ukva-flags-text")
         self.text_box.observe(self._on_text, "value")
         self.probe_button = W.Button(description="ask the real kernel", icon="terminal",
@@ -73,9 +74,11 @@ class CloneExplorer(UkvaWidget):
         self.picture = NodeLinkFigure(height="320px")
         self._syncing = False
         self._probe_text = ""
-        super().__init__([W.HBox([self.preset, self.text_box]), W.HBox(columns), self.error,
+        # The flags get a row of their own: pthread_create's preset is 124 characters long.
+        super().__init__([self.preset, self.text_box, W.HBox(columns), self.error,
                           self.picture.figure, self.summary, W.HBox([self.probe_button, self.probe_result])])
         self.add_class("ukva-clone-explorer")
+        self.layout.max_width = "920px"  # room for the 124-character pthread_create preset in the code font
         self.flags = _canonical(flags)
         if not self.flags:  # the default value fires no change, so draw the plain fork here
             self._redraw()
@@ -209,7 +212,7 @@ class CloneExplorer(UkvaWidget):
                          badge("shared", OK_COLOUR) if shared else "separate",
                          esc(a.refcount if shared else f"{_count(a)} / {_count(b)}")])
         return themed_table(["object", f"caller pid {self.caller.pid}", f"child pid {self.child.pid}",
-                             "", "refcount"], rows)
+                             "shared?", "refcount"], rows)
 
     def text(self) -> str:
         head = f"CloneExplorer: clone({self.flags or '0'}) from pid {self.caller.pid}"

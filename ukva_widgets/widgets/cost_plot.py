@@ -6,6 +6,7 @@ figure is rebuilt). Each design has its colour, its marker and its dash pattern,
 
 CSS classes for browser tests: "ukva-cost-plot", "ukva-threads-slider", "ukva-cpus-slider",
 "ukva-refs-slider", "ukva-fill", "ukva-pcid", "ukva-cost-figure" (each of the four plots),
+"ukva-coincide" (the note naming designs whose counts are identical),
 plus "ukva-error".
 """
 
@@ -16,7 +17,7 @@ from bqplot import Axis, Figure, Lines, LinearScale, LogScale
 
 from ..engine.costs import cost_curves
 from ..engine.machine import DESIGNS, FILLS
-from .base import OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget
+from .base import OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
 
 METRICS = {"tlb_misses": "TLB misses", "page_flushes": "page flushes", "full_flushes": "full TLB flushes",
            "ipis": "shootdown IPIs"}
@@ -24,6 +25,9 @@ METRICS = {"tlb_misses": "TLB misses", "page_flushes": "page flushes", "full_flu
 DESIGN_STYLE = {"per-task": (OKABE_ITO["vermillion"], "circle", "solid"),
                 "per-cpu": (OKABE_ITO["blue"], "square", "dashed"),
                 "per-mm": (OKABE_ITO["green"], "triangle-up", "dotted")}
+# Designs often count exactly the same; drawn in DESIGNS order, each line and marker is thinner and
+# smaller than the one beneath, so a curve lying on another still shows both (and the legend says so).
+DESIGN_SIZE = {"per-task": (6.0, 150), "per-cpu": (3.0, 60), "per-mm": (1.5, 20)}
 
 
 def thread_counts(max_threads: int) -> list[int]:
@@ -63,15 +67,17 @@ class CostPlot(UkvaWidget):
             marks = {}
             for design in DESIGNS:
                 colour, marker, style = DESIGN_STYLE[design]
+                width, size = DESIGN_SIZE[design]
                 marks[design] = Lines(x=[1], y=[0], scales={"x": self.x_scale, "y": y_scale}, colors=[colour],
-                                      marker=marker, line_style=style, stroke_width=2.5, labels=[design])
+                                      marker=marker, marker_size=size, line_style=style, stroke_width=width,
+                                      labels=[design])
             self.lines[metric] = marks
             x_axis = Axis(scale=self.x_scale, label="threads", tick_format="d")
             self.x_axes.append(x_axis)
             figure = Figure(marks=list(marks.values()), title=title, animation_duration=0,
                             axes=[x_axis,
-                                  Axis(scale=y_scale, side="left", tick_format="~s")],
-                            fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 20},
+                                  Axis(scale=y_scale, side="left", tick_format="~s", num_ticks=5)],
+                            fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 30},
                             layout=W.Layout(width="395px", height="240px"))
             figure.add_class("ukva-cost-figure")
             figures.append(figure)
@@ -80,7 +86,9 @@ class CostPlot(UkvaWidget):
         legend = W.HTML('<div style="color:var(--jp-ui-font-color1)">' + " &nbsp; ".join(
             f'<span style="color:{colour};font-size:16px">{symbols[marker]}</span> <b>{design}</b> ({style} line)'
             for design, (colour, marker, style) in DESIGN_STYLE.items()) + "</div>")
-        super().__init__([controls, self.error, legend,
+        self.coincide = W.HTML()
+        self.coincide.add_class("ukva-coincide")
+        super().__init__([controls, self.error, legend, self.coincide,
                           W.GridBox(figures, layout=W.Layout(grid_template_columns="repeat(2, 395px)"))])
         self.add_class("ukva-cost-plot")
         self.redraw()
@@ -96,6 +104,9 @@ class CostPlot(UkvaWidget):
             return
         self.error.clear()
         self.counts = counts
+        # Pad the log axis a quarter either side so the first and last points and labels clear the frame.
+        with self.x_scale.hold_sync():
+            self.x_scale.min, self.x_scale.max = counts[0] / 1.25, counts[-1] * 1.25
         for axis in self.x_axes:
             axis.tick_values = counts
         for metric, marks in self.lines.items():
@@ -103,6 +114,20 @@ class CostPlot(UkvaWidget):
                 with line.hold_sync():
                     line.x = counts
                     line.y = self.curves[design][metric]
+        self.coincide.value = self._coincide_html()
+
+    def _coincide_html(self) -> str:
+        """Which designs' curves lie exactly on each other, per plot (they would hide one another)."""
+        notes = []
+        for metric, title in METRICS.items():
+            same: dict[tuple, list[str]] = {}
+            for design in DESIGNS:
+                same.setdefault(tuple(self.curves[design][metric]), []).append(design)
+            notes += [f"<b>{esc(title)}</b>: {esc(' = '.join(group))}" for group in same.values() if len(group) > 1]
+        if not notes:
+            return ""
+        return ('<div style="color:var(--jp-ui-font-color1)">identical counts, drawn on top of each other '
+                "(thickest underneath): " + "; ".join(notes) + "</div>")
 
     def text(self) -> str:
         lines = [f"CostPlot: {self.cpus.value} CPUs, {self.refs.value} references per run, {self.fill.value} fill, "

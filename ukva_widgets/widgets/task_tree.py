@@ -28,6 +28,10 @@ from .base import (FREED_COLOUR, KIND_ATTR, KIND_COLOUR, OKABE_ITO, USER_ERRORS,
 CALLS = {"fork": 0, "clone": 1, "execve": 1, "unshare": 1, "exit": (0, 1), "wait": 0, "kthread": None}
 # Thread groups get colours in turn; the label "tg N" is the second cue.
 GROUP_COLOURS = [OKABE_ITO[c] for c in ("sky", "orange", "green", "purple", "yellow", "vermillion")]
+# Picture geometry: x in figure units, heights in pixels. The indent is wider than a task circle
+# (r=18) plus bqplot's arrowhead (10px) twice over, so a tree link turns horizontal before it ends.
+TASK_X, INDENT_X, OBJECT_X = 0.04, 0.085, 0.86
+TASK_ROW_PX, ROW_PX, GROUP_GAP_PX, PAD_PX = 48, 28, 12, 22
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,11 @@ class TaskTree(UkvaWidget):
         self.step_label = W.HTML()
         self.step_label.add_class("ukva-step-label")
         self.error = ErrorBox()
-        self.picture = NodeLinkFigure(height="400px")
+        # One height for every step (the most tasks and objects the script ever shows), so stepping
+        # never resizes the figure; objects are only ever added to `seen`, never dropped.
+        most_tasks = self._replay(len(self.calls))
+        self.picture_px = _span(most_tasks, len(self.seen), len({kind for kind, _ in self.seen})) + 2 * PAD_PX
+        self.picture = NodeLinkFigure(height=f"{self.picture_px + 20}px")
         self.summary = W.HTML()
         self.summary.add_class("ukva-summary")
         super().__init__([W.HBox([self.back_button, self.step_button, self.reset_button, self.step_label]),
@@ -109,15 +117,17 @@ class TaskTree(UkvaWidget):
 
     # -- engine ---------------------------------------------------------------------------------------
 
-    def _replay(self) -> None:
-        """Run the first `position` calls on a fresh kernel, remembering every object ever held."""
+    def _replay(self, upto: int | None = None) -> int:
+        """Run the first `upto` (default `position`) calls on a fresh kernel, remembering every object
+        ever held; returns the most tasks alive at once."""
         self.kernel = k = Kernel()
         names = {"init": k.init}
         self.results: list[str] = []
         self.failure: str | None = None
         self.seen: dict[tuple[str, int], object] = {}
         self._collect()
-        for call in self.calls[: self.position]:
+        most = len(k.tasks)
+        for call in self.calls[: self.position if upto is None else upto]:
             try:
                 self.results.append(self._apply(call, names))
                 self.failure = None
@@ -125,6 +135,8 @@ class TaskTree(UkvaWidget):
                 self.results.append(f"fails: {e}")
                 self.failure = f"{call.line}: {e}"
             self._collect()
+            most = max(most, len(k.tasks))
+        return most
 
     def _apply(self, call: Call, names: dict) -> str:
         k = self.kernel
@@ -189,45 +201,63 @@ class TaskTree(UkvaWidget):
         return GROUP_COLOURS[tgids.index(task.tgid) % len(GROUP_COLOURS)]
 
     def _picture(self) -> Picture:
-        tasks = list(self.kernel.tasks)
-        depth = {}
-        for t in tasks:
-            d, p = 0, t.parent
-            while p is not None:
-                d, p = d + 1, p.parent
-            depth[t.pid] = d
-        levels = max(depth.values(), default=0) + 1
-        nodes, index = [], {}
-        by_level: dict[int, list] = {}
-        for t in tasks:
-            by_level.setdefault(depth[t.pid], []).append(t)
-        for d, row in by_level.items():
-            for i, t in enumerate(row):
-                index[t.pid] = len(nodes)
-                label = f"{t.pid}" + ("" if t.pid == t.tgid else f"·tg{t.tgid}") + ("✝" if t.state == "zombie" else "")
-                nodes.append(Node(label, (i + 1) / (len(row) + 1), 1.0 - 0.35 * d / max(levels - 1, 1),
-                                  self._group_colour(t), "circle", dashed=t.state != "running"))
-        links = [(index[t.parent.pid], index[t.pid]) for t in tasks if t.parent is not None and t.parent.pid in index]
-        kinds = list(KIND_ATTR)
-        per_kind: dict[str, list] = {}
-        for obj in self._objects():
-            per_kind.setdefault(obj.kind, []).append(obj)
-        obj_index = {}
-        # One column per kind of object present, newest at the bottom; tasks above.
-        present = [k for k in kinds if k in per_kind]
-        for kind, objs in per_kind.items():
-            x = (present.index(kind) + 0.5) / len(present)
-            for i, obj in enumerate(objs):
-                obj_index[(kind, obj.id)] = len(nodes)
+        """Tasks in one column (children indented under their parent, in tree order) and every object
+        in one column on the right, grouped by kind and ordered by where their holders sit.
+
+        Links are elbows ending in a horizontal stretch into the target's left side, so arrowheads
+        land on box edges; with all objects in one column no link runs behind another object, and
+        the indent (wider than a task circle plus its arrowhead) keeps tree links clear of tasks.
+        """
+        tasks = self._tree_order()
+        objects = self._objects()
+        span = _span(len(tasks), len(objects), len({o.kind for o in objects}))
+        top = (self.picture_px - span) / 2  # centre the drawing in the figure's fixed height
+
+        def y_of(px: float) -> float:
+            return 1.0 - px / self.picture_px
+
+        nodes, index, task_y = [], {}, {}
+        for row, (t, depth) in enumerate(tasks):
+            index[t.pid] = len(nodes)
+            task_y[t.pid] = top + (row + 0.5) * span / len(tasks)
+            label = f"{t.pid}" + ("" if t.pid == t.tgid else f"·tg{t.tgid}") + ("✝" if t.state == "zombie" else "")
+            nodes.append(Node(label, TASK_X + INDENT_X * depth, y_of(task_y[t.pid]), self._group_colour(t),
+                              "circle", dashed=t.state != "running"))
+        links = [(index[t.parent.pid], index[t.pid]) for t, _ in tasks if t.parent is not None and t.parent.pid in index]
+        holders = {id(o): [t for t, _ in tasks if getattr(t, KIND_ATTR[o.kind]) is o] for o in objects}
+
+        def barycentre(obj) -> tuple:
+            # Held objects in the mean position of their holders (fewest crossings); freed ones last.
+            ys = [task_y[t.pid] for t in holders[id(obj)]]
+            return (not ys, sum(ys) / len(ys) if ys else 0.0, obj.id)
+
+        py = top + (span - _span(0, len(objects), len({o.kind for o in objects}))) / 2 + ROW_PX / 2
+        for kind in KIND_ATTR:
+            group = sorted((o for o in objects if o.kind == kind), key=barycentre)
+            for obj in group:
                 label = f"{obj.label} freed" if obj.freed else f"{obj.label} ×{obj.refcount}"
-                nodes.append(Node(label, x, 0.45 - min(0.2, 0.45 / max(len(objs) - 1, 1)) * i,
-                                  FREED_COLOUR if obj.freed else KIND_COLOUR[kind], dashed=obj.freed))
-        for t in tasks:
-            for kind, attr in KIND_ATTR.items():
-                obj = getattr(t, attr)
-                if obj is not None and (kind, obj.id) in obj_index:
-                    links.append((index[t.pid], obj_index[(kind, obj.id)]))
+                nodes.append(Node(label, OBJECT_X, y_of(py), FREED_COLOUR if obj.freed else KIND_COLOUR[kind],
+                                  dashed=obj.freed))
+                links += [(index[t.pid], len(nodes) - 1) for t in holders[id(obj)]]
+                py += ROW_PX
+            if group:
+                py += GROUP_GAP_PX
         return Picture(nodes, links)
+
+    def _tree_order(self) -> list[tuple]:
+        """Live and zombie tasks depth first from their roots, each with its depth in the tree."""
+        tasks = list(self.kernel.tasks)
+        live = {t.pid for t in tasks}
+        order: list[tuple] = []
+
+        def visit(task, depth: int) -> None:
+            order.append((task, depth))
+            for child in sorted((c for c in tasks if c.parent is task), key=lambda c: c.pid):
+                visit(child, depth + 1)
+
+        for root in (t for t in tasks if t.parent is None or t.parent.pid not in live):
+            visit(root, 0)
+        return order
 
     def _holders(self, obj) -> str:
         attr = KIND_ATTR[obj.kind]
@@ -251,3 +281,8 @@ class TaskTree(UkvaWidget):
         for o in self._objects():
             lines.append(f"  {o.label:<10} " + ("freed" if o.freed else f"refcount {o.refcount} held by {self._holders(o)}"))
         return "\n".join(lines)
+
+
+def _span(tasks: int, objects: int, kinds: int) -> int:
+    """Pixels the picture needs: a row per task or per object (kinds apart by a gap), whichever is taller."""
+    return max(tasks * TASK_ROW_PX, objects * ROW_PX + max(kinds - 1, 0) * GROUP_GAP_PX)
