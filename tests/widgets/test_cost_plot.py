@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ukva_widgets.engine.costs import cost_curves
 from ukva_widgets.widgets import CostPlot
-from ukva_widgets.widgets.cost_plot import METRICS, thread_counts
+from ukva_widgets.widgets.cost_plot import METRICS, thread_counts, y_ticks
 
 
 def test_the_lines_show_the_simulators_curves():
@@ -70,3 +70,11 @@ def test_a_line_lying_on_another_is_thinner_with_a_smaller_marker():
 def test_the_first_and_last_thread_counts_sit_inside_the_frame():
     w = CostPlot(threads=16, refs=2_000)
     assert w.x_scale.min < 1 and w.x_scale.max > 16
+
+
+def test_y_ticks_are_a_few_round_steps_from_zero_past_the_top():
+    for top in (0, 3, 42, 477, 566, 12_345):
+        ticks = y_ticks(top)
+        steps = {b - a for a, b in zip(ticks, ticks[1:])}
+        assert ticks[0] == 0 and ticks[-1] >= top and len(steps) == 1 and len(ticks) <= 7
+        assert f"{steps.pop():g}".lstrip("0.")[0] in "125"

@@ -12,6 +12,8 @@ plus "ukva-error".
 
 from __future__ import annotations
 
+import itertools
+
 import ipywidgets as W
 from bqplot import Axis, Figure, Lines, LinearScale, LogScale
 
@@ -39,6 +41,17 @@ def thread_counts(max_threads: int) -> list[int]:
     return counts + [max_threads]
 
 
+def y_ticks(top: float) -> list[float]:
+    """Round ticks from 0 to at least `top`, at most five steps of 1, 2 or 5 times a power of ten."""
+    step, factors = 1.0, itertools.cycle((2, 2.5, 2))  # 1, 2, 5, 10, 20, 50, ...
+    while top / step > 5:
+        step *= next(factors)
+    ticks = [0.0]
+    while ticks[-1] < top:
+        ticks.append(ticks[-1] + step)
+    return ticks if len(ticks) > 1 else [0.0, 1.0]
+
+
 class CostPlot(UkvaWidget):
     """Sliders for threads, CPUs and trace length; four plots of the designs' counters."""
 
@@ -62,6 +75,7 @@ class CostPlot(UkvaWidget):
         self.lines: dict[str, dict[str, Lines]] = {}
         figures = []
         self.x_axes = []
+        self.y_axes: dict[str, Axis] = {}
         for metric, title in METRICS.items():
             y_scale = LinearScale(min=0)
             marks = {}
@@ -74,9 +88,10 @@ class CostPlot(UkvaWidget):
             self.lines[metric] = marks
             x_axis = Axis(scale=self.x_scale, label="threads", tick_format="d")
             self.x_axes.append(x_axis)
+            self.y_axes[metric] = Axis(scale=y_scale, side="left", tick_format="~s")
             figure = Figure(marks=list(marks.values()), title=title, animation_duration=0,
                             axes=[x_axis,
-                                  Axis(scale=y_scale, side="left", tick_format="~s", num_ticks=5)],
+                                  self.y_axes[metric]],
                             fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 30},
                             layout=W.Layout(width="395px", height="240px"))
             figure.add_class("ukva-cost-figure")
@@ -110,6 +125,10 @@ class CostPlot(UkvaWidget):
         for axis in self.x_axes:
             axis.tick_values = counts
         for metric, marks in self.lines.items():
+            ticks = y_ticks(max(max(self.curves[design][metric]) for design in DESIGNS))
+            with self.y_axes[metric].scale.hold_sync():
+                self.y_axes[metric].scale.min, self.y_axes[metric].scale.max = 0, ticks[-1]
+            self.y_axes[metric].tick_values = ticks
             for design, line in marks.items():
                 with line.hold_sync():
                     line.x = counts

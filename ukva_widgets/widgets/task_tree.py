@@ -31,7 +31,7 @@ GROUP_COLOURS = [OKABE_ITO[c] for c in ("sky", "orange", "green", "purple", "yel
 # Picture geometry: x in figure units, heights in pixels. The indent is wider than a task circle
 # (r=18) plus bqplot's arrowhead (10px) twice over, so a tree link turns horizontal before it ends.
 TASK_X, INDENT_X, OBJECT_X = 0.04, 0.085, 0.86
-TASK_ROW_PX, ROW_PX, GROUP_GAP_PX, PAD_PX = 48, 28, 12, 22
+TASK_ROW_PX, ROW_PX, GROUP_GAP_PX, PAD_PX = 60, 36, 14, 22
 
 
 @dataclass(frozen=True)
