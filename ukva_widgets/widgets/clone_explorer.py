@@ -63,7 +63,8 @@ class CloneExplorer(UkvaWidget):
         self.text_box.add_class("ukva-flags-text")
         self.text_box.observe(self._on_text, "value")
         self.probe_button = W.Button(description="ask the real kernel", icon="terminal",
-                                     tooltip="run clone() with these flags on this machine and compare")
+                                     tooltip="run clone() with these flags on this machine and compare",
+                                     layout=W.Layout(width="auto"))  # the default width cuts the label
         self.probe_button.add_class("ukva-probe")
         self.probe_button.on_click(self._on_probe)
         self.probe_result = W.HTML()

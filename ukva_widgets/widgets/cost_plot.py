@@ -29,7 +29,7 @@ DESIGN_STYLE = {"per-task": (OKABE_ITO["vermillion"], "circle", "solid"),
                 "per-mm": (OKABE_ITO["green"], "triangle-up", "dotted")}
 # Designs often count exactly the same; drawn in DESIGNS order, each line and marker is thinner and
 # smaller than the one beneath, so a curve lying on another still shows both (and the legend says so).
-DESIGN_SIZE = {"per-task": (6.0, 150), "per-cpu": (3.0, 60), "per-mm": (1.5, 20)}
+DESIGN_SIZE = {"per-task": (6.0, 150), "per-cpu": (3.0, 64), "per-mm": (2.0, 32)}
 
 
 def thread_counts(max_threads: int) -> list[int]:

@@ -210,7 +210,8 @@ class TaskTree(UkvaWidget):
         """
         tasks = self._tree_order()
         objects = self._objects()
-        span = _span(len(tasks), len(objects), len({o.kind for o in objects}))
+        kinds = len({o.kind for o in objects})
+        span = _span(len(tasks), len(objects), kinds)
         top = (self.picture_px - span) / 2  # centre the drawing in the figure's fixed height
 
         def y_of(px: float) -> float:
@@ -231,7 +232,7 @@ class TaskTree(UkvaWidget):
             ys = [task_y[t.pid] for t in holders[id(obj)]]
             return (not ys, sum(ys) / len(ys) if ys else 0.0, obj.id)
 
-        py = top + (span - _span(0, len(objects), len({o.kind for o in objects}))) / 2 + ROW_PX / 2
+        py = top + (span - _span(0, len(objects), kinds)) / 2 + ROW_PX / 2  # objects centred too
         for kind in KIND_ATTR:
             group = sorted((o for o in objects if o.kind == kind), key=barycentre)
             for obj in group:
