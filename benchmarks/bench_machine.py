@@ -6,28 +6,20 @@ import time
 
 from harness import Result, samples_ms
 
-from ukva_widgets.engine import Kernel, Machine, explore
+from ukva_widgets.engine import Kernel, Machine, explore, make_tasks
 from ukva_widgets.engine.costs import simulate_costs
-
-THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 
 
 def _threads(n: int) -> tuple[Kernel, list]:
-    k = Kernel()
-    p = k.fork(k.init)
-    return k, [p] + [k.clone(p, THREAD) for _ in range(n - 1)]
+    return make_tasks(threads=n)
 
 
 def _processes() -> tuple[Kernel, list]:
-    k = Kernel()
-    p = k.fork(k.init)
-    return k, [p, k.fork(p)]
+    return make_tasks(threads=1, processes=1)
 
 
 def _vm_not_files() -> tuple[Kernel, list]:
-    k = Kernel()
-    p = k.fork(k.init)
-    return k, [p, k.clone(p, "CLONE_VM")]
+    return make_tasks(threads=2, sibling="CLONE_VM")
 
 
 VERDICTS = [  # issue 3's table: (number, tasks, options)

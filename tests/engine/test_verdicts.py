@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import pytest
 
-from ukva_widgets.engine import Kernel, Machine, explore
-
-THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+from ukva_widgets.engine import Kernel, Machine, explore, make_tasks
 
 
 def two_threads() -> tuple[Kernel, list]:
-    k = Kernel()
-    p = k.fork(k.init)
-    return k, [p, k.clone(p, THREAD)]
+    return make_tasks(threads=2)
 
 
 def two_processes() -> tuple[Kernel, list]:
-    k = Kernel()
-    p = k.fork(k.init)
-    return k, [p, k.fork(p)]
+    return make_tasks(threads=1, processes=1)
 
 
 def vm_not_files() -> tuple[Kernel, list]:
-    k = Kernel()
-    p = k.fork(k.init)
-    return k, [p, k.clone(p, "CLONE_VM")]
+    return make_tasks(threads=2, sibling="CLONE_VM")
 
 
 def violation_of(k: Kernel, tasks: list, **options) -> object:

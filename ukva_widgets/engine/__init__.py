@@ -20,10 +20,11 @@ __all__ = [
 from .explore import ExploreResult, explore, random_run
 from .layout import AddressSpace, Region, address_space, slot_address, ukva_shows
 from .machine import Choice, Machine, Options, Violation
+from .workloads import THREAD_FLAGS, make_tasks
 
 __all__ += [
     "ExploreResult", "explore", "random_run", "AddressSpace", "Region", "address_space", "slot_address",
-    "ukva_shows", "Choice", "Machine", "Options", "Violation",
+    "ukva_shows", "Choice", "Machine", "Options", "Violation", "THREAD_FLAGS", "make_tasks",
 ]
 __all__ += ["simulate_costs", "cost_curves"]
 

@@ -20,7 +20,7 @@ import ipywidgets as W
 from ..engine import Machine, address_space, ukva_shows
 from ..engine.machine import DESIGNS
 from .base import OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc, themed_table
-from .design_lab import make_tasks
+from .design_lab import tasks_for
 
 # Region colours, each with its name written in the row as the second cue.
 REGION_STYLE = {"user": OKABE_ITO["sky"], "ukva": OKABE_ITO["orange"], "kernel": OKABE_ITO["grey"]}
@@ -35,7 +35,7 @@ class AddressSpaceMap(UkvaWidget):
 
     def __init__(self, machine: Machine | None = None) -> None:
         if machine is None:
-            kernel, tasks = make_tasks("threads sharing only the VM")
+            kernel, tasks = tasks_for("threads sharing only the VM")
             machine = Machine(kernel, tasks, cpus=2, design="per-mm")
         if not isinstance(machine, Machine):
             raise TypeError(f"AddressSpaceMap shows a Machine (ukva_widgets.engine.Machine); got {type(machine).__name__}")

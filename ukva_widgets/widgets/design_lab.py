@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine import Kernel, Machine, explore
+from ..engine import Kernel, Machine, explore, make_tasks
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
 from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, badge
 from .smp_stepper import SMPStepper
@@ -30,14 +30,12 @@ WORKLOADS = {
 MAX_STATES = 300_000
 
 
-def make_tasks(workload: str, n: int = 2) -> tuple[Kernel, list]:
+def tasks_for(workload: str, n: int = 2) -> tuple[Kernel, list]:
     """A fresh kernel and `n` tasks: a process forked from init plus n-1 clones of it (or forks)."""
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}: use one of {', '.join(WORKLOADS)}")
-    k = Kernel()
-    first = k.fork(k.init)
     flags = WORKLOADS[workload]
-    return k, [first] + [k.fork(k.init) if flags is None else k.clone(first, flags) for _ in range(n - 1)]
+    return make_tasks(threads=1, processes=n - 1) if flags is None else make_tasks(threads=n, sibling=flags)
 
 
 class DesignLab(UkvaWidget):
@@ -97,7 +95,7 @@ class DesignLab(UkvaWidget):
     def _build(self) -> bool:
         """Build the machine the controls describe; on a refused combination show why, keep the old one."""
         try:
-            kernel, tasks = make_tasks(self.workload.value)
+            kernel, tasks = tasks_for(self.workload.value)
             machine = Machine(kernel, tasks, **self._settings())
         except USER_ERRORS as e:
             self.error.show(e)

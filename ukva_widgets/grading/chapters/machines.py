@@ -5,19 +5,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ...engine import Kernel, Machine
-
-THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+from ...engine import THREAD_FLAGS, Machine, make_tasks
 
 
-def machine(threads: int = 2, processes: int = 0, sibling: str = THREAD, **options: Any) -> Machine:
+def machine(threads: int = 2, processes: int = 0, sibling: str = THREAD_FLAGS, **options: Any) -> Machine:
     """A Machine over one process with `threads` tasks sharing its MM (the first is the leader,
     the others cloned with `sibling` flags) plus `processes` forked processes with MMs of their own."""
-    k = Kernel()
-    leader = k.fork(k.init)
-    tasks = [leader] + [k.clone(leader, sibling) for _ in range(threads - 1)]
-    tasks += [k.fork(k.init) for _ in range(processes)]
-    return Machine(k, tasks, **options)
+    return Machine(*make_tasks(threads, processes, sibling), **options)
 
 
 def setup_text(threads: int, processes: int, **options: Any) -> str:
