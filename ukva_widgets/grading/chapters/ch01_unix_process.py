@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..items import Item, Part, register
+from ..items import Item, Part, explain, register
 from ..shapes import as_int, as_set
 
 FORK_LOOPS = {
@@ -152,7 +152,7 @@ def _judge_u_area(settings: dict[str, Any], answer: Any) -> list[Part]:
         hints.append(f"{wrong_out} chosen item(s) are tables the whole system shares; the u-area "
                      "held only what belongs to one process.")
     if hints:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, " ".join(hints))
+        explain(parts, " ".join(hints))
     return parts
 
 

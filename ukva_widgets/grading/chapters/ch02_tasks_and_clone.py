@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from ...engine import CloneError, Kernel, flag_names, parse_flags
-from ..items import AnswerError, Item, Part, register
+from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_bool, as_dict, as_list
 
 RESOURCES = ("vm", "fs", "files", "sighand", "signal")
@@ -59,7 +59,7 @@ def _judge_shares(settings: dict[str, Any], answer: Any) -> list[Part]:
              for key in RESOURCES]
     wrong = sum(1 for p in parts if not p.passed)
     if wrong:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, (
+        explain(parts, (
             f"{wrong} of {len(RESOURCES)} predictions are wrong. For each resource, find the one "
             "flag that makes copy_process() take a reference to the caller's object instead of "
             "making a copy (copy_mm, copy_fs, copy_files, copy_sighand, copy_signal in kernel/fork.c)."))
@@ -193,7 +193,7 @@ def _judge_failures(settings: dict[str, Any], answer: Any) -> list[Part]:
         hints.append(f"{wrong_rule} call(s) fail by another rule than you said: copy_process checks "
                      "its rules in order and stops at the first that fires.")
     if hints:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, " ".join(hints))
+        explain(parts, " ".join(hints))
     return parts
 
 

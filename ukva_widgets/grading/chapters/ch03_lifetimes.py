@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from ...engine import Kernel
-from ..items import Item, Part, register
+from ..items import Item, Part, explain, register
 from ..shapes import as_bool, as_dict, as_int, as_set
 
 THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
@@ -90,7 +90,7 @@ def _judge_refcounts(settings: dict[str, Any], answer: Any) -> list[Part]:
         hints.append(f"{low} count(s) too low: count every task that still points at the object, "
                      "including ones that only took a reference through a CLONE_ flag.")
     if hints:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, 0.25, " ".join(hints))
+        explain(parts, " ".join(hints))
     return parts
 
 
@@ -126,7 +126,7 @@ def _judge_freed(settings: dict[str, Any], answer: Any) -> list[Part]:
         hints.append(f"{kept} object(s) you keep have lost their last user: follow each exit, "
                      "execve and wait and count who still points at them.")
     if hints:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, " ".join(hints))
+        explain(parts, " ".join(hints))
     return parts
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..items import Item, Part, register
+from ..items import Item, Part, explain, register
 from ..shapes import as_bool, as_dict, as_int, as_list
 from .machines import machine, random_schedule, replay, setup_text
 
@@ -105,7 +105,7 @@ def _judge_cr3(settings: dict[str, Any], answer: Any) -> list[Part]:
     if missed:
         hints.append(f"{missed} switch(es) write CR3 that you said do not: a different MM must be loaded.")
     if hints:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, " ".join(hints))
+        explain(parts, " ".join(hints))
     return parts
 
 
@@ -139,7 +139,7 @@ def _judge_fill(settings: dict[str, Any], answer: Any) -> list[Part]:
         wrong += not ok
         parts.append(Part(a, each if ok else 0.0, each))
     if wrong:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, parts[-1].feedback + (
+        explain(parts, parts[-1].feedback + (
             f" {wrong} wrong: which of these lets the kernel decide what a miss loads (the premise of "
             "Ingo Molnar's 'possible but not practical' remark for x86), and which reads the shared "
             "page tables on its own?"))

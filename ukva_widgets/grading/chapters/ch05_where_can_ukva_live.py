@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...engine import explore
-from ..items import AnswerError, Item, Part, register
+from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
 from .machines import machine, replay, setup_text
 
@@ -108,7 +108,7 @@ def _judge_verdicts(settings: dict[str, Any], answer: Any) -> list[Part]:
                      "show different data to different tasks (a refill handler that decides, a flush "
                      "on every switch, tasks that share nothing)?")
     if hints:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, " ".join(hints))
+        explain(parts, " ".join(hints))
     return parts
 
 

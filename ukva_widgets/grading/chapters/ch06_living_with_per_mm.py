@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...engine import explore
-from ..items import AnswerError, Item, Part, register
+from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
 from .machines import machine
 
@@ -290,7 +290,7 @@ def _judge_per_mm(settings: dict[str, Any], answer: Any) -> list[Part]:
         wrong += got != want
         parts.append(Part(f"machine {i}", each if got == want else 0.0, each))
     if wrong:
-        parts[-1] = Part(parts[-1].name, parts[-1].points, each, (
+        explain(parts, (
             f"{wrong} wrong. Per-MM is the only place that can work, and then only with all three of "
             "the seed message's conditions: SMP-safe updates, nothing shared across MMs where caches "
             "are virtual, and dynamic slots for what an MM can have several of."))
