@@ -36,6 +36,16 @@ def _result(name: str, times: list[float], goal: float, detail: str) -> Result:
     return Result(name, round(p95(times), 2), "ms", goal, detail=f"p95 of {len(times)}; {detail}")
 
 
+def _step_or_back(w):
+    """Alternately take the first enabled step and go back, as a user exploring a machine does."""
+    def interact() -> None:
+        if w.machine.history:
+            _click(w.back_button)
+        else:
+            _click(w.choice_box.children[0])
+    return interact
+
+
 def run() -> list[Result]:
     from ukva_widgets.engine import Kernel
     from ukva_widgets.engine.machine import Machine
@@ -59,12 +69,7 @@ def run() -> list[Result]:
     th = k.clone(p, THREADS)
     s = SMPStepper(Machine(k, [p, th], cpus=2, design="per-mm", fill="hardware"))
 
-    def stepper_step() -> None:
-        if s.machine.history:
-            _click(s.back_button)
-        else:
-            _click(s.choice_box.children[0])
-    out.append(_result("widgets: SMPStepper step/back", samples_ms(stepper_step, N), GOAL_MS, "per-mm, 2 CPUs"))
+    out.append(_result("widgets: SMPStepper step/back", samples_ms(_step_or_back(s), N), GOAL_MS, "per-mm, 2 CPUs"))
 
     d = DesignLab()
     out.append(_result("widgets: DesignLab change an option", samples_ms(
@@ -83,12 +88,7 @@ def run() -> list[Result]:
 
     c = CacheAliasing()
 
-    def cache_step() -> None:
-        if c.machine.history:
-            _click(c.back_button)
-        else:
-            _click(c.choice_box.children[0])
-    out.append(_result("widgets: CacheAliasing step/back", samples_ms(cache_step, N), GOAL_MS, "1 CPU, 2 MMs"))
+    out.append(_result("widgets: CacheAliasing step/back", samples_ms(_step_or_back(c), N), GOAL_MS, "1 CPU, 2 MMs"))
 
     cp = CostPlot()
     out.append(_result("widgets: CostPlot move the CPU slider", samples_ms(
