@@ -14,6 +14,7 @@ import pytest
 from ukva_widgets.real.probe import KCMP_SYSCALL
 
 ROOT = Path(__file__).resolve().parents[2]
+RANDOM_SEQUENCES = 1000   # ~15 s here, with the listed cases (benchmarks/bench_real.py measures it)
 
 
 def skip_or_fail(why: str) -> None:

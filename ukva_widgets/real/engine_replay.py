@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno as errno_mod
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ukva_widgets.engine import CloneError, IoprioError, Kernel, NotModelled, TaskStateError
 from ukva_widgets.real.agent import AGENT_NAME
@@ -133,11 +133,14 @@ def replay(steps: list[list], privileged: bool = True) -> dict:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One sequence compared: `difference` is '' when kernel and engine agree."""
+    """One sequence compared: `difference` is '' when kernel and engine agree; `kernel` and
+    `engine` hold the two runs ({"results", "snapshots"}; the kernel's may be {"failed": why})."""
 
     name: str
     steps: list
     difference: str
+    kernel: dict = field(default_factory=dict, compare=False, repr=False)
+    engine: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def agree(self) -> bool:
@@ -146,18 +149,22 @@ class Verdict:
 
 def compare(name: str, steps: list[list], kernel: dict, engine: dict) -> Verdict:
     """Where the engine's run first differs from the kernel's ('' when nowhere)."""
+    return Verdict(name, steps, _first_difference(steps, kernel, engine), kernel, engine)
+
+
+def _first_difference(steps: list[list], kernel: dict, engine: dict) -> str:
     if "failed" in kernel:
-        return Verdict(name, steps, f"the kernel side failed: {kernel['failed']}")
+        return f"the kernel side failed: {kernel['failed']}"
     snaps_k, snaps_e = kernel["snapshots"], engine["snapshots"]
     if snaps_k[0] != snaps_e[0]:
-        return Verdict(name, steps, f"before the first step: {_diff(snaps_k[0], snaps_e[0])}")
+        return f"before the first step: {_diff(snaps_k[0], snaps_e[0])}"
     for n, step in enumerate(steps):
         rk, re_ = kernel["results"][n], engine["results"][n]
         if rk != re_:
-            return Verdict(name, steps, f"step {n + 1} {step}: kernel returned {rk}, engine {re_}")
+            return f"step {n + 1} {step}: kernel returned {rk}, engine {re_}"
         if snaps_k[n + 1] != snaps_e[n + 1]:
-            return Verdict(name, steps, f"after step {n + 1} {step}: {_diff(snaps_k[n + 1], snaps_e[n + 1])}")
-    return Verdict(name, steps, "")
+            return f"after step {n + 1} {step}: {_diff(snaps_k[n + 1], snaps_e[n + 1])}"
+    return ""
 
 
 def _diff(k: dict, e: dict) -> str:
@@ -228,3 +235,39 @@ def _one(rng: random.Random, length: int) -> list[list]:
         r.step(step)
         steps.append(step)
     return steps
+
+
+@dataclass
+class SequenceReport:
+    """`ukva probe --sequences`: the listed cases and `count` random sequences, each compared.
+    `why` is set (and `verdicts` empty) when the kernel could not be asked."""
+
+    why: str
+    privileged: bool
+    listed: list[Verdict]
+    random: list[Verdict]
+    seed: int
+
+    @property
+    def available(self) -> bool:
+        return not self.why
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return self.listed + self.random
+
+
+def check_sequences(count: int = 1000, seed: int = 0, timeout: float = 300.0) -> SequenceReport:
+    """Play the listed cases and `count` random sequences on the kernel and on the engine."""
+    from ukva_widgets.real.sequences import LISTED, play
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"the number of random sequences is an int >= 0, not {count!r}")
+    randoms = random_sequences(count, seed)
+    named = list(LISTED.items()) + [(f"random #{i} (seed {seed})", s) for i, s in enumerate(randoms)]
+    run = play([steps for _, steps in named], timeout)
+    if not run.available:
+        return SequenceReport(run.why, False, [], [], seed)
+    verdicts = [compare(name, steps, kernel, replay(steps, run.privileged))
+                for (name, steps), kernel in zip(named, run.runs)]
+    return SequenceReport("", run.privileged, verdicts[:len(LISTED)], verdicts[len(LISTED):], seed)
