@@ -58,23 +58,27 @@ def test_engine_answers_the_other_legacy_flags_and_refused_pairs_as_the_kernel_d
 
 CONFORMANCE_ONLY = """
     import os, sys
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", "-q", "-x", "-rs",
-             "tests/real/test_conformance.py::test_engine_answers_clone_as_the_running_kernel_does"])
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", "-q", "-rsE",
+             "tests/real/test_conformance.py::test_engine_answers_clone_as_the_running_kernel_does",
+             "tests/real/test_conformance.py::test_engine_plays_random_sequences_as_the_running_kernel_does"])
 """
 
 
 @pytest.mark.usefixtures("probeable_kernel")
 @pytest.mark.parametrize("require, exit_code, says", [
-    ("0", 0, "256 skipped"),
+    ("0", 0, "257 skipped"),
     ("1", 1, "UKVA_REQUIRE_KERNEL=1 requires the real kernel"),
 ])
 def test_where_kcmp_is_refused_conformance_skips_but_fails_when_the_kernel_is_required(
         require, exit_code, says):
+    # One pytest run for both checks (single calls and sequences): starting pytest costs ~13 s.
     done = run_python(CONFORMANCE_ONLY, prelude=deny_kcmp(1), check=False,
                       env={"UKVA_REQUIRE_KERNEL": require})
     assert done.returncode == exit_code, done.stdout[-2000:]
     assert says in done.stdout
     assert "kcmp(2) was refused (EPERM)" in done.stdout
+    if require == "1":
+        assert "ERROR tests/real/test_conformance.py::test_engine_plays_random_sequences" in done.stdout
 
 
 # -- sequences: what single calls cannot show (ukva_widgets/real/sequences.py) --------------------

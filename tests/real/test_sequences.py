@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from real_helpers import deny_kcmp, run_python
+from real_helpers import run_python
 
 from ukva_widgets.cli import main
 from ukva_widgets.real import agent
@@ -151,23 +151,8 @@ def test_without_a_c_compiler_the_sequences_are_unavailable_and_say_why(monkeypa
     assert not run.available and "C compiler" in run.why and "gcc" in run.why
 
 
-SEQUENCES_ONLY = """
-    import os, sys
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", "-q", "-x", "-rs",
-             "tests/real/test_conformance.py::test_engine_plays_random_sequences_as_the_running_kernel_does"])
-"""
-
-
-@needs_kernel
-@pytest.mark.parametrize("require, exit_code, says", [
-    ("0", 0, "1 skipped"),
-    ("1", 1, "UKVA_REQUIRE_KERNEL=1 requires the real kernel"),
-])
-def test_where_kcmp_is_refused_the_sequences_skip_but_fail_when_the_kernel_is_required(
-        require, exit_code, says):
-    done = run_python(SEQUENCES_ONLY, prelude=deny_kcmp(1), check=False, env={"UKVA_REQUIRE_KERNEL": require})
-    assert done.returncode == exit_code, done.stdout[-2000:]
-    assert says in done.stdout and "kcmp(2)" in done.stdout
+# Where kcmp(2) is refused the sequences skip, and fail under UKVA_REQUIRE_KERNEL=1: shown by
+# test_conformance.py::test_where_kcmp_is_refused_conformance_skips_but_fails_when_the_kernel_is_required.
 
 
 # -- ukva probe --sequences -----------------------------------------------------------------------

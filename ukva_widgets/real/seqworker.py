@@ -343,6 +343,10 @@ def can_ask(kcmp_nr: int) -> str:
         os.waitpid(pid, 0)
     if r >= 0:
         return ""
+    if err == errno_mod.ENOSYS:
+        return "this kernel has no kcmp(2) (ENOSYS: built without CONFIG_KCMP or a filter hides it)"
+    if err == errno_mod.EPERM:
+        return "kcmp(2) was refused (EPERM): a seccomp filter or security policy forbids it here"
     return f"kcmp(2) failed on a plain child ({errno_name(err)})"
 
 
