@@ -6,13 +6,11 @@ test_conformance.py."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-from real_helpers import run_python
+from real_helpers import can_drop_privileges, run_as_nobody, run_python
 
 from ukva_widgets.cli import main
 from ukva_widgets.real import agent
@@ -128,9 +126,7 @@ def test_sequences_out_of_time_are_stopped_reaped_and_say_so():
 
 
 @needs_kernel
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
-                    or not os.access("/usr/bin/python3", os.X_OK),
-                    reason="needs root, setpriv and /usr/bin/python3 to drop to an unprivileged user")
+@can_drop_privileges
 def test_an_unprivileged_user_gets_the_same_agreement():
     script = """
         import json
@@ -139,8 +135,7 @@ def test_an_unprivileged_user_gets_the_same_agreement():
         print(json.dumps({"why": report.why, "privileged": report.privileged,
                           "wrong": [v.difference for v in report.verdicts if not v.agree]}))
     """
-    as_nobody = run_python(script, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           "--inh-caps=-all", "--bounding-set=-all", python="/usr/bin/python3").stdout
+    as_nobody = run_as_nobody(script)
     assert json.loads(as_nobody) == {"why": "", "privileged": False, "wrong": []}
 
 
