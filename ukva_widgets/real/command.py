@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "probe", help="ask this Linux kernel what clone() does, next to the engine's answer",
         description="Run clone(FLAGS | SIGCHLD) on the running kernel in an isolated worker, compare "
                     "caller and child with kcmp(2), and print the engine's answer beside it. "
+                    "With --sequences, play scripted sequences of clone/unshare/execve/exit/wait on "
+                    "the kernel and on the engine and compare what each shows after every step. "
                     "Exit status: 0 agree, 1 disagree, 2 bad input, 3 cannot compare.")
     parser.add_argument("flags", nargs="?", metavar="FLAGS",
                         help='clone flags, e.g. "CLONE_VM|CLONE_FS" (CLONE_ may be omitted; '
@@ -36,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="every subset of VM FS FILES SIGHAND THREAD SYSVSEM PARENT IO (256)")
     parser.add_argument("--sequences", nargs="?", type=int, const=1000, metavar="N",
                         help="play scripted sequences of clone/unshare/exec/exit/wait on the kernel and "
-                             "on the engine: the issue's listed cases plus N random ones (default 1000)")
+                             "on the engine: fixed cases (exit signals, wait status, reaping, subreapers, "
+                             "exec from a thread...) plus N random ones (default 1000)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="seed of the random sequences (default 0), to replay a run")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
