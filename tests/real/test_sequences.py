@@ -58,6 +58,13 @@ def test_a_parent_ignoring_sigchld_gets_echild_on_the_kernel(sequence_report, na
     assert list(last(run)["tasks"]) == ["p0"]
 
 
+def test_a_parent_that_execd_is_sent_sigchld_whatever_the_exit_signal_on_the_kernel(sequence_report):
+    plain = kernel_run(sequence_report, "SIGCHLD ignored, a child with another exit signal")
+    assert plain["results"][-1] == {"errno": "", "reaped": "p1", "status": 0x500}   # a zombie
+    execd = kernel_run(sequence_report, "SIGCHLD ignored by a parent that exec'd: any exit signal reaps")
+    assert execd["results"][-1] == {"errno": "ECHILD"}                                # none left
+
+
 def test_legacy_clone_keeps_exit_signals_that_are_no_signal_on_the_kernel(sequence_report):
     run = kernel_run(sequence_report, "legacy exit signals 0, 65, 0x80 and 255")
     tasks = run["snapshots"][4]["tasks"]

@@ -190,7 +190,9 @@ class Kernel:
             signal = self._alloc(Signal)
         child = Task(pid=pid, tgid=pid, comm=caller.comm, parent=parent, mm=mm, fs=fs, files=files,
                      sighand=sighand, signal=signal, exit_signal=exit_signal, io_context=io,
-                     sysvsem=sysvsem)
+                     sysvsem=sysvsem, self_exec_id=caller.self_exec_id,
+                     parent_exec_id=(caller.parent_exec_id if bits & (_THREAD | _PARENT)
+                                     else caller.self_exec_id))
         if bits & _THREAD:
             child.group_leader = caller.group_leader
             child.tgid = caller.tgid

@@ -77,6 +77,9 @@ LISTED: dict[str, list[list]] = {
         ["sigchld", 0, "SA_NOCLDWAIT"], ["clone", 0, SIGCHLD, 1], ["exit", 1, 5, False], ["wait", 0]],
     "SIGCHLD ignored, a child with another exit signal": [
         ["sigchld", 0, "SIG_IGN"], ["clone", 0, SIGUSR1, 1], ["exit", 1, 5, False], ["wait", 0]],
+    "SIGCHLD ignored by a parent that exec'd: any exit signal reaps": [
+        ["sigchld", 0, "SIG_IGN"], ["clone", 0, SIGUSR1, 1], ["clone", 0, 0x80, 2], ["clone", 0, 0, 3],
+        ["exec", 0], ["exit", 1, 5, False], ["exit", 2, 6, False], ["exit", 3, 7, False], ["wait", 0]],
     "SIGCHLD ignored, the last thread releases a zombie leader": [
         ["sigchld", 0, "SIG_IGN"], ["clone", 0, SIGCHLD, 1], ["clone", 1, T, 2], ["exit", 1, 1, False],
         ["exit", 2, 2, False], ["wait", 0]],

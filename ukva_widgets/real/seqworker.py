@@ -45,6 +45,14 @@ class StepFailed(Exception):
     """The kernel side could not play a step (a task did not answer in time, a tid vanished)."""
 
 
+STOP = []   # set by SIGTERM: finish tidily (kill and reap the current sequence), then leave
+
+
+def check_stop() -> None:
+    if STOP:
+        raise StepFailed("stopped by SIGTERM")
+
+
 class Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
@@ -98,6 +106,7 @@ class Controller:
         done = self._word(idx, 4)
         deadline = time.monotonic() + self.step_seconds
         while done.value != seq:
+            check_stop()
             left = deadline - time.monotonic()
             if left <= 0:
                 raise StepFailed(f"task {idx} did not answer within {self.step_seconds:g} s")
@@ -205,6 +214,7 @@ class Controller:
                         busy = True
             if not busy:
                 return
+            check_stop()
             if time.monotonic() > deadline:
                 raise StepFailed(f"tasks {targets} did not finish exiting within {self.step_seconds:g} s")
             time.sleep(pause)
@@ -226,6 +236,7 @@ class Controller:
         self.tids = [pid]
 
     def step(self, step: list) -> dict:
+        check_stop()
         op, actor = step[0], step[1]
         if op == "wait" and actor == -1:
             try:
@@ -337,7 +348,7 @@ def privileged() -> bool:
 
 
 def _stop(signum, frame):
-    raise SystemExit(1)
+    STOP.append(signum)    # no exception here: it could cut a teardown short and leave tasks
 
 
 def main() -> int:
@@ -354,6 +365,8 @@ def main() -> int:
         return 0
     controller = Controller(spec)
     for steps in spec["sequences"]:
+        if STOP:
+            return 1
         out.write(json.dumps(controller.run(steps)) + "\n")
     out.flush()
     return 0
