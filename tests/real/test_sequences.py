@@ -183,3 +183,9 @@ def test_ukva_probe_sequences_json_counts_and_lists_disagreements(capsys):
 def test_ukva_probe_sequences_refuses_bad_input(capsys, argv):
     assert main(argv) == 2
     assert "--sequences" in capsys.readouterr().err
+
+
+def test_an_agent_that_cannot_run_makes_the_sequences_unavailable(monkeypatch, tmp_path):
+    monkeypatch.setattr(agent, "SOURCE", "int main(void) { return 0; }")   # builds, but is no agent
+    binary, why = agent.build(tmp_path)
+    assert binary is None and "does not run" in why and "TMPDIR" in why

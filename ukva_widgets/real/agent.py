@@ -202,4 +202,11 @@ def build(directory: Path) -> tuple[Path | None, str]:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return None, f"building the sequence agent with {cc} failed: {last}"
+    try:   # without its two arguments the agent exits at once with status 2
+        ran = subprocess.run([str(binary)], capture_output=True, timeout=30).returncode
+    except OSError as exc:
+        ran = exc
+    if ran != 2:
+        return None, (f"the sequence agent built in {directory} does not run ({ran}); is the temporary "
+                      "directory mounted noexec? Point TMPDIR at one that allows programs")
     return binary, ""

@@ -78,6 +78,7 @@ class Controller:
         self.me = os.getpid()
         self.root = 0        # the current sequence's root pid (its session id), 0 when none
         self.tids: list[int | None] = []
+        self.broken = ""     # set when no sequence can start: the others fail at once
 
     # -- the shared memory ------------------------------------------------------------------------
 
@@ -324,9 +325,15 @@ class Controller:
         self.tids = []
 
     def run(self, steps: list) -> dict:
+        if self.broken:
+            return {"failed": self.broken}
         results, snapshots = [], []
         try:
-            self.start_root()
+            try:
+                self.start_root()
+            except StepFailed as exc:   # the agent cannot start at all: no sequence will
+                self.broken = f"the root task did not start: {exc}"
+                raise
             snapshots.append(self.snapshot())
             for step in steps:
                 results.append(self.step(step))
