@@ -451,7 +451,9 @@ def test_reparenting_to_a_thread_of_the_same_group_keeps_the_exit_signal(k, sh):
 def test_the_group_status_is_the_last_threads_exit_code_encoded(k, sh):
     t = k.clone(sh, THREAD)
     k.exit(sh, 3)
+    assert sh.exit_code == 0x300           # the zombie leader's own code, /proc/PID/stat field 52
     k.exit(t, 7)
+    assert sh.exit_code == 0x700           # release_task gave it the group's
     reaped = k.wait(k.init)
     assert (reaped.pid, reaped.status, reaped.exit_code) == (sh.pid, 0x700, 7)
     assert repr(reaped) == f"WaitResult(pid={sh.pid}, status=0x0700, exit_code=7)"

@@ -46,7 +46,9 @@ def test_an_orphan_goes_to_the_subreaper_with_exit_signal_sigchld_on_the_kernel(
 
 def test_the_status_is_the_last_threads_on_the_kernel(sequence_report):
     run = kernel_run(sequence_report, "leader exits 3, then the last thread 7")
+    assert run["snapshots"][3]["tasks"]["p1"]["exit_code"] == 0x300      # stat field 52: its own
     assert run["results"][3] == {"errno": "", "reaped": None}            # the leader waits for t
+    assert run["snapshots"][5]["tasks"]["p1"]["exit_code"] == 0x700      # now the group's
     assert run["results"][5] == {"errno": "", "reaped": "p1", "status": 0x700}
 
 

@@ -152,8 +152,9 @@ def _forget_original_parent(k: Kernel, father: Task) -> None:
 
 def release_task(k: Kernel, t: Task) -> None:
     """The task is gone: its pid is free, its sighand and signal references dropped. If it was
-    the last thread of a zombie leader, the leader's parent is notified now, and the leader
-    reaped too when that parent wants no zombies (release_task's zap_leader)."""
+    the last thread of a zombie leader, the leader takes the group's exit code as its own, its
+    parent is notified now, and the leader is reaped too when that parent wants no zombies
+    (release_task's zap_leader)."""
     t.signal.nr_threads -= 1
     k._put(t.sighand)
     t.sighand = None
@@ -164,8 +165,11 @@ def release_task(k: Kernel, t: Task) -> None:
         t.parent.children.remove(t)
     leader = t.group_leader
     if (leader is not t and leader.state == ZOMBIE and leader.signal.nr_threads == 1
-            and k._tasks.get(leader.pid) is leader and _notify_parent(leader)):
-        release_task(k, leader)
+            and k._tasks.get(leader.pid) is leader):
+        if leader.signal.flags & SignalFlags.SIGNAL_GROUP_EXIT:
+            leader.exit_code = leader.signal.group_exit_code   # /proc/PID/stat now shows the group's
+        if _notify_parent(leader):
+            release_task(k, leader)
 
 
 def _vfork_done(t: Task) -> None:

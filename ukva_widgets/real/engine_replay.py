@@ -111,6 +111,8 @@ class Replay:
             tasks[f"p{i}"] = {"state": "zombie" if t.state == "zombie" else "alive",
                               "ppid": self.name_of(parent), "tgid": self.name_of(t.group_leader),
                               "comm": t.comm, "exit_signal": t.exit_signal}
+            if t.state == "zombie":
+                tasks[f"p{i}"]["exit_code"] = t.exit_code
             present.append(i)
         shared = {}
         for n, i in enumerate(present):

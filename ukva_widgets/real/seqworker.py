@@ -11,7 +11,7 @@ and a child subreaper, so it plays the part of init: orphans come to it, and "wa
 -1 is its own waitpid. After each step it reads what the kernel shows - /proc/TID/stat (state,
 parent, comm, exit signal, field 38), /proc/TID/status (Tgid) and kcmp(2) between every two
 tasks - and names every pid by the task that holds it, so that the engine's run of the same
-sequence can be compared field by field. When the sequence ends (or fails, or this worker is
+sequence can be compared field by field (a zombie's own exit code, field 52, too). When the sequence ends (or fails, or this worker is
 told to stop) every task of it is killed and reaped.
 """
 
@@ -134,8 +134,9 @@ class Controller:
     # -- what the kernel shows ------------------------------------------------------------------------
 
     @staticmethod
-    def stat(tid: int) -> tuple[str, int, str, int] | None:
-        """(state, ppid, comm, exit_signal) from /proc/TID/stat; None when the tid is gone."""
+    def stat(tid: int) -> tuple[str, int, str, int, int] | None:
+        """(state, ppid, comm, exit_signal, exit_code) from /proc/TID/stat (fields 3, 4, 2, 38, 52);
+        None when the tid is gone."""
         try:
             with open(f"/proc/{tid}/stat", "rb") as f:
                 raw = f.read()
@@ -143,7 +144,7 @@ class Controller:
             return None
         comm = raw[raw.index(b"(") + 1:raw.rindex(b")")].decode(errors="replace")
         rest = raw[raw.rindex(b")") + 2:].split()
-        return rest[0].decode(), int(rest[1]), comm, int(rest[35])
+        return rest[0].decode(), int(rest[1]), comm, int(rest[35]), int(rest[49])
 
     @staticmethod
     def tgid(tid: int) -> int | None:
@@ -180,11 +181,13 @@ class Controller:
             if st is None or st[0] == "X":
                 self.tids[i] = None
                 continue
-            state, ppid, comm, exit_signal = st
+            state, ppid, comm, exit_signal, exit_code = st
             tg = self.tgid(tid)
             tasks[f"p{i}"] = {"state": "zombie" if state == "Z" else "alive", "ppid": self.name_of(ppid),
                               "tgid": self.name_of(tg) if tg is not None else "?", "comm": comm,
                               "exit_signal": exit_signal}
+            if state == "Z":
+                tasks[f"p{i}"]["exit_code"] = exit_code    # the task's own encoded status
             present.append(i)
         shared = {}
         for i, j in combinations(present, 2):
