@@ -1,11 +1,11 @@
 """The sequence agent: a small C program every task of a scripted sequence runs (see sequences.py).
 
-Tasks that share an address space (CLONE_VM, threads) cannot run Python, so each task of a
-sequence runs this loop instead: it waits on a futex in a shared memory block (a memfd, mapped
-again after each execve), performs the one system call the controller asks for, writes the
-result (a return value or -errno) and waits again. It calls nothing else, so what the kernel
-reports afterwards is what the sequence did. It blocks every signal, so that an exit signal sent
-to a parent (SIGUSR1, say) is left pending instead of killing it. Kept here as a string, built with the system's C
+Tasks that share an address space (CLONE_VM, threads) cannot run Python, so each task of a sequence
+runs this loop instead: it waits on a futex in a shared memory block (a memfd, mapped again after
+each execve), performs the one system call the controller asks for, writes the result (a return
+value or -errno) and waits again. It calls nothing else, so what the kernel reports afterwards is
+what the sequence did. It blocks every signal, so that an exit signal sent to a parent (SIGUSR1,
+say) is left pending instead of killing it. Kept here as a string, built with the system's C
 compiler into a private temporary directory when the sequences run (`build()`).
 """
 

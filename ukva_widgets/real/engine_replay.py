@@ -110,7 +110,8 @@ class Replay:
             parent = t.parent.group_leader if t.parent is not None else None
             tasks[f"p{i}"] = {"state": "zombie" if t.state == "zombie" else "alive",
                               "ppid": self.name_of(parent), "tgid": self.name_of(t.group_leader),
-                              "comm": t.comm, "exit_signal": t.exit_signal}
+                              "comm": t.comm, "exit_signal": t.exit_signal,
+                              "ignores_sigchld": t.sighand.action.get(SIGCHLD) == "SIG_IGN"}
             if t.state == "zombie":
                 tasks[f"p{i}"]["exit_code"] = t.exit_code
             present.append(i)

@@ -26,7 +26,9 @@ child it makes. The actor -1 is init (only for "wait"). The steps:
 What is compared after every step: each step's result (errno name, or for wait the task reaped
 and its encoded status), and for every task not yet reaped its state (alive or zombie), its
 parent and thread group (by name), its comm, its exit signal (/proc/PID/stat field 38), a
-zombie's own exit code (field 52: a leader's, not yet the group's), and for every two tasks which of vm, files, fs, sighand, io and sysvsem kcmp(2) finds shared.
+zombie's own exit code (field 52: a leader's, not yet the group's), whether it ignores SIGCHLD
+(/proc/PID/status SigIgn), and for every two tasks which of vm, files, fs, sighand, io and
+sysvsem kcmp(2) finds shared.
 
 Stands alone: imports nothing from the engine.
 """

@@ -9,10 +9,10 @@ For each sequence it forks a root task, which starts a new session and executes 
 agent.py); every task the sequence makes runs the agent too. This process is the root's parent
 and a child subreaper, so it plays the part of init: orphans come to it, and "wait" with actor
 -1 is its own waitpid. After each step it reads what the kernel shows - /proc/TID/stat (state,
-parent, comm, exit signal, field 38), /proc/TID/status (Tgid) and kcmp(2) between every two
-tasks - and names every pid by the task that holds it, so that the engine's run of the same
-sequence can be compared field by field (a zombie's own exit code, field 52, too). When the sequence ends (or fails, or this worker is
-told to stop) every task of it is killed and reaped.
+parent, comm, exit signal in field 38, a zombie's exit code in field 52), /proc/TID/status (Tgid,
+SigIgn) and kcmp(2) between every two tasks - and names every pid by the task that holds it, so
+that the engine's run of the same sequence can be compared field by field. When the sequence
+ends (or fails, or this worker is told to stop) every task of it is killed and reaped.
 """
 
 from __future__ import annotations
@@ -147,15 +147,23 @@ class Controller:
         return rest[0].decode(), int(rest[1]), comm, int(rest[35]), int(rest[49])
 
     @staticmethod
-    def tgid(tid: int) -> int | None:
+    def status(tid: int) -> tuple[int, bool] | None:
+        """(Tgid, whether SIGCHLD is ignored: bit 16 of SigIgn) from /proc/TID/status."""
+        tgid, ignored = None, False
         try:
             with open(f"/proc/{tid}/status") as f:
                 for line in f:
                     if line.startswith("Tgid:"):
-                        return int(line.split()[1])
+                        tgid = int(line.split()[1])
+                    elif line.startswith("SigIgn:"):
+                        ignored = bool(int(line.split()[1], 16) >> 16 & 1)
         except (FileNotFoundError, ProcessLookupError):
             return None
-        return None
+        return None if tgid is None else (tgid, ignored)
+
+    def tgid(self, tid: int) -> int | None:
+        st = self.status(tid)
+        return None if st is None else st[0]
 
     def name_of(self, pid: int) -> str:
         if pid == self.me:
@@ -182,10 +190,10 @@ class Controller:
                 self.tids[i] = None
                 continue
             state, ppid, comm, exit_signal, exit_code = st
-            tg = self.tgid(tid)
+            tg, ignores = self.status(tid) or (None, None)
             tasks[f"p{i}"] = {"state": "zombie" if state == "Z" else "alive", "ppid": self.name_of(ppid),
                               "tgid": self.name_of(tg) if tg is not None else "?", "comm": comm,
-                              "exit_signal": exit_signal}
+                              "exit_signal": exit_signal, "ignores_sigchld": ignores}
             if state == "Z":
                 tasks[f"p{i}"]["exit_code"] = exit_code    # the task's own encoded status
             present.append(i)
