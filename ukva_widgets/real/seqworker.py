@@ -29,6 +29,7 @@ import time
 from itertools import combinations
 
 WALL = 0x40000000                     # waitpid's __WALL
+CLONE_VFORK = 0x4000
 PR_SET_CHILD_SUBREAPER = 36
 FUTEX = {"x86_64": 202, "aarch64": 98}
 FUTEX_WAIT, FUTEX_WAKE = 0, 1
@@ -112,6 +113,19 @@ class Controller:
             if left <= 0:
                 raise StepFailed(f"task {idx} did not answer within {self.step_seconds:g} s")
             self._futex(done, FUTEX_WAIT, done.value, min(left, 0.5))
+
+    def wait_either(self, caller: int, child: int) -> int:
+        """A vfork caller's error (-errno) if it answered first, else 0 once the child started."""
+        seq = self._word(caller, 0).value
+        deadline = time.monotonic() + self.step_seconds
+        while self._word(child, 4).value != 0:
+            check_stop()
+            if self._word(caller, 4).value == seq:
+                return struct.unpack_from("q", self.shm, self._off(caller, 48))[0]
+            if time.monotonic() > deadline:
+                raise StepFailed(f"neither task {caller} nor its vfork child answered in time")
+            time.sleep(0.0002)
+        return 0
 
     def command(self, idx: int, op: str, args=(), text: str = "", wait: bool = True) -> tuple[int, int]:
         base = self._off(idx, 0)
@@ -263,7 +277,14 @@ class Controller:
             while len(self.tids) <= child:
                 self.tids.append(None)
             self.reset_slot(child)
-            ret, _ = self.command(actor, "clone", [word, child])
+            if word & CLONE_VFORK:
+                # The caller sleeps in clone() until the child execs or exits: wait for whichever
+                # comes first, the child starting or the caller failing. The caller's answer
+                # arrives later, before any next order to it is served.
+                self.command(actor, "clone", [word, child], wait=False)
+                ret = self.wait_either(actor, child)
+            else:
+                ret, _ = self.command(actor, "clone", [word, child])
             if ret < 0:
                 return {"errno": errno_name(-ret)}
             self.wait_done(child, 0)
