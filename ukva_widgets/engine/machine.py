@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # The settings' names live in options.py; views import them from here with the Machine.
 __all__ = ["CACHES", "COUNTERS", "DESIGNS", "FILLS", "SLOTS", "SHARED_KEY_PHYSICAL",
-           "Choice", "Machine", "Options", "Pick", "Violation"]
+           "Choice", "Effects", "Machine", "Options", "Pick", "StaleEntry", "Violation"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,52 @@ class Violation:
         return f"violation ({self.kind}): {self.explanation}"
 
     __repr__ = __str__
+
+
+@dataclass(frozen=True)
+class StaleEntry:
+    """A TLB entry that differs from its page table's current entry: `cpu` holds `vpage` ->
+    page `cached` (under ASID slot `asid`, for MM number `mm`) while the page table says
+    `current`.  `cached_label` and `current_label` name the pages ("files#2 v0"); `text` is
+    what a view prints beside the entry."""
+
+    cpu: int
+    vpage: int
+    cached: int
+    current: int
+    asid: int
+    mm: int
+    address: int
+    cached_label: str
+    current_label: str
+
+    @property
+    def text(self) -> str:
+        return f"stale: page table says {self.current_label}"
+
+    def __iter__(self):
+        # Unpacks as (cpu, vpage, cached, current), the form issue 11 names.
+        return iter((self.cpu, self.vpage, self.cached, self.current))
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What one step changed, for a view to highlight: the step; the counters that moved
+    (name -> increase); TLB entries flushed and filled as (cpu, asid, vpage, page); page-table
+    entries rewritten as (mm, vpage, old page, new page); shootdown IPIs as (from cpu, to
+    cpu); the CPUs that wrote CR3; and `lines`, the same in words."""
+
+    choice: Choice
+    counters: dict
+    flushed: tuple
+    filled: tuple
+    ptes: tuple
+    ipis: tuple
+    cr3: tuple
+    lines: tuple
+
+    def text(self) -> str:
+        return "\n".join((str(self.choice),) + tuple("  " + line for line in self.lines))
 
 
 Pick = Union[Choice, str, int]
@@ -129,6 +175,7 @@ class Machine:
         self.violation: Violation | None = None
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.history: list[Choice] = []
+        self.effects: list[Effects] = []
         self._undo: list[tuple[tuple, Violation | None, dict[str, int]]] = []
 
     def fresh(self) -> Machine:
@@ -156,6 +203,8 @@ class Machine:
         for name, n in zip(COUNTERS, counts):
             self.counters[name] += n
         self.violation = None if bad is None else self.explain(bad)
+        before = self._undo[-1][0]
+        self.effects.append(self._effects(choice, before, state, counts))
         return self.choices()
 
     def _resolve(self, pick: Pick) -> Choice:
@@ -182,6 +231,72 @@ class Machine:
             raise ValueError("nothing to undo: the machine is at the start")
         self.state, self.violation, self.counters = self._undo.pop()
         self.history.pop()
+        self.effects.pop()
+
+    # -- facts for views ----------------------------------------------------------------------
+    def stale_entries(self) -> list[StaleEntry]:
+        """Every TLB entry that differs from the current entry of its MM's page table, from the
+        step that made it stale (not only once a read uses it).
+
+        Left out: entries under an ASID whose tlb_gen is behind its MM's (an SMP-safe update
+        skipped a lazy or switched-away CPU; switch_mm flushes them before anyone can read
+        them), so SMP-safe updates leave none; and, under software fill of per-task or
+        per-cpu, the UKVA has no page-table entry to compare with (the refill handler is the
+        source), so nothing there is stale."""
+        s = self.setup
+        if s.design != PER_MM and not s.hardware:
+            return []
+        cpus, ptes, mm_gen = self.state[0], self.state[1], self.state[2]
+        out = []
+        for c, (_, _, _, _, asids, tlb) in enumerate(cpus):
+            for a, vpage, page in tlb:
+                m, gen = asids[a]
+                if m < 0 or gen < mm_gen[m]:
+                    continue
+                now = ptes[m][vpage]
+                if page != now:
+                    out.append(StaleEntry(c, vpage, page, now, a, m, slot_address(vpage),
+                                          self.page_label(page), self.page_label(now)))
+        return out
+
+    def last_effects(self) -> Effects | None:
+        """What the last step changed (see `Effects`), or None at the start."""
+        return self.effects[-1] if self.effects else None
+
+    def _effects(self, choice: Choice, before: tuple, after: tuple, counts: list[int]) -> Effects:
+        """The difference between two states, in data and words (machine.effects keeps one
+        per step; a view highlights it)."""
+        delta = {name: n for name, n in zip(COUNTERS, counts) if n}
+        flushed, filled, cr3, ipis, lines = [], [], [], [], []
+        actor = choice.cpu
+        for c, (old, new) in enumerate(zip(before[0], after[0])):
+            if old is new:
+                continue
+            gone = [e for e in old[5] if e not in new[5]]
+            came = [e for e in new[5] if e not in old[5]]
+            flushed += [(c, a, v, p) for a, v, p in gone]
+            filled += [(c, a, v, p) for a, v, p in came]
+            if old[1] != new[1] and new[1] >= 0:
+                cr3.append(c)
+                lines.append(f"cpu{c} writes CR3: loads {self.mm_label(new[1])}")
+            if c != actor and choice.action == "update" and old[4] != new[4]:
+                ipis.append((actor, c))
+                lines.append(f"cpu{actor} sends a shootdown IPI to cpu{c}")
+            for a, v, p in gone:
+                lines.append(f"cpu{c} drops its TLB entry {slot_address(v):#010x}->{self.page_label(p)}")
+            for a, v, p in came:
+                lines.append(f"cpu{c} loads a TLB entry {slot_address(v):#010x}->{self.page_label(p)}")
+        ptes = []
+        for m, (old, new) in enumerate(zip(before[1], after[1])):
+            for v, (p, q) in enumerate(zip(old, new)):
+                if p != q:
+                    ptes.append((m, v, p, q))
+                    lines.append(f"{self.mm_label(m)}'s page table: {slot_address(v):#010x} now maps "
+                                 f"{self.page_label(q)} (was {self.page_label(p)})")
+        if delta:
+            lines.append("counters: " + ", ".join(f"{k} +{n}" for k, n in delta.items()))
+        return Effects(choice, delta, tuple(flushed), tuple(filled), tuple(ptes), tuple(ipis), tuple(cr3),
+                       tuple(lines))
 
     # -- words ----------------------------------------------------------------------------
     def task_index(self, task: Task) -> int:
