@@ -13,7 +13,10 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
    CPU keeps 6 ASID slots, reused by MM and flushed only when stale (FACTS.md §6).
 3. switch_mm.  Switching to a task of the loaded MM skips the CR3 write, as x86
    switch_mm_irqs_off does; a kernel thread or the idle task keeps the previous MM loaded
-   (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.
+   (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.  A lazy CPU holds one
+   mm_count reference on the MM it keeps: taken on a user -> kernel switch, passed along on
+   kernel -> kernel switches, dropped on kernel -> user (kernel/sched/core.c, FACTS.md §6);
+   machine.py's `Machine` keeps and checks these (they are not part of the explored state).
 4. Page tables.  `page_tables="shared"`: one page table per MM, which every CPU running the MM
    walks, as on Linux.  `page_tables="per-cpu"`: each CPU has its own copy of each MM's page
    table, so a switch can rewrite this CPU's copy without touching what the other CPUs walk
