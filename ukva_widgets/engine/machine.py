@@ -437,7 +437,8 @@ class Machine:
             loaded = before[0][c][1]
             who = e.choice.cpu
             if loaded != m:
-                return (f"cpu{c} ran {self.mm_label(loaded)} when cpu{who} remapped the slot of "
+                actor = "it" if who == c else f"cpu{who}"
+                return (f"cpu{c} had {self.mm_label(loaded)} loaded when {actor} remapped the slot in "
                         f"{self.mm_label(m)} ({e.choice}), and kept {self.mm_label(m)}'s entries under "
                         f"its PCID: a plain update (smp_safe=False) flushes only the loaded ASID and does "
                         f"not bump {self.mm_label(m)}'s tlb_gen, so when cpu{c} switched back, switch_mm "
