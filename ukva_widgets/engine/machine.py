@@ -3,6 +3,12 @@
 It keeps the current state, the history (so a view can go back), the counters (TLB misses,
 page walks or refill traps, page and full flushes, CR3 writes, IPIs), and turns raw choices
 and violations into words.  The model itself, numbered and explained, is in transitions.py.
+
+For views it also computes, in the engine: `stale_entries()` (TLB entries that differ from
+their page table's current entry, from the step that made them stale), `effects` /
+`last_effects()` (what each step changed: flushes, fills, page-table writes, IPIs, CR3 writes,
+counters), `page_table(m, cpu)`, and the lazy-TLB mm_count references its CPUs hold
+(`lazy_references()`, `mm_count(m)`: one per lazy CPU, passed along kernel -> kernel).
 """
 
 from __future__ import annotations
