@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Union
 
 from .layout import slot_address
@@ -68,6 +68,10 @@ class Violation:
     got: str
     expected: str
     explanation: str
+    # Where the wrong data came from ("tlb", "walk", "refill", "cache", "memory"; "lost" for a
+    # lost update) and the UKVA page: a view marks the TLB entry or cache line that served it.
+    source: str = field(default="", compare=False)
+    vpage: int = field(default=-1, compare=False)
 
     def __str__(self) -> str:
         return f"violation ({self.kind}): {self.explanation}"
@@ -459,6 +463,9 @@ class Machine:
 
     def explain(self, bad: tuple) -> Violation:
         """Turn the raw violation of Setup.next into words."""
+        return replace(self._explain(bad), source=bad[5], vpage=bad[2])
+
+    def _explain(self, bad: tuple) -> Violation:
         c, cur, vpage, got, want, source = bad
         s = self.setup
         m = s.task_mm[cur]
