@@ -42,7 +42,7 @@ from .options import COUNTERS, DESIGNS, FILLS, boolean, int_in, pick
 P_SWITCH = 0.05
 P_UPDATE = 0.01
 MAX_REFS = 10_000_000
-MAX_CELLS = 100_000_000  # cpus x refs: the who-runs-where table is that many bytes
+MAX_CELLS = 100_000_000  # cpus x refs: each CPU makes a pass over the trace
 
 
 def _schedule(threads: int, cpus: int, cpu: np.ndarray, u: np.ndarray, choice: np.ndarray,
@@ -61,14 +61,16 @@ def _schedule(threads: int, cpus: int, cpu: np.ndarray, u: np.ndarray, choice: n
     for c, n in enumerate(running):
         if n >= 0:
             asid[c][mm_of[n]] = True
-    gen: dict[tuple, int] = {}        # page -> generation (bumped by each update's remap)
-
-    def page(c: int, n: int) -> tuple:
-        return ("task", n) if design == 0 else ("cpu", c) if design == 1 else ("mm", mm_of[n])
-
+    # Pages as ints: per-task the task, per-cpu the CPU, per-mm the MM; `none` for no entry.
+    none = max(ntasks, cpus, 2)
+    gen = [0] * (none + 1)            # page -> generation (bumped by each update's remap)
+    for c in range(cpus):
+        holds[c] = [none, none]
+    page_of = ([list(range(ntasks))] * cpus if design == 0 else [[c] * ntasks for c in range(cpus)]
+               if design == 1 else [mm_of] * cpus)   # page_of[cpu][task]
     for c, n in enumerate(running):
         if n >= 0:
-            holds[c][mm_of[n]] = page(c, n)
+            holds[c][mm_of[n]] = page_of[c][n]
     inv_t: list[int] = []
     inv_g: list[int] = []
     sw_t: list[int] = []
@@ -93,12 +95,12 @@ def _schedule(threads: int, cpus: int, cpu: np.ndarray, u: np.ndarray, choice: n
             if nxt < 0:
                 continue                      # idle: lazy TLB, the MM stays loaded
             m = mm_of[nxt]
-            want = page(c, nxt)
+            want = page_of[c][nxt]
             flush = False
             if loaded[c] != m:
                 n_cr3 += 1
                 loaded[c] = m
-                if not pcid or not asid[c][m] or seen[c][m] < gen.get(holds[c][m], 0):
+                if not pcid or not asid[c][m] or seen[c][m] < gen[holds[c][m]]:
                     flush = True          # the CR3 write flushes; or a new or stale ASID
                     asid[c][m] = True
                     n_full += 1
@@ -109,12 +111,13 @@ def _schedule(threads: int, cpus: int, cpu: np.ndarray, u: np.ndarray, choice: n
                 inv_t.append(t)
                 inv_g.append(c * 2 + m)
             holds[c][m] = want
-            seen[c][m] = gen.get(want, 0)
+            seen[c][m] = gen[want]
         elif cur >= 0:
             n_update += 1
             m = mm_of[cur]
-            target = page(c, cur)
-            now = gen[target] = gen.get(target, 0) + 1
+            target = page_of[c][cur]
+            gen[target] += 1
+            now = gen[target]
             for y in range(cpus):
                 other = running[y]
                 if other < 0 or mm_of[other] != m or holds[y][m] != target:
@@ -153,23 +156,23 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
     choice = rng.random(refs)
     run = _schedule(threads, cpus, cpu, u, choice, d, pcid)
 
-    # Who runs where: per CPU, the task after each reference (forward-filled switches); -1 idle.
-    t = np.arange(refs)
+    # Who runs where: per CPU, the task after each of its references (forward-filled
+    # switches over that CPU's references only); -1 idle.
     mm_of = np.array([0] * threads + [1, -1], dtype=np.int64)   # index -1: idle, no MM
-    sw_task = np.full(refs, -1, dtype=np.int64)
+    task_at = np.empty(refs, dtype=np.int64)
+    sw_task = np.full(refs, -2, dtype=np.int64)
     sw_task[run["sw_t"]] = run["sw_task"]
-    is_sw = np.zeros(refs, dtype=bool)
-    is_sw[run["sw_t"]] = True
+    for c in range(cpus):
+        mine = np.flatnonzero(cpu == c)
+        if mine.size == 0:
+            continue
+        here = sw_task[mine]
+        last = np.maximum.accumulate(np.where(here != -2, np.arange(mine.size), -1))
+        start = c if c < threads + 1 else -1
+        task_at[mine] = np.where(last >= 0, here[np.maximum(last, 0)], start)
     reads = np.flatnonzero(u >= P_SWITCH + P_UPDATE)
     read_cpu = cpu[reads]
-    read_task = np.empty(reads.size, dtype=np.int64)
-    for c in range(cpus):
-        sw = is_sw & (cpu == c)
-        last = np.maximum.accumulate(np.where(sw, t, -1))
-        start = c if c < threads + 1 else -1
-        mine = read_cpu == c
-        at = last[reads[mine]]
-        read_task[mine] = np.where(at >= 0, sw_task[np.maximum(at, 0)], start)
+    read_task = task_at[reads]
     busy = read_task >= 0
     reads, read_cpu, read_ctx = reads[busy], read_cpu[busy], mm_of[read_task[busy]]
 
