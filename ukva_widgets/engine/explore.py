@@ -78,7 +78,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     t0 = time.perf_counter()
     setup = machine.setup
     enabled, key, has_stale = setup.enabled, setup.key, setup.has_stale
-    symmetric, prune = setup.symmetric, setup.prune
+    symmetric, prune = setup.symmetric and not setup.rename, setup.prune
     start = setup.initial()
     seen = {key(start)}
     # States in the order they were found, which is also the breadth-first order to expand

@@ -235,6 +235,9 @@ class Setup:
         signature = [(self.task_mm[i], self.task_reads[i]) if self.design == PER_MM else i
                      for i in range(len(self.tasks))]
         self.twin = tuple(signature.index(sig) for sig in signature)
+        # Under per-mm a running task can be renamed to its first twin too (key): then the
+        # state names no task but through its class, and its update in progress rides on its CPU.
+        self.rename = self.design == PER_MM and any(t != i for i, t in enumerate(self.twin))
         self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
 
     @staticmethod
@@ -334,8 +337,10 @@ class Setup:
         return out
 
     def key(self, state: tuple) -> tuple:
-        """The state as the explorer's visited set sees it, with two reductions that keep
+        """The state as the explorer's visited set sees it, with three reductions that keep
         every future the same:
+        - twins: under per-mm, tasks of one MM that read the same slots differ only by their
+          pid, so a running task is named by the first of its twins;
         - symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs
           are sorted (per-cpu pages name their CPU, so there they are not; nor where a switch
           rewrites one CPU's copy of a page table);
@@ -344,9 +349,16 @@ class Setup:
         cpus = state[0]
         if self.has_stale(state):
             cpus = [self._prune(cpu, state[2]) for cpu in cpus]
+        updates = state[3]
+        if self.rename:
+            # Twins: a running task is named by its first twin (only running tasks can have an
+            # update in progress, so it moves onto the CPU that runs it).
+            twin, pending = self.twin, updates[1]
+            cpus = [cpu if cpu[0] < 0 else (twin[cpu[0]],) + cpu[1:] + (pending[cpu[0]] or (),) for cpu in cpus]
+            updates = updates[0]
         if self.symmetric:
             cpus = sorted(cpus)
-        return (tuple(cpus), state[1], state[2], state[3], state[4])
+        return (tuple(cpus), state[1], state[2], updates, state[4])
 
     def has_stale(self, state: tuple) -> bool:
         """Whether some CPU holds an ASID whose tlb_gen is behind its MM's.  Only an SMP-safe
