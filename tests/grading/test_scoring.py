@@ -14,7 +14,7 @@ from ukva_widgets.grading.items import SCORING, knows_nothing, score_picks
 SEEDS = range(0, 400, 13)
 DATA_ITEMS = [i.id for i in all_items() if i.kind == "data"]
 EMPTY = [None, "", "   ", [], (), {}, set(), frozenset(), [None, None], {"a": None}]
-OPTIONS = [None, True, False, 0, 1, 2, "proven", "violation", "hardware", "software", *RULE_CHOICES]
+OPTIONS = [None, True, False, 0, 1, "proven", "violation", "software", RULE_CHOICES[0]]
 # Dict answers of the items whose parts are named (the keys the judges ask for).
 DICT_KEYS = [("status", "exitcode"), RESOURCES, ("files_not_vm", "pthread"), ("tgid", "parent"),
              ("mm", "fs", "files", "sighand"), ("pid", "tasks", "same_mm"),
