@@ -72,10 +72,17 @@ def kill_all_kernels() -> None:
         return
     # Older sandbox: kernels die with their fork server (parent-death signals), and no kernel can
     # start once its server is gone.
-    from . import forkserver
+    try:
+        from . import forkserver
+    except ImportError:
+        return
 
     for server in list(getattr(forkserver, "_servers", {}).values()):
         server.stop()
+
+
+# Raised when no sandbox can be made: the batch stops, nothing is graded unprotected.
+SandboxUnavailable = getattr(sandbox, "SandboxUnavailable", None) or type("SandboxUnavailable", (RuntimeError,), {})
 
 
 def _grade_safely(task: Task, seed: int, limits: Limits, stop: threading.Event) -> SubmissionGrade | None:
@@ -83,6 +90,8 @@ def _grade_safely(task: Task, seed: int, limits: Limits, stop: threading.Event) 
         return None
     try:
         g = grade(task.path, seed, limits, task.item_ids, task.chapter, task.owner)
+    except SandboxUnavailable:
+        raise
     except Exception as exc:  # a grader bug on one file is reported on that file, not fatal
         g = SubmissionGrade(str(task.path), 0.0, 0.0, f"the grader failed on this file: "
                             f"{type(exc).__name__}: {exc}", [])
@@ -105,8 +114,10 @@ def _prestart(limits: Limits) -> None:
     if prestart is not None:
         prestart(limits)
         return
-    from .forkserver import server_for
-
+    try:
+        from .forkserver import server_for
+    except ImportError:  # kernels without a fork server: nothing to start
+        return
     server_for(limits.memory_mib)
 
 
@@ -120,6 +131,7 @@ def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progr
     bar = tqdm(total=len(tasks), unit="nb", desc="grading", disable=not progress, file=sys.stderr)
     results: dict[int, SubmissionGrade] = {}
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ukva-grade")
+    refused: BaseException | None = None
     try:
         _prestart(limits)
         futures = {pool.submit(_grade_safely, t, seed, limits, stop): n for n, t in enumerate(tasks)}
@@ -127,11 +139,14 @@ def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progr
         while pending and not stop.is_set():
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
-                if future.result() is not None:
+                if isinstance(future.exception(), SandboxUnavailable):
+                    refused = future.exception()
+                    stop.set()
+                elif future.result() is not None:
                     results[futures[future]] = future.result()
                 bar.update()
         if stop.is_set():
-            for future in [f for f in pending if f.done() and f.result() is not None]:
+            for future in [f for f in pending if f.done() and f.exception() is None and f.result() is not None]:
                 results[futures[future]] = future.result()  # finished before the kill: it counts
                 pending.discard(future)
             for future in pending:
@@ -143,11 +158,14 @@ def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progr
                 if not pending:
                     break
                 wait(pending, timeout=0.2)
+            kill_all_kernels()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         if main:
             signal.signal(signal.SIGINT, previous)
         bar.close()
+    if refused is not None:
+        raise refused
     grades = []
     for n, task in enumerate(tasks):
         g = results.get(n)

@@ -154,8 +154,7 @@ def _isolation(limits, no_sandbox: bool) -> str:
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    from . import sandbox
-    from .batch import plan, run_batch, submissions_in
+    from .batch import SandboxUnavailable, plan, run_batch, submissions_in
     from .grader import chapter_items
     from .items import all_items
     from .report import Report, ReportError, write_atomic
@@ -192,7 +191,7 @@ def run_grade(args: argparse.Namespace) -> int:
     paths = submissions_in(args.target)
     if not paths:
         return _bad(f"no .ipynb files under {args.target}")
-    unavailable = getattr(sandbox, "SandboxUnavailable", ())
+    unavailable = SandboxUnavailable
     try:
         isolation = _isolation(limits, args.no_sandbox)
     except unavailable as exc:
