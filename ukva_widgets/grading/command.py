@@ -14,7 +14,7 @@ from .roster import RosterError
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 
 
-SEED_HELP = ("the grading seed (hidden test inputs of code answers) comes, first found, from --seed, "
+SEED_HELP = ("The grading seed (hidden test inputs of code answers) comes, first found, from --seed, "
              "--seed-file, the environment variable UKVA_GRADING_SEED, the course key, or a fresh random "
              "one; it is written to the JSON report. It never needs to be on a command line (which "
              "other processes can read): prefer --seed-file or UKVA_GRADING_SEED.")
