@@ -237,6 +237,9 @@ def grade(path: Path, grading_seed: int, limits: Limits = Limits(),
     if notebook["chapter"] and chapter and notebook["chapter"] != chapter:
         flags.append(f"the notebook's metadata says chapter {notebook['chapter']}, {source} says "
                      f"{chapter}: graded as {chapter}")
+    if owner and source.startswith("the notebook"):
+        flags.append(f"the file name names no chapter; graded as the notebook's own ({chapter}): "
+                     "rename it as handed out (NN-topic.ipynb) or pass --chapter")
     if owner:
         flags += owner_flags(owner, notebook)
     return SubmissionGrade(
