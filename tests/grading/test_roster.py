@@ -189,11 +189,22 @@ def test_each_student_gets_an_html_feedback_page_with_everything_escaped(graded)
     assert "<script>" not in eve and "&lt;script&gt;" in eve and "0 points: the answer is empty" in eve
 
 
-def test_without_a_roster_variants_are_said_to_be_unchecked(graded, capsys):
-    out = graded["out"]
-    assert main(["grade", str(out / "ada" / NB01), "--quiet", "--seed", "3"]) == 0
+def test_every_record_says_what_isolated_it(graded):
+    assert graded["report"]["isolation"] and not graded["report"]["isolation"].startswith("none")
+    for sub in graded["report"]["submissions"]:
+        assert sub["isolation"] and not sub["isolation"].startswith("none")
+    assert graded["stdout"].count("isolation:") == 1  # once per batch
+
+
+def test_without_a_roster_variants_are_said_to_be_unchecked_and_no_sandbox_is_recorded(graded, capsys):
+    out, tmp = graded["out"], graded["tmp"]
+    assert main(["grade", str(out / "ada" / NB01), "--quiet", "--seed", "3", "--no-sandbox",
+                 "--json", str(tmp / "nosandbox.json")]) == 0
     printed = capsys.readouterr().out
-    assert "4/4" in printed and "variants: unchecked" in printed
+    assert "4/4" in printed and "variants: unchecked" in printed and "isolation: none (--no-sandbox)" in printed
+    report = json.loads((tmp / "nosandbox.json").read_text())
+    assert report["isolation"] == "none (--no-sandbox)" and "unchecked" in report["variants"]
+    assert [s["isolation"] for s in report["submissions"]] == ["none (--no-sandbox)"]
 
 
 @pytest.mark.parametrize("argv, message", [
