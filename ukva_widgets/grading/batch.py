@@ -1,7 +1,7 @@
 """Grading many submissions: in parallel, with a progress bar, into JSON and CSV.
 
 A worker thread grades one submission at a time. The threads mostly wait on their kernels
-(separate processes, forked by one shared fork server), so threads are enough to keep the
+(separate processes, each in its own sandbox), so threads are enough to keep the
 cores busy; whatever happens to one submission is in its report and never stops the others.
 """
 
@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
-from .forkserver import server_for
 from .grader import SubmissionGrade, grade
-from .sandbox import Limits
+from .sandbox import Limits, SandboxUnavailable
 
 
 def submissions_in(target: Path) -> list[Path]:
@@ -30,6 +29,8 @@ def submissions_in(target: Path) -> list[Path]:
 def _grade_safely(path: Path, seed: int, limits: Limits, item_ids: list[str] | None) -> SubmissionGrade:
     try:
         return grade(path, seed, limits, item_ids)
+    except SandboxUnavailable:
+        raise  # never grade unprotected: the whole batch stops with the reason
     except Exception as exc:  # a grader bug on one file is reported on that file, not fatal
         return SubmissionGrade(str(path), 0.0, 0.0, f"the grader failed on this file: "
                                f"{type(exc).__name__}: {exc}", [])
@@ -47,9 +48,6 @@ def grade_all(paths: list[Path], seed: int, limits: Limits, jobs: int = 1,
             results[path] = _grade_safely(path, seed, limits, item_ids)
             bar.update()
     else:
-        # Start the fork server from this thread: Linux ties its parent-death signal to the
-        # thread that started it, and the pool's threads end with the batch.
-        server_for(limits.memory_mib)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(_grade_safely, p, seed, limits, item_ids): p for p in paths}
             for future in as_completed(futures):
