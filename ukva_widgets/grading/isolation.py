@@ -6,9 +6,11 @@ user namespaces. Its file system is a fresh tmpfs root holding only: read-only b
 environment (interpreter, standard library, site-packages) and of this package (which may be an
 editable checkout: only `ukva_widgets/` is shown, not the rest of the checkout), /usr, a new /proc
 (its own processes only), a minimal /dev, a size-capped tmpfs as $HOME and working directory with a
-copy of the submission's notebook, and one directory it shares with the grader for the kernel's
-ZMQ sockets (ipc transport: the network namespace is empty, there is no TCP at all). The
-environment is an allow-list. bwrap was chosen over our own unshare/clone code because it is small,
+copy of the submission's notebook, a size-capped /dev/shm, and its connection file (read-only). Its
+ZMQ sockets are Unix sockets (ipc transport: the network namespace is empty, there is no TCP at
+all) in $HOME/.ipc, inside its own tmpfs: the grader reaches them through /proc/PID/root of the
+sandbox, via a symlink only the grader's private work directory holds, so nothing the kernel
+writes ever lands on the host's disks. The environment is an allow-list. bwrap was chosen over our own unshare/clone code because it is small,
 audited, used by Flatpak, and fails closed: any namespace or mount it cannot make stops it.
 
 Limits per submission, across all its processes: when the grader is root, a memory cgroup
@@ -43,6 +45,8 @@ from pathlib import Path
 SANDBOX_UID = 65534                       # "nobody", inside and (for a root grader) outside
 HOME = "/home/student"
 NOTEBOOK = "submission.ipynb"
+CONNECTION = "/run/ukva/kernel.json"     # inside the sandbox, read-only
+SHM_MIB = 8                              # /dev/shm (multiprocessing's semaphores), counted in the disk
 PACKAGE = Path(__file__).resolve().parents[1]  # the ukva_widgets directory
 EXEC = Path(__file__).with_name("isolation_exec.py")
 ENTRY = Path(__file__).with_name("kernel_stub.py")
@@ -121,6 +125,19 @@ def cgroup_parents() -> tuple[str, dict[str, str]] | None:
 _counter = iter(range(1, 1 << 62))
 
 
+def _remove_stale(parent: str) -> None:
+    """Remove the cgroups a grader that was killed outright (SIGKILL) left behind."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if name.startswith("ukva-grade-") and len(parts) == 4 and parts[2].isdigit() \
+                and not os.path.exists(f"/proc/{parts[2]}"):
+            Cgroup("v1", [os.path.join(parent, name)]).remove()
+
+
 @dataclass
 class Cgroup:
     """One submission's memory and pids cgroups (the same directory on cgroup v2)."""
@@ -134,6 +151,8 @@ class Cgroup:
         if parents is None:
             return None
         version, where = parents
+        for parent in set(where.values()):
+            _remove_stale(parent)
         name = f"ukva-grade-{os.getpid()}-{next(_counter)}"
         made = []
         try:
@@ -271,9 +290,11 @@ class Plan:
     stage: list[list[str]] = field(default_factory=list)   # [source, staging dir] (root only)
     drop_to: int | None = None                             # uid/gid to become (root only)
     notebook: str | None = None                            # opened and passed to bwrap as an fd
+    connection: str | None = None                          # likewise, the connection file
+    link: str | None = None                                # symlink to make: -> /proc/PID/root
 
 
-def bwrap_argv(bwrap: str, binds: list[tuple[str, str]], ipc_dir: str, disk_mib: int,
+def bwrap_argv(bwrap: str, binds: list[tuple[str, str]], link: str, disk_mib: int,
                entry_argv: list[str]) -> list[str]:
     """The bwrap command line; `binds` are (source as bwrap sees it, path inside)."""
     a = [bwrap, "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -290,10 +311,14 @@ def bwrap_argv(bwrap: str, binds: list[tuple[str, str]], ipc_dir: str, disk_mib:
         a += ["--ro-bind", f, f]
     for source, inside in binds:
         a += ["--ro-bind", source, inside]
-    a += ["--proc", "/proc", "--dev", "/dev",
+    a += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MIB << 20), "--tmpfs", "/dev/shm",
+          "--remount-ro", "/dev",
           "--size", str(disk_mib << 20), "--perms", "0700", "--tmpfs", HOME,
-          "--dir", f"{HOME}/.tmp", "--perms", "0644", "--file", "@NOTEBOOK_FD@", f"{HOME}/{NOTEBOOK}",
-          "--bind", ipc_dir, ipc_dir, "--remount-ro", "/", "--chdir", HOME, "--clearenv"]
+          "--dir", f"{HOME}/.tmp", "--dir", f"{HOME}/.ipc",
+          "--perms", "0644", "--file", "@NOTEBOOK_FD@", f"{HOME}/{NOTEBOOK}",
+          "--perms", "0400", "--ro-bind-data", "@CONNECTION_FD@", CONNECTION,
+          "--symlink", "/", link,  # so the socket paths in the connection file work inside too
+          "--remount-ro", "/", "--chdir", HOME, "--clearenv"]
     for k, v in kernel_env().items():
         a += ["--setenv", k, v]
     return [*a, "--", *entry_argv]
@@ -352,8 +377,8 @@ def check_bwrap() -> str:
             os.chmod(d, 0o711)
             if os.geteuid() == 0:
                 os.chown(ipc, SANDBOX_UID, SANDBOX_UID)
-            argv = bwrap_argv(bwrap, [], ipc, 1, ["/bin/true"])
-            plan = _plan(argv, None, [], nb, d)
+            argv = bwrap_argv(bwrap, [], os.path.join(ipc, "root"), 1, ["/bin/true"])
+            plan = _plan(argv, None, [], nb, d, nb, os.path.join(ipc, "root"))
             try:
                 proc = subprocess.run(_launcher(plan), capture_output=True, text=True, timeout=30,
                                       stdin=subprocess.DEVNULL)
@@ -366,10 +391,11 @@ def check_bwrap() -> str:
 
 
 def _plan(argv: list[str], cgroup: Cgroup | None, binds: list[tuple[str, str]], notebook: str,
-          workdir: str) -> str:
+          workdir: str, connection: str, link: str) -> str:
     root = os.geteuid() == 0
     plan = Plan(argv, cgroup.procs_files() if cgroup else [],
-                [list(b) for b in binds] if root else [], SANDBOX_UID if root else None, notebook)
+                [list(b) for b in binds] if root else [], SANDBOX_UID if root else None, notebook,
+                connection, link)
     path = os.path.join(workdir, "plan.json")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(plan.__dict__, f)
@@ -395,8 +421,12 @@ class Sandbox:
         self.launched: list[subprocess.Popen] = []
         try:
             os.chmod(self.workdir, 0o711)
-            self.ipc_dir = os.path.join(self.workdir, "ipc")  # the kernel's sockets and connection file
+            # The kernel's connection file; without a sandbox, its sockets too. With one, `link`
+            # (in `ipc_dir`, which only the grader and the launcher may write) leads to the
+            # sandbox's root, and the sockets are in the sandbox's own $HOME/.ipc.
+            self.ipc_dir = os.path.join(self.workdir, "ipc")
             os.mkdir(self.ipc_dir, 0o700)
+            self.link = os.path.join(self.ipc_dir, "root")
             self.notebook = os.path.join(self.workdir, NOTEBOOK)
             with open(os.open(self.notebook, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
                 f.write(nb_json)
@@ -417,16 +447,18 @@ class Sandbox:
                         binds.append((stage, src))
                     else:
                         binds.append((src, src))
-                argv = bwrap_argv(self.bwrap, binds, self.ipc_dir, disk_mib,
-                                  [*entry_argv(rlimits), "-f", self.connection_file()])
+                argv = bwrap_argv(self.bwrap, binds, self.link, disk_mib,
+                                  [*entry_argv(rlimits), "-f", CONNECTION])
                 self.command = _launcher(_plan(argv, self.cgroup, [(src, st) for st, src in binds]
-                                               if root else [], self.notebook, self.workdir))
+                                               if root else [], self.notebook, self.workdir,
+                                               self.connection_file(), self.link))
+                self.socket_prefix = f"{self.link}{HOME}/.ipc/kernel"
                 cg = (f"memory {memory_mib} MiB in all (cgroup {self.cgroup.version}); pids {processes}"
                       if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS; no cgroup "
                       f"writable, not root); processes {processes} (RLIMIT_NPROC in its user ns)")
                 self.isolation = (f"bwrap: user,mount,pid,net,ipc,uts ns; uid {SANDBOX_UID}"
                                   f"{'' if root else ' (mapped to the grader uid)'}; {cg}; "
-                                  f"tmpfs {disk_mib} MiB; cpu {cpu_seconds} s")
+                                  f"tmpfs {disk_mib} MiB (+{SHM_MIB} MiB /dev/shm); cpu {cpu_seconds} s")
             else:
                 self.cwd = os.path.join(self.workdir, "home")
                 os.mkdir(self.cwd, 0o700)
@@ -434,6 +466,7 @@ class Sandbox:
                 shutil.copy(self.notebook, os.path.join(self.cwd, NOTEBOOK))
                 self.env = {k: v.replace(HOME, self.cwd) for k, v in self.env.items()}
                 self.command = [*entry_argv(rlimits), "-f", self.connection_file()]
+                self.socket_prefix = os.path.join(self.ipc_dir, "kernel")
                 self.isolation = "none (--no-sandbox)"
         except BaseException:
             self.close()
@@ -446,10 +479,12 @@ class Sandbox:
     def connection_file(self) -> str:
         return os.path.join(self.ipc_dir, "kernel.json")
 
-    def grant(self, path: str) -> None:
-        """Let the sandbox uid read a file the grader wrote (the connection file)."""
-        if self.enabled and os.geteuid() == 0:
-            os.chown(path, SANDBOX_UID, SANDBOX_UID)
+    def before_launch(self) -> None:
+        """No link to a previous kernel's root may stay while the next one starts."""
+        try:
+            os.unlink(self.link)
+        except FileNotFoundError:
+            pass
 
     def kill(self) -> None:
         """SIGKILL every kernel of this submission (bwrap's process group; then its pid

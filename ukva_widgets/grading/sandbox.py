@@ -124,19 +124,16 @@ def _kernel_manager_class(box: Sandbox):
             self.client_factory = client
             self.transport = "ipc"  # Unix sockets: the kernel's network namespace is empty
             self.connection_file = box.connection_file()
-            self.ip = box.connection_file()[:-len(".json")]
+            self.ip = box.socket_prefix
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             return box.kernel_command()
-
-        def write_connection_file(self, **kwargs) -> None:
-            super().write_connection_file(**kwargs)
-            box.grant(self.connection_file)
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
             kw["env"] = box.env  # the allow-list; the sandbox clears it again
             kw["cwd"] = box.cwd
             kw["stdin"] = kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+            box.before_launch()
             info = await super()._async_launch_kernel(kernel_cmd, **kw)
             box.launched.append(self.provisioner.process)
             return info
