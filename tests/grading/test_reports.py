@@ -179,3 +179,15 @@ def test_output_during_answer_collection_is_capped_too():
     assert len(collectors) == 2
     for cell in collectors:  # one answer record each, nothing of the flood
         assert [o["output_type"] for o in cell.outputs] == ["display_data"]
+
+
+def test_without_a_sandbox_ukva_grade_refuses_in_one_line_and_grades_nothing(tmp_path, monkeypatch, capsys):
+    from ukva_widgets.cli import main
+
+    monkeypatch.setenv("UKVA_BWRAP", str(tmp_path / "no-bwrap-here"))
+    assert main(["grade", str(SOL01), "--json", str(tmp_path / "g.json"), "--seed", "1"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ukva grade: nothing graded: the grading sandbox cannot be made")
+    assert "--no-sandbox" in lines[0] and captured.out == ""
+    assert not (tmp_path / "g.json").exists()
