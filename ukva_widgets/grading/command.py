@@ -187,6 +187,9 @@ def run_grade(args: argparse.Namespace) -> int:
         isolation = check_available(limits)
     except SandboxUnavailable as exc:
         return _bad(f"nothing graded: {_one_line(exc)}")
+    except KeyboardInterrupt:
+        print("ukva grade: interrupted before grading started; nothing graded, nothing written", file=sys.stderr)
+        return 130
     tasks = plan(paths, args.target, students, key, item_ids, args.chapter and args.chapter.zfill(2))
     try:
         batch = run_batch(tasks, seed, limits, args.jobs, progress=not args.quiet)

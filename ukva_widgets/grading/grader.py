@@ -172,6 +172,8 @@ def _varies(item_id: str) -> bool:
     """Whether an item's question depends on the seed (identical answers to a fixed question,
     or to code items run on the same hidden inputs, prove nothing)."""
     item = get_item(item_id)
+    if item.kind == "manual":  # a text in the student's own words: the same text is never chance
+        return True
     return item.kind == "data" and len({item.problem(s).text for s in range(8)}) > 1
 
 
