@@ -229,3 +229,48 @@ def test_ukva_student_refuses_to_overwrite_a_class_folder(graded, capsys):
                  "--key", KEY]) == 2
     assert "already exists" in capsys.readouterr().err
     assert (graded["out"] / "ada" / NB01).read_text().count("answer_1_1 = ...") == 0  # ada's work is intact
+
+
+@pytest.mark.parametrize("name, chapter", [
+    ("01-unix-process.ipynb", "01"), ("ada_02-tasks-and-clone.ipynb", "02"),
+    ("06-living-with-per-mm (1).ipynb", "06"), ("homework.ipynb", None), ("2024-01.ipynb", None),
+])
+def test_the_chapter_comes_from_the_file_name(name, chapter):
+    from ukva_widgets.grading.roster import chapter_in_name
+
+    assert chapter_in_name(name) == chapter
+
+
+def test_the_owner_is_the_students_folder_or_a_flat_file_names_prefix(tmp_path):
+    from ukva_widgets.grading.roster import Student, owner_of
+
+    students = {s: Student(s, "") for s in ("ada", "ada.l", "bob")}
+    root = tmp_path
+    assert owner_of(root / "ada" / NB01, root, students) == "ada"
+    assert owner_of(root / "ADA" / "sub" / NB01, root, students) == "ada"
+    assert owner_of(root / "zed" / NB01, root, students) is None
+    assert owner_of(root / f"ada.l_{NB01}", root, students) == "ada.l"  # the longest id that fits
+    assert owner_of(root / "bob.ipynb", root, students) == "bob"
+    assert owner_of(root / NB01, root, students) is None
+    assert owner_of(root / "bob" / NB01, root / "bob" / NB01, students) == "bob"  # one file given
+
+
+@pytest.mark.parametrize("roster, extra, message", [
+    ("student_id,name\nada,A\n", [], "needs a course key"),
+    ("student_id,name\nada,A\nADA,B\n", ["--key", KEY], "appears twice"),
+    ("student_id,name\n../x,A\n", ["--key", KEY], "not usable as a folder name"),
+    ("student_id,name\n", ["--key", KEY], "lists no students"),
+    ("student_id,name\nada,A\n", ["--key", "short"], "at least 8 characters"),
+])
+def test_ukva_student_refuses_a_bad_roster_or_key_and_writes_nothing(tmp_path, monkeypatch, capsys,
+                                                                     roster, extra, message):
+    monkeypatch.delenv("UKVA_COURSE_KEY", raising=False)
+    (tmp_path / "roster.csv").write_text(roster)
+    argv = ["student", str(SOL01), "--roster", str(tmp_path / "roster.csv"), "--out", str(tmp_path / "out"), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_ukva_student_needs_roster_and_out_together(capsys):
+    assert main(["student", str(SOL01), "--roster", "r.csv"]) == 2
+    assert "go together" in capsys.readouterr().err
