@@ -191,3 +191,15 @@ def test_without_a_sandbox_ukva_grade_refuses_in_one_line_and_grades_nothing(tmp
     assert len(lines) == 1 and lines[0].startswith("ukva grade: nothing graded: the grading sandbox cannot be made")
     assert "--no-sandbox" in lines[0] and captured.out == ""
     assert not (tmp_path / "g.json").exists()
+
+
+def test_feedback_pages_are_named_safely_whatever_the_notebook_says():
+    said = ["../../escape", "/etc/passwd", "..", "ok.name", "<b>x</b>"]
+    grades = [SubmissionGrade(f"subs/{n}.ipynb", 0.0, 1.0, None, [ItemGrade("1.1", 0.0, 1.0, False, "<i>no</i>")],
+                              notebook={"STUDENT": s}) for n, s in enumerate(said)]
+    pages = Report(grades, 1).feedback_pages()
+    assert len(pages) == len(said)
+    for name, page in pages.items():
+        assert "/" not in name and not name.startswith(".") and name.endswith(".html")
+        assert "<i>" not in page and "&lt;i&gt;no&lt;/i&gt;" in page
+    assert "ok.name.html" in pages
