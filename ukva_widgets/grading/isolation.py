@@ -416,7 +416,9 @@ class Sandbox:
                  cpu_seconds: int, enabled: bool = True) -> None:
         self.enabled = enabled
         self.bwrap = check_bwrap() if enabled else None
-        self.workdir = tempfile.mkdtemp(prefix="ukva-grade-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        # Short enough for the sockets' paths (a Unix socket's path has at most 107 bytes).
+        tmp = tempfile.gettempdir()
+        self.workdir = tempfile.mkdtemp(prefix="ukva-grade-", dir=tmp if len(tmp) <= 48 else "/tmp")
         self.cgroup: Cgroup | None = None
         self.launched: list[subprocess.Popen] = []
         try:
@@ -442,9 +444,7 @@ class Sandbox:
                 binds = []
                 for i, src in enumerate(python_sources()):
                     if root:  # staged by isolation_exec.py, which can still read it as root
-                        stage = os.path.join(self.workdir, f"stage{i}")
-                        os.mkdir(stage, 0o755)
-                        binds.append((stage, src))
+                        binds.append((f"/tmp/ukva-stage{i}", src))
                     else:
                         binds.append((src, src))
                 argv = bwrap_argv(self.bwrap, binds, self.link, disk_mib,
