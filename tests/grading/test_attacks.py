@@ -256,8 +256,13 @@ class Listener:
         import select
 
         while not self.stop:
-            ready, _, _ = select.select([self.tcp, self.udp], [], [], 0.1)
+            try:
+                ready, _, _ = select.select([self.tcp, self.udp], [], [], 0.1)
+            except (OSError, ValueError):  # closed
+                return
             for s in ready:
+                if self.stop:
+                    return
                 if s is self.tcp:
                     conn, _ = s.accept()
                     conn.settimeout(1)
@@ -318,7 +323,8 @@ def _grade_batch(base: Path, attacks: dict[str, str], honest: int, extra_env: di
     left = _processes_of([str(tmp), str(GRADING / "kernel_stub.py"), str(GRADING / "isolation_exec.py")])
     report = json.loads((reports / "g.json").read_text()) if (reports / "g.json").exists() else None
     out = {
-        "proc": proc, "report": report, "left": left, "listener": listener.got,
+        "proc": proc, "report": report,
+        "report_uid": (reports / "g.json").stat().st_uid if report else None, "left": left, "listener": listener.got,
         "csv": (reports / "g.csv").read_text() if (reports / "g.csv").exists() else "",
         "site_new": set(os.listdir(sitepkg)) - site_before,
         "subs_changed": [n for n, b in subs_before.items() if not (subs / n).exists() or (subs / n).read_bytes() != b],
@@ -429,11 +435,14 @@ def test_other_kernels_and_the_fork_server_are_out_of_reach(batch):
 def test_a_fork_bomb_stops_at_the_process_limit(batch):
     res = _result(batch, "fork_bomb")
     assert res["error"] == "EAGAIN" and res["forked"] < Limits().processes, res
+    assert res["forked"] > 100, res  # it did fork: the limit, not something else, stopped it
 
 
 def test_children_cannot_hold_more_memory_together_than_the_limit(batch):
     res = _result(batch, "memory_in_children")
     assert res["full_and_alive"] * 1.2 * 1024 <= MEMORY_MIB, res
+    if isolation.cgroup_parents():  # as root: each child may have its 1.2 GiB, just not all at once
+        assert res["reported_full"] >= 1, res
 
 
 def test_the_disk_a_submission_can_fill_is_its_tmpfs(batch):
@@ -509,7 +518,6 @@ def _nonroot_wrapper(base: Path) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", str(script)]
 
 
-@pytest.mark.slow
 def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
     if os.geteuid() != 0:
         pytest.skip("this test becomes a non-root user (setpriv); run as root, as CI does, "
@@ -522,8 +530,9 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         batch = _grade_batch(base, {k: ATTACKS[k] for k in NONROOT}, honest=1, user=_nonroot_wrapper(base))
         proc = batch["proc"]
         assert proc.returncode == 0, proc.stderr[-2000:]
+        assert batch["report_uid"] == 65534  # the grader really was uid 65534
         isolations = {s.get("isolation") for s in batch["report"]["submissions"]} - {None}
-        assert all("not root" in i for i in isolations), isolations
+        assert all("not root" in i for i in isolations), isolations  # once reports carry it
         for s in batch["by_name"].values():
             if s["path"].endswith("honest_a.ipynb") or "/honest_" in s["path"]:
                 assert s["points"] == 4 and s["error"] is None, s
@@ -534,7 +543,8 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         assert "written" not in _result(batch, "writes_outside")["w"]
         assert _result(batch, "proc_scan")["found"] == []
         fork = _result(batch, "fork_bomb")
-        assert fork["error"] == "EAGAIN" and fork["forked"] < Limits().processes, fork
+        # No cgroup here: RLIMIT_NPROC, counted in the sandbox's own user namespace, stops it.
+        assert fork["error"] == "EAGAIN" and 100 < fork["forked"] < Limits().processes, fork
         assert sum(_result(batch, "fills_disk")["mib"]) <= DISK_MIB + isolation.SHM_MIB
     finally:
         shutil.rmtree(base, ignore_errors=True)
