@@ -415,6 +415,7 @@ class Sandbox:
     def __init__(self, nb_json: str, memory_mib: int, processes: int, disk_mib: int,
                  cpu_seconds: int, enabled: bool = True) -> None:
         self.enabled = enabled
+        self.closed = False
         self.bwrap = check_bwrap() if enabled else None
         # Short enough for the sockets' paths (a Unix socket's path has at most 107 bytes).
         tmp = tempfile.gettempdir()
@@ -480,7 +481,11 @@ class Sandbox:
         return os.path.join(self.ipc_dir, "kernel.json")
 
     def before_launch(self) -> None:
-        """No link to a previous kernel's root may stay while the next one starts."""
+        """No link to a previous kernel's root may stay while the next one starts; and no kernel
+        starts in a sandbox that was closed (by shutdown_all, say, while its grading thread was
+        about to restart the kernel)."""
+        if self.closed:
+            raise RuntimeError("grading was stopped: this submission's sandbox is closed")
         try:
             os.unlink(self.link)
         except FileNotFoundError:
@@ -501,6 +506,7 @@ class Sandbox:
             self.cgroup.kill()
 
     def close(self) -> None:
+        self.closed = True
         _live.pop(id(self), None)
         self.kill()
         for proc in self.launched:
