@@ -497,7 +497,7 @@ def test_no_sandbox_is_recorded_and_really_is_none(tmp_path):
 
 
 NONROOT = ["read_canary", "read_other_submission", "writes_outside", "network", "proc_scan", "other_kernels",
-           "fork_bomb", "fills_disk"]
+           "fork_bomb", "memory_in_children", "fills_disk"]
 
 
 def _nonroot_wrapper(base: Path) -> list[str]:
@@ -546,5 +546,9 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         # No cgroup here: RLIMIT_NPROC, counted in the sandbox's own user namespace, stops it.
         assert fork["error"] == "EAGAIN" and 100 < fork["forked"] < Limits().processes, fork
         assert sum(_result(batch, "fills_disk")["mib"]) <= DISK_MIB + isolation.SHM_MIB
+        # No cgroup: the watchdog that sums the sandbox's memory kills it (the kernel and its
+        # children) when the children together pass the limit, so the cell never gets to report.
+        sub = batch["by_name"]["attack_memory_in_children.ipynb"]
+        assert "reached the memory limit" in sub["error"] and "ATTACK" not in sub["error"], sub["error"]
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -416,6 +416,8 @@ class Sandbox:
                  cpu_seconds: int, enabled: bool = True) -> None:
         self.enabled = enabled
         self.closed = False
+        self.watch_bytes = 0          # >0: no memory cgroup; the watchdog sums the sandbox's memory
+        self.memory_killed = False
         self.bwrap = check_bwrap() if enabled else None
         # Short enough for the sockets' paths (a Unix socket's path has at most 107 bytes).
         tmp = tempfile.gettempdir()
@@ -455,8 +457,11 @@ class Sandbox:
                                                self.connection_file(), self.link))
                 self.socket_prefix = f"{self.link}{HOME}/.ipc/kernel"
                 cg = (f"memory {memory_mib} MiB in all (cgroup {self.cgroup.version}); pids {processes}"
-                      if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS; no cgroup "
-                      f"writable, not root); processes {processes} (RLIMIT_NPROC in its user ns)")
+                      if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS) and in all "
+                      f"(polled every {WATCH_SECONDS:g} s; no cgroup writable, not root); processes "
+                      f"{processes} (RLIMIT_NPROC in its user ns)")
+                if self.cgroup is None:
+                    self.watch_bytes = memory_mib << 20
                 self.isolation = (f"bwrap: user,mount,pid,net,ipc,uts ns; uid {SANDBOX_UID}"
                                   f"{'' if root else ' (mapped to the grader uid)'}; {cg}; "
                                   f"tmpfs {disk_mib} MiB (+{SHM_MIB} MiB /dev/shm); cpu {cpu_seconds} s")
@@ -473,6 +478,11 @@ class Sandbox:
             self.close()
             raise
         _live[id(self)] = self
+        if self.watch_bytes:
+            _start_watch()
+
+    def hit_memory_limit(self) -> bool:
+        return self.memory_killed or (self.cgroup is not None and self.cgroup.hit_memory_limit())
 
     def kernel_command(self) -> list[str]:
         return self.command
@@ -517,6 +527,62 @@ class Sandbox:
         if self.cgroup:
             self.cgroup.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# ----------------------------------------------------- the memory total without cgroups (non-root)
+
+WATCH_SECONDS = 0.2
+_watching = threading.Event()
+_watch_lock = threading.Lock()
+
+
+def _sandbox_rss(box: Sandbox) -> int | None:
+    """Memory of every process in the sandbox's pid namespace, in bytes (None: not up)."""
+    try:
+        init = int(os.readlink(box.link).split("/")[2])  # /proc/PID/root
+        ns = os.readlink(f"/proc/{init}/ns/pid")
+    except (OSError, ValueError, IndexError):
+        return None
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry.name}/ns/pid") == ns or entry.name == str(init):
+                # Proportional set size: a page a fork shares with its parent counts once in all.
+                with open(f"/proc/{entry.name}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) << 10
+                            break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _watch() -> None:
+    """Poll the sandboxes that have no memory cgroup; kill one whose processes together hold more
+    than its limit. An approximation: a burst between two polls can overshoot, each process is
+    still capped by RLIMIT_AS."""
+    while True:
+        with _watch_lock:
+            boxes = [b for b in list(_live.values()) if b.watch_bytes]
+            if not boxes:
+                _watching.clear()
+                return
+        for box in boxes:
+            rss = _sandbox_rss(box)
+            if rss is not None and rss > box.watch_bytes:
+                box.memory_killed = True
+                box.kill()
+        time.sleep(WATCH_SECONDS)
+
+
+def _start_watch() -> None:
+    with _watch_lock:
+        if not _watching.is_set():
+            _watching.set()
+            threading.Thread(target=_watch, name="ukva-memory-watch", daemon=True).start()
 
 
 def shutdown_all() -> None:
