@@ -88,3 +88,72 @@ def test_the_isolation_that_applied_is_recorded():
     assert "tmpfs 16 MiB" in run.isolation and "1536 MiB" in run.isolation
     plain = run_submission(nb, {}, Limits(sandbox=False))
     assert plain.isolation == "none (--no-sandbox)" and plain.problems == []
+
+
+def _our_processes() -> list[str]:
+    """Live processes running this checkout's kernel entry or sandbox launcher."""
+    from pathlib import Path
+
+    import ukva_widgets.grading as g
+
+    markers = [str(Path(g.__file__).with_name(n)) for n in ("kernel_stub.py", "isolation_exec.py")]
+    found = []
+    for p in Path("/proc").iterdir():
+        try:
+            cmd = (p / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if p.name.isdigit() and any(m in cmd for m in markers):
+            found.append(cmd)
+    return found
+
+
+LEAVES_PROCESSES = ("import os, time\n"
+                    "for _ in range(3):\n"
+                    "    if os.fork() == 0:\n"
+                    "        os.setsid()\n"
+                    "        if os.fork() == 0:\n"
+                    "            time.sleep(600)\n"
+                    "        os._exit(0)\n")
+
+
+def test_every_process_of_a_batch_is_dead_when_grade_all_returns(tmp_path):
+    # Daemons (double fork, own session) that would outlive their kernel without the sandbox.
+    import nbformat
+
+    from ukva_widgets.grading import isolation
+    from ukva_widgets.grading.batch import grade_all
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"s{i}.ipynb")
+        nbformat.write(new_notebook(cells=[new_code_cell(LEAVES_PROCESSES)]), paths[-1])
+    grade_all(paths, seed=1, limits=LIMITS, jobs=2, item_ids=["1.1"], progress=False)
+    assert _our_processes() == [] and isolation._live == {}
+
+
+def test_shutdown_all_kills_a_running_kernel_and_its_grading_ends():
+    import threading
+    import time
+
+    from ukva_widgets.grading.sandbox import shutdown_all
+
+    nb = new_notebook(cells=[new_code_cell(LEAVES_PROCESSES), new_code_cell("import time\ntime.sleep(600)")])
+    done = {}
+    thread = threading.Thread(target=lambda: done.setdefault("run", _safe_run(nb)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(_our_processes()) < 2 and time.monotonic() < deadline:  # the kernel is up
+        time.sleep(0.1)
+    time.sleep(1)
+    shutdown_all()
+    shutdown_all()  # idempotent
+    thread.join(30)
+    assert not thread.is_alive() and _our_processes() == []
+
+
+def _safe_run(nb):
+    try:
+        return run_submission(nb, {}, Limits(cell_seconds=300, total_seconds=600))
+    except Exception as exc:  # a stopped grading may end either way; it must end
+        return exc

@@ -415,8 +415,13 @@ class Sandbox:
     def __init__(self, nb_json: str, memory_mib: int, processes: int, disk_mib: int,
                  cpu_seconds: int, enabled: bool = True) -> None:
         self.enabled = enabled
+        self.closed = False
+        self.watch_bytes = 0          # >0: no memory cgroup; the watchdog sums the sandbox's memory
+        self.memory_killed = False
         self.bwrap = check_bwrap() if enabled else None
-        self.workdir = tempfile.mkdtemp(prefix="ukva-grade-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        # Short enough for the sockets' paths (a Unix socket's path has at most 107 bytes).
+        tmp = tempfile.gettempdir()
+        self.workdir = tempfile.mkdtemp(prefix="ukva-grade-", dir=tmp if len(tmp) <= 48 else "/tmp")
         self.cgroup: Cgroup | None = None
         self.launched: list[subprocess.Popen] = []
         try:
@@ -442,9 +447,7 @@ class Sandbox:
                 binds = []
                 for i, src in enumerate(python_sources()):
                     if root:  # staged by isolation_exec.py, which can still read it as root
-                        stage = os.path.join(self.workdir, f"stage{i}")
-                        os.mkdir(stage, 0o755)
-                        binds.append((stage, src))
+                        binds.append((f"/tmp/ukva-stage{i}", src))
                     else:
                         binds.append((src, src))
                 argv = bwrap_argv(self.bwrap, binds, self.link, disk_mib,
@@ -454,8 +457,11 @@ class Sandbox:
                                                self.connection_file(), self.link))
                 self.socket_prefix = f"{self.link}{HOME}/.ipc/kernel"
                 cg = (f"memory {memory_mib} MiB in all (cgroup {self.cgroup.version}); pids {processes}"
-                      if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS; no cgroup "
-                      f"writable, not root); processes {processes} (RLIMIT_NPROC in its user ns)")
+                      if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS) and in all "
+                      f"(polled every {WATCH_SECONDS:g} s; no cgroup writable, not root); processes "
+                      f"{processes} (RLIMIT_NPROC in its user ns)")
+                if self.cgroup is None:
+                    self.watch_bytes = memory_mib << 20
                 self.isolation = (f"bwrap: user,mount,pid,net,ipc,uts ns; uid {SANDBOX_UID}"
                                   f"{'' if root else ' (mapped to the grader uid)'}; {cg}; "
                                   f"tmpfs {disk_mib} MiB (+{SHM_MIB} MiB /dev/shm); cpu {cpu_seconds} s")
@@ -472,6 +478,11 @@ class Sandbox:
             self.close()
             raise
         _live[id(self)] = self
+        if self.watch_bytes:
+            _start_watch()
+
+    def hit_memory_limit(self) -> bool:
+        return self.memory_killed or (self.cgroup is not None and self.cgroup.hit_memory_limit())
 
     def kernel_command(self) -> list[str]:
         return self.command
@@ -480,7 +491,11 @@ class Sandbox:
         return os.path.join(self.ipc_dir, "kernel.json")
 
     def before_launch(self) -> None:
-        """No link to a previous kernel's root may stay while the next one starts."""
+        """No link to a previous kernel's root may stay while the next one starts; and no kernel
+        starts in a sandbox that was closed (by shutdown_all, say, while its grading thread was
+        about to restart the kernel)."""
+        if self.closed:
+            raise RuntimeError("grading was stopped: this submission's sandbox is closed")
         try:
             os.unlink(self.link)
         except FileNotFoundError:
@@ -501,6 +516,7 @@ class Sandbox:
             self.cgroup.kill()
 
     def close(self) -> None:
+        self.closed = True
         _live.pop(id(self), None)
         self.kill()
         for proc in self.launched:
@@ -511,6 +527,62 @@ class Sandbox:
         if self.cgroup:
             self.cgroup.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# ----------------------------------------------------- the memory total without cgroups (non-root)
+
+WATCH_SECONDS = 0.2
+_watching = threading.Event()
+_watch_lock = threading.Lock()
+
+
+def _sandbox_rss(box: Sandbox) -> int | None:
+    """Memory of every process in the sandbox's pid namespace, in bytes (None: not up)."""
+    try:
+        init = int(os.readlink(box.link).split("/")[2])  # /proc/PID/root
+        ns = os.readlink(f"/proc/{init}/ns/pid")
+    except (OSError, ValueError, IndexError):
+        return None
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry.name}/ns/pid") == ns or entry.name == str(init):
+                # Proportional set size: a page a fork shares with its parent counts once in all.
+                with open(f"/proc/{entry.name}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) << 10
+                            break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _watch() -> None:
+    """Poll the sandboxes that have no memory cgroup; kill one whose processes together hold more
+    than its limit. An approximation: a burst between two polls can overshoot, each process is
+    still capped by RLIMIT_AS."""
+    while True:
+        with _watch_lock:
+            boxes = [b for b in list(_live.values()) if b.watch_bytes]
+            if not boxes:
+                _watching.clear()
+                return
+        for box in boxes:
+            rss = _sandbox_rss(box)
+            if rss is not None and rss > box.watch_bytes:
+                box.memory_killed = True
+                box.kill()
+        time.sleep(WATCH_SECONDS)
+
+
+def _start_watch() -> None:
+    with _watch_lock:
+        if not _watching.is_set():
+            _watching.set()
+            threading.Thread(target=_watch, name="ukva-memory-watch", daemon=True).start()
 
 
 def shutdown_all() -> None:

@@ -3,7 +3,8 @@ becomes bwrap (see isolation.py). Standard library only; run as `python -I -S is
 
 In order: join the submission's cgroups (so everything the kernel starts is counted and can be
 killed as one); as root, stage the read-only sources in a private mount namespace (so that uid
-65534 can bind the Python environment even where it lives under /root) and become uid/gid 65534
+65534 can bind the Python environment even where it lives under /root or the grader's
+work directory is in a private TMPDIR) and become uid/gid 65534
 with no supplementary groups; ask to be killed when the grader dies (after the uid change, which
 clears that setting); open the notebook and the connection file for bwrap to copy; start bwrap,
 point the grader's link at the sandbox's root (/proc/PID/root, where the kernel's sockets are),
@@ -19,7 +20,7 @@ import signal
 import sys
 
 CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG = 1
 
 
@@ -37,14 +38,21 @@ def main() -> int:
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
     libc = ctypes.CDLL(None, use_errno=True)
+    # Opened before the uid change and before /tmp is covered below.
+    fds = {"@NOTEBOOK_FD@": os.open(plan["notebook"], os.O_RDONLY),
+           "@CONNECTION_FD@": os.open(plan["connection"], os.O_RDONLY)}
+    link_dir = os.open(os.path.dirname(plan["link"]), os.O_PATH | os.O_DIRECTORY)
     if plan["stage"]:
+        # A private /tmp (in a private mount namespace) that uid 65534 can enter, holding binds
+        # of what bwrap will show read-only; nobody else sees these mounts.
         _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)", libc)
         _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private", libc)
+        _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=64k"),
+               "a tmpfs for staging", libc)
         for source, stage in plan["stage"]:
+            os.mkdir(stage, 0o755)
             _check(libc.mount(source.encode(), stage.encode(), None, MS_BIND | MS_REC, None),
                    f"binding {source}", libc)
-    fds = {"@NOTEBOOK_FD@": os.open(plan["notebook"], os.O_RDONLY),  # opened before the uid change
-           "@CONNECTION_FD@": os.open(plan["connection"], os.O_RDONLY)}
     if plan["drop_to"] is not None:
         uid = plan["drop_to"]
         os.setgroups([])
@@ -70,9 +78,9 @@ def main() -> int:
         info = f.read()
     if info.strip():
         child = json.loads(info)["child-pid"]
-        tmp = plan["link"] + ".new"
-        os.symlink(f"/proc/{child}/root", tmp)
-        os.replace(tmp, plan["link"])
+        name = os.path.basename(plan["link"])
+        os.symlink(f"/proc/{child}/root", name + ".new", dir_fd=link_dir)
+        os.replace(name + ".new", name, src_dir_fd=link_dir, dst_dir_fd=link_dir)
     _, status = os.waitpid(bwrap, 0)
     return os.waitstatus_to_exitcode(status) & 0xFF
 

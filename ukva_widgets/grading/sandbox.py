@@ -218,7 +218,7 @@ def run_submission(nb: NotebookNode, items: dict[str, Any], limits: Limits = Lim
             # submission's output, which comes over the kernel protocol: keep the terminal quiet.
             with client.setup_kernel():
                 outcome = _run_cells(client, nb, code, skip, clock["deadline"], limits, run)
-                if outcome == "restart" and box.cgroup is not None and box.cgroup.hit_memory_limit():
+                if outcome == "restart" and box.hit_memory_limit():
                     run.problems[-1] += f" (its processes reached the memory limit, {limits.memory_mib} MiB)"
                 if outcome in ("done", "late"):
                     _collect(client, items, limits, run)
