@@ -287,3 +287,17 @@ def test_ukva_student_refuses_a_bad_roster_or_key_and_writes_nothing(tmp_path, m
 def test_ukva_student_needs_roster_and_out_together(capsys):
     assert main(["student", str(SOL01), "--roster", "r.csv"]) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_what_a_notebook_states_is_read_without_running_it_and_kept_small():
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from ukva_widgets.grading.grader import owner_flags, stated
+
+    nb = new_notebook(cells=[new_code_cell("%matplotlib inline\nSTUDENT = 'x' * 10_000\nSEED = 7"),
+                             new_code_cell("STUDENT = 'ada'\nSEED = " + "9" * 30),
+                             new_code_cell("this is not python (")])
+    said = stated(nb)
+    assert said == {"STUDENT": "ada", "SEED": "<int>"}
+    flags = owner_flags(("ada", 7), {**said, "seeds_shown": [7]})
+    assert len(flags) == 1 and "SEED in the notebook ('<int>')" in flags[0]
