@@ -122,7 +122,7 @@ def _grading_seed(args: argparse.Namespace, key: bytes | None) -> tuple[int, str
         return parse_seed(os.environ[SEED_ENV], SEED_ENV), SEED_ENV
     if key is not None:
         return derived_grading_seed(key), "the course key"
-    return secrets.randbelow(1_000_000), "drawn at random"
+    return secrets.randbelow(1_000_000), "a random draw"
 
 
 def _check_outputs(args: argparse.Namespace) -> str | None:
@@ -200,7 +200,7 @@ def run_grade(args: argparse.Namespace) -> int:
             g.isolation = isolation
     report = Report(batch.grades, seed, students, str(args.roster or ""), batch.interrupted, isolation)
     print(report.summary())
-    print(printable(f"grading seed {seed} ({seed_from}; in the JSON report; to reproduce, put it in a "
+    print(printable(f"grading seed {seed} (from {seed_from}; in the JSON report; to reproduce, put it in a "
                     "--seed-file or UKVA_GRADING_SEED)"), file=sys.stderr)
     try:
         notes = []
