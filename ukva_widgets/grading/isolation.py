@@ -27,6 +27,7 @@ file is how the tests make the sandbox unavailable for real.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import json
 import os
@@ -587,3 +588,6 @@ def shutdown_all() -> None:
         box.kill()
     for box in list(_live.values()):
         box.close()
+
+
+atexit.register(shutdown_all)  # a grader that exits normally leaves nothing behind either
