@@ -441,8 +441,8 @@ def test_a_fork_bomb_stops_at_the_process_limit(batch):
 def test_children_cannot_hold_more_memory_together_than_the_limit(batch):
     res = _result(batch, "memory_in_children")
     assert res["full_and_alive"] * 1.2 * 1024 <= MEMORY_MIB, res
-    if isolation.cgroup_parents():  # as root: each child may have its 1.2 GiB, just not all at once
-        assert res["reported_full"] >= 1, res
+    if isolation.cgroup_parents():  # as root: the cgroup's OOM killer, not a MemoryError, stopped them
+        assert res["alive"] < 4, res
 
 
 def test_the_disk_a_submission_can_fill_is_its_tmpfs(batch):

@@ -27,6 +27,7 @@ file is how the tests make the sandbox unavailable for real.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import json
 import os
@@ -374,9 +375,6 @@ def check_bwrap() -> str:
             Path(nb).write_text("{}")
             ipc = os.path.join(d, "ipc")
             os.mkdir(ipc)
-            os.chmod(d, 0o711)
-            if os.geteuid() == 0:
-                os.chown(ipc, SANDBOX_UID, SANDBOX_UID)
             argv = bwrap_argv(bwrap, [], os.path.join(ipc, "root"), 1, ["/bin/true"])
             plan = _plan(argv, None, [], nb, d, nb, os.path.join(ipc, "root"))
             try:
@@ -425,7 +423,6 @@ class Sandbox:
         self.cgroup: Cgroup | None = None
         self.launched: list[subprocess.Popen] = []
         try:
-            os.chmod(self.workdir, 0o711)
             # The kernel's connection file; without a sandbox, its sockets too. With one, `link`
             # (in `ipc_dir`, which only the grader and the launcher may write) leads to the
             # sandbox's root, and the sockets are in the sandbox's own $HOME/.ipc.
@@ -441,7 +438,6 @@ class Sandbox:
             if enabled:
                 root = os.geteuid() == 0
                 if root:
-                    os.chown(self.ipc_dir, SANDBOX_UID, SANDBOX_UID)
                     self.cgroup = Cgroup.create(memory_mib, processes)
                 rlimits["RLIMIT_NPROC"] = processes
                 binds = []
@@ -458,7 +454,7 @@ class Sandbox:
                 self.socket_prefix = f"{self.link}{HOME}/.ipc/kernel"
                 cg = (f"memory {memory_mib} MiB in all (cgroup {self.cgroup.version}); pids {processes}"
                       if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS) and in all "
-                      f"(polled every {WATCH_SECONDS:g} s; no cgroup writable, not root); processes "
+                      f"(polled every {WATCH_SECONDS:g} s; no cgroup writable{'' if root else ', not root'}); processes "
                       f"{processes} (RLIMIT_NPROC in its user ns)")
                 if self.cgroup is None:
                     self.watch_bytes = memory_mib << 20
@@ -592,3 +588,6 @@ def shutdown_all() -> None:
         box.kill()
     for box in list(_live.values()):
         box.close()
+
+
+atexit.register(shutdown_all)  # a grader that exits normally leaves nothing behind either

@@ -2,13 +2,13 @@
 becomes bwrap (see isolation.py). Standard library only; run as `python -I -S isolation_exec.py PLAN`.
 
 In order: join the submission's cgroups (so everything the kernel starts is counted and can be
-killed as one); as root, stage the read-only sources in a private mount namespace (so that uid
-65534 can bind the Python environment even where it lives under /root or the grader's
-work directory is in a private TMPDIR) and become uid/gid 65534
-with no supplementary groups; ask to be killed when the grader dies (after the uid change, which
-clears that setting); open the notebook and the connection file for bwrap to copy; start bwrap,
-point the grader's link at the sandbox's root (/proc/PID/root, where the kernel's sockets are),
-and wait for bwrap, exiting with its status. jupyter_client stops "the kernel" by killing this
+killed as one); open the notebook and the connection file for bwrap to copy; as root, stage the
+read-only sources in a private mount namespace (so that uid 65534 can bind the Python environment
+even where it lives under /root, or the grader's work directory is in a private TMPDIR); ask to be
+killed when the grader dies; fork bwrap, which (as root: after becoming uid/gid 65534 with no
+supplementary groups) asks to die with this process; point the grader's link at the sandbox's
+root (/proc/PID/root, where the kernel's sockets are), and wait for bwrap, exiting with its status.
+This process keeps the grader's uid, so the link's directory stays the grader's alone. jupyter_client stops "the kernel" by killing this
 process's group, which holds this process and bwrap (the sandbox is in a session of its own);
 bwrap's --die-with-parent and the pid namespace take everything inside down with them.
 """
@@ -53,11 +53,6 @@ def main() -> int:
             os.mkdir(stage, 0o755)
             _check(libc.mount(source.encode(), stage.encode(), None, MS_BIND | MS_REC, None),
                    f"binding {source}", libc)
-    if plan["drop_to"] is not None:
-        uid = plan["drop_to"]
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)", libc)
     if os.getppid() != parent:  # the grader died before the line above
         return 1
@@ -67,10 +62,23 @@ def main() -> int:
     os.set_inheritable(info_w, True)
     argv = [str(fds[a]) if a in fds else a for a in plan["argv"]]
     argv[1:1] = ["--info-fd", str(info_w)]
+    me = os.getpid()
     bwrap = os.fork()
-    if bwrap == 0:
-        os.close(info_r)
-        os.execv(argv[0], argv)
+    if bwrap == 0:  # bwrap runs as the sandbox uid; this process keeps its own (to make the link)
+        try:
+            os.close(info_r)
+            os.close(link_dir)
+            if plan["drop_to"] is not None:
+                uid = plan["drop_to"]
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+            # After the uid change, which clears it; dies with this process.
+            _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)", libc)
+            if os.getppid() == me:
+                os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
     os.close(info_w)
     for fd in fds.values():
         os.close(fd)
