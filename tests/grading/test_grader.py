@@ -46,7 +46,8 @@ class Looping:
         pass
 answer_6_2 = Looping
 """
-FAST = Limits(cell_seconds=3, total_seconds=30, memory_mib=1024, output_bytes=64 * 1024)
+# Cell limits with room for a loaded CI machine (2 cores) to collect 6.2's observations in time.
+FAST = Limits(cell_seconds=6, total_seconds=40, memory_mib=1024, output_bytes=64 * 1024)
 
 
 def _with_cells(source: Path, cells: dict[int, str], answers: dict[str, str] | None = None):
@@ -149,8 +150,8 @@ def test_a_patched_engine_and_judge_in_the_kernel_cannot_change_the_grade(graded
 
 
 @pytest.mark.parametrize("name, reason", [
-    ("infinite_loop", "ran longer than 3 s"),
-    ("loop_ignoring_interrupts", "ran longer than 3 s"),
+    ("infinite_loop", "ran longer than 6 s"),
+    ("loop_ignoring_interrupts", "ran longer than 6 s"),
     ("exits_the_kernel", "killed the kernel"),
     ("raising_cell", "raised ZeroDivisionError"),
     ("megabytes_of_output", "printed more than 64 KiB"),
@@ -187,7 +188,7 @@ def test_the_same_grading_seed_gives_the_same_report(tmp_path):
 def test_a_code_answer_that_loops_costs_only_its_own_item(graded):
     g = graded["code_answer_loops"]
     assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1}
-    assert "took longer than 3 s" in {i.id: i.feedback for i in g.items}["6.2"]
+    assert "took longer than 6 s" in {i.id: i.feedback for i in g.items}["6.2"]
 
 
 @pytest.mark.parametrize("name, reason", [
@@ -235,7 +236,7 @@ def test_the_cli_writes_json_and_csv_and_exits_zero_for_a_batch(tmp_path, capsys
     assert set(alice["items"][0]) >= {"id", "points", "max_points", "passed", "feedback"}
     assert bob["points"] == 0 and bob["max_points"] == 4 and "corrupt JSON" in bob["error"]
     rows = (tmp_path / "g.csv").read_text().splitlines()
-    assert rows[0] == "path,points,max_points,1.1,1.2,1.3,1.4,error"
+    assert rows[0] == "student_id,name,1.1,1.2,1.3,1.4,total,max_points,files,flags,error"
     assert len(rows) == 3
 
 
