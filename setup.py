@@ -10,6 +10,8 @@ BOOK = {"ukva_widgets.notebooks": "notebooks", "ukva_widgets.exercises": "exerci
 setup(
     packages=find_packages(include=["ukva_widgets", "ukva_widgets.*"]) + list(BOOK),
     package_dir=BOOK,
-    package_data={"ukva_widgets.notebooks": ["*.ipynb", "*.md"], "ukva_widgets.exercises": ["*.ipynb"]},
+    package_data={"ukva_widgets.notebooks": ["*.ipynb", "*.md"], "ukva_widgets.exercises": ["*.ipynb"],
+                  # the book's Voila template (serving.voila_server puts jupyter_data on JUPYTER_PATH)
+                  "ukva_widgets": ["jupyter_data/voila/templates/ukva/*"]},
     include_package_data=False,
 )

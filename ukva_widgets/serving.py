@@ -37,6 +37,7 @@ class Server:
     token: str
     landing: str                   # URL path a reader opens first, e.g. "/lab/tree/notebooks/00-start.ipynb"
     health: str = "/"              # URL path that answers 200 once the server is ready
+    env: dict[str, str] = field(default_factory=dict)  # set over the environment it is started in
     process: subprocess.Popen | None = field(default=None, repr=False)
     _log: BinaryIO | None = field(default=None, repr=False)
 
@@ -54,7 +55,8 @@ class Server:
               log: Path | None = None) -> Server:
         """Launch the server and return once it answers HTTP; raise with its log if it does not."""
         self._log = open(log, "wb") if log else None  # noqa: SIM115 - open as long as the server runs
-        self.process = subprocess.Popen(self.argv, env=dict(env) if env is not None else None,
+        env = {**(os.environ if env is None else env), **self.env}
+        self.process = subprocess.Popen(self.argv, env=env,
                                         stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -117,14 +119,23 @@ def lab_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> 
                   landing=f"/lab/tree/notebooks/{FIRST_CHAPTER}", health="/api/status")
 
 
+# Jupyter data shipped in the package: the book's Voila template (jupyter_data/voila/templates/ukva).
+JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
+
+
 def voila_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> Server:
     """Voila serving every chapter in `root/notebooks` as an app; its tree page is the index.
 
-    The reader may pick the dark theme with `?theme=dark` on a chapter's URL."""
+    The pages use the book's template (Voila's lab one without CDN links or build-version notices,
+    see jupyter_data/voila/templates/ukva), found through JUPYTER_PATH; the index is Voila's plain
+    HTML list of chapters (its JupyterLab-based one loads the widget plugins with no kernel and logs
+    errors). The reader may pick the dark theme with `?theme=dark` on a chapter's URL."""
     argv = [sys.executable, "-m", "voila", str(root / "notebooks"), "--no-browser",
             "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
-            f"--Voila.token={token}", "--VoilaConfiguration.allow_theme_override=YES", *extra]
-    return Server("Voila", argv, port, token, landing="/")
+            f"--Voila.token={token}", "--VoilaConfiguration.allow_theme_override=YES",
+            "--VoilaConfiguration.template=ukva", "--VoilaConfiguration.classic_tree=True", *extra]
+    jupyter_path = os.pathsep.join(filter(None, [str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")]))
+    return Server("Voila", argv, port, token, landing="/", env={"JUPYTER_PATH": jupyter_path})
 
 
 def chapter_url_path(server: Server, notebook: str) -> str:
