@@ -1,5 +1,6 @@
 """The project's two dependency lists (pyproject.toml, environment.yml) name the same packages."""
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -121,3 +122,33 @@ def test_ukva_book_copy_only_makes_the_copy_in_dir_and_says_what_it_kept(tmp_pat
     done = ukva("book", "--dir", "b", "--copy-only", "--update", cwd=tmp_path)
     assert "kept your edited exercises/01-unix-process.ipynb" in done.stdout
     assert "# mine" in mine.read_text()
+
+
+# --- Binder (repo2docker) -----------------------------------------------------------------------
+
+def test_binder_files_agree_with_pyproject():
+    """repo2docker reads the top-level environment.yml (ignored if a binder/ folder exists): it must
+    ask for the Python pyproject requires and install this repository itself."""
+    assert not (ROOT / "binder").exists() and not (ROOT / ".binder").exists()
+    text = (ROOT / "environment.yml").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    python = re.search(r"^  - python\s*(\S+)\s*$", text, re.M)
+    assert python and python.group(1) == project["requires-python"]
+    pip = text.split("  - pip:\n", 1)[1]
+    assert re.search(r"^      - (-e )?\.\s*$", pip, re.M), "environment.yml does not pip-install this repository"
+
+
+def test_binder_post_build_opens_the_front_page(tmp_path):
+    """postBuild, run as repo2docker runs it (in the repository, with the environment installed),
+    makes JupyterLab open the first chapter."""
+    mode = subprocess.run(["git", "ls-files", "-s", "postBuild"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert mode.startswith("100755"), f"postBuild must be executable in git, is: {mode!r}"
+    env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run([str(ROOT / "postBuild")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    config = (tmp_path / ".jupyter" / "jupyter_server_config.py").read_text()
+    url = re.search(r'default_url = "/lab/tree/(\S+)"', config).group(1)
+    assert (ROOT / url).is_file() and url == "notebooks/00-start.ipynb"
+    readme = (ROOT / "README.md").read_text()
+    link = re.search(r"https://mybinder\.org/v2/gh/\S+\?urlpath=lab/tree/(\S+?\.ipynb)", readme)
+    assert link and link.group(1) == url, "README's Binder link must open the same front page"
