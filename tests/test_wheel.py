@@ -27,7 +27,7 @@ def venv(tmp_path_factory) -> Path:
                    check=True, capture_output=True, timeout=600)
     wheel, = (tmp / "dist").glob("ukva_widgets-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True, timeout=300)
-    done = subprocess.run([str(tmp / "venv/bin/python"), "-m", "pip", "install", "-q", str(wheel)],
+    done = subprocess.run([str(tmp / "venv/bin/python"), "-m", "pip", "install", "-q", "--no-compile", str(wheel)],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return tmp / "venv"
@@ -114,3 +114,9 @@ def test_ukva_grade_grades_an_exercise_of_the_copy(empty):
     done = run(empty, "grade", "ukva-book/exercises/01-unix-process.ipynb", "--quiet", "--seed", "1")
     assert done.returncode == 0, done.stderr
     assert re.search(r"\d+/\d+\s+ukva-book/exercises/01-unix-process\.ipynb", done.stdout), done.stdout
+
+
+def test_ukva_student_without_the_solutions_says_so_in_one_line(empty):
+    done = run(empty, "student")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "solution" in done.stderr, done.stderr
