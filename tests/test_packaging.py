@@ -54,6 +54,8 @@ def test_the_ukva_command_is_declared():
 import json  # noqa: E402
 import subprocess  # noqa: E402
 
+import pytest  # noqa: E402
+
 from ukva_widgets import book  # noqa: E402
 
 
@@ -152,3 +154,28 @@ def test_binder_post_build_opens_the_front_page(tmp_path):
     readme = (ROOT / "README.md").read_text()
     link = re.search(r"https://mybinder\.org/v2/gh/\S+\?urlpath=lab/tree/(\S+?\.ipynb)", readme)
     assert link and link.group(1) == url, "README's Binder link must open the same front page"
+
+
+def test_locate_outside_a_checkout_copies_into_ukva_book_once_then_finds_it(tmp_path, monkeypatch):
+    src = _fake_source(tmp_path, "v1")
+    monkeypatch.setattr(book, "checkout", lambda: None)  # as installed from a wheel
+    monkeypatch.setattr(book, "source", lambda: src)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
+    said = []
+    assert book.locate(say=said.append) == (tmp_path / "empty" / "ukva-book").resolve()
+    assert said == ["copied 3 notebooks into ukva-book"]
+    said.clear()
+    assert book.locate(say=said.append) == (tmp_path / "empty" / "ukva-book").resolve() and said == []
+    monkeypatch.chdir(tmp_path / "empty" / "ukva-book")  # inside the copy, the copy is the book
+    assert book.locate(say=said.append) == Path.cwd().resolve() and said == []
+    _fake_source(tmp_path, "v2")
+    assert book.locate(update=True, say=said.append) == Path.cwd().resolve()
+    assert said[0].startswith("updated 3 notebooks")
+
+
+def test_locate_in_a_checkout_uses_the_checkouts_own_notebooks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert book.locate(say=lambda line: pytest.fail(f"copied: {line}")) == ROOT
+    with pytest.raises(book.BookError, match="checkout itself"):
+        book.locate(update=True)

@@ -137,22 +137,27 @@ def copy_book(dest: Path, update: bool = False, src: Path | None = None) -> Copy
     return report
 
 
+def existing() -> Path | None:
+    """A book already here (steps 2-4 of the module docstring), without copying anything."""
+    for found in (Path.cwd(), Path.cwd() / DEFAULT_DIR, checkout()):
+        if found is not None and has_chapters(found):
+            return found.resolve()
+    return None
+
+
 def locate(directory: Path | None = None, update: bool = False, say=print) -> Path:
     """The book folder to open (see the module docstring); copies the book first when needed and
     says what the copy did through `say`."""
     if directory is None:
-        here = Path.cwd()
-        for found in (here, here / DEFAULT_DIR, checkout()):
-            if found is not None and has_chapters(found):
-                if update and found == checkout():
-                    raise BookError("--update refreshes a copy of the book; this is the checkout itself "
-                                    "(use git), or pass --dir DIR")
-                if not update or found == checkout():
-                    return found.resolve()
-                directory = found
-                break
-        else:
-            directory = DEFAULT_DIR
+        found = existing()
+        if found is not None and found == checkout():
+            if update:
+                raise BookError("--update refreshes a copy of the book; this is the checkout itself "
+                                "(use git), or pass --dir DIR")
+            return found
+        if found is not None and not update:
+            return found
+        directory = found or DEFAULT_DIR
     for line in copy_book(directory, update).lines():
         say(line)
     return directory.resolve()

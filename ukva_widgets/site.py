@@ -208,9 +208,9 @@ def build(root: Path, out: Path, say=print) -> list[Page]:
 
 
 def _site(args: argparse.Namespace) -> int:
-    from .book import BookError, has_chapters, source
+    from .book import BookError, existing, has_chapters, source
 
-    root = args.root or (Path.cwd() if has_chapters(Path.cwd()) else source())
+    root = args.root or existing() or source()  # found as `ukva book` finds it, but copying nothing
     if args.root and not has_chapters(args.root):
         raise BookError(f"{args.root} has no notebooks/ folder with chapters")
     if args.out.exists() and not args.out.is_dir():
@@ -224,5 +224,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("site", help=what, description=what + "; needs no internet to build or read")
     p.add_argument("--out", type=Path, default=Path("ukva-site"), help="folder to write (default ./ukva-site)")
     p.add_argument("--root", type=Path, default=None,
-                   help="the folder holding notebooks/ (default: here if it does, else the installed book)")
+                   help="the folder holding notebooks/ (default: here, ./ukva-book or this checkout if one "
+                        "holds the book, else the installed book)")
     p.set_defaults(func=_site)
