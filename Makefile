@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: book test bench serve student notebooks clean
+.PHONY: book test bench serve site hub student notebooks clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "ukva_widgets needs Python 3.10 or newer; set PYTHON=python3.x")'
@@ -24,6 +24,24 @@ book: $(VENV)/.book   ## set up and open the book in JupyterLab
 serve: $(VENV)/.book  ## serve the chapters as Voila apps
 	$(VENV)/bin/ukva serve
 
+site: $(VENV)/.book   ## build the book as static HTML in ukva-site/
+	$(VENV)/bin/ukva site --out ukva-site
+
+# A local JupyterHub with two test users (deploy/jupyterhub); its proxy comes from the npm registry.
+HUB_PROXY := $(VENV)/npm/node_modules/.bin/configurable-http-proxy
+
+$(VENV)/.hub: $(VENV)/.book
+	$(PY) -m pip install --quiet -e '.[hub]'
+	@touch $@
+
+$(HUB_PROXY): | $(PY)
+	npm install --no-audit --no-fund --loglevel=error --prefix $(VENV)/npm configurable-http-proxy@5
+
+hub: $(VENV)/.hub $(HUB_PROXY)  ## JupyterHub on http://127.0.0.1:8000 (users ada, brian)
+	mkdir -p $(VENV)/hub
+	UKVA_HUB_PROXY=$(abspath $(HUB_PROXY)) UKVA_HUB_STATE=$(abspath $(VENV))/hub \
+	UKVA_HUB_HOMES=$(abspath $(VENV))/hub/homes $(VENV)/bin/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
+
 test: $(VENV)/.test   ## set up and run the whole suite
 	$(PY) -m pytest
 
@@ -34,7 +52,7 @@ student: $(VENV)/.book  ## regenerate the student exercise notebooks
 	$(VENV)/bin/ukva student
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .hypothesis
+	rm -rf $(VENV) artifacts .pytest_cache .hypothesis ukva-site
 
 notebooks: $(VENV)/.test  ## re-execute and store the chapters and solution notebooks
 	$(PY) -m ukva_widgets.notebook_store notebooks/*.ipynb exercises/solutions/*.ipynb

@@ -1,10 +1,12 @@
 """The book: wall time of nbval over every chapter in notebooks/, as CI runs it (goal: under 60 s
-on a 2-core machine), and the slowest chapter, so a slow cell is easy to find."""
+on a 2-core machine), and the slowest chapter, so a slow cell is easy to find; and the time
+`ukva site` takes to write the whole book as static HTML (goal: under 30 s)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from harness import Result
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 GOAL_S = 60.0
 CHAPTER_GOAL_S = 15.0
+SITE_GOAL_S = 30.0
 
 
 def nbval(*paths: Path) -> float:
@@ -28,7 +31,17 @@ def nbval(*paths: Path) -> float:
     return seconds
 
 
+def site_seconds() -> tuple[float, int]:
+    """Seconds for `ukva site` over this book in a fresh interpreter, and the pages it wrote."""
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ukva_widgets.cli", "site", "--root", str(NOTEBOOKS.parent),
+                        "--out", out], check=True, capture_output=True, timeout=600)
+        return time.perf_counter() - t0, len(list(Path(out).rglob("*.html")))
+
+
 def run() -> list[Result]:
+    site, pages = site_seconds()
     chapters = sorted(NOTEBOOKS.glob("*.ipynb"))
     whole = nbval(*chapters)
     each = {path.stem: nbval(path) for path in chapters}
@@ -38,4 +51,6 @@ def run() -> list[Result]:
                detail=f"{len(chapters)} chapters, one pytest run"),
         Result("book: slowest chapter under nbval", each[slowest], "s", CHAPTER_GOAL_S,
                detail=f"{slowest}; " + ", ".join(f"{name[:2]} {s:.1f}" for name, s in each.items())),
+        Result("book: ukva site (static HTML of the whole book)", site, "s", SITE_GOAL_S,
+               detail=f"{pages} HTML pages, one process"),
     ]

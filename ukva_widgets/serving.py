@@ -37,6 +37,7 @@ class Server:
     token: str
     landing: str                   # URL path a reader opens first, e.g. "/lab/tree/notebooks/00-start.ipynb"
     health: str = "/"              # URL path that answers 200 once the server is ready
+    env: dict[str, str] = field(default_factory=dict)  # set over the environment it is started in
     process: subprocess.Popen | None = field(default=None, repr=False)
     _log: BinaryIO | None = field(default=None, repr=False)
 
@@ -54,7 +55,8 @@ class Server:
               log: Path | None = None) -> Server:
         """Launch the server and return once it answers HTTP; raise with its log if it does not."""
         self._log = open(log, "wb") if log else None  # noqa: SIM115 - open as long as the server runs
-        self.process = subprocess.Popen(self.argv, env=dict(env) if env is not None else None,
+        env = {**(os.environ if env is None else env), **self.env}
+        self.process = subprocess.Popen(self.argv, env=env,
                                         stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -92,15 +94,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def find_book(explicit: Path | None = None) -> Path:
-    """The project folder holding `notebooks/`: the one given, the current one, or this checkout."""
-    candidates = [explicit] if explicit else [Path.cwd(), Path(__file__).resolve().parents[1]]
-    for root in candidates:
-        if (root / "notebooks").is_dir() and any((root / "notebooks").glob("*.ipynb")):
-            return root.resolve()
-    where = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(f"no notebooks/ folder with chapters in {where}; run this from the "
-                            "ukva_widgets checkout or pass --root DIR")
+def find_book(explicit: Path | None = None, directory: Path | None = None, update: bool = False) -> Path:
+    """The book folder to serve: `explicit` (--root) as it is, else `book.locate(directory)`, which
+    copies the shipped book into the reader's own folder when there is none here."""
+    from .book import BookError, has_chapters, locate
+
+    if explicit is not None:
+        if not has_chapters(explicit):
+            raise BookError(f"{explicit} has no notebooks/ folder with chapters; pass the folder that "
+                            "holds notebooks/ (or --dir DIR to get a copy of the book there)")
+        return explicit.resolve()
+    return locate(directory, update)
 
 
 def lab_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> Server:
@@ -115,14 +119,23 @@ def lab_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> 
                   landing=f"/lab/tree/notebooks/{FIRST_CHAPTER}", health="/api/status")
 
 
+# Jupyter data shipped in the package: the book's Voila template (jupyter_data/voila/templates/ukva).
+JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
+
+
 def voila_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> Server:
     """Voila serving every chapter in `root/notebooks` as an app; its tree page is the index.
 
-    The reader may pick the dark theme with `?theme=dark` on a chapter's URL."""
+    The pages use the book's template (Voila's lab one without CDN links or build-version notices,
+    see jupyter_data/voila/templates/ukva), found through JUPYTER_PATH; the index is Voila's plain
+    HTML list of chapters (its JupyterLab-based one loads the widget plugins with no kernel and logs
+    errors). The reader may pick the dark theme with `?theme=dark` on a chapter's URL."""
     argv = [sys.executable, "-m", "voila", str(root / "notebooks"), "--no-browser",
             "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
-            f"--Voila.token={token}", "--VoilaConfiguration.allow_theme_override=YES", *extra]
-    return Server("Voila", argv, port, token, landing="/")
+            f"--Voila.token={token}", "--VoilaConfiguration.allow_theme_override=YES",
+            "--VoilaConfiguration.template=ukva", "--VoilaConfiguration.classic_tree=True", *extra]
+    jupyter_path = os.pathsep.join(filter(None, [str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")]))
+    return Server("Voila", argv, port, token, landing="/", env={"JUPYTER_PATH": jupyter_path})
 
 
 def chapter_url_path(server: Server, notebook: str) -> str:
@@ -152,13 +165,18 @@ def _run(server: Server, open_browser: bool) -> int:
 
 
 def _book(args: argparse.Namespace) -> int:
+    root = find_book(args.root, args.dir, args.update)
+    if args.copy_only:
+        print(f"the book is in {root}")
+        return 0
     port = args.port or free_port()
-    return _run(lab_server(find_book(args.root), port, secrets.token_hex(24)), not args.no_browser)
+    return _run(lab_server(root, port, secrets.token_hex(24)), not args.no_browser)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    root = find_book(args.root, args.dir)
     port = args.port or free_port()
-    return _run(voila_server(find_book(args.root), port, secrets.token_hex(24)), not args.no_browser)
+    return _run(voila_server(root, port, secrets.token_hex(24)), not args.no_browser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -167,9 +185,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("serve", _serve, "serve the chapters as Voila apps (an index page lists them)"),
     ):
         p = subparsers.add_parser(name, help=what, description=what + "; listens on 127.0.0.1 "
-                                  "with a fresh token and prints the URL to open")
+                                  "with a fresh token and prints the URL to open. Outside a checkout the "
+                                  "book is first copied into a folder of your own (./ukva-book by default).")
         p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
         p.add_argument("--no-browser", action="store_true", help="only print the URL, open nothing")
+        p.add_argument("--dir", type=Path, default=None,
+                       help="your copy of the book: made (or completed) from the installed book first, "
+                            "never overwriting a notebook you edited (default: here if this folder holds "
+                            "notebooks/, else ./ukva-book)")
         p.add_argument("--root", type=Path, default=None,
-                       help="the project folder holding notebooks/ (default: here or this checkout)")
+                       help="serve the notebooks/ of this folder as it is, copying nothing")
+        if name == "book":
+            p.add_argument("--update", action="store_true",
+                           help="refresh the notebooks of your copy that you have not edited")
+            p.add_argument("--copy-only", action="store_true",
+                           help="make or refresh the copy, start no JupyterLab (e.g. a JupyterHub "
+                                "start-up hook: ukva book --dir ~/ukva-book --copy-only)")
         p.set_defaults(func=func)
