@@ -91,7 +91,12 @@ def run_grade(args: argparse.Namespace) -> int:
     if not paths:
         return _bad(f"no .ipynb files under {args.target}")
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
-    grades = grade_all(paths, seed, limits, args.jobs, item_ids, progress=not args.quiet)
+    from .sandbox import SandboxUnavailable
+
+    try:
+        grades = grade_all(paths, seed, limits, args.jobs, item_ids, progress=not args.quiet)
+    except SandboxUnavailable as exc:  # nothing was graded unprotected, and no report is written
+        return _bad(str(exc))
     print(summary(grades))
     print(f"grading seed {seed} (pass --seed {seed} to reproduce)", file=sys.stderr)
     if args.json:
