@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,50 @@ def _throughput(n: int, jobs: int, sandbox: bool) -> tuple[float, float]:
     return n / seconds, full
 
 
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+_GRADE = """
+import shutil, sys, tempfile
+from pathlib import Path
+from ukva_widgets.grading.batch import grade_all
+from ukva_widgets.grading.sandbox import Limits
+n, sandbox = int(sys.argv[1]), sys.argv[2] == "1"
+with tempfile.TemporaryDirectory() as d:
+    paths = [Path(d) / f"s{i}.ipynb" for i in range(n)]
+    for p in paths:
+        shutil.copy(sys.argv[3], p)
+    grade_all(paths, seed=1, limits=Limits(sandbox=sandbox), jobs=4, progress=False)
+"""
+
+
+def _cpu_seconds(n: int, sandbox: bool) -> float | None:
+    """CPU seconds (grader and kernels together) of a process grading `n` copies, measured by a
+    cpuacct cgroup of its own (root, cgroup v1); None where that cannot be made."""
+    group = CPUACCT / f"ukva-bench-{os.getpid()}-{n}-{int(sandbox)}"
+    try:
+        group.mkdir()
+    except OSError:
+        return None
+    try:
+        script = f"echo $$ > {group}/cgroup.procs && exec \"$@\""
+        subprocess.run(["sh", "-c", script, "sh", sys.executable, "-c", _GRADE, str(n),
+                        "1" if sandbox else "0", str(SUBMISSION)], check=True, cwd=ROOT)
+        return int((group / "cpuacct.usage").read_text()) / 1e9
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return None
+    finally:
+        try:
+            group.rmdir()
+        except OSError:
+            pass
+
+
+def _cpu_per_submission(sandbox: bool) -> float | None:
+    """CPU seconds one more submission costs: (CPU of 21 submissions - CPU of 1) / 20, which takes
+    out the grader's own start-up. A loaded machine stretches wall time, not CPU time."""
+    one, many = _cpu_seconds(1, sandbox), _cpu_seconds(21, sandbox)
+    return None if one is None or many is None else (many - one) / 20
+
+
 def run() -> list[Result]:
     from ukva_widgets.grading.sandbox import Limits, check_available
 
@@ -54,4 +100,10 @@ def run() -> list[Result]:
                    f"24 submissions on {cores} cores, {many:.2f} subs/s in all; all full marks: {full_n == 1}"
                    + (f"; {isolation}" if sandbox else "")),
         ]
+        cpu = _cpu_per_submission(sandbox)
+        if cpu is not None:
+            results.append(Result(f"grading ch02 {label}, CPU-bound rate", 1 / cpu, "subs/s/core",
+                                  1.0 if sandbox else 0.0, True,
+                                  f"{cpu * 1000:.0f} ms of CPU per submission, grader and kernel together "
+                                  "(cpuacct cgroup): the rate one idle core would reach"))
     return results

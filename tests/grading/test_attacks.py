@@ -482,6 +482,16 @@ def test_without_bwrap_grading_refuses_with_the_fix(monkeypatch, tmp_path):
     assert check_available(Limits(sandbox=False)) == "none (--no-sandbox)"
 
 
+def test_ukva_grade_refuses_without_bwrap_and_writes_no_report(tmp_path):
+    shutil.copy(SOL01, tmp_path / "honest.ipynb")
+    env = {**os.environ, "UKVA_BWRAP": "/nonexistent/bwrap"}
+    proc = subprocess.run([sys.executable, "-m", "ukva_widgets.cli", "grade", str(tmp_path / "honest.ipynb"),
+                           "--json", str(tmp_path / "g.json"), "--quiet"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0 and "apt-get install bubblewrap" in proc.stderr and "--no-sandbox" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "g.json").exists()
+
+
 def test_no_sandbox_is_recorded_and_really_is_none(tmp_path):
     # The control experiment: without the sandbox the same attack reads the canary.
     canary = tmp_path / "secret.txt"

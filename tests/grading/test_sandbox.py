@@ -1,6 +1,7 @@
 """The sandbox: every submission in a fresh kernel process, in its own namespaces, with its limits.
 (The attacks a hostile class would try are in test_attacks.py.)"""
 
+import os
 import resource
 
 from nbformat.v4 import new_code_cell, new_notebook
@@ -146,10 +147,32 @@ def test_shutdown_all_kills_a_running_kernel_and_its_grading_ends():
     while len(_our_processes()) < 2 and time.monotonic() < deadline:  # the kernel is up
         time.sleep(0.1)
     time.sleep(1)
+    # Seen from outside, the kernel and all it started run as uid 65534 (or, for a non-root
+    # grader, as the grader's own uid): never as root.
+    uids = _kernel_uids()
+    assert uids == {65534 if os.geteuid() == 0 else os.geteuid()}, uids
     shutdown_all()
     shutdown_all()  # idempotent
     thread.join(30)
     assert not thread.is_alive() and _our_processes() == []
+
+
+def _kernel_uids() -> set[int]:
+    from pathlib import Path
+
+    import ukva_widgets.grading as g
+
+    entry = str(Path(g.__file__).with_name("kernel_stub.py")).encode()
+    uids = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and entry in (p / "cmdline").read_bytes():
+                status = (p / "status").read_text()
+                uids.append(int(status.split("\nUid:")[1].split()[0]))
+        except (OSError, IndexError):
+            continue
+    assert len(uids) >= 4, uids  # the kernel and the three daemons it left running
+    return set(uids)
 
 
 def _safe_run(nb):
