@@ -125,6 +125,24 @@ def test_glossary_links_land_on_a_term():
         assert not missing, f"{name} links to glossary terms that do not exist: {missing}"
 
 
+# Terms issue 12 found used before being defined: where the book first names one, it links the glossary.
+FIRST_USE = {"CR3": "cr3", "IPI": "ipi", "PCID": "asid", "shootdown": "tlb-shootdown", "lazy TLB": "lazy-tlb",
+             "PAGE_OFFSET": "page-offset", "high memory": "high-memory", "mm_cpumask": "mm-cpumask",
+             "tlb_gen": "tlb-gen", "kmap": "kmap", "subreaper": "subreaper", "vDSO": "vdso"}
+
+
+@pytest.mark.parametrize("term", FIRST_USE)
+def test_a_term_links_the_glossary_where_the_book_first_names_it(term):
+    word = re.compile(rf"(?<![\w-]){re.escape(term)}", 0 if term[0].isupper() else re.IGNORECASE)
+    for name in CHAPTERS:
+        first = next((c for c in load(name).cells if c.cell_type == "markdown" and word.search(c.source)), None)
+        if first is not None:
+            assert f"glossary.ipynb#{FIRST_USE[term]}" in first.source, \
+                f"{term!r} first appears in {name} without a link to glossary.ipynb#{FIRST_USE[term]}"
+            return
+    pytest.fail(f"the book never names {term!r}")
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_every_output_is_a_labelled_sentence_a_table_a_figure_or_a_widget(name):
     for cell, out in outputs(load(name)):
