@@ -144,6 +144,16 @@ def test_a_term_links_the_glossary_where_the_book_first_names_it(term):
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
+def test_figures_show_before_the_notebook_is_trusted_and_say_what_they_show(name):
+    for cell, out in outputs(load(name)):
+        data = out.get("data", {})
+        if "image/svg+xml" in data:
+            # JupyterLab renders no SVG output of an untrusted notebook; it does render markdown images.
+            assert data.get("text/markdown", "").startswith("![") and "data:image/svg+xml;base64," in data["text/markdown"]
+            assert data.get("text/plain", "").startswith("Figure: "), "a caption for static viewers and screen readers"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
 def test_every_output_is_a_labelled_sentence_a_table_a_figure_or_a_widget(name):
     for cell, out in outputs(load(name)):
         where = f"cell {cell.source[:60]!r}"
