@@ -98,7 +98,8 @@ def test_every_chapter_has_discussion_prompts_for_a_class(name):
 @pytest.mark.parametrize("name", ORDER)
 def test_every_page_ends_with_links_to_the_previous_and_next_page(name):
     last = load(name).cells[-1]
-    links = {target for target, _ in LINK.findall(last.source)} | set(re.findall(r"\]\((glossary\.ipynb)\)", last.source))
+    links = {target for target, _ in LINK.findall(last.source)}
+    links |= set(re.findall(r"\]\((glossary\.ipynb)\)", last.source))
     at = ORDER.index(name)
     if at > 0:
         assert f"{ORDER[at - 1]}.ipynb" in links, f"{name} ends with a link back to {ORDER[at - 1]}"
@@ -149,7 +150,8 @@ def test_figures_show_before_the_notebook_is_trusted_and_say_what_they_show(name
         data = out.get("data", {})
         if "image/svg+xml" in data:
             # JupyterLab renders no SVG output of an untrusted notebook; it does render markdown images.
-            assert data.get("text/markdown", "").startswith("![") and "data:image/svg+xml;base64," in data["text/markdown"]
+            markdown = data.get("text/markdown", "")
+            assert markdown.startswith("![") and "data:image/svg+xml;base64," in markdown
             assert data.get("text/plain", "").startswith("Figure: "), "a caption for static viewers and screen readers"
 
 
