@@ -1,9 +1,11 @@
 """Structure checks for the book in notebooks/: what every chapter must have besides passing nbval.
 
 nbval proves the stored outputs are what the code produces; these tests prove the book is shaped
-the way issue 5 asks: goals first; summary, check-yourself and sources last; every claim of the
-argument linked from the front page to a cell that asserts it; a live widget in every chapter;
-stored executed, with the python3 kernelspec and nothing machine-specific in the outputs.
+the way issues 5 and 12 ask: goals, the crux and a time estimate first; discussion prompts, summary,
+check-yourself and sources last, then links to the previous and next chapter; every claim of the argument
+linked from the front page to a cell that asserts it; terms linked to a glossary whose anchors exist; a live
+widget in every chapter; every output a labelled sentence, a table, a figure or a widget, never a bare Python
+value; stored executed, with the python3 kernelspec and nothing machine-specific in the outputs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ CHAPTERS = [
     "00-start", "01-unix-process", "02-tasks-and-clone", "03-lifetimes",
     "04-tlbs", "05-where-can-ukva-live", "06-living-with-per-mm", "07-what-linux-did",
 ]
+ORDER = [*CHAPTERS, "glossary"]          # the reading order the previous/next links follow
 CLAIMS = range(1, 12)
 CLOSING_SECTIONS = ["Summary", "Check yourself", "Sources"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -32,6 +35,11 @@ MEMORY_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 LINK = re.compile(r"\]\((\d\d-[a-z0-9-]+\.ipynb)(?:#([A-Za-z0-9_-]+))?\)")
 CLAIM_ROW = re.compile(r"^\|\s*(\d+)\s*\|.*\[\d\d · ([^\]]+)\]\((\d\d-[a-z0-9-]+\.ipynb)#([A-Za-z0-9_-]+)\)")
 ANCHOR = '<a id="{}"></a>'
+GLOSSARY_LINK = re.compile(r"\]\(glossary\.ipynb#([a-z0-9-]+)\)")
+TIME_ESTIMATE = re.compile(r"^\*Time: about \d+ minutes", re.MULTILINE)
+# What a bare Python value looks like when printed: a tuple, list, dict, set, string or default repr.
+BARE_VALUE = re.compile(r"""^\s*(?:[([{'"<]|-?\d+(?:\.\d+)?\s*$|True\s*$|False\s*$|None\s*$)""")
+VOILA_WIDTH = "body[data-voila] .jp-Cell { max-width: 50rem"
 
 
 def load(name: str):
@@ -68,8 +76,97 @@ def front_page_claim_links() -> dict[int, tuple[str, str, str]]:
     return links
 
 
-def test_the_book_has_its_eight_chapters_and_nothing_else():
-    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == CHAPTERS
+def test_the_book_has_its_eight_chapters_a_glossary_and_nothing_else():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(ORDER)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_states_its_crux_and_a_time_estimate_first(name):
+    first = load(name).cells[0].source
+    assert "**The crux.**" in first, "the first cell states the chapter's crux (OSTEP style)"
+    assert TIME_ESTIMATE.search(first), "the first cell says how long the chapter takes: '*Time: about N minutes'"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_has_discussion_prompts_for_a_class(name):
+    nb = load(name)
+    cell = next((c for c in nb.cells if c.cell_type == "markdown" and "## For discussion" in c.source), None)
+    assert cell is not None, "a '## For discussion' section"
+    assert len(re.findall(r"^- ", cell.source, re.MULTILINE)) >= 2, "at least two prompts"
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_every_page_ends_with_links_to_the_previous_and_next_page(name):
+    last = load(name).cells[-1]
+    links = {target for target, _ in LINK.findall(last.source)}
+    links |= set(re.findall(r"\]\((glossary\.ipynb)\)", last.source))
+    at = ORDER.index(name)
+    if at > 0:
+        assert f"{ORDER[at - 1]}.ipynb" in links, f"{name} ends with a link back to {ORDER[at - 1]}"
+    if at + 1 < len(ORDER):
+        assert f"{ORDER[at + 1]}.ipynb" in links, f"{name} ends with a link on to {ORDER[at + 1]}"
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_every_page_caps_its_text_width_in_voila(name):
+    text = "\n".join(c.source for c in load(name).cells if c.cell_type == "markdown")
+    assert VOILA_WIDTH in text, "a <style> capping the cells at ~50rem under Voila (JupyterLab drops it)"
+
+
+def test_glossary_links_land_on_a_term():
+    glossary = "\n".join(c.source for c in load("glossary").cells)
+    defined = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', glossary))
+    assert len(defined) >= 20
+    for target in re.findall(r"\]\(#([a-z0-9-]+)\)", glossary):
+        assert target in defined, f"the glossary links to its own missing term #{target}"
+    for name in CHAPTERS:
+        used = GLOSSARY_LINK.findall("\n".join(c.source for c in load(name).cells if c.cell_type == "markdown"))
+        assert used, f"{name} links at least one term to the glossary"
+        missing = sorted(set(used) - defined)
+        assert not missing, f"{name} links to glossary terms that do not exist: {missing}"
+
+
+# Terms issue 12 found used before being defined: where the book first names one, it links the glossary.
+FIRST_USE = {"CR3": "cr3", "IPI": "ipi", "PCID": "asid", "shootdown": "tlb-shootdown", "lazy TLB": "lazy-tlb",
+             "PAGE_OFFSET": "page-offset", "high memory": "high-memory", "mm_cpumask": "mm-cpumask",
+             "tlb_gen": "tlb-gen", "kmap": "kmap", "subreaper": "subreaper", "vDSO": "vdso"}
+
+
+@pytest.mark.parametrize("term", FIRST_USE)
+def test_a_term_links_the_glossary_where_the_book_first_names_it(term):
+    word = re.compile(rf"(?<![\w-]){re.escape(term)}", 0 if term[0].isupper() else re.IGNORECASE)
+    for name in CHAPTERS:
+        first = next((c for c in load(name).cells if c.cell_type == "markdown" and word.search(c.source)), None)
+        if first is not None:
+            assert f"glossary.ipynb#{FIRST_USE[term]}" in first.source, \
+                f"{term!r} first appears in {name} without a link to glossary.ipynb#{FIRST_USE[term]}"
+            return
+    pytest.fail(f"the book never names {term!r}")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_figures_show_before_the_notebook_is_trusted_and_say_what_they_show(name):
+    for cell, out in outputs(load(name)):
+        data = out.get("data", {})
+        if "image/svg+xml" in data:
+            # JupyterLab renders no SVG output of an untrusted notebook; it does render markdown images.
+            markdown = data.get("text/markdown", "")
+            assert markdown.startswith("![") and "data:image/svg+xml;base64," in markdown
+            assert data.get("text/plain", "").startswith("Figure: "), "a caption for static viewers and screen readers"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_output_is_a_labelled_sentence_a_table_a_figure_or_a_widget(name):
+    for cell, out in outputs(load(name)):
+        where = f"cell {cell.source[:60]!r}"
+        if out.output_type == "execute_result":
+            assert WIDGET_MIME in out.get("data", {}), f"{where} shows a bare value; print a labelled sentence"
+        elif out.output_type == "display_data":
+            plain = out.get("data", {}).get("text/plain", "")
+            assert WIDGET_MIME in out["data"] or not plain.startswith("<"), f"{where} displays a default repr"
+        elif out.output_type == "stream":
+            first = out.get("text", "").lstrip().splitlines()[:1]
+            assert not (first and BARE_VALUE.match(first[0])), f"{where} prints a bare value: {first[0]!r}"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
@@ -121,7 +218,7 @@ def test_the_front_page_links_every_claim_to_a_cell_that_asserts_it():
 
 
 def test_every_link_between_chapters_resolves():
-    for name in CHAPTERS:
+    for name in ORDER:
         for cell in load(name).cells:
             if cell.cell_type != "markdown":
                 continue
