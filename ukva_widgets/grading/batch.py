@@ -72,9 +72,9 @@ def csv_rows(grades: list[SubmissionGrade]) -> Iterator[list[str]]:
     columns = item_columns(grades)
     yield ["path", "points", "max_points", *columns, "error"]
     for g in grades:
-        by_id = {i.id: i.points for i in g.items}
+        by_id = {i.id: "manual" if i.manual else f"{i.points:g}" for i in g.items}
         yield [g.path, f"{g.points:g}", f"{g.max_points:g}",
-               *(f"{by_id[c]:g}" if c in by_id else "" for c in columns), g.error or ""]
+               *(by_id.get(c, "") for c in columns), g.error or ""]
 
 
 def write_csv(grades: list[SubmissionGrade], path: Path) -> None:

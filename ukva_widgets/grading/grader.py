@@ -30,6 +30,7 @@ class ItemGrade:
     max_points: float
     passed: bool
     feedback: str
+    manual: bool = False  # graded by the instructor from `feedback` (which quotes the answer)
 
 
 @dataclass
@@ -114,7 +115,7 @@ def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any) -> Item
     except Exception as exc:  # whatever the data, one item's judging never costs the others
         return zero(f"the answer could not be judged ({type(exc).__name__}: {str(exc)[:200]})")
     feedback = f"{verdict.feedback} [judged on {problem.reproduce()}{note}]"
-    return ItemGrade(item.id, verdict.points, item.max_points, verdict.passed, feedback)
+    return ItemGrade(item.id, verdict.points, item.max_points, verdict.passed, feedback, verdict.manual)
 
 
 def grade(path: Path, grading_seed: int, limits: Limits = Limits(),
@@ -136,7 +137,8 @@ def grade(path: Path, grading_seed: int, limits: Limits = Limits(),
     order = sorted(items, key=lambda i: i.kind == "code")
     run = run_submission(nb, {i.id: inputs[i.id] for i in order}, limits)
     grades = [judge_record(i, run.records.get(i.id), inputs[i.id]) for i in items]
+    # Manually graded items are the instructor's to add: the automatic total leaves them out.
     return SubmissionGrade(
-        str(path), round(sum(g.points for g in grades), 6), sum(g.max_points for g in grades),
+        str(path), round(sum(g.points for g in grades), 6), sum(g.max_points for g in grades if not g.manual),
         "; ".join(run.problems) or None, grades, round(run.seconds, 3),
     )
