@@ -264,14 +264,18 @@ def test_a_manual_answer_is_recorded_for_the_instructor_never_scored():
 
 
 def test_the_grade_report_marks_a_manual_item_manual_and_quotes_the_answer():
-    from ukva_widgets.grading.batch import csv_rows
+    import csv
+    import io
+
     from ukva_widgets.grading.grader import SubmissionGrade, judge_record
+    from ukva_widgets.grading.report import Report
 
     text = "Each CPU's kmap slots sit at addresses of their own, so one shared table maps them all."
     grade = judge_record(get_item("7.3"), {"kernel": {"item": "7.3", "seed": 3, "answer": text}}, None)
     assert grade.manual and grade.points == 0 and text in grade.feedback
-    rows = list(csv_rows([SubmissionGrade("a.ipynb", 0.0, 1.0, None, [grade])]))
-    assert rows[0][3] == "7.3" and rows[1][3] == "manual"
+    report = Report([SubmissionGrade("a.ipynb", 0.0, 0.0, None, [grade])], grading_seed=1)
+    rows = list(csv.DictReader(io.StringIO(report.to_csv())))
+    assert rows[0]["7.3"] == "manual" and rows[0]["max_points"] == "0"  # the instructor adds it
 
 
 def test_every_manual_item_has_its_rubric_in_the_solutions_and_not_in_the_student_notebook():

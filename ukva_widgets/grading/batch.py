@@ -1,23 +1,28 @@
-"""Grading many submissions: in parallel, with a progress bar, into JSON and CSV.
+"""Grading many submissions: in parallel, with a progress bar, and to the end even on Ctrl-C.
 
-A worker thread grades one submission at a time. The threads mostly wait on their kernels
-(separate processes, forked by one shared fork server), so threads are enough to keep the
-cores busy; whatever happens to one submission is in its report and never stops the others.
+Worker threads grade one submission at a time. The threads mostly wait on their kernels
+(separate processes), so threads are enough to keep the cores busy; whatever happens to one
+submission is in its report and never stops the others. The main thread only waits and
+watches for Ctrl-C (SIGINT): then no new submission starts, every kernel is killed, and the
+batch returns what was finished, marked interrupted, for a partial report.
 """
 
 from __future__ import annotations
 
-import csv
-import json
+import signal
 import sys
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .forkserver import server_for
+from . import sandbox
 from .grader import SubmissionGrade, grade
+from .roster import Student, owner_of
 from .sandbox import Limits
+
+INTERRUPTED = "not graded: interrupted (Ctrl-C) before this submission was finished"
+STRAGGLER_SECONDS = 20.0  # how long, after Ctrl-C, running submissions get to wind down
 
 
 def submissions_in(target: Path) -> list[Path]:
@@ -27,65 +32,152 @@ def submissions_in(target: Path) -> list[Path]:
     return [target]
 
 
-def _grade_safely(path: Path, seed: int, limits: Limits, item_ids: list[str] | None) -> SubmissionGrade:
+@dataclass
+class Task:
+    """One submission to grade: which items (None: from its file name, else the notebook), and
+    for a roster, its owner's (student id, variant seed)."""
+
+    path: Path
+    item_ids: list[str] | None = None
+    chapter: str | None = None
+    owner: tuple[str, int] | None = None
+    name: str = ""
+    flags: list[str] = field(default_factory=list)
+
+
+def plan(paths: list[Path], root: Path, students: dict[str, Student] | None, key: bytes | None,
+         item_ids: list[str] | None = None, chapter: str | None = None) -> list[Task]:
+    """A task per file; with a roster, each file's owner and that student's seed (or a flag)."""
+    from .roster import student_seed
+
+    tasks = []
+    for path in paths:
+        task = Task(path, item_ids, chapter)
+        if students is not None:
+            sid = owner_of(path, root, students)
+            if sid is None:
+                task.flags.append("no roster line claims this file (put it in the folder of its student); "
+                                  "judged on the seeds it shows")
+            else:
+                task.owner, task.name = (sid, student_seed(key, sid)), students[sid].name
+        tasks.append(task)
+    return tasks
+
+
+def kill_all_kernels() -> None:
+    """Every kernel of this process, dead now (the sandbox's shutdown_all)."""
+    shutdown_all = getattr(sandbox, "shutdown_all", None)
+    if shutdown_all is not None:
+        shutdown_all()
+        return
+    # Older sandbox: kernels die with their fork server (parent-death signals), and no kernel can
+    # start once its server is gone.
     try:
-        return grade(path, seed, limits, item_ids)
+        from . import forkserver
+    except ImportError:
+        return
+
+    for server in list(getattr(forkserver, "_servers", {}).values()):
+        server.stop()
+
+
+# Raised when no sandbox can be made: the batch stops, nothing is graded unprotected.
+SandboxUnavailable = getattr(sandbox, "SandboxUnavailable", None) or type("SandboxUnavailable", (RuntimeError,), {})
+
+
+def _grade_safely(task: Task, seed: int, limits: Limits, stop: threading.Event) -> SubmissionGrade | None:
+    if stop.is_set():
+        return None
+    try:
+        g = grade(task.path, seed, limits, task.item_ids, task.chapter, task.owner)
+    except SandboxUnavailable:
+        raise
     except Exception as exc:  # a grader bug on one file is reported on that file, not fatal
-        return SubmissionGrade(str(path), 0.0, 0.0, f"the grader failed on this file: "
-                               f"{type(exc).__name__}: {exc}", [])
+        g = SubmissionGrade(str(task.path), 0.0, 0.0, f"the grader failed on this file: "
+                            f"{type(exc).__name__}: {exc}", [])
+    if task.owner:
+        g.student_id, g.name = task.owner[0], task.name
+    g.flags[:0] = task.flags
+    return g
+
+
+@dataclass
+class Batch:
+    grades: list[SubmissionGrade]
+    interrupted: bool = False
+
+
+def _prestart(limits: Limits) -> None:
+    """Start the kernel machinery from the main thread: Linux ties a parent-death signal to the
+    thread that started the process, and the pool's threads end with the batch."""
+    prestart = getattr(sandbox, "prestart", None)
+    if prestart is not None:
+        prestart(limits)
+        return
+    try:
+        from .forkserver import server_for
+    except ImportError:  # kernels without a fork server: nothing to start
+        return
+    server_for(limits.memory_mib)
+
+
+def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progress: bool = True) -> Batch:
+    """Grade `tasks` with `jobs` worker threads; grades come back in the order of `tasks`."""
+    from tqdm import tqdm
+
+    stop = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if main else None
+    bar = tqdm(total=len(tasks), unit="nb", desc="grading", disable=not progress, file=sys.stderr)
+    results: dict[int, SubmissionGrade] = {}
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ukva-grade")
+    refused: BaseException | None = None
+    try:
+        _prestart(limits)
+        futures = {pool.submit(_grade_safely, t, seed, limits, stop): n for n, t in enumerate(tasks)}
+        pending = set(futures)
+        while pending and not stop.is_set():
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                if isinstance(future.exception(), SandboxUnavailable):
+                    refused = future.exception()
+                    stop.set()
+                elif future.result() is not None:
+                    results[futures[future]] = future.result()
+                bar.update()
+        if stop.is_set():
+            for future in [f for f in pending if f.done() and f.exception() is None and f.result() is not None]:
+                results[futures[future]] = future.result()  # finished before the kill: it counts
+                pending.discard(future)
+            for future in pending:
+                future.cancel()
+            # What runs now ends fast: its kernel dies (again, should it have started another).
+            for _ in range(int(STRAGGLER_SECONDS / 0.2)):
+                kill_all_kernels()
+                pending = {f for f in pending if not f.done()}
+                if not pending:
+                    break
+                wait(pending, timeout=0.2)
+            kill_all_kernels()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if main:
+            signal.signal(signal.SIGINT, previous)
+        bar.close()
+    if refused is not None:
+        raise refused
+    grades = []
+    for n, task in enumerate(tasks):
+        g = results.get(n)
+        if g is None:
+            g = SubmissionGrade(str(task.path), 0.0, 0.0, INTERRUPTED, [], flags=list(task.flags))
+            if task.owner:
+                g.student_id, g.name = task.owner[0], task.name
+        grades.append(g)
+    return Batch(grades, stop.is_set())
 
 
 def grade_all(paths: list[Path], seed: int, limits: Limits, jobs: int = 1,
               item_ids: list[str] | None = None, progress: bool = True) -> list[SubmissionGrade]:
-    """Grade `paths` with `jobs` worker processes; reports come back in the order of `paths`."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(paths), unit="nb", desc="grading", disable=not progress, file=sys.stderr)
-    results: dict[Path, SubmissionGrade] = {}
-    if jobs == 1:
-        for path in paths:
-            results[path] = _grade_safely(path, seed, limits, item_ids)
-            bar.update()
-    else:
-        # Start the fork server from this thread: Linux ties its parent-death signal to the
-        # thread that started it, and the pool's threads end with the batch.
-        server_for(limits.memory_mib)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_grade_safely, p, seed, limits, item_ids): p for p in paths}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update()
-    bar.close()
-    return [results[p] for p in paths]
-
-
-def to_json(grades: list[SubmissionGrade], seed: int) -> str:
-    return json.dumps({"grading_seed": seed, "submissions": [asdict(g) for g in grades]}, indent=2) + "\n"
-
-
-def item_columns(grades: list[SubmissionGrade]) -> list[str]:
-    ids = {i.id for g in grades for i in g.items}
-    return sorted(ids, key=lambda i: tuple(int(x) for x in i.split(".")))
-
-
-def csv_rows(grades: list[SubmissionGrade]) -> Iterator[list[str]]:
-    columns = item_columns(grades)
-    yield ["path", "points", "max_points", *columns, "error"]
-    for g in grades:
-        by_id = {i.id: "manual" if i.manual else f"{i.points:g}" for i in g.items}
-        yield [g.path, f"{g.points:g}", f"{g.max_points:g}",
-               *(by_id.get(c, "") for c in columns), g.error or ""]
-
-
-def write_csv(grades: list[SubmissionGrade], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        csv.writer(f).writerows(csv_rows(grades))
-
-
-def summary(grades: list[SubmissionGrade]) -> str:
-    """One line per submission, for the terminal."""
-    lines = []
-    for g in grades:
-        tail = f"  ({g.error})" if g.error else ""
-        lines.append(f"{g.points:g}/{g.max_points:g}  {g.path}{tail}")
-    return "\n".join(lines)
+    """Grade `paths` (no roster); reports come back in the order of `paths`."""
+    return run_batch([Task(p, item_ids) for p in paths], seed, limits, jobs, progress).grades

@@ -87,6 +87,52 @@ class AnswerError(ValueError):
     """The answer has the wrong shape (a list where a dict was asked...): nothing to judge."""
 
 
+# Scoring that pays only for knowledge (issue 13): what a guess that knows nothing earns is 0.
+SCORING = ("Scoring: an empty, None or all-the-same answer (every part the same option) earns 0 "
+           "unless it is entirely right; in a set answer each wrong pick cancels a right one "
+           "(never below 0), and picking every option earns 0.")
+
+
+def _leaves(answer: Any) -> list[Any]:
+    """The scalar parts of an answer: the members of lists, tuples and dict values, nested."""
+    if isinstance(answer, (list, tuple)):
+        return [leaf for a in answer for leaf in _leaves(a)]
+    if isinstance(answer, dict):
+        return [leaf for a in answer.values() for leaf in _leaves(a)]
+    return [answer]
+
+
+def knows_nothing(answer: Any) -> str | None:
+    """Why `answer` shows no knowledge whatever the question (None, empty, or every part the
+    same option), or None. Such an answer earns points only when it is entirely right."""
+    if answer is None:
+        return "the answer is None"
+    if isinstance(answer, (str, bytes, list, tuple, set, frozenset, dict)) and not answer:
+        return "the answer is empty"
+    if isinstance(answer, str) and not answer.strip():
+        return "the answer is blank"
+    leaves = _leaves(answer)
+    if all(leaf is None or (isinstance(leaf, (str, list, tuple, set, frozenset, dict)) and not leaf)
+           for leaf in leaves):
+        return "every part of the answer is empty"
+    first = leaves[0]
+    if len(leaves) >= 2 and all(type(leaf) is type(first) and leaf == first for leaf in leaves):
+        return f"every part of the answer is the same ({first!r:.40})"
+    return None
+
+
+def score_picks(name: str, chosen: frozenset, truth: frozenset, options: Any, max_points: float) -> Part:
+    """A set answer's points: each right pick gains max/|truth|, each wrong pick loses as much
+    (never below 0); no pick, or every option, earns 0 unless that is exactly the answer."""
+    chosen, truth, options = frozenset(chosen), frozenset(truth), frozenset(options)
+    if chosen == truth:
+        return Part(name, max_points, max_points)
+    if not truth or not chosen or chosen >= options:
+        return Part(name, 0.0, max_points)
+    net = len(chosen & truth) - len(chosen - truth)
+    return Part(name, round(max(0.0, net) * max_points / len(truth), 6), max_points)
+
+
 @dataclass(frozen=True)
 class Item:
     """A graded item. `make(rng)` builds the problem's settings and text; `judge(settings,
@@ -145,6 +191,11 @@ class Item:
             parts = (Part("shape", 0.0, self.max_points, str(exc)),)
         except TypeError as exc:  # e.g. a list inside what must be a set: unhashable
             parts = (Part("shape", 0.0, self.max_points, f"the answer could not be read ({exc})"),)
+        guess = knows_nothing(answer) if self.kind == "data" else None
+        if guess and sum(p.points for p in parts) < self.max_points:
+            # The judge's hints stay; the points of a guess that knows nothing do not.
+            parts = (Part("scoring", 0.0, 0.0, f"0 points: {guess}. {SCORING}"),
+                     *(replace(p, points=0.0) for p in parts))
         return Verdict(self.id, parts, self.max_points, problem=problem.reproduce())
 
     def _recorded(self, problem: Problem, answer: Any) -> Verdict:

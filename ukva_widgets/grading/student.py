@@ -104,3 +104,64 @@ def write_student_versions(solutions: list[Path], execute: bool = True) -> list[
             execute_and_store(target)
         written.append(target)
     return written
+
+
+_STUDENT_LINE = re.compile(r"^STUDENT\s*=.*$", re.M)
+_SEED_LINE = re.compile(r"^SEED\s*=.*$", re.M)
+
+
+def personalise(nb: NotebookNode, student_id: str, seed: int) -> NotebookNode:
+    """A student's own copy of a student notebook: STUDENT set to the id, SEED to the seed the
+    roster gives the id, outputs cleared (stored outputs show another student's variant)."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if c.cell_type == "code" and _STUDENT_LINE.search(c.source)]
+    if not cells:
+        raise SolutionMarkupError("the notebook has no `STUDENT = ...` line to set the student's id in")
+    cell = cells[0]
+    cell.source = _STUDENT_LINE.sub(lambda _: f"STUDENT = {student_id!r}  # this notebook is yours: keep it",
+                                    cell.source, count=1)
+    seed_line = f"SEED = {seed}  # your own variant of every exercise (from the course roster): keep it"
+    if _SEED_LINE.search(cell.source):
+        cell.source = _SEED_LINE.sub(lambda _: seed_line, cell.source, count=1)
+    else:
+        cell.source = _STUDENT_LINE.sub(lambda m: m.group() + "\n" + seed_line, cell.source, count=1)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    nb.metadata.setdefault("ukva", {})["student"] = student_id
+    return nb
+
+
+def write_roster_versions(solutions: list[Path], roster: Path, out: Path, key: str | None) -> list[Path]:
+    """OUT/<student_id>/NN-topic.ipynb for every student on the roster and every solution
+    notebook; checks everything first and writes nothing if any notebook is already there."""
+    import nbformat
+
+    from .report import write_atomic
+    from .roster import RosterError, course_key, read_roster, student_seed
+
+    students = read_roster(roster)
+    secret = course_key(key)
+    if secret is None:
+        raise RosterError("a roster needs a course key: --key K, or set UKVA_COURSE_KEY (keep it: "
+                          "`ukva grade` needs the same key to know each student's variant)")
+    if not out.parent.is_dir():
+        raise RosterError(f"cannot write into {out}: {out.parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise RosterError(f"--out {out} is a file; give a folder")
+    made = {p.name: student_version(nbformat.read(p, as_version=4)) for p in solutions}
+    targets = [(out / sid / name, sid) for sid in students for name in made]
+    there = [t for t, _ in targets if t.exists() or t.is_symlink()]
+    if there:
+        raise RosterError(f"{there[0]} already exists (and {len(there) - 1} more): nothing was written; "
+                          "give a new --out, so that no student's work is overwritten")
+    written = []
+    for sid in students:
+        (out / sid).mkdir(parents=True, exist_ok=True)
+        for name, nb in made.items():
+            target = out / sid / name
+            write_atomic(target, nbformat.writes(personalise(nb, sid, student_seed(secret, sid))) + "\n", 0o644)
+            written.append(target)
+    return written

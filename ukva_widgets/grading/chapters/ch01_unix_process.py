@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..items import Item, Part, explain, register
+from ..items import Item, Part, explain, register, score_picks
 from ..shapes import as_int, as_set
 from .reasons import Question, manual_item, reason_item
 
@@ -138,13 +138,10 @@ def _make_u_area(rng: random.Random) -> tuple[dict[str, Any], str]:
 def _judge_u_area(settings: dict[str, Any], answer: Any) -> list[Part]:
     options = settings["options"]
     chosen = as_set(answer, "the answer", range(len(options)))
-    each = 1.0 / len(options)
-    parts = []
     wrong_in = sum(1 for i, o in enumerate(options) if U_AREA[o] and i not in chosen)
     wrong_out = sum(1 for i, o in enumerate(options) if not U_AREA[o] and i in chosen)
-    for i, o in enumerate(options):
-        right = (i in chosen) == U_AREA[o]
-        parts.append(Part(f"option {i}", each if right else 0.0, each))
+    parts = [score_picks("picks", chosen, {i for i, o in enumerate(options) if U_AREA[o]},
+                         range(len(options)), 1.0)]
     hints = []
     if wrong_in:
         hints.append(f"{wrong_in} per-process thing(s) are missing: what did one process need "

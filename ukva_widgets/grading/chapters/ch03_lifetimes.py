@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from ...engine import Kernel
-from ..items import Item, Part, explain, register
+from ..items import Item, Part, explain, register, score_picks
 from ..shapes import as_bool, as_dict, as_int, as_set
 from .reasons import Question, reason_item
 
@@ -130,8 +130,7 @@ def _judge_freed(settings: dict[str, Any], answer: Any) -> list[Part]:
     chosen = as_set(answer, "the answer", labels)
     k, _, _ = replay(settings["script"])
     live = {o.label for o in k.objects()}
-    each = 1.0 / len(labels)
-    parts = [Part(label, each if (label in chosen) == (label not in live) else 0.0, each) for label in labels]
+    parts = [score_picks("picks", chosen, {label for label in labels if label not in live}, labels, 1.0)]
     too_early = sum(1 for label in labels if label in chosen and label in live)
     kept = sum(1 for label in labels if label not in chosen and label not in live)
     hints = []
