@@ -159,7 +159,7 @@ def test_a_lazy_cpu_is_skipped_by_the_shootdown_and_catches_up_on_tlb_gen():
     kw = k.kthread("kworker")
     m = Machine(k, [p, t, kw], cpus=2, design="per-mm")
     switch(m, 1, t)
-    m.step("cpu1: read UKVA")
+    m.step(f"cpu1: read slot {t.files.label}")
     switch(m, 1, kw)
     switch(m, 0, p)
     flushes = m.counters["full_flushes"]
@@ -167,7 +167,7 @@ def test_a_lazy_cpu_is_skipped_by_the_shootdown_and_catches_up_on_tlb_gen():
     assert m.counters["ipis"] == 0
     switch(m, 1, t)
     assert m.counters["full_flushes"] == flushes + 1
-    m.step("cpu1: read UKVA")
+    m.step(f"cpu1: read slot {t.files.label}")
     assert m.violation is None
 
 
@@ -239,8 +239,9 @@ def test_a_full_tlb_drops_an_entry_and_the_next_read_walks_again():
     t = k.clone(p, "CLONE_VM")          # two file tables and two sighands: four slots in mm
     m = Machine(k, [p, t], cpus=1, design="per-mm", tlb_size=1)
     switch(m, 0, p)
-    m.step("cpu0: read UKVA")           # files slot, then sighand slot: the second evicts the first
-    m.step("cpu0: read UKVA")
+    for _ in range(2):                  # files slot, then sighand slot: the second evicts the first
+        m.step(f"cpu0: read slot {p.files.label}")
+        m.step(f"cpu0: read slot {p.sighand.label}")
     assert m.counters["tlb_misses"] == 4 and m.violation is None
     cpu0 = m.text().splitlines()[1]
     assert cpu0.count("->") == 1

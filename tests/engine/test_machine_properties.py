@@ -1,6 +1,7 @@
 """Properties of the SMP machine over generated workloads (Hypothesis): the per-MM design that
-is SMP-safe with dynamic slots and a physical cache never breaks, whatever the tasks share and
-however they interleave; the counters only grow; undo always returns to the same state."""
+is SMP-safe with dynamic slots and a physical cache never breaks, whatever the tasks share
+within an MM (nothing across MMs but the shared page: the seed's rule) and however they
+interleave; the counters only grow; undo always returns to the same state."""
 
 from __future__ import annotations
 
@@ -31,10 +32,13 @@ def build(recipe: list[tuple[str, int]], kthread: bool) -> tuple[Kernel, list]:
 
 
 recipes = st.lists(st.tuples(st.sampled_from(["fork", *HOW]), st.integers(0, 5)), min_size=1, max_size=3)
+# CLONE_FILES without CLONE_VM shares a files table across MMs, which per-MM cannot hold.
+within_mm = st.lists(st.tuples(st.sampled_from(["fork", *(h for h in HOW if h != "files")]), st.integers(0, 5)),
+                     min_size=1, max_size=3)
 
 
 @settings(max_examples=40, deadline=None)
-@given(recipe=recipes, kthread=st.booleans(), cpus=st.integers(1, 3), pcid=st.booleans(),
+@given(recipe=within_mm, kthread=st.booleans(), cpus=st.integers(1, 3), pcid=st.booleans(),
        fill=st.sampled_from(["hardware", "software"]), tlb_size=st.integers(1, 4), seed=st.integers(0, 10_000))
 def test_smp_safe_per_mm_with_dynamic_slots_never_breaks(recipe, kthread, cpus, pcid, fill, tlb_size, seed):
     k, tasks = build(recipe, kthread)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from .machine import Choice, Machine, Violation
-from .transitions import UPDATE
+from .transitions import FINISH, UPDATE
 
 DEFAULT_MAX_STATES = 1_000_000
 
@@ -88,7 +88,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     complete = True
     i = 0
     # The hot loop: each handler called directly; Setup.key inlined when it has only CPUs to
-    # sort, which is so unless the parent had stale ASIDs or the step is an update.
+    # sort, which is so unless the parent had stale ASIDs or the step maps an update.
     while i < len(states):
         state = states[i]
         states[i] = None  # expanded: only its key in `seen` is still needed
@@ -104,7 +104,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
                 return _replay(machine, codes[::-1], len(seen), t0)
             if nxt is state:
                 continue
-            if stale or (prune and code[0] == UPDATE) or not symmetric:
+            if stale or (prune and (code[0] == UPDATE or code[0] == FINISH)) or not symmetric:
                 k = key(nxt)
             else:
                 k = (tuple(sorted(nxt[0])), nxt[1], nxt[2], nxt[3], nxt[4])

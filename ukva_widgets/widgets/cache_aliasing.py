@@ -26,10 +26,14 @@ MODES = {"virtual cache (aliases)": "virtual", "physical cache (the cure)": "phy
 
 
 def aliasing_machine(cache: str = "virtual", cpus: int = 1) -> Machine:
-    """Two forked processes (two MMs) sharing one page in their per-MM areas."""
+    """Two forked processes (two MMs) sharing one page in their per-MM areas.  Each MM's slot
+    allocator puts the page at its first free slot; a's MM also holds the sighand table of a
+    CLONE_VM|CLONE_FILES sibling, so the two slots differ in colour."""
     k = Kernel()
-    a, b = k.fork(k.init), k.fork(k.init)
-    return Machine(k, [a, b], cpus=cpus, design="per-mm", fill="hardware", shared_page=True,
+    a = k.fork(k.init)
+    sibling = k.clone(a, "CLONE_VM|CLONE_FILES")
+    b = k.fork(k.init)
+    return Machine(k, [a, sibling, b], cpus=cpus, design="per-mm", fill="hardware", shared_page=True,
                    cache=cache)
 
 
@@ -57,13 +61,13 @@ class CacheAliasing(SMPStepper):
     def redraw_extra(self) -> None:
         m = self.machine
         s = m.setup
-        truth, memory, lines = m.state[4]
+        truth, memory, lines = m.state[4][s.shared_index]
         cached = {key: (gen, dirty) for key, gen, dirty in lines}
         rows = []
         for i, mm in enumerate(s.mms):
             address = slot_address(s.shared_vpage[i])
             # The cache line the machine indexes this mapping by: the virtual page, or the physical one.
-            key = s.shared_vpage[i] if s.virtual_cache else SHARED_KEY_PHYSICAL
+            key = s.cache_key(s.shared_index, i)
             line = cached.get(key)
             held = ("empty" if line is None else
                     badge(f"v{line[0]}" + (" dirty" if line[1] else " clean"),
