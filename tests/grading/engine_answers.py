@@ -100,8 +100,7 @@ def _verdicts(settings):
 
 
 def _per_mm(settings):
-    return [explore(machine(*ch06.PER_MM[c][:2], sibling="CLONE_VM", **ch06.PER_MM[c][2])).verdict
-            for c in settings["cases"]]
+    return [ch06.per_mm_verdict(c) for c in settings["cases"]]
 
 
 ENGINE_ANSWERS = {

@@ -192,7 +192,7 @@ class Item:
         except TypeError as exc:  # e.g. a list inside what must be a set: unhashable
             parts = (Part("shape", 0.0, self.max_points, f"the answer could not be read ({exc})"),)
         guess = knows_nothing(answer) if self.kind == "data" else None
-        if guess and sum(p.points for p in parts) < self.max_points:
+        if guess and round(sum(p.points for p in parts), 6) < self.max_points:  # 6 x 1/6 is not 1.0
             # The judge's hints stay; the points of a guess that knows nothing do not.
             parts = (Part("scoring", 0.0, 0.0, f"0 points: {guess}. {SCORING}"),
                      *(replace(p, points=0.0) for p in parts))
