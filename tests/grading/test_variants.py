@@ -27,9 +27,11 @@ def test_the_right_prediction_and_reason_get_full_marks_on_every_variant(item_id
     for seed in SEEDS:
         problem = exercise(item_id, seed=seed)
         assert check(item_id, right_answer(item_id, problem.settings)).verdict.passed
-        # Equal difficulty: every variant offers four reasons, one right and three misconceptions.
+        # Equal difficulty: every variant offers four reasons, one right and three misconceptions,
+        # and the right one is never given away by being the longest.
         question = QUESTIONS[item_id][problem.settings["question"]]
         assert len(problem.settings["reasons"]) == 4 and len(question.misconceptions) == 3
+        assert len(question.reason) <= max(len(wrong) for wrong, _ in question.misconceptions)
 
 
 def test_a_wrong_prediction_loses_points_on_every_variant():
@@ -69,3 +71,13 @@ def test_every_mapping_placement_variant_asks_the_same_mix():
         mappings = exercise("7.1", seed=seed).settings["mappings"]
         kinds = [ch07.MAPPINGS[m] for m in mappings]
         assert len(set(mappings)) == 5 and kinds.count("per-mm") == 2 and len(set(kinds)) == 4
+
+
+def test_the_stored_per_mm_verdicts_are_the_model_checkers():
+    from ukva_widgets.engine import explore
+    from ukva_widgets.grading.chapters import ch06_living_with_per_mm as ch06
+    from ukva_widgets.grading.chapters.machines import machine
+
+    assert len(ch06.PER_MM_VERDICTS) == len(ch06.PER_MM)
+    for (threads, processes, options), stored in zip(ch06.PER_MM, ch06.PER_MM_VERDICTS):
+        assert explore(machine(threads, processes, sibling="CLONE_VM", **options)).verdict == stored, options

@@ -163,8 +163,7 @@ reason_item("1.5", "predict, then explain what fork copies", (
         "    if pid == 0:\n        os.read(fd, 10)\n        os._exit(0)\n    os.waitpid(pid, 0)\n"
         "    data = os.read(fd, 10)",
         "which 10 bytes does the parent read", ("the first 10", "the next 10"), "the next 10",
-        "the child's descriptor is a copy, but it points at the same open file (the kernel's "
-        "file table entry), and the offset lives there, not in the descriptor",
+        "the copied descriptor points at the same open file as the parent's, and the offset lives there",
         (("the child's memory is shared with the parent until it exits, so its read buffer and "
           "offset are the parent's too",
           "fork gives the child its own copy of memory at once (copy-on-write only makes the copy "
@@ -179,8 +178,7 @@ reason_item("1.5", "predict, then explain what fork copies", (
         "A process runs\n\n    x = 5\n    pid = os.fork()\n    if pid == 0:\n        x += 30\n"
         "        os._exit(0)\n    os.waitpid(pid, 0)\n    print(x)",
         "what the parent prints", ("5", "35"), "5",
-        "the child writes to its own copy of the address space; the parent's x is a different "
-        "variable in a different memory",
+        "the child wrote to x in its own copy of memory; the parent's x was never touched",
         (("os._exit throws away the child's changes, because it skips flushing them",
           "_exit skips flushing stdio buffers and atexit handlers, not memory: the child's x did "
           "become 35, in the child's memory."),

@@ -242,8 +242,7 @@ reason_item("2.5", "predict, then explain what a flag combination makes", (
         "flag of a thread except CLONE_THREAD.",
         "is the child a thread of P (in P's thread group, same tgid)",
         ("yes", "no", "clone fails"), "no",
-        "thread-group membership is an object of its own, signal_struct, shared only under "
-        "CLONE_THREAD; the child shares memory, files and handlers, yet starts its own group",
+        "the thread group is the signal_struct, and only CLONE_THREAD shares it",
         (("sharing the address space is what makes a thread; CLONE_THREAD only changes how the "
           "pid is numbered",
           "the child gets its own tgid and its own signal_struct: kill() of P's group does not reach "
@@ -257,16 +256,14 @@ reason_item("2.5", "predict, then explain what a flag combination makes", (
     Question(
         "Process P (pid 2) calls clone(CLONE_SIGHAND|CLONE_FILES), without CLONE_VM.",
         "what clone() does", ("succeeds", "fails with EINVAL"), "fails with EINVAL",
-        "a signal handler is an address in the program's memory; a handler table shared by two "
-        "address spaces would send a signal to an address that means something else (or nothing) "
-        "in the other one, so shared handlers require a shared VM",
-        (("CLONE_FILES may only be given together with CLONE_VM",
+        "handlers are addresses in one program's memory, so sharing them needs a shared VM",
+        (("CLONE_FILES may only be given together with CLONE_VM, as a file table holds user pointers",
           "a child with its own memory may share the file table: clone(CLONE_FILES) alone succeeds. "
           "Look at the other flag."),
-         ("shared handlers need CLONE_THREAD: only threads of one group may share them",
+         ("shared handlers need CLONE_THREAD as well: only threads of one group may share them",
           "CLONE_VM|CLONE_SIGHAND without CLONE_THREAD is accepted: two processes of one address "
           "space may share handlers. What does a handler table contain?"),
-         ("only init may share its signal handlers with a child",
+         ("only init may share its signal handlers with a child it creates with clone()",
           "no rule singles out init for CLONE_SIGHAND; the init rule is about CLONE_PARENT "
           "(a sibling of init would be a child of the idle task, which never reaps it)."))),
 ))

@@ -196,9 +196,7 @@ reason_item("3.4", "predict, then explain what outlives an exit or an execve", (
         "On the engine:\n\n    k = Kernel(); P = k.fork(k.init)\n    C = k.fork(P)\n    k.exit(C)\n\n"
         "P has not called wait().",
         "is C's signal_struct still allocated", ("yes", "no"), "yes",
-        "C is a zombie until its parent reaps it: the task, with its signal_struct (where the exit "
-        "status and the accounting the parent will read are kept) and its sighand, stays until "
-        "wait() releases it",
+        "a zombie keeps its task and signal_struct until its parent reaps it",
         (("exit() frees everything the task holds at once; only the pid number is kept",
           "exit() drops the mm, fs and file table at once, but the parent has not read the exit "
           "status yet: what must stay allocated for wait() to report it?"),
@@ -212,9 +210,7 @@ reason_item("3.4", "predict, then explain what outlives an exit or an execve", (
         "    k.execve(C, \"/bin/sh\")",
         "does C still share P's fs_struct (root and current directory) afterwards",
         ("yes", "no"), "yes",
-        "execve() gives the new program its own memory and unshares what the new program must not "
-        "share (a shared file table, handlers shared outside the thread group), but keeps the "
-        "fs_struct as it is, shared or not",
+        "execve() unshares the mm and a shared file table, but leaves fs_struct as it is",
         (("execve() starts the new program with nothing shared: every object is copied",
           "begin_new_exec() replaces the mm and unshares the file table, but it leaves root and cwd "
           "alone; check C.fs is P.fs on the engine."),

@@ -157,8 +157,7 @@ reason_item("4.4", "predict, then explain a switch or a shootdown", (
         "One CPU, no PCID. Tasks 2 and 3 are threads of one MM. The CPU runs task 2, then switches "
         "to task 3.",
         "does this switch write CR3 (and so flush the TLB)", ("yes", "no"), "no",
-        "switch_mm compares the next task's MM with the one the CPU has loaded; threads share one "
-        "MM, so there is nothing to load and every TLB entry stays valid for task 3",
+        "switch_mm sees that the next task's MM is already loaded, so there is nothing to load",
         (("every context switch writes CR3, to keep the next task from seeing the previous one's memory",
           "threads of one MM see each other's memory anyway; x86's switch_mm_irqs_off skips the "
           "write when the next MM is the loaded one. Replay it on the machine and watch cr3_writes."),
@@ -173,8 +172,7 @@ reason_item("4.4", "predict, then explain a switch or a shootdown", (
         "threads of one MM and have both read the UKVA; cpu2 has only ever run another process. "
         "cpu0 updates a slot of the UKVA.",
         "how many shootdown IPIs does the update send", ("0", "1", "2"), "1",
-        "only CPUs in the MM's cpumask (those with the MM loaded) can hold its entries: cpu1 gets an "
-        "IPI; cpu0 flushes its own entry itself; cpu2 never loaded the MM",
+        "only CPUs in the MM's cpumask can cache its entries, and cpu0 flushes its own",
         (("every other CPU must be told, since any TLB could hold a copy of the entry",
           "a CPU that never loaded this MM's page table cannot have cached its entries; the kernel "
           "tracks which CPUs may, in mm_cpumask, so as not to disturb the others."),

@@ -150,8 +150,7 @@ reason_item("5.4", "predict, then explain a verdict", (
         "A per-task UKVA with hardware fill on ONE CPU, two threads of one MM, and the kernel flushes "
         "the TLB on every switch, even between threads of the same MM (flush_on_same_mm_switch=True).",
         "the model checker's verdict", ("violation", "proven"), "proven",
-        "with one CPU there is one walker, and each switch both rewrites the shared entry for the "
-        "incoming task and drops the TLB's copy of the old one, so the next read walks to the right page",
+        "one CPU means one walker, and each switch flushes the previous task's entry",
         (("the flush gives each thread a page table of its own",
           "the MM still has exactly one page table, shared by both threads; the flush only empties "
           "the TLB. What is left that could show the wrong page?"),
@@ -164,8 +163,7 @@ reason_item("5.4", "predict, then explain a verdict", (
     Question(
         "A per-CPU UKVA with software TLB refill, two threads of one MM on two CPUs.",
         "the model checker's verdict", ("violation", "proven"), "proven",
-        "a miss traps to the kernel's refill handler, which loads this CPU's page whatever the shared "
-        "page table says, so each CPU's TLB holds its own translation of the one address",
+        "the refill handler loads this CPU's page, whatever the shared table says",
         (("software refill gives each CPU a page table of its own",
           "the MM still has one page table; the point is that the handler does not have to follow it."),
          ("with software refill there is no TLB to go stale",

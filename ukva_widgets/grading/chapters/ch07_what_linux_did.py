@@ -86,8 +86,7 @@ reason_item("7.2", "predict, then explain why Linux's mappings are safe", (
         "high memory; at the same moment on cpu1 another thread of the same MM does the same for another "
         "page. Both CPUs walk the MM's one page table in hardware.",
         "can the two temporary mappings collide (one CPU reading the other's page)", ("yes", "no"), "no",
-        "each CPU owns a disjoint range of fixmap slots (idx + KM_MAX_IDX * smp_processor_id()), so the "
-        "two mappings are at different addresses and the one shared table holds both",
+        "each CPU's slots are at addresses of its own, KM_MAX_IDX * cpu apart",
         (("kmap_local flushes the TLB on every switch, and that flush keeps the two CPUs apart",
           "the flush and restore at a task switch (kmap_ctrl) do not separate two CPUs running at the "
           "same moment: both mappings are live at once. Where are they?"),
@@ -101,8 +100,7 @@ reason_item("7.2", "predict, then explain why Linux's mappings are safe", (
         "With PTI, a thread calls modify_ldt() to change the MM's LDT while other threads of the MM run on "
         "other CPUs and use the old LDT.",
         "does write_ldt() map the new LDT into the slot the other CPUs are using", ("yes", "no"), "no",
-        "it maps the new LDT into the other of the two slots, so CPUs still on the old one keep a valid "
-        "mapping until install_ldt()'s IPIs switch them over: double buffering, an SMP-safe update",
+        "it maps the new LDT into the other slot and IPIs the CPUs to switch over",
         (("the two slots are there because an MM can have two LDTs at a time",
           "an MM has one LDT, at a fixed place; the second slot exists only while it is being replaced."),
          ("each CPU has its own slot, so a CPU only ever changes its own",
