@@ -29,11 +29,15 @@ ANSI_NAME = "\x1b[2J\x1b[31mred.ipynb"
 
 def right_answers(seed: int) -> dict[str, object]:
     """Chapter 01's right answers for a variant, from the problem's own settings."""
-    s = {i: get_item(i).problem(seed).settings for i in ("1.1", "1.2", "1.3", "1.4")}
+    from ukva_widgets.grading.chapters.reasons import right_answer
+
+    s = {i: get_item(i).problem(seed).settings for i in ("1.1", "1.2", "1.3", "1.4", "1.5")}
     return {"1.1": fork_loop_processes(s["1.1"]["shape"], s["1.1"]["n"]),
             "1.2": s["1.2"]["a"] * s["1.2"]["c"],
             "1.3": {"status": s["1.3"]["code"] << 8, "exitcode": s["1.3"]["code"]},
-            "1.4": {i for i, o in enumerate(s["1.4"]["options"]) if U_AREA[o]}}
+            "1.4": {i for i, o in enumerate(s["1.4"]["options"]) if U_AREA[o]},
+            "1.5": right_answer("1.5", s["1.5"]),
+            "1.6": "One fixed address worked because each process had one thread and its own address space."}
 
 
 def answer(path: Path, answers: dict[str, str], student: str | None = None) -> None:
@@ -114,7 +118,7 @@ def test_the_grading_seed_came_from_the_environment_not_the_command_line(graded)
 
 def test_an_honest_student_gets_full_marks_on_their_own_variant(graded):
     ada = graded["subs"][f"ada/{NB01}"]
-    assert ada["points"] == ada["max_points"] == 4 and ada["student_id"] == "ada"
+    assert ada["points"] == ada["max_points"] == 5 and ada["student_id"] == "ada"  # 1.6 is graded by hand
     assert ada["seed"] == seed_of("ada") and ada["chapter"] == "01" and ada["chapter_from"] == "the file name"
     assert all(f"seed={seed_of('ada')}" in i["feedback"] for i in ada["items"])
     assert all(f.startswith("identical answers to") for f in ada["flags"])  # bob and zed copied her
@@ -135,10 +139,10 @@ def test_a_copied_notebook_is_flagged_and_judged_on_the_copiers_own_variant(grad
 
 def test_a_wrong_student_and_a_renamed_chapter_are_flagged(graded):
     cy = graded["subs"][f"cy/{NB01}"]
-    assert cy["points"] == 4  # cy's own answers, on cy's own variant
+    assert cy["points"] == 5  # cy's own answers, on cy's own variant
     assert any("STUDENT in the notebook is 'someone.else', not 'cy'" in f for f in cy["flags"])
     renamed = graded["subs"]["cy/02-tasks-and-clone.ipynb"]
-    assert renamed["chapter"] == "02" and [i["id"] for i in renamed["items"]] == ["2.1", "2.2", "2.3", "2.4"]
+    assert renamed["chapter"] == "02" and [i["id"] for i in renamed["items"]] == ["2.1", "2.2", "2.3", "2.4", "2.5"]
     assert any("metadata says chapter 01, the file name says 02" in f for f in renamed["flags"])
 
 
@@ -164,8 +168,8 @@ def test_the_csv_has_one_row_per_student_and_no_formula_cells(graded):
     rows = list(csv.DictReader(io.StringIO((tmp / "grades.csv").read_text())))
     by_id = {r["student_id"]: r for r in rows if r["student_id"]}
     assert list(by_id) == ["ada", "bob", "cy", "dee", "eve"]
-    assert by_id["ada"]["1.1"] == "1" and by_id["ada"]["total"] == "4"
-    assert by_id["ada"]["max_points"] == by_id["dee"]["max_points"] == "8"  # chapters 01 and 02 for all
+    assert by_id["ada"]["1.1"] == "1" and by_id["ada"]["total"] == "5" and by_id["ada"]["1.6"] == "manual"
+    assert by_id["ada"]["max_points"] == by_id["dee"]["max_points"] == "10"  # chapters 01 and 02 for all
     assert by_id["dee"]["total"] == "0" and "no submission" in by_id["dee"]["flags"]
     assert by_id["eve"]["name"] == "'=HYPERLINK(\"http://evil\")"
     assert len(rows) == 5 + 2  # and one row per unclaimed file
@@ -184,7 +188,7 @@ def test_each_student_gets_an_html_feedback_page_with_everything_escaped(graded)
     assert {p.name for p in pages.iterdir()} >= {"ada.html", "bob.html", "cy.html", "eve.html"}
     assert not (pages / "dee.html").exists()  # nothing handed in, nothing to say
     ada = (pages / "ada.html").read_text()
-    assert "Ada Lovelace (ada)" in ada and "4 / 4" in ada and "identical answers" not in ada
+    assert "Ada Lovelace (ada)" in ada and "5 / 5" in ada and "identical answers" not in ada
     eve = (pages / "eve.html").read_text()
     assert "<script>" not in eve and "&lt;script&gt;" in eve and "0 points: the answer is empty" in eve
 
@@ -201,7 +205,7 @@ def test_without_a_roster_variants_are_said_to_be_unchecked_and_no_sandbox_is_re
     assert main(["grade", str(out / "ada" / NB01), "--quiet", "--seed", "3", "--no-sandbox",
                  "--json", str(tmp / "nosandbox.json")]) == 0
     printed = capsys.readouterr().out
-    assert "4/4" in printed and "variants: unchecked" in printed and "isolation: none (--no-sandbox)" in printed
+    assert "5/5 + 1 to grade by hand" in printed and "variants: unchecked" in printed and "isolation: none (--no-sandbox)" in printed
     report = json.loads((tmp / "nosandbox.json").read_text())
     assert report["isolation"] == "none (--no-sandbox)" and "unchecked" in report["variants"]
     assert [s["isolation"] for s in report["submissions"]] == ["none (--no-sandbox)"]

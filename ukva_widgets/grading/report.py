@@ -211,7 +211,9 @@ class Report:
         for g in self.grades:
             who = f"  [{g.student_id}]" if g.student_id else ""
             tail = f"  ({g.error})" if g.error else ""
-            lines.append(printable(f"{g.points:g}/{g.max_points:g}  {g.path}{who}{tail}"))
+            manual = sum(1 for i in g.items if i.manual)
+            by_hand = f" + {manual} to grade by hand" if manual else ""
+            lines.append(printable(f"{g.points:g}/{g.max_points:g}{by_hand}  {g.path}{who}{tail}"))
         flagged = [(g, f) for g in self.grades for f in g.flags]
         if self.students is not None:
             missing = [s.id for s in self.students.values() if not any(g.student_id == s.id for g in self.grades)]
