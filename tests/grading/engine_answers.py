@@ -99,6 +99,11 @@ def _verdicts(settings):
     return [explore(machine(*ch05.SETUPS[c][:2], **ch05.SETUPS[c][2])).verdict for c in settings["cases"]]
 
 
+def verdict_mix(item_id, settings):
+    """How many of a verdict item's machines break, by the engine's answer."""
+    return ENGINE_ANSWERS[item_id](settings).count("violation")
+
+
 def _per_mm(settings):
     return [ch06.per_mm_verdict(c) for c in settings["cases"]]
 

@@ -424,3 +424,27 @@ def test_the_6_2_answer_is_defined_before_its_check_runs_in_the_notebooks():
         defining = next(i for i, c in enumerate(cells) if "answer_6_2 = " in c)
         checking = next(i for i, c in enumerate(cells) if 'check("6.2"' in c)
         assert checking > defining and 'check("6.2"' not in cells[defining]
+
+
+def test_the_grader_reports_a_looping_6_2_allocator_as_timed_out_not_as_missing(tmp_path):
+    """The issue's case: a 6.2 whose check ran out of time was reported as 'the notebook defines no
+    variable answer_6_2'. Graded for real (in a kernel, default limits), it now says it timed out."""
+    import inspect
+    from pathlib import Path
+
+    import nbformat
+
+    from ukva_widgets.grading.grader import grade
+
+    root = Path(__file__).resolve().parents[2] / "exercises"
+    nb = nbformat.read(root / "06-living-with-per-mm.ipynb", as_version=4)
+    spinning = inspect.getsource(_IgnoresDoubleFree) + inspect.getsource(_SpinsWhenFull)
+    for cell in nb.cells:
+        if "class SlotAllocator" in cell.source:
+            cell.source = f"{spinning}\nanswer_6_2 = _SpinsWhenFull"
+    path = tmp_path / "06-living-with-per-mm.ipynb"
+    nbformat.write(nb, path)
+    g = grade(path, grading_seed=3)
+    feedback = {i.id: i.feedback for i in g.items}["6.2"]
+    assert "timed out" in feedback and "loop forever" in feedback
+    assert "defines no variable" not in feedback

@@ -4,7 +4,7 @@ a broken problem), and where difficulty can be measured (the shortest breaking s
 options and distractors) it is the same for every seed."""
 
 import pytest
-from engine_answers import ENGINE_ANSWERS, breaking_schedules
+from engine_answers import ENGINE_ANSWERS, breaking_schedules, verdict_mix
 
 from ukva_widgets.grading import check, exercise
 from ukva_widgets.grading.chapters import ch07_what_linux_did as ch07
@@ -81,3 +81,9 @@ def test_the_stored_per_mm_verdicts_are_the_model_checkers():
     assert len(ch06.PER_MM_VERDICTS) == len(ch06.PER_MM)
     for (threads, processes, options), stored in zip(ch06.PER_MM, ch06.PER_MM_VERDICTS):
         assert explore(machine(threads, processes, sibling="CLONE_VM", **options)).verdict == stored, options
+
+
+@pytest.mark.parametrize("item_id", ["5.3", "6.3"])
+def test_every_verdict_variant_has_two_broken_and_two_proven_machines(item_id):
+    for seed in SEEDS:
+        assert verdict_mix(item_id, exercise(item_id, seed=seed).settings) == 2, f"seed {seed}"

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
+from .machines import pick_balanced
 from .reasons import Question, reason_item
 
 STEPS = ("lock", "read_pte", "write_pte", "flush_local", "shootdown", "wait_acks", "unlock")
@@ -359,7 +360,7 @@ def _who(threads: int, processes: int) -> str:
 
 
 def _make_per_mm(rng: random.Random) -> tuple[dict[str, Any], str]:
-    cases = rng.sample(range(len(PER_MM)), 4)
+    cases = pick_balanced(rng, list(PER_MM_VERDICTS), 4)
     listing = "\n".join(f"  {i}: " + ", ".join(f"{k}={v!r}" for k, v in PER_MM[c][2].items()) +
                         _who(*PER_MM[c][:2]) for i, c in enumerate(cases))
     return ({"cases": cases}, "Which of these per-MM machines does the model checker break?\n"
