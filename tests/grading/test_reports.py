@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,19 +71,39 @@ def test_student_controlled_text_is_neutralised_in_the_csv_and_escaped_on_the_te
 SLEEPER = "import time\nfor _ in range(600):\n    time.sleep(0.1)\n"
 
 
-def _descendants_named(marker: str) -> list[str]:
-    """Processes whose command line names `marker` (the test's own temp directory)."""
-    found = []
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """Every process: pid -> (parent pid, start time, command line)."""
+    table = {}
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+        if not proc.name.isdigit():
             continue
         try:
+            stat = (proc / "stat").read_text()
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if marker in cmdline:
-            found.append(f"{proc.name}: {cmdline[:200]}")
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(proc.name)] = (int(fields[1]), fields[19], cmdline)
+    return table
+
+
+def _descendants(root: int) -> dict[int, tuple[str, str]]:
+    """The processes below `root`: pid -> (start time, command line)."""
+    table = _processes()
+    found, frontier = {}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, start, cmdline) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = (start, cmdline)
+                frontier.append(pid)
     return found
+
+
+def _still_alive(snapshot: dict[int, tuple[str, str]]) -> list[str]:
+    now = _processes()
+    return [f"{pid}: {cmd[:160]}" for pid, (start, cmd) in snapshot.items()
+            if pid in now and now[pid][1] == start]
 
 
 def test_ctrl_c_kills_every_kernel_and_writes_a_partial_report(tmp_path):
@@ -93,10 +114,9 @@ def test_ctrl_c_kills_every_kernel_and_writes_a_partial_report(tmp_path):
         nb = nbformat.read(SOL01, as_version=4)
         nb.cells.insert(3, new_code_cell(SLEEPER))
         nbformat.write(nb, subs / f"b-sleeps-{n}.ipynb")
-    work = tmp_path / "work"  # TMPDIR and the Jupyter runtime dir: every kernel's files and names are here
-    work.mkdir()
+    runtime = tmp_path / "runtime"  # the Jupyter runtime dir, where connection files would go
     (tmp_path / "seed").write_text("5\n")
-    env = {**os.environ, "TMPDIR": str(work), "JUPYTER_RUNTIME_DIR": str(work / "runtime")}
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ukva_widgets.cli", "grade", str(subs), "--json", str(tmp_path / "g.json"),
          "--csv", str(tmp_path / "g.csv"), "--jobs", "2", "--seed-file", str(tmp_path / "seed"),
@@ -112,8 +132,9 @@ def test_ctrl_c_kills_every_kernel_and_writes_a_partial_report(tmp_path):
             time.sleep(0.1)
         assert b"1/4" in b"".join(stderr), b"".join(stderr).decode(errors="replace")[-2000:]
         time.sleep(1.5)  # the two sleepers' kernels are busy now
-        running = _descendants_named(str(work))
-        assert running, "no kernel was running when Ctrl-C came: the test would prove nothing"
+        running = _descendants(proc.pid)
+        workdirs = {w for _, cmd in running.values() for w in re.findall(r"/tmp/ukva-grade-[A-Za-z0-9_]+", cmd)}
+        assert len(running) >= 2 and workdirs, "no kernel was running when Ctrl-C came: the test would prove nothing"
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=90)
         out = proc.stdout.read().decode()
@@ -126,12 +147,60 @@ def test_ctrl_c_kills_every_kernel_and_writes_a_partial_report(tmp_path):
     report = json.loads((tmp_path / "g.json").read_text())
     assert report["interrupted"] is True
     by_name = {Path(s["path"]).name: s for s in report["submissions"]}
-    assert by_name["a-honest.ipynb"]["points"] == by_name["a-honest.ipynb"]["max_points"] > 0
+    honest = by_name["a-honest.ipynb"]
+    assert honest["error"] is None and honest["points"] == honest["max_points"] > 0
     for n in range(3):
         assert by_name[f"b-sleeps-{n}.ipynb"]["error"].startswith("not graded: interrupted")
     assert "INTERRUPTED: 1 of 4" in out
     assert len(list(csv.reader(io.StringIO((tmp_path / "g.csv").read_text())))) == 5
     time.sleep(0.5)
-    assert _descendants_named(str(work)) == []
-    left = [p for p in work.rglob("*") if p.name.startswith(("ukva-", "kernel-")) or p.suffix == ".json"]
-    assert left == [], left
+    assert _still_alive(running) == []  # every kernel (and sandbox) the grader had started is gone
+    leftover = [pid for pid, (_, _, cmd) in _processes().items() if any(w in cmd for w in workdirs)]
+    assert leftover == [] and not any(Path(w).exists() for w in workdirs)
+    assert not runtime.exists() or list(runtime.iterdir()) == []  # no connection file left
+
+
+def test_output_during_answer_collection_is_capped_too():
+    from nbformat.v4 import new_notebook
+
+    from ukva_widgets.grading.sandbox import Limits, run_submission
+
+    flood = ("import threading, time\n"
+             "def flood():\n"
+             "    end = time.monotonic() + 4\n"
+             "    while time.monotonic() < end:\n"
+             "        print('x' * 100_000, flush=True)\n"
+             "threading.Thread(target=flood, daemon=True).start()\n")
+    nb = new_notebook(cells=[new_code_cell("answer_1_1 = 5\nanswer_1_2 = 6"), new_code_cell(flood)])
+    run = run_submission(nb, {"1.1": None, "1.2": None},
+                         Limits(cell_seconds=10, total_seconds=30, memory_mib=1024, output_bytes=64 << 10))
+    assert run.records["1.1"]["kernel"]["answer"] == 5 and run.records["1.2"]["kernel"]["answer"] == 6
+    assert any("printed while its answers were collected" in p for p in run.problems), run.problems
+    collectors = nb.cells[2:]
+    assert len(collectors) == 2
+    for cell in collectors:  # one answer record each, nothing of the flood
+        assert [o["output_type"] for o in cell.outputs] == ["display_data"]
+
+
+def test_without_a_sandbox_ukva_grade_refuses_in_one_line_and_grades_nothing(tmp_path, monkeypatch, capsys):
+    from ukva_widgets.cli import main
+
+    monkeypatch.setenv("UKVA_BWRAP", str(tmp_path / "no-bwrap-here"))
+    assert main(["grade", str(SOL01), "--json", str(tmp_path / "g.json"), "--seed", "1"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ukva grade: nothing graded: the grading sandbox cannot be made")
+    assert "--no-sandbox" in lines[0] and captured.out == ""
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_feedback_pages_are_named_safely_whatever_the_notebook_says():
+    said = ["../../escape", "/etc/passwd", "..", "ok.name", "<b>x</b>"]
+    grades = [SubmissionGrade(f"subs/{n}.ipynb", 0.0, 1.0, None, [ItemGrade("1.1", 0.0, 1.0, False, "<i>no</i>")],
+                              notebook={"STUDENT": s}) for n, s in enumerate(said)]
+    pages = Report(grades, 1).feedback_pages()
+    assert len(pages) == len(said)
+    for name, page in pages.items():
+        assert "/" not in name and not name.startswith(".") and name.endswith(".html")
+        assert "<i>" not in page and "&lt;i&gt;no&lt;/i&gt;" in page
+    assert "ok.name.html" in pages

@@ -16,10 +16,9 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import sandbox
 from .grader import SubmissionGrade, grade
 from .roster import Student, owner_of
-from .sandbox import Limits
+from .sandbox import Limits, SandboxUnavailable, shutdown_all
 
 INTERRUPTED = "not graded: interrupted (Ctrl-C) before this submission was finished"
 STRAGGLER_SECONDS = 20.0  # how long, after Ctrl-C, running submissions get to wind down
@@ -64,34 +63,13 @@ def plan(paths: list[Path], root: Path, students: dict[str, Student] | None, key
     return tasks
 
 
-def kill_all_kernels() -> None:
-    """Every kernel of this process, dead now (the sandbox's shutdown_all)."""
-    shutdown_all = getattr(sandbox, "shutdown_all", None)
-    if shutdown_all is not None:
-        shutdown_all()
-        return
-    # Older sandbox: kernels die with their fork server (parent-death signals), and no kernel can
-    # start once its server is gone.
-    try:
-        from . import forkserver
-    except ImportError:
-        return
-
-    for server in list(getattr(forkserver, "_servers", {}).values()):
-        server.stop()
-
-
-# Raised when no sandbox can be made: the batch stops, nothing is graded unprotected.
-SandboxUnavailable = getattr(sandbox, "SandboxUnavailable", None) or type("SandboxUnavailable", (RuntimeError,), {})
-
-
 def _grade_safely(task: Task, seed: int, limits: Limits, stop: threading.Event) -> SubmissionGrade | None:
     if stop.is_set():
         return None
     try:
         g = grade(task.path, seed, limits, task.item_ids, task.chapter, task.owner)
     except SandboxUnavailable:
-        raise
+        raise  # never grade unprotected: the whole batch stops with the reason
     except Exception as exc:  # a grader bug on one file is reported on that file, not fatal
         g = SubmissionGrade(str(task.path), 0.0, 0.0, f"the grader failed on this file: "
                             f"{type(exc).__name__}: {exc}", [])
@@ -107,20 +85,6 @@ class Batch:
     interrupted: bool = False
 
 
-def _prestart(limits: Limits) -> None:
-    """Start the kernel machinery from the main thread: Linux ties a parent-death signal to the
-    thread that started the process, and the pool's threads end with the batch."""
-    prestart = getattr(sandbox, "prestart", None)
-    if prestart is not None:
-        prestart(limits)
-        return
-    try:
-        from .forkserver import server_for
-    except ImportError:  # kernels without a fork server: nothing to start
-        return
-    server_for(limits.memory_mib)
-
-
 def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progress: bool = True) -> Batch:
     """Grade `tasks` with `jobs` worker threads; grades come back in the order of `tasks`."""
     from tqdm import tqdm
@@ -133,7 +97,6 @@ def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progr
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ukva-grade")
     refused: BaseException | None = None
     try:
-        _prestart(limits)
         futures = {pool.submit(_grade_safely, t, seed, limits, stop): n for n, t in enumerate(tasks)}
         pending = set(futures)
         while pending and not stop.is_set():
@@ -153,12 +116,12 @@ def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progr
                 future.cancel()
             # What runs now ends fast: its kernel dies (again, should it have started another).
             for _ in range(int(STRAGGLER_SECONDS / 0.2)):
-                kill_all_kernels()
+                shutdown_all()
                 pending = {f for f in pending if not f.done()}
                 if not pending:
                     break
                 wait(pending, timeout=0.2)
-            kill_all_kernels()
+            shutdown_all()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         if main:

@@ -122,7 +122,7 @@ def _grading_seed(args: argparse.Namespace, key: bytes | None) -> tuple[int, str
         return parse_seed(os.environ[SEED_ENV], SEED_ENV), SEED_ENV
     if key is not None:
         return derived_grading_seed(key), "the course key"
-    return secrets.randbelow(1_000_000), "drawn at random"
+    return secrets.randbelow(1_000_000), "a random draw"
 
 
 def _check_outputs(args: argparse.Namespace) -> str | None:
@@ -141,25 +141,17 @@ def _check_outputs(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _isolation(limits, no_sandbox: bool) -> str:
-    """What will isolate the kernels, in one line; raises SandboxUnavailable when nothing can."""
-    from . import sandbox
-
-    if no_sandbox:
-        return "none (--no-sandbox)"
-    check_available = getattr(sandbox, "check_available", None)
-    if check_available is None:
-        return "fork server only (own pid namespace and rlimits; no per-submission sandbox)"
-    return check_available(limits)
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or "the sandbox cannot be made"
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    from .batch import SandboxUnavailable, plan, run_batch, submissions_in
+    from .batch import plan, run_batch, submissions_in
     from .grader import chapter_items
     from .items import all_items
     from .report import Report, ReportError, write_atomic
     from .roster import course_key, read_roster
-    from .sandbox import Limits
+    from .sandbox import Limits, SandboxUnavailable, check_available
 
     if not args.target.exists():
         return _bad(f"{args.target} does not exist; give a submission .ipynb or a directory of them")
@@ -183,31 +175,32 @@ def run_grade(args: argparse.Namespace) -> int:
         seed, seed_from = _grading_seed(args, key)
     except RosterError as exc:
         return _bad(str(exc))
-    sandbox_kw = {"sandbox": not args.no_sandbox} if "sandbox" in getattr(Limits, "__dataclass_fields__", {}) else {}
     try:
-        limits = Limits(args.cell_timeout, args.timeout, args.memory, args.max_output * 1024, **sandbox_kw)
+        limits = Limits(args.cell_timeout, args.timeout, args.memory, args.max_output * 1024,
+                        sandbox=not args.no_sandbox)
     except ValueError as exc:
         return _bad(str(exc))
     paths = submissions_in(args.target)
     if not paths:
         return _bad(f"no .ipynb files under {args.target}")
-    unavailable = SandboxUnavailable
-    try:
-        isolation = _isolation(limits, args.no_sandbox)
-    except unavailable as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "the sandbox cannot be made"
-        return _bad(f"nothing graded: {first}")
+    try:  # before anything is graded: refuse rather than grade unprotected
+        isolation = check_available(limits)
+    except SandboxUnavailable as exc:
+        return _bad(f"nothing graded: {_one_line(exc)}")
+    except KeyboardInterrupt:
+        print("ukva grade: interrupted before grading started; nothing graded, nothing written", file=sys.stderr)
+        return 130
     tasks = plan(paths, args.target, students, key, item_ids, args.chapter and args.chapter.zfill(2))
     try:
         batch = run_batch(tasks, seed, limits, args.jobs, progress=not args.quiet)
-    except unavailable as exc:
-        return _bad(f"nothing graded: {str(exc).strip().splitlines()[0]}")
+    except SandboxUnavailable as exc:
+        return _bad(f"nothing graded: {_one_line(exc)}")
     if args.no_sandbox:
         for g in batch.grades:
             g.isolation = isolation
     report = Report(batch.grades, seed, students, str(args.roster or ""), batch.interrupted, isolation)
     print(report.summary())
-    print(printable(f"grading seed {seed} ({seed_from}; in the JSON report; to reproduce, put it in a "
+    print(printable(f"grading seed {seed} (from {seed_from}; in the JSON report; to reproduce, put it in a "
                     "--seed-file or UKVA_GRADING_SEED)"), file=sys.stderr)
     try:
         notes = []

@@ -127,13 +127,26 @@ def stated(nb: NotebookNode) -> dict[str, Any]:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
                 for target in stmt.targets:
                     if isinstance(target, ast.Name) and target.id in ("STUDENT", "SEED"):
-                        found[target.id] = stmt.value.value
+                        found[target.id] = _plain_value(stmt.value.value)
     return found
 
 
 def automatic_max(items: list[Item]) -> float:
     """The most a submission can score here: manually graded items are the instructor's to add."""
     return sum(i.max_points for i in items if i.kind != "manual")
+
+
+def _plain_value(value: Any) -> Any:
+    """A literal as the report shows it: a short string, a seed-sized int, else what it was."""
+    if isinstance(value, str):
+        return value[:200]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 64:
+        return value
+    return f"<{type(value).__name__}>"
+
+
+def _is_seed(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 32
 
 
 def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any, seed: int | None = None) -> ItemGrade:
@@ -155,7 +168,7 @@ def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any, seed: i
     if seed is not None:
         if shown is not None and shown != seed:
             note = " (this student's own variant from the roster; the notebook showed another)"
-    elif isinstance(shown, int) and not isinstance(shown, bool) and 0 <= shown < 2 ** 32:
+    elif _is_seed(shown):
         seed = shown
     else:
         seed, note = 0, " (the problem was never shown with exercise(); judged on seed 0)"
@@ -178,6 +191,8 @@ def _varies(item_id: str) -> bool:
     """Whether an item's question depends on the seed (identical answers to a fixed question,
     or to code items run on the same hidden inputs, prove nothing)."""
     item = get_item(item_id)
+    if item.kind == "manual":  # a text in the student's own words: the same text is never chance
+        return True
     return item.kind == "data" and len({item.problem(s).text for s in range(8)}) > 1
 
 
@@ -236,8 +251,8 @@ def grade(path: Path, grading_seed: int, limits: Limits = Limits(),
     order = sorted(items, key=lambda i: i.kind == "code")
     run = run_submission(nb, {i.id: inputs[i.id] for i in order}, limits)
     grades = [judge_record(i, run.records.get(i.id), inputs[i.id], seed) for i in items]
-    shown = sorted({r["kernel"].get("seed") for r in run.records.values()
-                    if isinstance(r.get("kernel"), dict) and isinstance(r["kernel"].get("seed"), int)})
+    shown = sorted({r["kernel"]["seed"] for r in run.records.values() if isinstance(r.get("kernel"), dict)
+                    and _is_seed(r["kernel"].get("seed"))})
     notebook["seeds_shown"] = shown
     flags = []
     if notebook["chapter"] and chapter and notebook["chapter"] != chapter:

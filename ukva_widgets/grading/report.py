@@ -235,7 +235,9 @@ class Report:
         for n, r in enumerate(self.rows()):
             if not r.grades:
                 continue
-            base = r.student_id or re.sub(r"[^A-Za-z0-9._-]", "_", Path(r.files[0]).stem)[:60] or f"submission-{n}"
+            # Without a roster the id is whatever the notebook says: only safe characters, no dot-files.
+            base = re.sub(r"[^A-Za-z0-9._@-]", "_", r.student_id or Path(r.files[0]).stem)[:64].lstrip(".")
+            base = base or f"submission-{n}"
             name = f"{base}.html"
             if name in pages:
                 name = f"{base}-{n}.html"

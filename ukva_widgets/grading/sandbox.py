@@ -1,31 +1,39 @@
-"""Running a submission in a fresh, limited kernel and collecting its answers as plain data.
+"""Running a submission in a fresh, sandboxed, limited kernel and collecting its answers as plain data.
 
-Each submission gets its own fresh IPython kernel process (nbclient; forked by forkserver.py,
-with an address-space limit set by `resource.setrlimit`), in a fresh working directory; every
-cell has a time limit and the whole run has one. A cell that raises is recorded and the
-run goes on; a cell that times out or kills the kernel is recorded, skipped, and the kernel
-restarted with the cells before it replayed — so a submission is graded as far as it goes.
-Output beyond a cap is dropped. Then one grader cell per item asks `collect.emit` for that
-item's answer, tagged with a nonce; nothing else the kernel printed is read.
+Each submission gets its own fresh IPython kernel process (nbclient), started by bubblewrap in
+its own namespaces, as an unprivileged uid, with no network, a private tmpfs home and totals on
+memory, processes, disk and CPU (isolation.py says exactly what and how). The grader talks to it
+over ZMQ on Unix sockets in a directory only the two share, with HMAC-signed messages. Every
+cell has a time limit and the whole run has one. A cell that raises is recorded and the run goes
+on; a cell that times out or kills the kernel is recorded, skipped, and the kernel restarted with
+the cells before it replayed, so a submission is graded as far as it goes. Output beyond a cap is
+dropped. Then one grader cell per item asks `collect.emit` for that item's answer, tagged with a
+nonce; nothing else the kernel printed is read. When `run_submission` returns, every process the
+submission started is dead and its directories are gone.
+
+If the sandbox cannot be made, `run_submission` raises `SandboxUnavailable` (never grades
+unprotected) unless `Limits(sandbox=False)` (the instructor's --no-sandbox) says otherwise.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
+from queue import Empty
 from typing import TYPE_CHECKING, Any
 
-from .forkserver import kernel_manager_class
+from .isolation import Sandbox, SandboxUnavailable, check_bwrap, shutdown_all
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
+__all__ = ["Limits", "Run", "SandboxUnavailable", "check_available", "run_submission", "shutdown_all"]
+
 MIB = 1 << 20
+COLLECTED_BYTES = 64 * MIB  # one item's record (to_plain bounds an honest one far below this)
 
 
 @dataclass(frozen=True)
@@ -34,11 +42,16 @@ class Limits:
 
     cell_seconds: float = 20.0      # one student cell
     total_seconds: float = 90.0     # all student cells, replays included
-    memory_mib: int = 2048          # the kernel's address space (RLIMIT_AS)
+    memory_mib: int = 2048          # all the submission's processes together (cgroup; see isolation.py)
     output_bytes: int = 1 * MIB     # student output kept per submission
+    processes: int = 256            # processes and threads at once (pids cgroup / RLIMIT_NPROC)
+    disk_mib: int = 64              # its tmpfs home (and RLIMIT_FSIZE)
+    cpu_seconds: int = 120          # CPU time per process (RLIMIT_CPU)
+    sandbox: bool = True            # False: the instructor's --no-sandbox (no isolation at all)
 
     def __post_init__(self) -> None:
-        for name in ("cell_seconds", "total_seconds", "memory_mib", "output_bytes"):
+        for name in ("cell_seconds", "total_seconds", "memory_mib", "output_bytes", "processes",
+                     "disk_mib", "cpu_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"the {name.replace('_', ' ')} limit must be positive, not {getattr(self, name)}")
 
@@ -51,20 +64,119 @@ class Run:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    isolation: str = ""  # what isolation applied, one line (goes into the JSON report)
+
+
+def check_available(limits: Limits = Limits()) -> str:
+    """A one-line description of the isolation each submission will get, or SandboxUnavailable
+    saying what is missing and how to fix it (nothing is run unprotected)."""
+    if not limits.sandbox:
+        return "none (--no-sandbox)"
+    check_bwrap()
+    box = Sandbox("{}", limits.memory_mib, limits.processes, limits.disk_mib, limits.cpu_seconds)
+    try:
+        return box.isolation
+    finally:
+        box.close()
+
+
+def _prompt_client_class():
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class PromptClient(AsyncKernelClient):
+        """A kernel client that is ready as soon as the kernel answered kernel_info on both the
+        shell and the IOPub channel. (jupyter_client's own wait_for_ready then listens to IOPub
+        for 0.2 s of silence, which for a short-lived grading kernel is a large part of its life.)"""
+
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (timeout or 60)
+            while True:
+                msg_id = self.kernel_info()
+                try:
+                    while True:  # the idle status of our request proves IOPub is connected
+                        msg = await self.iopub_channel.get_msg(timeout=0.05)
+                        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status" \
+                                and msg["content"]["execution_state"] == "idle":
+                            break
+                    while True:
+                        reply = await self.shell_channel.get_msg(timeout=5)
+                        if reply["parent_header"].get("msg_id") == msg_id:
+                            self._handle_kernel_info_reply(reply)
+                            return
+                except Empty:
+                    pass  # a slow joiner missed the status: ask again
+                if not await self.is_alive():
+                    raise RuntimeError("the kernel died before it answered kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the kernel did not answer within {timeout} s")
+
+    return PromptClient
+
+
+def _kernel_manager_class(box: Sandbox):
+    """A kernel manager for nbclient whose kernels start in `box`, talking over ipc sockets."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    client = _prompt_client_class()
+
+    class SandboxKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.client_factory = client
+            self.transport = "ipc"  # Unix sockets: the kernel's network namespace is empty
+            self.connection_file = box.connection_file()
+            self.ip = box.socket_prefix
+
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            return box.kernel_command()
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
+            kw["env"] = box.env  # the allow-list; the sandbox clears it again
+            kw["cwd"] = box.cwd
+            kw["stdin"] = kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+            box.before_launch()
+            info = await super()._async_launch_kernel(kernel_cmd, **kw)
+            box.launched.append(self.provisioner.process)
+            return info
+
+        async def _async_interrupt_kernel(self) -> None:
+            # By message: ipykernel then signals itself inside its sandbox; no signal from here
+            # has to cross into the kernel's pid namespace.
+            if self.has_kernel:
+                msg = self.session.msg("interrupt_request", content={})
+                self._connect_control_socket()
+                self.session.send(self._control_socket, msg)
+
+        interrupt_kernel = _async_interrupt_kernel
+
+    return SandboxKernelManager
 
 
 def _client_class():
     from nbclient import NotebookClient
 
     class CappedClient(NotebookClient):
-        """A NotebookClient that keeps at most `budget` bytes of student output."""
+        """A NotebookClient that keeps at most `budget` bytes of student output; while answers are
+        collected, only each collector cell's first answer record and first error (anything else a
+        submission prints then, e.g. from a thread, is dropped unread)."""
 
         budget = 0
         dropped = False
+        dropped_collecting = False
         collecting = False
 
         def output(self, outs, msg, display_id, cell_index):
-            if not self.collecting:
+            if self.collecting:
+                from .collect import MIME
+
+                kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
+                content = msg.get("content", {})
+                wanted = (kind == "display_data" and MIME in content.get("data", {})) or kind == "error"
+                if not wanted or any(o.get("output_type") == kind for o in outs) or \
+                        len(json.dumps(content, default=str)) > COLLECTED_BYTES:
+                    self.dropped_collecting = True
+                    return None
+            else:
                 size = len(json.dumps(msg.get("content", {}), default=str))
                 if size > self.budget:
                     self.dropped = True
@@ -83,25 +195,31 @@ def _collector_source(nonce: str, item_id: str, inputs: Any) -> str:
 
 def run_submission(nb: NotebookNode, items: dict[str, Any], limits: Limits = Limits()) -> Run:
     """Execute notebook `nb` and collect `items` (item id -> hidden inputs or None)."""
+    import nbformat
+
     run = Run()
     t0 = time.monotonic()
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
     skip: set[int] = set()
-    env = {**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
     clock = {"deadline": t0 + limits.total_seconds, "extended": False}
-    with tempfile.TemporaryDirectory(prefix="ukva-grade-") as workdir:
+    box = Sandbox(nbformat.writes(nb), limits.memory_mib, limits.processes, limits.disk_mib,
+                  limits.cpu_seconds, enabled=limits.sandbox)
+    run.isolation = box.isolation
+    try:
         client = _client_class()(
-            nb, kernel_name="python3", kernel_manager_class=kernel_manager_class(limits.memory_mib),
+            nb, kernel_name="python3", kernel_manager_class=_kernel_manager_class(box),
             allow_errors=True, interrupt_on_timeout=False,
             timeout_func=lambda cell: max(1, min(limits.cell_seconds, clock["deadline"] - time.monotonic())),
-            shutdown_kernel="immediate", resources={"metadata": {"path": workdir}},
+            shutdown_kernel="immediate", resources={"metadata": {"path": box.cwd}},
         )
         client.budget = limits.output_bytes
         while True:
             # The kernel process's own stderr is its log (a transport warning per kernel), not the
             # submission's output, which comes over the kernel protocol: keep the terminal quiet.
-            with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
+            with client.setup_kernel():
                 outcome = _run_cells(client, nb, code, skip, clock["deadline"], limits, run)
+                if outcome == "restart" and box.hit_memory_limit():
+                    run.problems[-1] += f" (its processes reached the memory limit, {limits.memory_mib} MiB)"
                 if outcome in ("done", "late"):
                     _collect(client, items, limits, run)
                     break
@@ -115,9 +233,14 @@ def run_submission(nb: NotebookNode, items: dict[str, Any], limits: Limits = Lim
                 clock.update(deadline=time.monotonic() + limits.total_seconds, extended=True)
                 stuck = max(skip)
                 skip.update(i for i in code if i > stuck)
+            box.kill()  # whatever the kernel left running dies with it, before the next one starts
         if client.dropped:
             run.problems.append(f"the submission printed more than {limits.output_bytes // 1024} KiB; "
                                 "the rest of its output was dropped")
+        if client.dropped_collecting:
+            run.problems.append("the submission printed while its answers were collected; that output was dropped")
+    finally:
+        box.close()  # every process of this submission is dead and its directories are gone
     run.seconds = time.monotonic() - t0
     return run
 
