@@ -208,3 +208,17 @@ def test_the_explorer_agrees_with_a_plain_bfs_on_hundreds_of_small_machines():
         verdicts.add(r.verdict)
         compared += 1
     assert compared >= 300 and verdicts == {"violation", "proven"}
+
+
+def test_running_twins_are_one_state_to_the_explorer_under_per_mm():
+    k, (p, t, u) = threads(3)
+    a = Machine(k, [p, t, u], cpus=2, design="per-mm")
+    b = a.fresh()
+    a.step(f"cpu0: switch to {a.task_label(0)}")
+    b.step(f"cpu0: switch to {b.task_label(2)}")
+    assert a.state != b.state and a.setup.key(a.state) == b.setup.key(b.state)
+    c = Machine(k, [p, t, u], cpus=2, design="per-task")
+    d = c.fresh()
+    c.step(f"cpu0: switch to {c.task_label(0)}")
+    d.step(f"cpu0: switch to {d.task_label(2)}")
+    assert c.setup.key(c.state) != d.setup.key(d.state)  # per-task pages name tasks

@@ -53,10 +53,11 @@ def test_smp_safe_per_mm_with_dynamic_slots_never_breaks(recipe, kthread, cpus, 
 
 @settings(max_examples=30, deadline=None)
 @given(recipe=recipes, kthread=st.booleans(), design=st.sampled_from(["per-task", "per-cpu", "per-mm"]),
-       seed=st.integers(0, 10_000), back=st.integers(1, 20))
-def test_undo_returns_exactly_to_an_earlier_state(recipe, kthread, design, seed, back):
+       seed=st.integers(0, 10_000), back=st.integers(1, 20), smp_safe=st.booleans(),
+       page_tables=st.sampled_from(["shared", "per-cpu"]), cache=st.sampled_from(["physical", "virtual"]))
+def test_undo_returns_exactly_to_an_earlier_state(recipe, kthread, design, seed, back, smp_safe, page_tables, cache):
     k, tasks = build(recipe, kthread)
-    m = Machine(k, tasks, cpus=2, design=design)
+    m = Machine(k, tasks, cpus=2, design=design, smp_safe=smp_safe, page_tables=page_tables, cache=cache)
     random_run(m, 40, seed=seed)
     back = min(back, len(m.history))
     replay = m.fresh()
@@ -65,3 +66,4 @@ def test_undo_returns_exactly_to_an_earlier_state(recipe, kthread, design, seed,
     for _ in range(back):
         m.undo()
     assert (m.state, m.counters, m.violation) == (replay.state, replay.counters, replay.violation)
+    assert (m.lazy, m.stale_entries(), len(m.effects)) == (replay.lazy, replay.stale_entries(), len(replay.effects))

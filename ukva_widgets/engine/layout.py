@@ -93,7 +93,8 @@ def address_space(machine: Machine, task: Task) -> AddressSpace:
     if s.shared:
         v = s.shared_vpage[m]
         regions.append(Region(slot_address(v), slot_address(v + 1), f"UKVA slot {v}",
-                              "the shared page (also mapped by the other MMs, at their own slots)"))
+                              "the shared page (also mapped by the other MMs, at " +
+                              ("slots of the same colour)" if s.same_colour else "their own slots)")))
         regions.sort(key=lambda r: r.start)
     regions.append(Region(PAGE_OFFSET, 0x1_0000_0000, "kernel", "the same in every MM"))
     return AddressSpace(machine.mm_label(m), tuple(regions))

@@ -3,13 +3,19 @@
 It keeps the current state, the history (so a view can go back), the counters (TLB misses,
 page walks or refill traps, page and full flushes, CR3 writes, IPIs), and turns raw choices
 and violations into words.  The model itself, numbered and explained, is in transitions.py.
+
+For views it also computes, in the engine: `stale_entries()` (TLB entries that differ from
+their page table's current entry, from the step that made them stale), `effects` /
+`last_effects()` (what each step changed: flushes, fills, page-table writes, IPIs, CR3 writes,
+counters), `page_table(m, cpu)`, and the lazy-TLB mm_count references its CPUs hold
+(`lazy_references()`, `mm_count(m)`: one per lazy CPU, passed along kernel -> kernel).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Union
 
 from .layout import slot_address
@@ -62,6 +68,10 @@ class Violation:
     got: str
     expected: str
     explanation: str
+    # Where the wrong data came from ("tlb", "walk", "refill", "cache", "memory"; "lost" for a
+    # lost update) and the UKVA page: a view marks the TLB entry or cache line that served it.
+    source: str = field(default="", compare=False)
+    vpage: int = field(default=-1, compare=False)
 
     def __str__(self) -> str:
         return f"violation ({self.kind}): {self.explanation}"
@@ -179,6 +189,9 @@ class Machine:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.history: list[Choice] = []
         self.effects: list[Effects] = []
+        # Per CPU, the MM whose mm_count reference it holds for lazy TLB (-1 none).
+        self.lazy: tuple[int, ...] = (-1,) * self.setup.ncpu
+        self._lazy_undo: list[tuple[int, ...]] = []
         self._undo: list[tuple[tuple, Violation | None, dict[str, int]]] = []
 
     def fresh(self) -> Machine:
@@ -207,6 +220,8 @@ class Machine:
             self.counters[name] += n
         self.violation = None if bad is None else self.explain(bad)
         before = self._undo[-1][0]
+        self._lazy_undo.append(self.lazy)
+        self.lazy = self._pass_lazy(choice, before, state)
         self.effects.append(self._effects(choice, before, state, counts))
         return self.choices()
 
@@ -235,6 +250,44 @@ class Machine:
         self.state, self.violation, self.counters = self._undo.pop()
         self.history.pop()
         self.effects.pop()
+        self.lazy = self._lazy_undo.pop()
+
+    # -- lazy TLB references ---------------------------------------------------------------
+    def _pass_lazy(self, choice: Choice, before: tuple, after: tuple) -> tuple[int, ...]:
+        """The lazy mm_count references after a step, by the scheduler's rules (FACTS.md §6,
+        kernel/sched/core.c context_switch): user -> kernel grabs the MM it leaves loaded
+        (mmgrab_lazy_tlb); kernel -> kernel passes that reference along; kernel -> user drops it
+        once the switch is done.  Then checked: exactly one reference per lazy CPU, on the MM it
+        has loaded, and none elsewhere, so a grab that leaked would stop the machine here."""
+        lazy = list(self.lazy)
+        if choice.code[0] == SWITCH:
+            c, user = choice.cpu, self.setup.user
+            prev, nxt = before[0][c][0], after[0][c][0]
+            was_kernel, is_kernel = prev < 0 or not user[prev], nxt < 0 or not user[nxt]
+            if not was_kernel and is_kernel:
+                lazy[c] = after[0][c][1]
+            elif was_kernel and not is_kernel:
+                lazy[c] = -1
+        expected = [loaded if loaded >= 0 and (cur < 0 or not self.setup.user[cur]) else -1
+                    for cur, loaded, *_ in after[0]]
+        if lazy != expected:
+            raise RuntimeError(f"engine bug: lazy-TLB references {lazy} after {choice}, but the lazy CPUs "
+                               f"have loaded {expected}")
+        return tuple(lazy)
+
+    def lazy_references(self) -> dict[int, int]:
+        """Per MM (index), how many mm_count references the machine's lazy CPUs hold: one per
+        CPU that runs a kernel thread or idle with that MM still loaded."""
+        out: dict[int, int] = {}
+        for m in self.lazy:
+            if m >= 0:
+                out[m] = out.get(m, 0) + 1
+        return out
+
+    def mm_count(self, m: int) -> int:
+        """MM `m`'s mm_count as the kernel would have it with this machine's CPUs: the kernel's
+        own (one for all its users, one per kernel thread borrowing it) plus one per lazy CPU."""
+        return self.setup.mms[m].mm_count + self.lazy_references().get(m, 0)
 
     # -- facts for views ----------------------------------------------------------------------
     def stale_entries(self) -> list[StaleEntry]:
@@ -394,7 +447,8 @@ class Machine:
             loaded = before[0][c][1]
             who = e.choice.cpu
             if loaded != m:
-                return (f"cpu{c} ran {self.mm_label(loaded)} when cpu{who} remapped the slot of "
+                actor = "it" if who == c else f"cpu{who}"
+                return (f"cpu{c} had {self.mm_label(loaded)} loaded when {actor} remapped the slot in "
                         f"{self.mm_label(m)} ({e.choice}), and kept {self.mm_label(m)}'s entries under "
                         f"its PCID: a plain update (smp_safe=False) flushes only the loaded ASID and does "
                         f"not bump {self.mm_label(m)}'s tlb_gen, so when cpu{c} switched back, switch_mm "
@@ -409,6 +463,9 @@ class Machine:
 
     def explain(self, bad: tuple) -> Violation:
         """Turn the raw violation of Setup.next into words."""
+        return replace(self._explain(bad), source=bad[5], vpage=bad[2])
+
+    def _explain(self, bad: tuple) -> Violation:
         c, cur, vpage, got, want, source = bad
         s = self.setup
         m = s.task_mm[cur]
@@ -478,7 +535,8 @@ class Machine:
         cpus, ptes, mm_gen, (_, pending), caches = self.state
         lines = [self.options.text()]
         for c, (cur, loaded, asid, _, _, tlb) in enumerate(cpus):
-            lazy = " (lazy)" if loaded >= 0 and (cur < 0 or not s.user[cur]) else ""
+            lazy = (f" (lazy, holds an mm_count reference)" if loaded >= 0 and (cur < 0 or not s.user[cur])
+                    else "")
             if cur >= 0 and pending[cur] is not None:
                 o, base, k = pending[cur]
                 lazy = f" (updating {self.object_label(o)}: copied v{base}, mapped in {k} of {len(s.obj_maps[o])} MMs)"
@@ -493,7 +551,7 @@ class Machine:
                                  if s.mm_slots[m][v] != HOLE)
                 whose = f"cpu{copy_}'s copy of " if s.per_cpu_tables else ""
                 lines.append(f"{whose}{self.mm_label(m)} page table: {maps}; tlb_gen {mm_gen[m]}; "
-                             f"cpumask {{{', '.join(mask)}}}")
+                             f"cpumask {{{', '.join(mask)}}}; mm_count {self.mm_count(m)}")
         for p, (truth, memory, cache) in enumerate(caches):
             held = ", ".join(f"{'phys' if k < 0 else 'colour %d' % k}=v{g}{'*' if d else ''}"
                              for k, g, d in cache) or "empty"

@@ -13,7 +13,10 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
    CPU keeps 6 ASID slots, reused by MM and flushed only when stale (FACTS.md §6).
 3. switch_mm.  Switching to a task of the loaded MM skips the CR3 write, as x86
    switch_mm_irqs_off does; a kernel thread or the idle task keeps the previous MM loaded
-   (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.
+   (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.  A lazy CPU holds one
+   mm_count reference on the MM it keeps: taken on a user -> kernel switch, passed along on
+   kernel -> kernel switches, dropped on kernel -> user (kernel/sched/core.c, FACTS.md §6);
+   machine.py's `Machine` keeps and checks these (they are not part of the explored state).
 4. Page tables.  `page_tables="shared"`: one page table per MM, which every CPU running the MM
    walks, as on Linux.  `page_tables="per-cpu"`: each CPU has its own copy of each MM's page
    table, so a switch can rewrite this CPU's copy without touching what the other CPUs walk
@@ -204,6 +207,14 @@ class Setup:
         # Per MM and UKVA page, the cached page it maps (or -1).
         self.vpage_cached = tuple({v: p for p, maps in enumerate(self.cached_vpage) if maps[m] >= 0
                                    for v in [maps[m]]} for m in range(nmm))
+        # Per task and UKVA page it reads: (the object it expects there or None for the shared
+        # page, the cached page there or -1, that page's cache line through this MM).
+        self.read_info = tuple({v: (next((x for w, x in reads if w == v), None),
+                                    self.vpage_cached[m].get(v, -1) if m >= 0 else -1,
+                                    self.cache_key(self.vpage_cached[m][v], m)
+                                    if m >= 0 and v in self.vpage_cached[m] else 0)
+                                for v in pages}
+                               for reads, pages, m in zip(self.task_reads, self.read_pages, self.task_mm))
         # PCID with no more MMs than ASIDs: one slot per MM, never recycled (tlb.switch_mm).
         self.static_asids = opts.pcid and nmm <= N_PCID_ASIDS
         if self.static_asids:
@@ -224,6 +235,9 @@ class Setup:
         signature = [(self.task_mm[i], self.task_reads[i]) if self.design == PER_MM else i
                      for i in range(len(self.tasks))]
         self.twin = tuple(signature.index(sig) for sig in signature)
+        # Under per-mm a running task can be renamed to its first twin too (key): then the
+        # state names no task but through its class, and its update in progress rides on its CPU.
+        self.rename = self.design == PER_MM and any(t != i for i, t in enumerate(self.twin))
         self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
 
     @staticmethod
@@ -323,8 +337,10 @@ class Setup:
         return out
 
     def key(self, state: tuple) -> tuple:
-        """The state as the explorer's visited set sees it, with two reductions that keep
+        """The state as the explorer's visited set sees it, with three reductions that keep
         every future the same:
+        - twins: under per-mm, tasks of one MM that read the same slots differ only by their
+          pid, so a running task is named by the first of its twins;
         - symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs
           are sorted (per-cpu pages name their CPU, so there they are not; nor where a switch
           rewrites one CPU's copy of a page table);
@@ -333,9 +349,16 @@ class Setup:
         cpus = state[0]
         if self.has_stale(state):
             cpus = [self._prune(cpu, state[2]) for cpu in cpus]
+        updates = state[3]
+        if self.rename:
+            # Twins: a running task is named by its first twin (only running tasks can have an
+            # update in progress, so it moves onto the CPU that runs it).
+            twin, pending = self.twin, updates[1]
+            cpus = [cpu if cpu[0] < 0 else (twin[cpu[0]],) + cpu[1:] + (pending[cpu[0]] or (),) for cpu in cpus]
+            updates = updates[0]
         if self.symmetric:
             cpus = sorted(cpus)
-        return (tuple(cpus), state[1], state[2], state[3], state[4])
+        return (tuple(cpus), state[1], state[2], updates, state[4])
 
     def has_stale(self, state: tuple) -> bool:
         """Whether some CPU holds an ASID whose tlb_gen is behind its MM's.  Only an SMP-safe
@@ -402,52 +425,58 @@ class Setup:
         mapped in several MMs (through the cache).  A read that hits and is right changes
         nothing: it returns `state` itself, which tells the explorer it has seen the result
         without hashing it."""
-        cpus, ptes, mm_gen, updates, caches = state
+        cpus = state[0]
         cpu = cpus[c]
-        cur, loaded, asid, rr, asids, tlb = cpu
-        m = self.task_mm[cur]
-        bad = None
-        o = next((x for v, x in self.task_reads[cur] if v == vpage), None)
+        cur = cpu[0]
+        o, p, key = self.read_info[cur][vpage]
         if o is not None:
-            page = T.lookup(tlb, asid, vpage)
-            source = "tlb"
-            if page < 0:
+            tlb = cpu[5]
+            asid = cpu[2]
+            page = -1
+            for a, v, pg in tlb:
+                if a == asid and v == vpage:
+                    page = pg
+                    break
+            if self.design == PER_MM:
+                want = o * self.stride + state[3][0][o]
+            else:
+                want = cur if self.design == PER_TASK else c
+            if page >= 0:
+                if page == want and p < 0:
+                    return state, None        # the hot path: a hit, and right
+                source = "tlb"
+            else:
                 counts[MISS] += 1
                 if self.hardware or self.design == PER_MM:
                     counts[WALK if self.hardware else REFILL] += 1
-                    page = ptes[self.table(m, c)][vpage]
+                    page = state[1][self.table(self.task_mm[cur], c)][vpage]
                     source = "walk" if self.hardware else "refill"
                 else:
                     counts[REFILL] += 1
-                    page = cur if self.design == PER_TASK else c
+                    page = want if self.design != PER_MM else page
                     source = "refill"
                 tlb = T.fill(tlb, asid, vpage, page, self.tlb_size)
-                cpus = cpus[:c] + ((cur, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
-            if self.design == PER_TASK:
-                want = cur
-            elif self.design == PER_CPU:
-                want = c
-            else:
-                want = o * self.stride + updates[0][o]
+                cpus = cpus[:c] + (cpu[:5] + (tlb,),) + cpus[c + 1:]
             if page != want:
-                bad = (vpage, page, want, source)
-        p = self.vpage_cached[m].get(vpage, -1) if m >= 0 else -1
-        if bad is None and p >= 0:
+                return (cpus,) + state[1:], (c, cur, vpage, page, want, source)
+        caches = state[4]
+        if p >= 0:
             truth, memory, lines = caches[p]
-            key = self.cache_key(p, m)
-            got = next((g for k, g, _ in lines if k == key), -1)
+            got = -1
+            for k, g, _ in lines:
+                if k == key:
+                    got = g
+                    break
             source = "cache"
             if got < 0:
                 got, source = memory, "memory"
                 lines = tuple(sorted(lines + ((key, memory, 0),)))
                 caches = caches[:p] + ((truth, memory, lines),) + caches[p + 1:]
             if got != truth:
-                bad = (vpage, got, truth, source)
-        if bad is None:
-            if cpus is state[0] and caches is state[4]:
-                return state, None
-            return (cpus, ptes, mm_gen, updates, caches), None
-        return (cpus, ptes, mm_gen, updates, caches), (c, cur) + bad
+                return (cpus,) + state[1:4] + (caches,), (c, cur, vpage, got, truth, source)
+        if cpus is state[0] and caches is state[4]:
+            return state, None
+        return (cpus,) + state[1:4] + (caches,), None
 
     def _update(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, tuple | None]:
         """Under the lock: remap the slot in the object's first MM and shoot down (the other
