@@ -11,10 +11,6 @@ from real_helpers import RANDOM_SEQUENCES, skip_or_fail
 from ukva_widgets.real.probe import ProbeResult, probe_all, unavailable_reason
 
 
-def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "slow: a long check, run once (CI runs it too)")
-
-
 @pytest.fixture
 def probeable_kernel() -> None:
     """Use on tests that need the running kernel to answer probes."""

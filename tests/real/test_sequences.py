@@ -46,7 +46,9 @@ def test_an_orphan_goes_to_the_subreaper_with_exit_signal_sigchld_on_the_kernel(
 
 def test_the_status_is_the_last_threads_on_the_kernel(sequence_report):
     run = kernel_run(sequence_report, "leader exits 3, then the last thread 7")
+    assert run["snapshots"][3]["tasks"]["p1"]["exit_code"] == 0x300      # stat field 52: its own
     assert run["results"][3] == {"errno": "", "reaped": None}            # the leader waits for t
+    assert run["snapshots"][5]["tasks"]["p1"]["exit_code"] == 0x700      # now the group's
     assert run["results"][5] == {"errno": "", "reaped": "p1", "status": 0x700}
 
 
@@ -56,6 +58,13 @@ def test_a_parent_ignoring_sigchld_gets_echild_on_the_kernel(sequence_report, na
     run = kernel_run(sequence_report, name)
     assert run["results"][-1] == {"errno": "ECHILD"}
     assert list(last(run)["tasks"]) == ["p0"]
+
+
+def test_a_parent_that_execd_is_sent_sigchld_whatever_the_exit_signal_on_the_kernel(sequence_report):
+    plain = kernel_run(sequence_report, "SIGCHLD ignored, a child with another exit signal")
+    assert plain["results"][-1] == {"errno": "", "reaped": "p1", "status": 0x500}   # a zombie
+    execd = kernel_run(sequence_report, "SIGCHLD ignored by a parent that exec'd: any exit signal reaps")
+    assert execd["results"][-1] == {"errno": "ECHILD"}                                # none left
 
 
 def test_legacy_clone_keeps_exit_signals_that_are_no_signal_on_the_kernel(sequence_report):
@@ -176,3 +185,9 @@ def test_ukva_probe_sequences_json_counts_and_lists_disagreements(capsys):
 def test_ukva_probe_sequences_refuses_bad_input(capsys, argv):
     assert main(argv) == 2
     assert "--sequences" in capsys.readouterr().err
+
+
+def test_an_agent_that_cannot_run_makes_the_sequences_unavailable(monkeypatch, tmp_path):
+    monkeypatch.setattr(agent, "SOURCE", "int main(void) { return 0; }")   # builds, but is no agent
+    binary, why = agent.build(tmp_path)
+    assert binary is None and "does not run" in why and "TMPDIR" in why

@@ -1,11 +1,11 @@
 """The sequence agent: a small C program every task of a scripted sequence runs (see sequences.py).
 
-Tasks that share an address space (CLONE_VM, threads) cannot run Python, so each task of a
-sequence runs this loop instead: it waits on a futex in a shared memory block (a memfd, mapped
-again after each execve), performs the one system call the controller asks for, writes the
-result (a return value or -errno) and waits again. It calls nothing else, so what the kernel
-reports afterwards is what the sequence did. It blocks every signal, so that an exit signal sent
-to a parent (SIGUSR1, say) is left pending instead of killing it. Kept here as a string, built with the system's C
+Tasks that share an address space (CLONE_VM, threads) cannot run Python, so each task of a sequence
+runs this loop instead: it waits on a futex in a shared memory block (a memfd, mapped again after
+each execve), performs the one system call the controller asks for, writes the result (a return
+value or -errno) and waits again. It calls nothing else, so what the kernel reports afterwards is
+what the sequence did. It blocks every signal, so that an exit signal sent to a parent (SIGUSR1,
+say) is left pending instead of killing it. Kept here as a string, built with the system's C
 compiler into a private temporary directory when the sequences run (`build()`).
 """
 
@@ -202,4 +202,11 @@ def build(directory: Path) -> tuple[Path | None, str]:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return None, f"building the sequence agent with {cc} failed: {last}"
+    try:   # without its two arguments the agent exits at once with status 2
+        ran = subprocess.run([str(binary)], capture_output=True, timeout=30).returncode
+    except OSError as exc:
+        ran = exc
+    if ran != 2:
+        return None, (f"the sequence agent built in {directory} does not run ({ran}); is the temporary "
+                      "directory mounted noexec? Point TMPDIR at one that allows programs")
     return binary, ""

@@ -202,7 +202,8 @@ def render_sequences(report) -> str:
     lines = [head, "listed cases:"]
     lines += [f"  {'yes' if v.agree else 'NO '}  {v.name}" for v in report.listed]
     agreed = sum(v.agree for v in report.random)
-    lines.append(f"random: {agreed}/{len(report.random)} sequences of up to 8 steps agree (seed {report.seed})")
+    lines.append(f"random: {agreed}/{len(report.random)} sequences of up to 8 steps agree "
+                 f"(seed {report.seed})")
     wrong = [v for v in report.verdicts if not v.agree]
     for v in wrong[:5]:
         lines.append(f"  NO  {v.name}: {v.steps}\n       {v.difference}")

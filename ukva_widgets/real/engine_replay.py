@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ukva_widgets.engine import CloneError, IoprioError, Kernel, NotModelled, TaskStateError
 from ukva_widgets.real.agent import AGENT_NAME
 from ukva_widgets.real.sequences import (FILES, FS, IO, NEWIPC, PARENT, SIGCHLD, SIGHAND, SYSVSEM,
-                                         THREAD, VM)
+                                         THREAD, VFORK, VM)
 
 AGENT_PATH = f"/ukva/{AGENT_NAME}"   # only its basename shows (as comm), so any directory will do
 KCMP_KINDS = (("vm", "KCMP_VM"), ("files", "KCMP_FILES"), ("fs", "KCMP_FS"), ("sighand", "KCMP_SIGHAND"),
@@ -39,7 +39,9 @@ class Replay:
         self.tasks = [root]
 
     def live(self, i: int) -> bool:
-        return 0 <= i < len(self.tasks) and self.tasks[i] is not None and self.tasks[i].state == "running"
+        """Task i can be given an order: it runs and does not sleep in vfork()."""
+        t = self.tasks[i] if 0 <= i < len(self.tasks) else None
+        return t is not None and t.state == "running" and t.vfork_child is None
 
     def name_of(self, task) -> str:
         if task is None:
@@ -110,7 +112,10 @@ class Replay:
             parent = t.parent.group_leader if t.parent is not None else None
             tasks[f"p{i}"] = {"state": "zombie" if t.state == "zombie" else "alive",
                               "ppid": self.name_of(parent), "tgid": self.name_of(t.group_leader),
-                              "comm": t.comm, "exit_signal": t.exit_signal}
+                              "comm": t.comm, "exit_signal": t.exit_signal,
+                              "ignores_sigchld": t.sighand.action.get(SIGCHLD) == "SIG_IGN"}
+            if t.state == "zombie":
+                tasks[f"p{i}"]["exit_code"] = t.exit_code
             present.append(i)
         shared = {}
         for n, i in enumerate(present):
@@ -180,7 +185,8 @@ def _diff(k: dict, e: dict) -> str:
 # -- random sequences ------------------------------------------------------------------------------
 
 _SHAPES = [0, 0, VM, VM | SIGHAND, FILES, FS, FS | FILES, VM | FS | FILES | SIGHAND | THREAD,
-           VM | FS | FILES | SIGHAND | THREAD | SYSVSEM, SYSVSEM, PARENT, IO, NEWIPC | SYSVSEM]
+           VM | FS | FILES | SIGHAND | THREAD | SYSVSEM, SYSVSEM, PARENT, IO, NEWIPC | SYSVSEM,
+           VFORK | VM, VFORK]
 _STUDIED = [VM, FS, FILES, SIGHAND, THREAD, SYSVSEM, PARENT, IO]
 _SIGNALS = [SIGCHLD, SIGCHLD, SIGCHLD, 0, 10, 65, 0x80, 255]
 _OPS = ["clone", "exit", "wait", "exec", "unshare", "sigchld", "subreaper", "comm", "ioprio", "clone3",

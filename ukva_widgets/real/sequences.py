@@ -12,7 +12,8 @@ A sequence is a list of steps; a step is a list [op, actor, args...]. Tasks are 
 p0 is the root (a process forked by init, running the agent), and each clone step names the
 child it makes. The actor -1 is init (only for "wait"). The steps:
 
-    ["clone", actor, word, child]    legacy clone(2); word = flags | exit signal (its low byte)
+    ["clone", actor, word, child]    legacy clone(2); word = flags | exit signal (its low byte);
+                                     with CLONE_VFORK the actor sleeps until the child execs or exits
     ["clone3", actor, flags, sig]    clone3(2), only for requests the kernel refuses
     ["unshare", actor, flags]        unshare(2)
     ["exec", actor]                  execve(2) of the agent (comm: its first 15 bytes)
@@ -25,8 +26,10 @@ child it makes. The actor -1 is init (only for "wait"). The steps:
 
 What is compared after every step: each step's result (errno name, or for wait the task reaped
 and its encoded status), and for every task not yet reaped its state (alive or zombie), its
-parent and thread group (by name), its comm, its exit signal (/proc/PID/stat field 38), and
-for every two tasks which of vm, files, fs, sighand, io and sysvsem kcmp(2) finds shared.
+parent and thread group (by name), its comm, its exit signal (/proc/PID/stat field 38), a
+zombie's own exit code (field 52: a leader's, not yet the group's), whether it ignores SIGCHLD
+(/proc/PID/status SigIgn), and for every two tasks which of vm, files, fs, sighand, io and
+sysvsem kcmp(2) finds shared.
 
 Stands alone: imports nothing from the engine.
 """
@@ -50,7 +53,7 @@ WORKER = Path(__file__).with_name("seqworker.py")
 
 SIGCHLD, SIGUSR1 = 17, 10
 VM, FS, FILES, SIGHAND = 0x100, 0x200, 0x400, 0x800
-PARENT, THREAD, SYSVSEM, NEWIPC, IO = 0x8000, 0x10000, 0x40000, 0x08000000, 0x80000000
+VFORK, PARENT, THREAD, SYSVSEM, NEWIPC, IO = 0x4000, 0x8000, 0x10000, 0x40000, 0x08000000, 0x80000000
 T = VM | FS | FILES | SIGHAND | THREAD          # a thread, as pthread_create makes one (less SYSVSEM)
 
 # The cases issue 10 names, each a sequence a single call cannot show.
@@ -77,6 +80,9 @@ LISTED: dict[str, list[list]] = {
         ["sigchld", 0, "SA_NOCLDWAIT"], ["clone", 0, SIGCHLD, 1], ["exit", 1, 5, False], ["wait", 0]],
     "SIGCHLD ignored, a child with another exit signal": [
         ["sigchld", 0, "SIG_IGN"], ["clone", 0, SIGUSR1, 1], ["exit", 1, 5, False], ["wait", 0]],
+    "SIGCHLD ignored by a parent that exec'd: any exit signal reaps": [
+        ["sigchld", 0, "SIG_IGN"], ["clone", 0, SIGUSR1, 1], ["clone", 0, 0x80, 2], ["clone", 0, 0, 3],
+        ["exec", 0], ["exit", 1, 5, False], ["exit", 2, 6, False], ["exit", 3, 7, False], ["wait", 0]],
     "SIGCHLD ignored, the last thread releases a zombie leader": [
         ["sigchld", 0, "SIG_IGN"], ["clone", 0, SIGCHLD, 1], ["clone", 1, T, 2], ["exit", 1, 1, False],
         ["exit", 2, 2, False], ["wait", 0]],
@@ -94,6 +100,9 @@ LISTED: dict[str, list[list]] = {
     "exec's kcmp sharing bits": [
         ["clone", 0, VM | FS | FILES | SIGCHLD, 1], ["clone", 0, VM | SIGHAND | SIGCHLD, 2],
         ["clone", 0, IO | SYSVSEM | SIGCHLD, 3], ["exec", 0]],
+    "vfork: the caller sleeps until the child execs, or exits": [
+        ["clone", 0, VFORK | VM | SIGCHLD, 1], ["exec", 1], ["clone", 0, VFORK | SIGCHLD, 2],
+        ["exit", 2, 3, False], ["clone", 0, SIGCHLD, 3], ["wait", 0], ["wait", 0]],
     "CLONE_PARENT takes the leader's exit signal": [
         ["clone", 0, SIGUSR1, 1], ["clone", 1, PARENT, 2], ["exit", 2, 1, False], ["wait", 0]],
     "ioprio_set and the io_context a fork copies": [

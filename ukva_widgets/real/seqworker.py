@@ -9,10 +9,10 @@ For each sequence it forks a root task, which starts a new session and executes 
 agent.py); every task the sequence makes runs the agent too. This process is the root's parent
 and a child subreaper, so it plays the part of init: orphans come to it, and "wait" with actor
 -1 is its own waitpid. After each step it reads what the kernel shows - /proc/TID/stat (state,
-parent, comm, exit signal, field 38), /proc/TID/status (Tgid) and kcmp(2) between every two
-tasks - and names every pid by the task that holds it, so that the engine's run of the same
-sequence can be compared field by field. When the sequence ends (or fails, or this worker is
-told to stop) every task of it is killed and reaped.
+parent, comm, exit signal in field 38, a zombie's exit code in field 52), /proc/TID/status (Tgid,
+SigIgn) and kcmp(2) between every two tasks - and names every pid by the task that holds it, so
+that the engine's run of the same sequence can be compared field by field. When the sequence
+ends (or fails, or this worker is told to stop) every task of it is killed and reaped.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import time
 from itertools import combinations
 
 WALL = 0x40000000                     # waitpid's __WALL
+CLONE_VFORK = 0x4000
 PR_SET_CHILD_SUBREAPER = 36
 FUTEX = {"x86_64": 202, "aarch64": 98}
 FUTEX_WAIT, FUTEX_WAKE = 0, 1
@@ -43,6 +44,14 @@ libc.syscall.restype = ctypes.c_long
 
 class StepFailed(Exception):
     """The kernel side could not play a step (a task did not answer in time, a tid vanished)."""
+
+
+STOP = []   # set by SIGTERM: finish tidily (kill and reap the current sequence), then leave
+
+
+def check_stop() -> None:
+    if STOP:
+        raise StepFailed("stopped by SIGTERM")
 
 
 class Timespec(ctypes.Structure):
@@ -70,6 +79,7 @@ class Controller:
         self.me = os.getpid()
         self.root = 0        # the current sequence's root pid (its session id), 0 when none
         self.tids: list[int | None] = []
+        self.broken = ""     # set when no sequence can start: the others fail at once
 
     # -- the shared memory ------------------------------------------------------------------------
 
@@ -98,10 +108,24 @@ class Controller:
         done = self._word(idx, 4)
         deadline = time.monotonic() + self.step_seconds
         while done.value != seq:
+            check_stop()
             left = deadline - time.monotonic()
             if left <= 0:
                 raise StepFailed(f"task {idx} did not answer within {self.step_seconds:g} s")
             self._futex(done, FUTEX_WAIT, done.value, min(left, 0.5))
+
+    def wait_either(self, caller: int, child: int) -> int:
+        """A vfork caller's error (-errno) if it answered first, else 0 once the child started."""
+        seq = self._word(caller, 0).value
+        deadline = time.monotonic() + self.step_seconds
+        while self._word(child, 4).value != 0:
+            check_stop()
+            if self._word(caller, 4).value == seq:
+                return struct.unpack_from("q", self.shm, self._off(caller, 48))[0]
+            if time.monotonic() > deadline:
+                raise StepFailed(f"neither task {caller} nor its vfork child answered in time")
+            time.sleep(0.0002)
+        return 0
 
     def command(self, idx: int, op: str, args=(), text: str = "", wait: bool = True) -> tuple[int, int]:
         base = self._off(idx, 0)
@@ -124,8 +148,9 @@ class Controller:
     # -- what the kernel shows ------------------------------------------------------------------------
 
     @staticmethod
-    def stat(tid: int) -> tuple[str, int, str, int] | None:
-        """(state, ppid, comm, exit_signal) from /proc/TID/stat; None when the tid is gone."""
+    def stat(tid: int) -> tuple[str, int, str, int, int] | None:
+        """(state, ppid, comm, exit_signal, exit_code) from /proc/TID/stat (fields 3, 4, 2, 38, 52);
+        None when the tid is gone."""
         try:
             with open(f"/proc/{tid}/stat", "rb") as f:
                 raw = f.read()
@@ -133,18 +158,26 @@ class Controller:
             return None
         comm = raw[raw.index(b"(") + 1:raw.rindex(b")")].decode(errors="replace")
         rest = raw[raw.rindex(b")") + 2:].split()
-        return rest[0].decode(), int(rest[1]), comm, int(rest[35])
+        return rest[0].decode(), int(rest[1]), comm, int(rest[35]), int(rest[49])
 
     @staticmethod
-    def tgid(tid: int) -> int | None:
+    def status(tid: int) -> tuple[int, bool] | None:
+        """(Tgid, whether SIGCHLD is ignored: bit 16 of SigIgn) from /proc/TID/status."""
+        tgid, ignored = None, False
         try:
             with open(f"/proc/{tid}/status") as f:
                 for line in f:
                     if line.startswith("Tgid:"):
-                        return int(line.split()[1])
+                        tgid = int(line.split()[1])
+                    elif line.startswith("SigIgn:"):
+                        ignored = bool(int(line.split()[1], 16) >> 16 & 1)
         except (FileNotFoundError, ProcessLookupError):
             return None
-        return None
+        return None if tgid is None else (tgid, ignored)
+
+    def tgid(self, tid: int) -> int | None:
+        st = self.status(tid)
+        return None if st is None else st[0]
 
     def name_of(self, pid: int) -> str:
         if pid == self.me:
@@ -170,11 +203,13 @@ class Controller:
             if st is None or st[0] == "X":
                 self.tids[i] = None
                 continue
-            state, ppid, comm, exit_signal = st
-            tg = self.tgid(tid)
+            state, ppid, comm, exit_signal, exit_code = st
+            tg, ignores = self.status(tid) or (None, None)
             tasks[f"p{i}"] = {"state": "zombie" if state == "Z" else "alive", "ppid": self.name_of(ppid),
                               "tgid": self.name_of(tg) if tg is not None else "?", "comm": comm,
-                              "exit_signal": exit_signal}
+                              "exit_signal": exit_signal, "ignores_sigchld": ignores}
+            if state == "Z":
+                tasks[f"p{i}"]["exit_code"] = exit_code    # the task's own encoded status
             present.append(i)
         shared = {}
         for i, j in combinations(present, 2):
@@ -205,6 +240,7 @@ class Controller:
                         busy = True
             if not busy:
                 return
+            check_stop()
             if time.monotonic() > deadline:
                 raise StepFailed(f"tasks {targets} did not finish exiting within {self.step_seconds:g} s")
             time.sleep(pause)
@@ -226,6 +262,7 @@ class Controller:
         self.tids = [pid]
 
     def step(self, step: list) -> dict:
+        check_stop()
         op, actor = step[0], step[1]
         if op == "wait" and actor == -1:
             try:
@@ -240,7 +277,14 @@ class Controller:
             while len(self.tids) <= child:
                 self.tids.append(None)
             self.reset_slot(child)
-            ret, _ = self.command(actor, "clone", [word, child])
+            if word & CLONE_VFORK:
+                # The caller sleeps in clone() until the child execs or exits: wait for whichever
+                # comes first, the child starting or the caller failing. The caller's answer
+                # arrives later, before any next order to it is served.
+                self.command(actor, "clone", [word, child], wait=False)
+                ret = self.wait_either(actor, child)
+            else:
+                ret, _ = self.command(actor, "clone", [word, child])
             if ret < 0:
                 return {"errno": errno_name(-ret)}
             self.wait_done(child, 0)
@@ -313,9 +357,15 @@ class Controller:
         self.tids = []
 
     def run(self, steps: list) -> dict:
+        if self.broken:
+            return {"failed": self.broken}
         results, snapshots = [], []
         try:
-            self.start_root()
+            try:
+                self.start_root()
+            except StepFailed as exc:   # the agent cannot start at all: no sequence will
+                self.broken = f"the root task did not start: {exc}"
+                raise
             snapshots.append(self.snapshot())
             for step in steps:
                 results.append(self.step(step))
@@ -337,7 +387,7 @@ def privileged() -> bool:
 
 
 def _stop(signum, frame):
-    raise SystemExit(1)
+    STOP.append(signum)    # no exception here: it could cut a teardown short and leave tasks
 
 
 def main() -> int:
@@ -354,6 +404,8 @@ def main() -> int:
         return 0
     controller = Controller(spec)
     for steps in spec["sequences"]:
+        if STOP:
+            return 1
         out.write(json.dumps(controller.run(steps)) + "\n")
     out.flush()
     return 0
