@@ -87,3 +87,10 @@ def test_the_stored_per_mm_verdicts_are_the_model_checkers():
 def test_every_verdict_variant_has_two_broken_and_two_proven_machines(item_id):
     for seed in SEEDS:
         assert verdict_mix(item_id, exercise(item_id, seed=seed).settings) == 2, f"seed {seed}"
+
+
+def test_every_clone_failure_variant_has_three_refusals_by_different_rules_and_two_successes():
+    for seed in SEEDS:
+        truth = ENGINE_ANSWERS["2.3"](exercise("2.3", seed=seed).settings)
+        refused = [t for t in truth if t is not None]
+        assert len(truth) == 5 and len(refused) == len(set(refused)) == 3, f"seed {seed}: {truth}"

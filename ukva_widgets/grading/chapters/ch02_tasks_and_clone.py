@@ -154,7 +154,13 @@ def clone_outcome(flags: str, caller: str) -> str | None:
 
 
 def _make_failures(rng: random.Random) -> tuple[dict[str, Any], str]:
-    cases = rng.sample(FAILURE_POOL, 5)
+    # Every variant as hard as the next: three calls refused, each by a different rule, and two
+    # that succeed, in a random order (tests/grading/test_variants.py measures it).
+    outcomes = {case: clone_outcome(*case) for case in FAILURE_POOL}
+    rules = rng.sample(sorted({r for r in outcomes.values() if r}), 3)
+    cases = [rng.choice([c for c in FAILURE_POOL if outcomes[c] == rule]) for rule in rules]
+    cases += rng.sample([c for c in FAILURE_POOL if outcomes[c] is None], 2)
+    rng.shuffle(cases)
     listing = "\n".join(f"  {i}: {flags}, called by {'init (pid 1)' if who == 'init' else 'a process'}"
                         for i, (flags, who) in enumerate(cases))
     return ({"cases": [list(c) for c in cases]},
