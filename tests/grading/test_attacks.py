@@ -29,11 +29,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from ukva_widgets.grading import isolation
+from ukva_widgets.grading import all_items, isolation
 from ukva_widgets.grading.sandbox import Limits, SandboxUnavailable, check_available, run_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 SOL01 = ROOT / "exercises" / "solutions" / "01-unix-process.ipynb"
+# What chapter 01's solution scores automatically (manually graded items are the instructor's).
+FULL01 = sum(i.max_points for i in all_items() if i.id.split(".")[0] == "1" and i.kind != "manual")
 GRADING = ROOT / "ukva_widgets" / "grading"
 CANARY = "ukvacanary" + secrets.token_hex(8)
 SEED = 700_000_000 + secrets.randbelow(100_000_000)  # a number no other text here contains
@@ -374,7 +376,7 @@ def test_the_batch_finished_and_every_honest_neighbour_got_full_marks(batch):
     honest = [s for n, s in batch["by_name"].items() if n.startswith("honest_")]
     assert len(honest) == 3
     for s in honest:
-        assert s["error"] is None and s["max_points"] == 4 and s["points"] == 4, s
+        assert s["error"] is None and s["max_points"] == FULL01 and s["points"] == FULL01, s
 
 
 def test_no_process_and_no_cgroup_outlived_the_grader(batch):
@@ -456,7 +458,7 @@ def test_a_flood_during_collection_costs_only_its_own_output(batch):
     # (Capping output during collection is the report side's, issue 13 point 5.)
     sub = batch["by_name"]["attack_floods_collection.ipynb"]
     assert _result(batch, "floods_collection") == {"started": True}
-    assert sub["points"] == 4
+    assert sub["points"] == FULL01
 
 
 def test_a_hostile_file_name_never_reaches_the_kernel(batch):
@@ -464,7 +466,7 @@ def test_a_hostile_file_name_never_reaches_the_kernel(batch):
     # terminal and CSV show of the name is the report side's (escaping, issue 13 point 5).
     res = _result(batch, "ansi_name")
     assert res == {"files": ["submission.ipynb"], "name_on_cmdline": False}, res
-    assert batch["by_name"][ANSI_NAME]["points"] == 4
+    assert batch["by_name"][ANSI_NAME]["points"] == FULL01
 
 
 # ------------------------------------------------------------------ refusal, --no-sandbox, non-root
@@ -545,7 +547,7 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         assert all("not root" in i for i in isolations), isolations  # once reports carry it
         for s in batch["by_name"].values():
             if s["path"].endswith("honest_a.ipynb") or "/honest_" in s["path"]:
-                assert s["points"] == 4 and s["error"] is None, s
+                assert s["points"] == FULL01 and s["error"] is None, s
         assert CANARY not in proc.stdout + proc.stderr + batch["csv"] + json.dumps(batch["report"])
         assert batch["listener"] == [] and batch["left"] == [] and batch["subs_changed"] == []
         assert batch["site_new"] == set() and batch["home_new"] == set() and batch["tmp_left"] == set()

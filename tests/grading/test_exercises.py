@@ -45,6 +45,7 @@ def test_seed_from_a_name_is_stable_and_ignores_case_and_spaces():
 def test_every_item_reports_not_answered_yet_for_the_student_stub():
     for item in all_items():
         exercise(item.id, seed=7)
+        assert check(item.id, UNANSWERED).verdict.answered is False
         assert check(item.id, UNANSWERED).text() == f"[{item.id}] not answered yet"
 
 
@@ -180,8 +181,9 @@ def test_feedback_renders_as_text_and_as_html_with_a_symbol_not_only_colour():
 
 def test_every_item_has_points_and_a_known_kind():
     for item in all_items():
-        assert item.max_points > 0 and item.kind in ("data", "code")
+        assert item.max_points > 0 and item.kind in ("data", "code", "manual")
         assert get_item(item.id) is item
+        assert (item.kind == "manual") == (item.rubric is not None)
 
 
 @pytest.mark.parametrize("protocol, flaw", [
@@ -209,3 +211,240 @@ def test_a_protocol_with_unknown_or_unpaired_steps_is_refused_with_a_reason():
     exercise("6.1", seed=0)
     assert "is not a step" in check("6.1", ["lock", "grab"]).text()
     assert "released" in check("6.1", ["read_pte", "write_pte", "lock"]).text()
+
+
+# -- items the engine cannot answer (issue 12, point 12) ---------------------------------------
+
+def test_every_chapter_has_an_item_that_needs_reasoning_the_engine_cannot_do():
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS
+
+    chapters = {}
+    for item in all_items():
+        chapters.setdefault(item.id.split(".")[0], []).append(item)
+    assert sorted(chapters, key=int) == [str(n) for n in range(1, 8)]
+    for chapter, items in chapters.items():
+        thinking = [i.id for i in items if i.kind == "manual" or i.id in QUESTIONS]
+        assert thinking, f"chapter {chapter} has only items the engine answers"
+
+
+def test_every_wrong_reason_gets_its_own_rebuttal_and_never_the_right_reason():
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS, right_answer
+
+    for item_id, questions in QUESTIONS.items():
+        seen = set()
+        for seed in range(60):
+            problem = exercise(item_id, seed=seed)
+            question = questions[problem.settings["question"]]
+            seen.add(problem.settings["question"])
+            right = right_answer(item_id, problem.settings)
+            assert check(item_id, right).verdict.passed
+            rebuttals = dict(question.misconceptions)
+            for n, reason in enumerate(problem.settings["reasons"]):
+                if reason == question.reason:
+                    continue
+                fb = check(item_id, {**right, "why": n})
+                assert fb.verdict.points == 0.5 and rebuttals[reason] in fb.text()
+                assert question.reason not in fb.text()
+            wrong = next(o for o in question.outcomes if o != question.outcome)
+            assert check(item_id, {**right, "predict": wrong}).verdict.points == 0.5
+        assert seen == set(range(len(questions))), f"{item_id}: some question is never asked"
+
+
+def test_a_manual_answer_is_recorded_for_the_instructor_never_scored():
+    item = get_item("7.3")
+    assert item.kind == "manual" and "virtual" in item.rubric
+    exercise("7.3", seed=4)
+    fb = check("7.3", "The vvar page is shared by every MM, which only matters with virtually indexed caches.")
+    assert fb.verdict.manual and fb.verdict.points == 0 and not fb.verdict.passed
+    assert fb.text().startswith("[7.3] manual: recorded for the instructor") and "vvar page" in fb.text()
+    assert "&#9675;" in fb._repr_html_()  # grey circle: nothing was judged
+    short = check("7.3", "shared page")
+    assert not short.verdict.manual and "too short" in short.text()
+    assert "is a text" in check("7.3", 42).text()
+
+
+def test_the_grade_report_marks_a_manual_item_manual_and_quotes_the_answer():
+    import csv
+    import io
+
+    from ukva_widgets.grading.grader import SubmissionGrade, judge_record
+    from ukva_widgets.grading.report import Report
+
+    text = "Each CPU's kmap slots sit at addresses of their own, so one shared table maps them all."
+    grade = judge_record(get_item("7.3"), {"kernel": {"item": "7.3", "seed": 3, "answer": text}}, None)
+    assert grade.manual and grade.points == 0 and text in grade.feedback
+    report = Report([SubmissionGrade("a.ipynb", 0.0, 0.0, None, [grade])], grading_seed=1)
+    rows = list(csv.DictReader(io.StringIO(report.to_csv())))
+    assert rows[0]["7.3"] == "manual" and rows[0]["max_points"] == "0"  # the instructor adds it
+
+
+def test_every_manual_item_has_its_rubric_in_the_solutions_and_not_in_the_student_notebook():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "exercises"
+    for item in all_items():
+        if item.kind != "manual":
+            continue
+        chapter = f"{int(item.id.split('.')[0]):02d}-"
+        solution = next((root / "solutions").glob(chapter + "*.ipynb")).read_text()
+        student = next(root.glob(chapter + "*.ipynb")).read_text()
+        first = item.rubric[:60]
+        assert first in solution and first not in student, item.id
+
+
+def _auto_solver(item, settings):
+    """What a student gets without reasoning: every answer the engine, the kernel or a chapter prints,
+    as if all were printed (the engine's truths of test_variants, and every table the chapters show),
+    the prediction of a predict-then-explain item, and the first reason offered; no text for a
+    manually graded item."""
+    from engine_answers import ENGINE_ANSWERS
+
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS, right_answer
+
+    if item.kind == "manual":
+        return UNANSWERED
+    if item.id in QUESTIONS:
+        return {**right_answer(item.id, settings), "why": 0}
+    return ENGINE_ANSWERS[item.id](settings)
+
+
+def test_an_auto_solver_that_runs_the_engine_no_longer_gets_full_marks():
+    seeds = range(0, 3000, 101)
+    by_chapter: dict[str, list[float]] = {}
+    for seed in seeds:
+        total = 0.0
+        for item in all_items():
+            if item.kind == "code":  # code items: count them as solved, to be generous to the solver
+                points = item.max_points
+            else:
+                problem = item.problem(seed)
+                points = item.verdict(problem, _auto_solver(item, problem.settings)).points
+            chapter = item.id.split(".")[0]
+            by_chapter.setdefault(chapter, [0.0] * len(seeds))[seeds.index(seed)] += points
+            total += points
+        assert total < sum(i.max_points for i in all_items()), f"seed {seed}: the auto-solver got full marks"
+    for chapter, scores in by_chapter.items():
+        most = sum(i.max_points for i in all_items() if i.id.split(".")[0] == chapter)
+        mean = sum(scores) / len(scores)
+        assert mean <= most - 0.25, f"chapter {chapter}: the auto-solver averages {mean:.2f} of {most}"
+
+
+# -- feedback that points the right way (issue 12, point 14) -------------------------------------
+
+def test_refcount_feedback_names_only_operations_the_script_contains():
+    from ukva_widgets.grading.chapters.ch03_lifetimes import HELD, replay
+
+    for seed in range(80):
+        problem = exercise("3.1", seed=seed)
+        ops = {step[0] for step in problem.settings["script"]}
+        _, tasks, _ = replay(problem.settings["script"])
+        truth = {key: getattr(tasks["P"], f).refcount for key, f in HELD.items()}
+        for key in HELD:
+            text = check("3.1", {**truth, key: truth[key] + 1}).text()
+            assert f"{key}: too high" in text
+            for op, said in (("execve", "execve()"), ("wait", "wait()")):
+                if op not in ops:
+                    assert said not in text, f"seed {seed}, {key}: mentions {said} with no {op} in the script"
+
+
+def test_hardware_or_software_fill_feedback_cites_nothing_from_a_later_chapter():
+    p = exercise("4.3", seed=2)
+    wrong = {a: "software" for a in p.settings["archs"]}
+    text = check("4.3", wrong).text()
+    assert not check("4.3", wrong).verdict.passed
+    assert "Molnar" not in text and "Ingo" not in text and "page tables itself" in text
+
+
+class _DoubleFreeBlind:
+    """The old reference solution: a free list that takes back any slot, even one already free."""
+
+    def __init__(self, nslots):
+        self.free_slots = list(range(nslots))
+
+    def alloc(self, obj):
+        return self.free_slots.pop(0) if self.free_slots else None
+
+    def free(self, slot):
+        self.free_slots.append(slot)
+
+
+class _IgnoresDoubleFree:
+    def __init__(self, nslots):
+        self.nslots, self.used = nslots, set()
+
+    def alloc(self, obj):
+        slot = next((s for s in range(self.nslots) if s not in self.used), None)
+        if slot is not None:
+            self.used.add(slot)
+        return slot
+
+    def free(self, slot):
+        self.used.discard(slot)
+
+
+class _SpinsWhenFull(_IgnoresDoubleFree):
+    def alloc(self, obj):
+        slot = 0
+        while slot in self.used:
+            slot = (slot + 1) % self.nslots
+        self.used.add(slot)
+        return slot
+
+
+def test_an_allocator_that_hands_out_a_slot_twice_after_a_double_free_fails():
+    from ukva_widgets.grading.collect import observe_code
+
+    item = get_item("6.2")
+    for grading_seed in range(5):
+        inputs = item.hidden_inputs(grading_seed)
+        verdict = item.verdict(item.problem(0), observe_code(item, _DoubleFreeBlind, inputs), inputs)
+        assert verdict.points == 0 and "after a double free" in verdict.feedback
+        good = item.verdict(item.problem(0), observe_code(item, _IgnoresDoubleFree, inputs), inputs)
+        assert good.passed, good.feedback
+
+
+def test_an_allocator_that_loops_forever_is_stopped_and_told_it_timed_out(monkeypatch):
+    from ukva_widgets.grading.chapters import ch06_living_with_per_mm as ch06
+
+    monkeypatch.setattr(ch06, "SECONDS", 1)
+    exercise("6.2", seed=0)
+    fb = check("6.2", _SpinsWhenFull)
+    assert fb.verdict.points == 0 and "timed out" in fb.text() and "loop forever" in fb.text()
+    assert "defines no variable" not in fb.text()
+
+
+def test_the_6_2_answer_is_defined_before_its_check_runs_in_the_notebooks():
+    """A check that runs out of time must not leave answer_6_2 undefined for the grader."""
+    import nbformat
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "exercises"
+    for path in (root / "06-living-with-per-mm.ipynb", root / "solutions" / "06-living-with-per-mm.ipynb"):
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        defining = next(i for i, c in enumerate(cells) if "answer_6_2 = " in c)
+        checking = next(i for i, c in enumerate(cells) if 'check("6.2"' in c)
+        assert checking > defining and 'check("6.2"' not in cells[defining]
+
+
+def test_the_grader_reports_a_looping_6_2_allocator_as_timed_out_not_as_missing(tmp_path):
+    """The issue's case: a 6.2 whose check ran out of time was reported as 'the notebook defines no
+    variable answer_6_2'. Graded for real (in a kernel, default limits), it now says it timed out."""
+    import inspect
+    from pathlib import Path
+
+    import nbformat
+
+    from ukva_widgets.grading.grader import grade
+
+    root = Path(__file__).resolve().parents[2] / "exercises"
+    nb = nbformat.read(root / "06-living-with-per-mm.ipynb", as_version=4)
+    spinning = inspect.getsource(_IgnoresDoubleFree) + inspect.getsource(_SpinsWhenFull)
+    for cell in nb.cells:
+        if "class SlotAllocator" in cell.source:
+            cell.source = f"{spinning}\nanswer_6_2 = _SpinsWhenFull"
+    path = tmp_path / "06-living-with-per-mm.ipynb"
+    nbformat.write(nb, path)
+    g = grade(path, grading_seed=3)
+    feedback = {i.id: i.feedback for i in g.items}["6.2"]
+    assert "timed out" in feedback and "loop forever" in feedback
+    assert "defines no variable" not in feedback

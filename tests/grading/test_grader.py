@@ -122,7 +122,7 @@ def _points(g) -> dict[str, float]:
 def test_solution_notebooks_get_full_marks(graded, sol):
     g = graded[f"solution_{sol.stem}"]
     assert g.error is None and g.max_points > 0 and g.points == g.max_points
-    assert all(i.passed and i.feedback.startswith("correct") for i in g.items)
+    assert all((i.passed and i.feedback.startswith("correct")) or i.manual for i in g.items)
     assert all("judged on exercise(" in i.feedback for i in g.items)  # how to reproduce each problem
 
 
@@ -135,12 +135,12 @@ def test_student_versions_get_zero_and_say_not_answered(graded, sol):
 
 def test_a_redefined_check_changes_nothing(graded):
     g = graded["redefined_check"]
-    assert _points(g) == {"1.1": 0, "1.2": 0, "1.3": 1, "1.4": 1}
+    assert _points(g) == {"1.1": 0, "1.2": 0, "1.3": 1, "1.4": 1, "1.5": 1, "1.6": 0}
 
 
 def test_forged_correct_output_is_ignored(graded):
     g = graded["forged_output"]
-    assert _points(g)["1.1"] == 0 and g.points == 3
+    assert _points(g)["1.1"] == 0 and g.points == 4
 
 
 def test_a_patched_engine_and_judge_in_the_kernel_cannot_change_the_grade(graded):
@@ -160,13 +160,13 @@ def test_a_patched_engine_and_judge_in_the_kernel_cannot_change_the_grade(graded
 def test_a_broken_cell_is_reported_and_everything_else_is_graded(graded, name, reason):
     g = graded[name]
     assert reason in (g.error or "")
-    assert g.points == g.max_points == 4  # the answers before and after the bad cell all count
+    assert g.points == g.max_points == 5  # the answers before and after the bad cell all count
 
 
 def test_malformed_answers_cost_only_their_own_items(graded):
     g = graded["malformed_answers"]
     feedback = {i.id: i.feedback for i in g.items}
-    assert _points(g) == {"1.1": 1, "1.2": 0, "1.3": 0, "1.4": 0}
+    assert _points(g) == {"1.1": 1, "1.2": 0, "1.3": 0, "1.4": 0, "1.5": 1, "1.6": 0}
     assert "is not one of them" in feedback["1.4"]
     assert "numbers, strings, lists, sets and dicts, not function" in feedback["1.3"]
     assert "whole number" in feedback["1.2"]
@@ -174,7 +174,7 @@ def test_malformed_answers_cost_only_their_own_items(graded):
 
 def test_a_code_answer_fitted_to_the_visible_inputs_fails_on_the_hidden_ones(graded):
     g = graded["fitted_to_visible_inputs"]
-    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1}
+    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1, "6.4": 1}
     assert "which a live object still holds" in {i.id: i.feedback for i in g.items}["6.2"]
 
 
@@ -187,7 +187,7 @@ def test_the_same_grading_seed_gives_the_same_report(tmp_path):
 
 def test_a_code_answer_that_loops_costs_only_its_own_item(graded):
     g = graded["code_answer_loops"]
-    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1}
+    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1, "6.4": 1}
     assert "took longer than 6 s" in {i.id: i.feedback for i in g.items}["6.2"]
 
 
@@ -208,16 +208,17 @@ def test_items_deleted_from_a_submission_still_count_against_it(tmp_path):
     path = tmp_path / "partial.ipynb"
     nbformat.write(nb, path)
     g = grade(path, 1, FAST)
-    assert g.max_points == 4 and _points(g) == {"1.1": 1, "1.2": 1, "1.3": 1, "1.4": 0}
+    assert g.max_points == 5 and _points(g) == {"1.1": 1, "1.2": 1, "1.3": 1, "1.4": 0, "1.5": 1, "1.6": 0}
 
 
 def test_a_loop_that_outlives_the_total_limit_still_keeps_earlier_answers(tmp_path):
-    nb = _with_cells(SOL01, {8: "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n"})
+    nb = _with_cells(SOL01, {9: "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n"})
     path = tmp_path / "slow.ipynb"
     nbformat.write(nb, path)
     g = grade(path, 1, Limits(cell_seconds=10, total_seconds=4, memory_mib=1024))
     assert "total time limit" in g.error
-    assert _points(g) == {"1.1": 1, "1.2": 1, "1.3": 0, "1.4": 0}  # only what ran before the stuck cell
+    # only what ran before the stuck cell
+    assert _points(g) == {"1.1": 1, "1.2": 1, "1.3": 0, "1.4": 0, "1.5": 0, "1.6": 0}
 
 
 def test_the_cli_writes_json_and_csv_and_exits_zero_for_a_batch(tmp_path, capsys):
@@ -232,11 +233,11 @@ def test_the_cli_writes_json_and_csv_and_exits_zero_for_a_batch(tmp_path, capsys
     assert report["grading_seed"] == 9
     alice, bob = report["submissions"]
     assert set(alice) >= {"path", "points", "max_points", "error", "items"}
-    assert alice["points"] == 4 and alice["error"] is None
+    assert alice["points"] == 5 and alice["error"] is None
     assert set(alice["items"][0]) >= {"id", "points", "max_points", "passed", "feedback"}
-    assert bob["points"] == 0 and bob["max_points"] == 4 and "corrupt JSON" in bob["error"]
+    assert bob["points"] == 0 and bob["max_points"] == 5 and "corrupt JSON" in bob["error"]
     rows = (tmp_path / "g.csv").read_text().splitlines()
-    assert rows[0] == "student_id,name,1.1,1.2,1.3,1.4,total,max_points,files,flags,error"
+    assert rows[0] == "student_id,name,1.1,1.2,1.3,1.4,1.5,1.6,total,max_points,files,flags,error"
     assert len(rows) == 3
 
 

@@ -1,86 +1,96 @@
-"""Every variant is answerable: over many seeds, the answer the engine gives gets full marks and a
-changed answer loses points. (A variant whose own truth fails its judge would be a broken problem.)"""
+"""Every variant is answerable and of equal difficulty: over many seeds, the answer the engine gives
+gets full marks and a changed answer loses points (a variant whose own truth fails its judge would be
+a broken problem), and where difficulty can be measured (the shortest breaking schedule, the number of
+options and distractors) it is the same for every seed."""
 
 import pytest
+from engine_answers import ENGINE_ANSWERS, breaking_schedules, verdict_mix
 
-from ukva_widgets.engine import Kernel, explore
 from ukva_widgets.grading import check, exercise
-from ukva_widgets.grading.chapters import ch02_tasks_and_clone as ch02
-from ukva_widgets.grading.chapters import ch03_lifetimes as ch03
-from ukva_widgets.grading.chapters import ch04_tlbs as ch04
-from ukva_widgets.grading.chapters import ch05_where_can_ukva_live as ch05
-from ukva_widgets.grading.chapters import ch06_living_with_per_mm as ch06
-from ukva_widgets.grading.chapters.machines import machine, replay
+from ukva_widgets.grading.chapters import ch07_what_linux_did as ch07
+from ukva_widgets.grading.chapters.reasons import QUESTIONS, right_answer
 
 SEEDS = range(0, 3000, 97)  # 31 seeds spread over the range
+ENGINE_CHECKED = ("2.1", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "5.1", "5.2", "5.3", "6.3", "7.1")
 
 
-def _shares(settings):
-    k = Kernel()
-    caller = k.fork(k.init)
-    truth = k.shares(caller, k.clone(caller, settings["flags"] if settings["flags"] != "0" else 0))
-    return {r: truth[r] for r in ch02.RESOURCES}
-
-
-def _family(settings):
-    k = Kernel()
-    p = k.fork(k.init)
-    child = k.clone(p, settings["flags"])
-    return {"tgid": child.tgid, "parent": child.parent.pid}
-
-
-def _refcounts(settings):
-    _, tasks, _ = ch03.replay(settings["script"])
-    return {key: getattr(tasks["P"], f).refcount for key, f in ch03.HELD.items()}
-
-
-def _freed(settings):
-    k, _, _ = ch03.replay(settings["script"])
-    live = {o.label for o in k.objects()}
-    return {label for label in settings["labels"] if label not in live}
-
-
-def _counts(settings):
-    out = {}
-    for mode, pcid in (("no_pcid", False), ("pcid", True)):
-        m = machine(2, 1, pcid=pcid, **settings["options"])
-        replay(m, settings["schedule"])
-        out[mode] = {n: m.counters[n] for n in ch04.COUNTED}
-    return out
-
-
-def _breaker(settings):
-    return [c.label for c in explore(machine(settings["threads"], 0, **settings["options"])).trace]
-
-
-def _verdicts(settings):
-    return [explore(machine(*ch05.SETUPS[c][:2], **ch05.SETUPS[c][2])).verdict for c in settings["cases"]]
-
-
-def _per_mm(settings):
-    return [explore(machine(*ch06.PER_MM[c][:2], sibling="CLONE_VM", **ch06.PER_MM[c][2])).verdict
-            for c in settings["cases"]]
-
-
-TRUTH = {
-    "2.1": _shares, "2.3": lambda s: [ch02.clone_outcome(*c) for c in s["cases"]], "2.4": _family,
-    "3.1": _refcounts, "3.2": _freed, "4.1": _counts, "5.1": _breaker, "5.2": _breaker,
-    "5.3": _verdicts, "6.3": _per_mm,
-}
-
-
-@pytest.mark.parametrize("item_id", sorted(TRUTH))
+@pytest.mark.parametrize("item_id", ENGINE_CHECKED)
 def test_the_engines_answer_gets_full_marks_on_every_variant(item_id):
     for seed in SEEDS:
         problem = exercise(item_id, seed=seed)
-        feedback = check(item_id, TRUTH[item_id](problem.settings))
+        feedback = check(item_id, ENGINE_ANSWERS[item_id](problem.settings))
         assert feedback.verdict.passed, f"seed {seed}: {feedback.text()}"
+
+
+@pytest.mark.parametrize("item_id", sorted(QUESTIONS))
+def test_the_right_prediction_and_reason_get_full_marks_on_every_variant(item_id):
+    for seed in SEEDS:
+        problem = exercise(item_id, seed=seed)
+        assert check(item_id, right_answer(item_id, problem.settings)).verdict.passed
+        # Equal difficulty: every variant offers four reasons, one right and three misconceptions,
+        # and the right one is never given away by being the longest.
+        question = QUESTIONS[item_id][problem.settings["question"]]
+        assert len(problem.settings["reasons"]) == 4 and len(question.misconceptions) == 3
+        assert len(question.reason) <= max(len(wrong) for wrong, _ in question.misconceptions)
 
 
 def test_a_wrong_prediction_loses_points_on_every_variant():
     for seed in SEEDS:
         problem = exercise("3.1", seed=seed)
-        wrong = {k: v + 1 for k, v in _refcounts(problem.settings).items()}
+        wrong = {k: v + 1 for k, v in ENGINE_ANSWERS["3.1"](problem.settings).items()}
         assert check("3.1", wrong).verdict.points == 0
         problem = exercise("5.1", seed=seed)
-        assert check("5.1", _breaker(problem.settings)[:-1]).verdict.points == 0
+        assert check("5.1", breaking_schedules(problem.settings)[:-1]).verdict.points == 0
+
+
+# The schedule chapter 05 prints for both per-task and per-CPU (two threads, two CPUs).
+CHAPTER_05_TRACE = ["cpu0: switch to task 2 (init)", "cpu1: switch to task 3 (init)", "cpu0: read UKVA"]
+
+
+@pytest.mark.parametrize("item_id, depth", [("5.1", 4), ("5.2", 3)])
+def test_breaking_schedules_are_equally_deep_on_every_variant_and_never_the_chapters(item_id, depth):
+    settings_seen = set()
+    for seed in SEEDS:
+        problem = exercise(item_id, seed=seed)
+        settings_seen.add(repr(problem.settings))
+        assert len(breaking_schedules(problem.settings)) == depth, f"seed {seed}"
+        assert not check(item_id, CHAPTER_05_TRACE).verdict.passed, f"seed {seed} accepts chapter 05's trace"
+    assert len(settings_seen) >= 4
+
+
+def test_the_default_variant_is_not_the_chapters_printed_counterexample():
+    from ukva_widgets.grading import seed_from
+
+    for item_id in ("5.1", "5.2"):
+        exercise(item_id, seed=seed_from("your.name"))
+        assert not check(item_id, CHAPTER_05_TRACE).verdict.passed
+
+
+def test_every_mapping_placement_variant_asks_the_same_mix():
+    for seed in SEEDS:
+        mappings = exercise("7.1", seed=seed).settings["mappings"]
+        kinds = [ch07.MAPPINGS[m] for m in mappings]
+        assert len(set(mappings)) == 5 and kinds.count("per-mm") == 2 and len(set(kinds)) == 4
+
+
+def test_the_stored_per_mm_verdicts_are_the_model_checkers():
+    from ukva_widgets.engine import explore
+    from ukva_widgets.grading.chapters import ch06_living_with_per_mm as ch06
+    from ukva_widgets.grading.chapters.machines import machine
+
+    assert len(ch06.PER_MM_VERDICTS) == len(ch06.PER_MM)
+    for (threads, processes, options), stored in zip(ch06.PER_MM, ch06.PER_MM_VERDICTS):
+        assert explore(machine(threads, processes, sibling="CLONE_VM", **options)).verdict == stored, options
+
+
+@pytest.mark.parametrize("item_id", ["5.3", "6.3"])
+def test_every_verdict_variant_has_two_broken_and_two_proven_machines(item_id):
+    for seed in SEEDS:
+        assert verdict_mix(item_id, exercise(item_id, seed=seed).settings) == 2, f"seed {seed}"
+
+
+def test_every_clone_failure_variant_has_three_refusals_by_different_rules_and_two_successes():
+    for seed in SEEDS:
+        truth = ENGINE_ANSWERS["2.3"](exercise("2.3", seed=seed).settings)
+        refused = [t for t in truth if t is not None]
+        assert len(truth) == 5 and len(refused) == len(set(refused)) == 3, f"seed {seed}: {truth}"

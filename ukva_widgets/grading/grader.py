@@ -34,6 +34,7 @@ class ItemGrade:
     max_points: float
     passed: bool
     feedback: str
+    manual: bool = False  # graded by the instructor from `feedback` (which quotes the answer)
 
 
 @dataclass
@@ -130,6 +131,11 @@ def stated(nb: NotebookNode) -> dict[str, Any]:
     return found
 
 
+def automatic_max(items: list[Item]) -> float:
+    """The most a submission can score here: manually graded items are the instructor's to add."""
+    return sum(i.max_points for i in items if i.kind != "manual")
+
+
 def _plain_value(value: Any) -> Any:
     """A literal as the report shows it: a short string, a seed-sized int, else what it was."""
     if isinstance(value, str):
@@ -177,7 +183,7 @@ def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any, seed: i
         return zero(f"the answer could not be judged ({type(exc).__name__}: {str(exc)[:200]}).")
     rule = f" {SCORING}" if item.kind == "data" else ""
     feedback = f"{verdict.feedback} [judged on {problem.reproduce()}{note}]{rule}"
-    return ItemGrade(item.id, verdict.points, item.max_points, verdict.passed, feedback)
+    return ItemGrade(item.id, verdict.points, item.max_points, verdict.passed, feedback, verdict.manual)
 
 
 @functools.cache
@@ -230,7 +236,7 @@ def grade(path: Path, grading_seed: int, limits: Limits = Limits(),
     except NotGradable as exc:
         ids, chapter, source = _choose_items(path, None, item_ids, chapter)
         items = [get_item(i) for i in ids]
-        return SubmissionGrade(str(path), 0.0, sum(i.max_points for i in items), str(exc),
+        return SubmissionGrade(str(path), 0.0, automatic_max(items), str(exc),
                                [ItemGrade(i.id, 0.0, i.max_points, False, "not graded: " + str(exc))
                                 for i in items], chapter=chapter, chapter_from=source, seed=seed)
     ids, chapter, source = _choose_items(path, nb, item_ids, chapter)
@@ -257,8 +263,9 @@ def grade(path: Path, grading_seed: int, limits: Limits = Limits(),
                      "rename it as handed out (NN-topic.ipynb) or pass --chapter")
     if owner:
         flags += owner_flags(owner, notebook)
+    # Manually graded items are the instructor's to add: the automatic total leaves them out.
     return SubmissionGrade(
-        str(path), round(sum(g.points for g in grades), 6), sum(g.max_points for g in grades),
+        str(path), round(sum(g.points for g in grades), 6), automatic_max(items),
         "; ".join(run.problems) or None, grades, round(run.seconds, 3), chapter=chapter,
         chapter_from=source, seed=seed, isolation=getattr(run, "isolation", ""), flags=flags,
         notebook=notebook, answers_digest=answers_digest(run.records),

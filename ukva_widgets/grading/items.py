@@ -61,6 +61,7 @@ class Verdict:
     max_points: float
     answered: bool = True
     problem: str = ""  # how to reproduce the problem that was judged
+    manual: bool = False  # recorded for the instructor, who grades it with the rubric; 0 points here
 
     @property
     def points(self) -> float:
@@ -74,6 +75,8 @@ class Verdict:
     def feedback(self) -> str:
         if not self.answered:
             return "not answered yet"
+        if self.manual:
+            return " ".join(p.feedback for p in self.parts)
         if self.passed:
             return "correct"
         wrong = [p.feedback for p in self.parts if p.feedback]
@@ -134,7 +137,9 @@ def score_picks(name: str, chosen: frozenset, truth: frozenset, options: Any, ma
 class Item:
     """A graded item. `make(rng)` builds the problem's settings and text; `judge(settings,
     answer)` returns the parts. `kind` is "data" (a value about the problem) or "code"
-    (a function or class, run by the grader on inputs drawn from the grading seed)."""
+    (a function or class, run by the grader on inputs drawn from the grading seed) or
+    "manual" (a short text the instructor grades from the report with `rubric`; never
+    auto-scored: it earns 0 points here and the report marks it "manual")."""
 
     id: str
     title: str
@@ -147,9 +152,12 @@ class Item:
     # next to the inputs the judge itself drew (settings["inputs"]).
     inputs: Callable[[random.Random], dict[str, Any]] | None = None
     observe: Callable[[Any, dict[str, Any]], Any] | None = None
+    rubric: str | None = None  # manual items only: what the instructor looks for
 
     @property
     def kind(self) -> str:
+        if self.rubric is not None:
+            return "manual"
         return "data" if self.observe is None else "code"
 
     @property
@@ -174,6 +182,8 @@ class Item:
         an answer of the wrong shape earns 0 and says why."""
         if answer is UNANSWERED:
             return Verdict(self.id, (), self.max_points, answered=False, problem=problem.reproduce())
+        if self.kind == "manual":
+            return self._recorded(problem, answer)
         settings = problem.settings if inputs is None else {**problem.settings, "inputs": inputs}
         try:
             parts = tuple(self.judge(settings, answer))
@@ -182,12 +192,30 @@ class Item:
         except TypeError as exc:  # e.g. a list inside what must be a set: unhashable
             parts = (Part("shape", 0.0, self.max_points, f"the answer could not be read ({exc})"),)
         guess = knows_nothing(answer) if self.kind == "data" else None
-        if guess and sum(p.points for p in parts) < self.max_points:
+        if guess and round(sum(p.points for p in parts), 6) < self.max_points:  # 6 x 1/6 is not 1.0
             # The judge's hints stay; the points of a guess that knows nothing do not.
             parts = (Part("scoring", 0.0, 0.0, f"0 points: {guess}. {SCORING}"),
                      *(replace(p, points=0.0) for p in parts))
         return Verdict(self.id, parts, self.max_points, problem=problem.reproduce())
 
+    def _recorded(self, problem: Problem, answer: Any) -> Verdict:
+        """A manual item's answer, recorded for the instructor (too short or not text: said so)."""
+        words = len(answer.split()) if isinstance(answer, str) else 0
+        if not isinstance(answer, str):
+            why = f"a manually graded answer is a text (a string in quotes), not {type(answer).__name__}"
+        elif words < MIN_MANUAL_WORDS:
+            why = f"write your explanation in a few sentences ({words} word(s) is too short to grade)"
+        else:
+            text = " ".join(answer.split())
+            return Verdict(self.id, (Part("manual", 0.0, self.max_points,
+                                          f"manual: recorded for the instructor ({words} words), who "
+                                          f"grades it with the rubric: {text[:600]!r}"),),
+                           self.max_points, problem=problem.reproduce(), manual=True)
+        return Verdict(self.id, (Part("shape", 0.0, self.max_points, why),), self.max_points,
+                       problem=problem.reproduce())
+
+
+MIN_MANUAL_WORDS = 8
 
 ITEMS: dict[str, Item] = {}
 

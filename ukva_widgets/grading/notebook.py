@@ -51,6 +51,8 @@ class Feedback:
         v = self.verdict
         if not v.answered:
             return f"[{v.item_id}] not answered yet"
+        if v.manual:
+            return f"[{v.item_id}] {v.feedback}"
         mark = "correct" if v.passed else "not yet"
         head = f"[{v.item_id}] {mark}: {v.points:.3g}/{v.max_points:g} points"
         if self.note:
@@ -63,8 +65,8 @@ class Feedback:
     def _repr_html_(self) -> str:
         v = self.verdict
         # Colour plus a word and a symbol, so the state never rests on colour alone.
-        if not v.answered:
-            colour, symbol = "#6c757d", "&#9675;"  # grey, empty circle
+        if not v.answered or v.manual:
+            colour, symbol = "#6c757d", "&#9675;"  # grey, empty circle: nothing judged here
         elif v.passed:
             colour, symbol = "#1b7837", "&#10004;"  # green, check mark
         else:

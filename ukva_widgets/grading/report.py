@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .items import get_item
+
 if TYPE_CHECKING:
     from .grader import SubmissionGrade
     from .roster import Student
@@ -84,6 +86,7 @@ class StudentRow:
     files: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     grades: list[SubmissionGrade] = field(default_factory=list)
+    manual: set[str] = field(default_factory=set)  # items answered for the instructor to grade
 
 
 @dataclass
@@ -129,7 +132,9 @@ class Report:
     def rows(self) -> list[StudentRow]:
         """One row per roster student (then one per unclaimed file), or one per submission."""
         columns = self.columns()
-        maxima = {i.id: i.max_points for g in self.grades for i in g.items}
+        # A manually graded item is the instructor's to add: it is in no automatic maximum.
+        maxima = {i.id: 0.0 if get_item(i.id).kind == "manual" else i.max_points
+                  for g in self.grades for i in g.items}
         rows: list[StudentRow] = []
         if self.students is None:
             for g in self.grades:
@@ -153,6 +158,8 @@ class Report:
             row.flags += [f"{Path(g.path).name}: {f}" for f in g.flags]
             for i in g.items:
                 by_item[i.id].append((i.points, g.path))
+                if i.manual:
+                    row.manual.add(i.id)
         for item_id, got in by_item.items():
             if len(got) > 1:
                 row.flags.append(f"{len(got)} files answer item {item_id}; the best counts: "
@@ -193,7 +200,8 @@ class Report:
         for r in self.rows():
             errors = "; ".join(f"{Path(g.path).name}: {g.error}" for g in r.grades if g.error)
             writer.writerow([csv_cell(c) for c in (
-                r.student_id, r.name, *(f"{r.points[c]:g}" if c in r.points else "" for c in columns),
+                r.student_id, r.name,
+                *("manual" if c in r.manual else f"{r.points[c]:g}" if c in r.points else "" for c in columns),
                 f"{r.total:g}", f"{r.max_points:g}", "; ".join(r.files), "; ".join(r.flags), errors)])
         return out.getvalue()
 
@@ -203,7 +211,9 @@ class Report:
         for g in self.grades:
             who = f"  [{g.student_id}]" if g.student_id else ""
             tail = f"  ({g.error})" if g.error else ""
-            lines.append(printable(f"{g.points:g}/{g.max_points:g}  {g.path}{who}{tail}"))
+            manual = sum(1 for i in g.items if i.manual)
+            by_hand = f" + {manual} to grade by hand" if manual else ""
+            lines.append(printable(f"{g.points:g}/{g.max_points:g}{by_hand}  {g.path}{who}{tail}"))
         flagged = [(g, f) for g in self.grades for f in g.flags]
         if self.students is not None:
             missing = [s.id for s in self.students.values() if not any(g.student_id == s.id for g in self.grades)]

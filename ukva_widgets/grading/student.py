@@ -4,6 +4,7 @@ A solution cell holds its answer between `### BEGIN SOLUTION` and `### END SOLUT
 In the student version a block that only assigns `answer_N_M` variables becomes
 `answer_N_M = ...  # YOUR ANSWER HERE` (so `check` says "not answered yet"); any other
 block becomes `raise NotImplementedError("YOUR CODE HERE")` at the block's indentation.
+In a markdown cell (a rubric, say) the block is removed.
 Outputs are removed here and come back when the student version is executed and stored.
 """
 
@@ -44,8 +45,8 @@ def _replacement(block: list[str], indent: str) -> list[str]:
     return [f'{indent}raise NotImplementedError("YOUR CODE HERE")']
 
 
-def strip_solutions(source: str, where: str = "cell") -> str:
-    """`source` with every solution block replaced by its student stub."""
+def strip_solutions(source: str, where: str = "cell", markdown: bool = False) -> str:
+    """`source` with every solution block replaced by its student stub (removed, in markdown)."""
     out: list[str] = []
     block: list[str] | None = None
     indent = ""
@@ -58,7 +59,7 @@ def strip_solutions(source: str, where: str = "cell") -> str:
         elif marker == END:
             if block is None:
                 raise SolutionMarkupError(f"{where}, line {n}: {END} without {BEGIN}")
-            out += _replacement(block, indent)
+            out += [] if markdown else _replacement(block, indent)
             block = None
         elif block is not None:
             block.append(line)
@@ -79,7 +80,8 @@ def student_version(solution: NotebookNode) -> NotebookNode:
             cell.source = strip_solutions(cell.source, f"cell {index}")
             cell.outputs, cell.execution_count = [], None
         elif BEGIN in cell.source:
-            cell.source = strip_solutions(cell.source, f"cell {index}")
+            cell.source = strip_solutions(cell.source, f"cell {index}", markdown=True).rstrip()
+    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source.strip()]  # a rubric-only cell
     return nb
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from ...engine import Kernel
 from ..items import Item, Part, explain, register, score_picks
 from ..shapes import as_bool, as_dict, as_int, as_set
+from .reasons import Question, reason_item
 
 THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 # Flags for a sibling that execve may run in: no CLONE_THREAD (de_thread would end P).
@@ -71,30 +72,46 @@ def _make_refcounts(rng: random.Random) -> tuple[dict[str, Any], str]:
             "\"files\": P.files.count, \"sighand\": P.sighand.count}.")
 
 
+# What lowers each count, by the operation that does it (kernel/exit.c, fs/exec.c): a hint names
+# only operations the learner's script contains, so it never points at a call that is not there.
+DROPS = {
+    "mm": {"exit": "exit() drops it at once (exit_mm)",
+           "execve": "execve() gives up the old mm for a new one (exec_mmap)"},
+    "fs": {"exit": "exit() drops it at once (exit_fs)",
+           "execve": "execve() keeps it, shared or not"},
+    "files": {"exit": "exit() drops it at once (exit_files)",
+              "execve": "execve() gives up a file table it shares (unshare_files)"},
+    "sighand": {"exit": "an exited thread (CLONE_THREAD) is released at once and drops it, but any "
+                        "other exited child keeps it as a zombie until it is reaped",
+                "execve": "execve() gives up handlers shared with a task outside its thread group "
+                          "(unshare_sighand)",
+                "wait": "wait() reaps one zombie child and only then releases its sighand"},
+}
+
+
 def _judge_refcounts(settings: dict[str, Any], answer: Any) -> list[Part]:
     answer = as_dict(answer, "the answer", HELD)
     _, tasks, _ = replay(settings["script"])
     p = tasks["P"]
-    parts, high, low = [], 0, 0
+    ops = {step[0] for step in settings["script"]}
+    parts, hints = [], []
     for key, field in HELD.items():
         got, want = as_int(answer[key], f"answer[{key!r}]"), getattr(p, field).refcount
         parts.append(Part(key, 0.25 if got == want else 0.0, 0.25))
-        high += got > want
-        low += got < want
-    hints = []
-    if high:
-        hints.append(f"{high} count(s) too high: exit() drops the mm, fs and files at once "
-                     "(exit_mm, exit_fs, exit_files), and execve() gives up the old mm and a shared "
-                     "file table (unshare_files).")
-    if low:
-        hints.append(f"{low} count(s) too low: count every task that still points at the object, "
-                     "including ones that only took a reference through a CLONE_ flag.")
+        if got > want:
+            why = [text for op, text in DROPS[key].items() if op in ops]
+            hints.append(f"{key}: too high; " + ("; ".join(why) if why else
+                         "count the tasks that took a reference to P's object through a CLONE_ flag") + ".")
+        elif got < want:
+            hints.append(f"{key}: too low; count every task that still points at P's object, "
+                         "including ones that only took a reference through a CLONE_ flag"
+                         + (", and a zombie child that has not been reaped" if key == "sighand" else "") + ".")
     if hints:
         explain(parts, " ".join(hints))
     return parts
 
 
-register(Item("3.1", "predict refcounts after clone, exit and execve", 1.0, _make_refcounts, _judge_refcounts))
+register(Item("3.1", "predict refcounts at the end of a script", 1.0, _make_refcounts, _judge_refcounts))
 
 
 def _make_freed(rng: random.Random) -> tuple[dict[str, Any], str]:
@@ -170,3 +187,37 @@ def _judge_exec_thread(settings: dict[str, Any], answer: Any) -> list[Part]:
 
 
 register(Item("3.3", "execve from a thread", 1.0, _make_exec_thread, _judge_exec_thread))
+
+
+# 3.4 predict-then-explain: what a zombie keeps, and what execve keeps (kernel/exit.c
+# release_task; fs/exec.c begin_new_exec; FACTS.md section 3).
+reason_item("3.4", "predict, then explain what outlives an exit or an execve", (
+    Question(
+        "On the engine:\n\n    k = Kernel(); P = k.fork(k.init)\n    C = k.fork(P)\n    k.exit(C)\n\n"
+        "P has not called wait().",
+        "is C's signal_struct still allocated", ("yes", "no"), "yes",
+        "a zombie keeps its task and signal_struct until its parent reaps it",
+        (("exit() frees everything the task holds at once; only the pid number is kept",
+          "exit() drops the mm, fs and file table at once, but the parent has not read the exit "
+          "status yet: what must stay allocated for wait() to report it?"),
+         ("C shares P's signal_struct since the fork, so it lives as long as P",
+          "a forked child gets a signal_struct of its own; only CLONE_THREAD shares it. Yet C's own "
+          "one is still there: why?"),
+         ("it is freed only when init adopts the zombie and reaps it",
+          "init adopts only orphans, and C's parent P is alive: P's wait() is what releases C."))),
+    Question(
+        "On the engine:\n\n    k = Kernel(); P = k.fork(k.init)\n    C = k.clone(P, \"CLONE_FS|CLONE_FILES\")\n"
+        "    k.execve(C, \"/bin/sh\")",
+        "does C still share P's fs_struct (root and current directory) afterwards",
+        ("yes", "no"), "yes",
+        "execve() unshares the mm and a shared file table, but leaves fs_struct as it is",
+        (("execve() starts the new program with nothing shared: every object is copied",
+          "begin_new_exec() replaces the mm and unshares the file table, but it leaves root and cwd "
+          "alone; check C.fs is P.fs on the engine."),
+         ("CLONE_FS copied root and cwd at clone time, so C never shared an fs_struct with P",
+          "CLONE_FS makes copy_fs() take a reference to the caller's fs_struct: a chdir() by either "
+          "task is seen by the other. The question is whether execve() ends that."),
+         ("execve() keeps every object because it changes only the program, never the task's objects",
+          "execve() does change objects: C gets a new mm, and a file table it shares with P is "
+          "unshared (C.files is P.files turns False). Why is fs_struct different?"))),
+))

@@ -8,27 +8,48 @@ A schedule is checked by replaying it, step by step, on a fresh engine machine (
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Callable
 from typing import Any
 
 from ...engine import explore
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
-from .machines import machine, replay, setup_text
+from .machines import machine, pick_balanced, replay, setup_text
+from .reasons import Question, manual_item, reason_item
 
 
-def _make_breaker(design: str, cpu_choices: list[int]) -> Callable[[random.Random], tuple[dict[str, Any], str]]:
-    def make(rng: random.Random) -> tuple[dict[str, Any], str]:
-        threads, cpus = rng.choice([2, 3]), rng.choice(cpu_choices)
-        opts = {"cpus": cpus, "design": design, "fill": "hardware"}
-        return ({"threads": threads, "options": opts},
-                f"A {design} UKVA with hardware TLB fill, {cpus} CPU(s), and {threads} threads of one "
-                f"process:\n\n{setup_text(threads, 0, **opts)}\n\nWrite a schedule that makes a task "
-                "read the wrong data through the UKVA: a list of choice labels exactly as `m.choices()` "
-                "prints them, e.g. [\"cpu0: switch to task 2 (init)\", ...]. The violation must happen "
-                "at its last step.")
-    return make
+# Variants of equal difficulty, none of them chapter 05's printed counterexample: a per-task UKVA
+# on ONE CPU (the chapter prints the two-CPU schedule; one CPU needs a read that fills the TLB
+# before the same-MM switch: 4 steps in every variant), and a per-CPU UKVA where the wrong read must
+# happen on a CPU other than cpu0 (3 steps in every variant). tests/grading/test_variants.py
+# measures the shortest answer of every variant.
+def _make_per_task_breaker(rng: random.Random) -> tuple[dict[str, Any], str]:
+    threads = rng.choice([2, 3])
+    opts = {"cpus": 1, "design": "per-task", "fill": "hardware", "pcid": rng.choice([False, True])}
+    victim = {"pid": rng.randrange(2, 2 + threads)}
+    return _breaker_problem("per-task", threads, opts, victim,
+                            f"task {victim['pid']} must be the one that reads the wrong data")
+
+
+def _make_per_cpu_breaker(rng: random.Random) -> tuple[dict[str, Any], str]:
+    threads, cpus = rng.choice([2, 3]), rng.choice([2, 3])
+    opts = {"cpus": cpus, "design": "per-cpu", "fill": "hardware"}
+    victim = {"cpu": rng.randrange(1, cpus)}
+    return _breaker_problem("per-cpu", threads, opts, victim,
+                            f"the wrong read must happen on cpu{victim['cpu']}")
+
+
+def _breaker_problem(design: str, threads: int, opts: dict[str, Any], victim: dict[str, int],
+                     condition: str) -> tuple[dict[str, Any], str]:
+    cpus = opts["cpus"]
+    pcid = " with PCID" if opts.get("pcid") else ""
+    return ({"threads": threads, "options": opts, "victim": victim},
+            f"A {design} UKVA with hardware TLB fill, {cpus} CPU(s){pcid}, and {threads} threads of one "
+            f"process (tasks 2 to {threads + 1}):\n\n{setup_text(threads, 0, **opts)}\n\nWrite a schedule "
+            f"that makes a task read the wrong data through the UKVA; {condition}. Give a list of choice "
+            "labels exactly as `m.choices()` prints them, e.g. [\"cpu0: switch to task 2 (init)\", ...]. "
+            "The violation must happen at its last step.")
 
 
 def _judge_breaker(settings: dict[str, Any], answer: Any) -> list[Part]:
@@ -41,20 +62,29 @@ def _judge_breaker(settings: dict[str, Any], answer: Any) -> list[Part]:
     taken, stopped = replay(m, schedule)
     if stopped:
         return [Part("schedule", 0.0, 1.0, f"The schedule cannot be replayed: {stopped}.")]
+    design = settings["options"]["design"]
     if m.violation is None:
-        design = settings["options"]["design"]
-        owner = "the running task" if design == "per-task" else "this CPU"
+        if design == "per-task":
+            why = ("with one CPU no other walker reads the shared page table, so the wrong page must come "
+                   "from the TLB: which entry survives a switch that does not reload CR3?")
+        else:
+            why = ("the UKVA must show this CPU's data, but the page table it lives in is shared by every "
+                   "thread of the MM and walked by every CPU: who else rewrites that entry?")
         return [Part("schedule", 0.0, 1.0, f"All {taken} steps ran and every read returned the right "
-                     f"data. The UKVA must show {owner}'s data, but the page table it lives in is shared "
-                     "by every thread of the MM: who else rewrites that entry, and which TLB entries "
-                     "survive a switch that does not reload CR3?")]
+                     f"data. {why}")]
+    victim = settings.get("victim", {})
+    if "pid" in victim and m.violation.pid != victim["pid"]:
+        return [Part("schedule", 0.0, 1.0, f"The schedule breaks the design, but the wrong read is task "
+                     f"{m.violation.pid}'s; the problem asks for task {victim['pid']} to read wrong data.")]
+    if "cpu" in victim and m.violation.cpu != victim["cpu"]:
+        return [Part("schedule", 0.0, 1.0, f"The schedule breaks the design, but the wrong read happens "
+                     f"on cpu{m.violation.cpu}; the problem asks for it on cpu{victim['cpu']}.")]
     return [Part("schedule", 1.0, 1.0)]
 
 
-register(Item("5.1", "a schedule that breaks a per-task UKVA", 1.0,
-              _make_breaker("per-task", [1, 2]), _judge_breaker))
-register(Item("5.2", "a schedule that breaks a per-CPU UKVA", 1.0,
-              _make_breaker("per-cpu", [2, 3]), _judge_breaker))
+register(Item("5.1", "a schedule that breaks a per-task UKVA on one CPU", 1.0,
+              _make_per_task_breaker, _judge_breaker))
+register(Item("5.2", "a schedule that breaks a per-CPU UKVA", 1.0, _make_per_cpu_breaker, _judge_breaker))
 
 # Setups from DESIGN.md's table: (threads, processes, options).
 SETUPS = (
@@ -77,8 +107,15 @@ def _describe(threads: int, processes: int, opts: dict[str, Any]) -> str:
     return f"{opts['design']}, {opts['fill']} fill, {opts['cpus']} CPU(s), {who}{extra}"
 
 
+@functools.cache
+def setup_verdict(case: int) -> str:
+    """The model checker's verdict on SETUPS[case] (each explores in a few milliseconds)."""
+    threads, processes, opts = SETUPS[case]
+    return explore(machine(threads, processes, **opts)).verdict
+
+
 def _make_verdicts(rng: random.Random) -> tuple[dict[str, Any], str]:
-    cases = rng.sample(range(len(SETUPS)), 4)
+    cases = pick_balanced(rng, [setup_verdict(c) for c in range(len(SETUPS))], 4)
     listing = "\n".join(f"  {i}: {_describe(*SETUPS[c])}" for i, c in enumerate(cases))
     return ({"cases": cases},
             f"For each machine, does the model checker find a violation, or prove there is none?\n"
@@ -95,7 +132,7 @@ def _judge_verdicts(settings: dict[str, Any], answer: Any) -> list[Part]:
     parts, optimistic, pessimistic = [], 0, 0
     for i, (c, got) in enumerate(zip(cases, answer)):
         threads, processes, opts = SETUPS[c]
-        want = explore(machine(threads, processes, **opts)).verdict
+        want = setup_verdict(c)
         parts.append(Part(f"machine {i}", each if got == want else 0.0, each))
         optimistic += got == "proven" and want != "proven"
         pessimistic += got == "violation" and want != "violation"
@@ -113,3 +150,53 @@ def _judge_verdicts(settings: dict[str, Any], answer: Any) -> list[Part]:
 
 
 register(Item("5.3", "predict the model checker's verdicts", 1.0, _make_verdicts, _judge_verdicts))
+
+
+# 5.4 predict-then-explain: why a design holds or breaks (the seed message; FACTS.md section 6).
+reason_item("5.4", "predict, then explain a verdict", (
+    Question(
+        "A per-task UKVA with hardware fill on ONE CPU, two threads of one MM, and the kernel flushes "
+        "the TLB on every switch, even between threads of the same MM (flush_on_same_mm_switch=True).",
+        "the model checker's verdict", ("violation", "proven"), "proven",
+        "one CPU means one walker, and each switch flushes the previous task's entry",
+        (("the flush gives each thread a page table of its own",
+          "the MM still has exactly one page table, shared by both threads; the flush only empties "
+          "the TLB. What is left that could show the wrong page?"),
+         ("a per-task UKVA is safe on one CPU whether or not the kernel flushes",
+          "without the flush a switch between threads of one MM keeps the MM loaded, and the TLB keeps "
+          "the previous task's entry: chapter 05 shows that violation on one CPU."),
+         ("hardware fill reads only the TLB, never the page table, so the table's entry does not matter",
+          "a TLB miss makes the hardware walk the loaded MM's page table: that is exactly where the "
+          "per-task entry is written."))),
+    Question(
+        "A per-CPU UKVA with software TLB refill, two threads of one MM on two CPUs.",
+        "the model checker's verdict", ("violation", "proven"), "proven",
+        "the refill handler loads this CPU's page, whatever the shared table says",
+        (("software refill gives each CPU a page table of its own",
+          "the MM still has one page table; the point is that the handler does not have to follow it."),
+         ("with software refill there is no TLB to go stale",
+          "the TLB is still there and still caches translations; what changes is who decides what a "
+          "miss loads into it."),
+         ("two CPUs never read the UKVA at the same moment, so they cannot disturb each other",
+          "the checker tries every interleaving, reads on both CPUs included; with hardware fill the "
+          "same machine breaks. What differs?"))),
+))
+
+manual_item("5.5", "explain per-thread and per-CPU kernel data (manually graded)", (
+    "x86 keeps per-CPU kernel data reachable through the %gs segment base, and every task has its own "
+    "kernel stack (allocated with vmalloc), all with one page table per MM and hardware TLB fill. "
+    "Explain why that does not contradict chapter 05's verdict that per-task and per-CPU UKVAs break.",
+    "Martin Bligh proposed giving each thread its own copy of the kernel page tables, accepting a TLB "
+    "flush on every switch between threads of one MM. Explain why that flush is needed for a per-task "
+    "UKVA, and what it costs on 2002's x86 without tagged TLBs.",
+), rubric=(
+    "Prompt 1 (1 point): 0.5 - each per-CPU area and each kernel stack lives at its OWN address (the "
+    "%gs base differs per CPU; each vmalloc'd stack is a different virtual range), so the one shared "
+    "page table can map all of them at once and a hardware walker on any CPU reads the truth. 0.5 - the "
+    "UKVA designs need ONE fixed address to show different pages to different tasks/CPUs of one MM, which "
+    "one shared page table walked in hardware cannot do; a per-X view of one address vs per-X data at "
+    "its own address. Prompt 2 (1 point): 0.5 - threads of one MM share CR3, so a switch between them "
+    "skips the reload and the TLB keeps the previous thread's UKVA entry; only a flush (or a CR3 reload "
+    "to a per-thread table) removes it. 0.5 - without ASID/PCID tags every such flush drops the whole "
+    "TLB, so every thread switch pays the refill cost threads exist to avoid (Arcangeli: 'the worst "
+    "part'). Deduct 0.25 for claiming x86 has per-CPU page tables."))

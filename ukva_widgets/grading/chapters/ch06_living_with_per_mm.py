@@ -5,23 +5,24 @@ allocator, and which per-MM machines still break.
 readers and IPIs on all CPUs, and `verify` searches every interleaving breadth first (each state
 once), so a flaw comes back as a shortest schedule. 6.2's allocator is the learner's code: the
 grader drives it in the learner's kernel on every operation sequence up to a bound plus longer
-random ones from the grading seed, and checks the slots it returned here. 6.3's verdicts come from
-the engine's `explore`. Sources: the seed message (SMP-safe updates, dynamic allocation), x86
+random ones from the grading seed, and checks the slots it returned here. 6.3's verdicts are the engine's
+`explore`, kept as data (tests check them). Sources: the seed message (SMP-safe updates, dynamic allocation), x86
 flush_tlb_mm_range and the PTI LDT slots (FACTS.md sections 6 and 7).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ...engine import explore
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
-from .machines import machine
+from .machines import pick_balanced
+from .reasons import Question, reason_item
 
 STEPS = ("lock", "read_pte", "write_pte", "flush_local", "shootdown", "wait_acks", "unlock")
 
@@ -167,51 +168,107 @@ def _judge_protocol(settings: dict[str, Any], answer: Any) -> list[Part]:
 register(Item("6.1", "an SMP-safe update protocol for a per-MM UKVA", 1.0, _make_protocol, _judge_protocol))
 
 # 6.2: a dynamic slot allocator. Operations: "a" allocates a slot for a new object (say a new
-# files table of the MM); an int k frees the slot of the k-th live object, if there is one.
+# files table of the MM); an int k frees the slot of the k-th live object, if there is one; "d"
+# frees again the slot freed last, if no one holds it now (a double free: a caller's bug the
+# allocator must survive, by ignoring it or raising, without ever handing one slot out twice).
+DOUBLE_FREE = "d"
+SECONDS = 10  # for a whole drive in the learner's kernel: the grader's cell limit is 20 s
 
 
+@functools.cache
 def operation_sequences(nslots: int, depth: int) -> list[list]:
-    """Every sequence of `depth` operations over {alloc, free 0..nslots-1}."""
-    alphabet = ["a", *range(nslots)]
+    """Every sequence of `depth` operations over {alloc, double free, free 0..nslots-1}
+    (made once per size and shared: callers only read it)."""
+    alphabet = ["a", DOUBLE_FREE, *range(nslots)]
     return [list(seq) for seq in itertools.product(alphabet, repeat=depth)]
 
 
 def _allocator_inputs(rng: random.Random) -> dict[str, Any]:
-    small = rng.choice([2, 3])
-    big = rng.randint(4, 8)
-    ops = ["a", "a", "a", *range(big)]
-    return {"cases": [{"nslots": small, "sequences": operation_sequences(small, 6 if small == 2 else 5)},
+    # Exhaustive up to five operations on two slots (where a double free already shows), and long
+    # random runs on a larger area.
+    big = rng.randint(3, 8)
+    ops = ["a", "a", "a", DOUBLE_FREE, *range(big)]
+    return {"cases": [{"nslots": 2, "sequences": operation_sequences(2, 5)},
                       {"nslots": big, "sequences": [[rng.choice(ops) for _ in range(40)] for _ in range(30)]}]}
 
 
+class _Deadline:
+    """Stop a learner's allocator that loops forever with a TimeoutError that says so (in the
+    kernel's main thread, where `check` and the grader run; elsewhere no limit is set)."""
+
+    def __init__(self, where: list) -> None:
+        self.where = where
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        raise TimeoutError(f"the allocator did not finish within {SECONDS} s (it was running operation "
+                           f"sequence {self.where[0]!r}): does alloc() or free() loop forever, say "
+                           "searching for a free slot when there is none?")
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self.armed = threading.current_thread() is threading.main_thread()
+        if self.armed:
+            self.old = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, SECONDS)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old)
+
+
 def drive_allocator(cls: Any, inputs: dict[str, Any]) -> list:
-    """Run in the learner's kernel: what the allocator returned, per case and sequence."""
-    results = []
-    for case in inputs["cases"]:
-        per_case = []
-        for seq in case["sequences"]:
-            allocator = cls(case["nslots"])
-            live, out, made = [], [], 0
-            for op in seq:
-                if op == "a":
-                    made += 1
-                    slot = allocator.alloc(f"files#{made}")
-                    out.append(slot if slot is None or isinstance(slot, int) else repr(slot)[:40])
-                    if slot is not None:
-                        live.append(slot)
-                elif op < len(live):
-                    allocator.free(live.pop(op))
-                    out.append("f")
-                else:
-                    out.append("-")
-            per_case.append(out)
-        results.append(per_case)
+    """Run in the learner's kernel: what the allocator returned, per case and sequence
+    ("f" a free, "-" an operation with nothing to do, "d"/"x" a double free ignored/refused)."""
+    results: list = []
+    where = [None]
+    with _Deadline(where):
+        for case in inputs["cases"]:
+            per_case = []
+            for seq in case["sequences"]:
+                where[0] = seq
+                per_case.append(_drive_one(cls(case["nslots"]), seq))
+            results.append(per_case)
     return results
+
+
+def _drive_one(allocator: Any, seq: list) -> list:
+    live, out, made, last_freed = [], [], 0, None
+    for op in seq:
+        if op == "a":
+            made += 1
+            slot = allocator.alloc(f"files#{made}")
+            out.append(slot if slot is None or isinstance(slot, int) else repr(slot)[:40])
+            if slot is not None:
+                live.append(slot)
+        elif op == DOUBLE_FREE:
+            if last_freed is None or last_freed in live:
+                out.append("-")
+                continue
+            try:
+                allocator.free(last_freed)
+                out.append("d")
+            except Exception:  # refusing a double free is right too
+                out.append("x")
+        elif op < len(live):
+            last_freed = live.pop(op)
+            allocator.free(last_freed)
+            out.append("f")
+        else:
+            out.append("-")
+    return out
 
 
 def _judge_allocator(settings: dict[str, Any], observed: Any) -> list[Part]:
     if isinstance(observed, dict) and "$error" in observed:
-        return [Part("allocator", 0.0, 1.0, f"Your allocator raised: {observed['$error']}")]
+        error = str(observed["$error"])
+        if error.startswith("TimeoutError"):
+            return [Part("allocator", 0.0, 1.0, f"Your allocator timed out: {error[len('TimeoutError: '):]}")]
+        return [Part("allocator", 0.0, 1.0, f"Your allocator raised: {error}")]
     cases = settings["inputs"]["cases"]
     observed = as_list(observed, "the observations", len(cases))
     checked = 0
@@ -229,6 +286,7 @@ def _check_sequence(nslots: int, seq: list, out: Any) -> str | None:
     if not isinstance(out, list) or len(out) != len(seq):
         return "the observations do not match the operations"
     live: list[int] = []
+    last_freed, double_freed = None, False
     for i, (op, got) in enumerate(zip(seq, out)):
         if op == "a":
             if got is None:
@@ -241,40 +299,70 @@ def _check_sequence(nslots: int, seq: list, out: Any) -> str | None:
             if not 0 <= got < nslots:
                 return f"alloc() returned slot {got}, outside 0..{nslots - 1}"
             if got in live:
+                if double_freed:
+                    return (f"alloc() returned slot {got}, which a live object still holds, after a double "
+                            "free (free() of a slot that was already free): free() must ignore a slot that "
+                            "is not in use, or refuse it with an exception, so that no slot is handed out twice")
                 return (f"alloc() returned slot {got}, which a live object still holds: two file tables "
                         "of one MM at one address is exactly what a fixed slot gets wrong")
             live.append(got)
+        elif op == DOUBLE_FREE:
+            expect = ("-",) if last_freed is None or last_freed in live else ("d", "x")
+            if got not in expect:
+                return "the observations do not match the operations"
+            double_freed = double_freed or got == "d"
         else:
             expect = "f" if op < len(live) else "-"
             if got != expect:
                 return "the observations do not match the operations"
             if op < len(live):
-                live.pop(op)
+                last_freed = live.pop(op)
     return None
 
 
 register(Item("6.2", "a dynamic slot allocator", 1.0,
               lambda rng: ({}, "Write a class whose instances hand out the slots of a per-MM area: "
                                "SlotAllocator(nslots), .alloc(obj) -> a free slot number 0..nslots-1 or None "
-                               "when all are in use, .free(slot). Set answer_6_2 to the class. It is run "
-                               "on every sequence of operations up to a length, and on longer random ones."),
+                               "when all are in use, .free(slot). free() of a slot that is not in use (a double "
+                               "free) must not corrupt it: ignore it or raise an exception. Set answer_6_2 to "
+                               "the class. It is run on every sequence of operations up to a length, and on "
+                               "longer random ones."),
               _judge_allocator, inputs=_allocator_inputs, observe=drive_allocator))
 
-# 6.3: per-MM machines from DESIGN.md's table; tasks share the VM but not the file table.
+# 6.3: per-MM machines from DESIGN.md's table; tasks share the VM but not the file table. The
+# shared-page machines add a forked process, so the two MMs place the page at different slots
+# (each allocator's first free one): with a virtual cache those are two colours.
 PER_MM = (
     (2, 0, {"cpus": 2, "design": "per-mm", "smp_safe": True, "slots": "dynamic"}),
     (2, 0, {"cpus": 2, "design": "per-mm", "smp_safe": True, "slots": "fixed"}),
     (2, 0, {"cpus": 2, "design": "per-mm", "smp_safe": False}),
-    (1, 1, {"cpus": 2, "design": "per-mm", "shared_page": True, "cache": "virtual"}),
-    (1, 1, {"cpus": 2, "design": "per-mm", "shared_page": True, "cache": "physical"}),
+    (2, 1, {"cpus": 1, "design": "per-mm", "shared_page": True, "cache": "virtual"}),
+    (2, 1, {"cpus": 1, "design": "per-mm", "shared_page": True, "cache": "physical"}),
+    (2, 1, {"cpus": 1, "design": "per-mm", "shared_page": True, "cache": "virtual",
+            "shared_placement": "same colour"}),
 )
 
 
+# The model checker's verdict on each machine above. Exploring the proven ones takes seconds, too
+# long for a judge that runs inside check() and the grader's time limits, so the verdicts are kept
+# here and tests/grading/test_variants.py checks every one against `explore`.
+PER_MM_VERDICTS = ("proven", "violation", "violation", "violation", "proven", "proven")
+
+
+def per_mm_verdict(case: int) -> str:
+    return PER_MM_VERDICTS[case]
+
+
+def _who(threads: int, processes: int) -> str:
+    if processes:
+        return ", two tasks sharing one MM but not the file table, and a forked process (a second MM)"
+    return ", two tasks sharing the MM but not the file table"
+
+
 def _make_per_mm(rng: random.Random) -> tuple[dict[str, Any], str]:
-    cases = rng.sample(range(len(PER_MM)), 4)
+    cases = pick_balanced(rng, list(PER_MM_VERDICTS), 4)
     listing = "\n".join(f"  {i}: " + ", ".join(f"{k}={v!r}" for k, v in PER_MM[c][2].items()) +
-                        (", two tasks sharing the MM but not the file table" if PER_MM[c][0] == 2
-                         else ", two processes (two MMs)") for i, c in enumerate(cases))
+                        _who(*PER_MM[c][:2]) for i, c in enumerate(cases))
     return ({"cases": cases}, "Which of these per-MM machines does the model checker break?\n"
                               f"{listing}\nAnswer with a list of 4 strings, \"violation\" or \"proven\".")
 
@@ -285,16 +373,52 @@ def _judge_per_mm(settings: dict[str, Any], answer: Any) -> list[Part]:
     each = 1.0 / len(cases)
     parts, wrong = [], 0
     for i, (c, got) in enumerate(zip(cases, answer)):
-        threads, processes, opts = PER_MM[c]
-        want = explore(machine(threads, processes, sibling="CLONE_VM", **opts)).verdict
+        want = per_mm_verdict(c)
         wrong += got != want
         parts.append(Part(f"machine {i}", each if got == want else 0.0, each))
     if wrong:
         explain(parts, (
             f"{wrong} wrong. Per-MM is the only place that can work, and then only with all three of "
             "the seed message's conditions: SMP-safe updates, nothing shared across MMs where caches "
-            "are virtual, and dynamic slots for what an MM can have several of."))
+            "are virtual (unless every mapping has one colour), and dynamic slots for what an MM can "
+            "have several of."))
     return parts
 
 
 register(Item("6.3", "which per-MM machines still break", 1.0, _make_per_mm, _judge_per_mm))
+
+
+# 6.4 predict-then-explain: what each step of the update protocol is for (ProtocolModel above;
+# flush_tlb_mm_range waits for the other CPUs to flush, FACTS.md section 6).
+reason_item("6.4", "predict, then explain a flawed update protocol", (
+    Question(
+        "Two CPUs share one MM; cpu0 remaps a UKVA slot with the protocol\n"
+        "    lock, read_pte, write_pte, flush_local, shootdown, unlock\n"
+        "(no wait_acks), and frees the old page as soon as the protocol ends. cpu1 has read the slot before.",
+        "can cpu1 use the old page after cpu0's update has finished", ("yes", "no"), "yes",
+        "cpu1 flushes only when it takes the IPI, which may come after cpu0 has finished",
+        (("the lock keeps cpu1 from reading the slot while the update runs",
+          "the lock is taken only by updaters; a read goes through cpu1's TLB and takes no lock at all."),
+         ("IPIs are delivered at once, so waiting for the acknowledgement only costs time",
+          "an IPI is handled when the target CPU takes the interrupt, which may be many steps later; "
+          "the protocol checker tries every such delay."),
+         ("cpu1 refills from the new page-table entry, because cpu0 wrote it before flushing",
+          "a CPU walks the page table only on a TLB miss; while its old entry is there, cpu1 hits "
+          "and never looks at the new one."))),
+    Question(
+        "Two CPUs share one MM and both remap the same UKVA slot (v0 -> v1 each, so v2 is expected at "
+        "the end) with the protocol\n"
+        "    read_pte, write_pte, flush_local, shootdown, wait_acks\n"
+        "(no lock).",
+        "can an update be lost (the page table ends at v1)", ("yes", "no"), "yes",
+        "both CPUs can read v0 before either writes, so both write v1",
+        (("writing one page-table entry is atomic, so two updates cannot interfere",
+          "each write is atomic, but the update is a read followed by a write, and another CPU's "
+          "write can fall between them."),
+         ("the shootdown makes the other updater read the page table again",
+          "an IPI flushes a TLB entry; it does not restart another CPU's update, whose value was "
+          "read into a register (read_pte), not through the TLB."),
+         ("waiting for acknowledgements puts the two updates in order",
+          "wait_acks comes after write_pte: by then both CPUs may already have read the same old "
+          "version. Ordering must start before the read."))),
+))

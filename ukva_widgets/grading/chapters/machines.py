@@ -47,3 +47,13 @@ def replay(m: Machine, schedule: list[str]) -> tuple[int, str | None]:
             return i, f"step {i + 1} ({label!r}) is not enabled at that point; enabled were: " + "; ".join(enabled)
         m.step(label)
     return len(schedule), None
+
+
+def pick_balanced(rng: random.Random, verdicts: list[str], count: int) -> list[int]:
+    """`count` indices into `verdicts`, half "violation" and half "proven", in a random order: every
+    variant is as hard as the next, and no single guess such as "all proven" is right."""
+    broken = [i for i, v in enumerate(verdicts) if v == "violation"]
+    proven = [i for i, v in enumerate(verdicts) if v == "proven"]
+    cases = rng.sample(broken, count // 2) + rng.sample(proven, count - count // 2)
+    rng.shuffle(cases)
+    return cases
