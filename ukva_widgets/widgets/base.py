@@ -54,14 +54,20 @@ def label_of(obj: object) -> str:
     return obj.label if obj is not None else "none"
 
 
+def scroll_box(inner: str) -> str:
+    """A box that scrolls sideways when its content is wider than the output area (370 px with a side panel)."""
+    return f'<div class="ukva-scroll" style="overflow-x:auto;max-width:100%">{inner}</div>'
+
+
 def themed_table(header: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "") -> str:
-    """An HTML table coloured with JupyterLab's theme variables (readable in light and dark)."""
+    """An HTML table coloured with JupyterLab's theme variables (readable in light and dark), in a
+    box that scrolls sideways on a narrow output area rather than overflowing it."""
     cell = "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2);text-align:left"
     head = "".join(f'<th style="{cell};font-weight:600">{esc(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f'<td style="{cell}">{c}</td>' for c in row) + "</tr>" for row in rows)
-    return (f'<table class="{css_class}" style="border-collapse:collapse;color:var(--jp-ui-font-color1);'
-            f'font-family:var(--jp-code-font-family);font-size:var(--jp-code-font-size)">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return scroll_box(f'<table class="{css_class}" style="border-collapse:collapse;color:var(--jp-ui-font-color1);'
+                      f'font-family:var(--jp-code-font-family);font-size:var(--jp-code-font-size)">'
+                      f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def badge(text: str, colour: str, *, dashed: bool = False) -> str:
