@@ -212,9 +212,11 @@ def test_a_thread_is_reaped_at_once_and_a_leader_waits_for_its_threads(k, sh):
     t = k.clone(sh, THREAD)
     k.exit(sh, 5)
     assert sh.state == "zombie" and k.wait(k.init) is None  # delay_group_leader
-    k.exit(t)
+    k.exit(t, 7)
     assert t.state == "dead" and t not in k.tasks
-    assert k.wait(k.init) == (sh.pid, 5)
+    reaped = k.wait(k.init)
+    assert reaped == (sh.pid, 7)           # the group's last thread sets the status, not the leader
+    assert reaped.status == 0x700 and reaped.exit_code == 7
     k.check()
 
 
@@ -415,3 +417,178 @@ def test_close_of_an_fd_that_is_not_open_is_ebadf_and_changes_nothing(k, sh, unc
 def test_bad_arguments_to_the_small_calls_are_refused_and_change_nothing(k, sh, unchanged, call, error):
     with unchanged(), pytest.raises(error):
         call(k, sh)
+
+
+# -- issue 10: lifecycles the kernel was checked on (see also tests/real/test_sequences.py) -------
+
+def test_init_sends_sigchld_like_the_real_init_after_its_execve(k):
+    assert k.init.exit_signal == SIGCHLD and k.init.comm == "init"
+
+
+def test_execve_resets_a_custom_exit_signal_to_sigchld(k, sh):
+    child = k.clone(sh, 0, exit_signal=10)                 # SIGUSR1
+    assert child.exit_signal == 10
+    k.execve(child, "/bin/true")
+    assert child.exit_signal == SIGCHLD                    # fs/exec.c de_thread, on every exec
+    k.check()
+
+
+def test_reparenting_outside_the_group_resets_the_exit_signal(k, sh):
+    child = k.fork(sh)
+    grandchild = k.clone(child, 0, exit_signal=10)
+    k.exit(child)
+    assert grandchild.parent is k.init and grandchild.exit_signal == SIGCHLD  # reparent_leader
+    k.check()
+
+
+def test_reparenting_to_a_thread_of_the_same_group_keeps_the_exit_signal(k, sh):
+    t = k.clone(sh, THREAD)
+    kid = k.clone(t, 0, exit_signal=10)
+    k.exit(t)
+    assert kid.parent is sh and kid.exit_signal == 10      # "a threaded reparent": no notify
+
+
+def test_the_group_status_is_the_last_threads_exit_code_encoded(k, sh):
+    t = k.clone(sh, THREAD)
+    k.exit(sh, 3)
+    k.exit(t, 7)
+    reaped = k.wait(k.init)
+    assert (reaped.pid, reaped.status, reaped.exit_code) == (sh.pid, 0x700, 7)
+    assert repr(reaped) == f"WaitResult(pid={sh.pid}, status=0x0700, exit_code=7)"
+
+
+def test_exit_group_status_wins_over_the_exiting_threads_own_code(k, sh):
+    t = k.clone(sh, THREAD)
+    k.exit(t, 9, group=True)
+    assert k.wait(k.init).status == 0x900
+
+
+@pytest.mark.parametrize("how", [dict(action="SIG_IGN"), dict(action="SIG_DFL", flags="SA_NOCLDWAIT")])
+def test_a_parent_ignoring_sigchld_gets_no_zombie(k, sh, how):
+    k.sigaction(sh, "SIGCHLD", **how)
+    child = k.fork(sh)
+    k.exit(child, 5)
+    assert child.state == "dead" and child not in k.tasks  # reaped at once by do_notify_parent
+    assert k.wait(sh) is None and k.children_of(sh) == []  # waitpid: ECHILD
+    k.check()
+
+
+def test_sigchld_ignored_reaps_only_children_that_send_sigchld(k, sh):
+    k.sigaction(sh, 17, "SIG_IGN")
+    child = k.clone(sh, 0, exit_signal=10)
+    k.exit(child, 5)
+    assert child.state == "zombie" and k.wait(sh) == (child.pid, 5)
+
+
+def test_a_zombie_leader_is_reaped_when_its_last_thread_exits_and_the_parent_ignores_sigchld(k, sh):
+    k.sigaction(sh, "SIGCHLD", "SIG_IGN")
+    child = k.fork(sh)
+    t = k.clone(child, THREAD)
+    k.exit(child, 1)
+    assert child.state == "zombie"                         # delayed: a thread still runs
+    k.exit(t, 2)
+    assert child.state == "dead" and k.tasks == [k.init, sh]
+    k.check()
+
+
+def test_a_zombie_reparented_to_a_parent_ignoring_sigchld_is_reaped(k, sh):
+    mid = k.fork(sh)
+    kid = k.fork(mid)
+    k.exit(kid)
+    k.set_child_subreaper(sh)
+    k.sigaction(sh, "SIGCHLD", "SIG_IGN")
+    k.exit(mid)
+    assert kid.state == "dead" and mid.state == "dead"
+    k.check()
+
+
+def test_orphans_go_to_the_nearest_live_child_subreaper(k, sh):
+    k.set_child_subreaper(sh)
+    mid = k.fork(sh)
+    low = k.fork(mid)
+    orphan = k.clone(low, 0, exit_signal=10)
+    k.exit(low)
+    assert orphan.parent is sh and orphan in sh.children   # mid is no subreaper, sh is
+    k.set_child_subreaper(mid)
+    orphan2 = k.fork(k.fork(mid))
+    k.exit(orphan2.parent)
+    assert orphan2.parent is mid                           # the nearest subreaper wins
+    assert orphan.exit_signal == SIGCHLD
+    k.exit(orphan, 4)
+    assert k.wait(sh) == (orphan.pid, 4)
+    k.check()
+
+
+def test_a_subreaper_with_no_live_thread_is_passed_over(k, sh):
+    k.set_child_subreaper(sh)
+    mid = k.fork(sh)
+    k.set_child_subreaper(mid)
+    low = k.fork(mid)
+    orphan = k.fork(low)
+    k.exit(mid)
+    k.exit(low)
+    assert orphan.parent is sh
+    k.set_child_subreaper(sh, False)
+    k.exit(orphan)
+    k.check()
+
+
+def test_the_subreaper_mark_survives_execve_and_is_not_inherited(k, sh):
+    k.set_child_subreaper(sh)
+    k.execve(sh, "/bin/sh")
+    child = k.fork(sh)
+    assert sh.signal.is_child_subreaper and not child.signal.is_child_subreaper
+
+
+@pytest.mark.parametrize("ioprio", [1, 7, 4 << 13, 7 << 13])
+def test_ioprio_set_refuses_what_the_kernel_refuses_with_einval(k, sh, unchanged, ioprio):
+    with unchanged(), pytest.raises(OSError) as info:
+        k.ioprio_set(sh, ioprio)
+    assert info.value.errno == 22 and isinstance(info.value, ValueError)
+
+
+def test_ioprio_set_takes_hint_bits_in_class_none_and_rt_needs_privilege(k, sh):
+    k.ioprio_set(sh, 8)                     # class NONE, level 0, a hint bit: the kernel takes it
+    assert sh.io_context.ioprio == 8
+    user = Kernel(privileged=False)
+    with pytest.raises(OSError) as info:
+        user.ioprio_set(user.fork(user.init), 1 << 13)
+    assert info.value.errno == 1
+
+
+def test_init_leader_may_exit_while_another_init_thread_lives(k):
+    t = k.clone(k.init, THREAD)
+    kid = k.fork(k.init)
+    leader = k.init
+    k.exit(leader, 0)
+    assert leader.state == "zombie" and t.state == "running"
+    assert kid.parent is t and k.child_reaper is t
+    orphan = k.fork(kid)
+    k.exit(kid)
+    assert orphan.parent is t                              # the new child reaper adopts
+    k.check()
+
+
+def test_the_last_live_thread_of_init_cannot_exit(k, unchanged):
+    t = k.clone(k.init, THREAD)
+    k.exit(k.init)
+    with unchanged(), pytest.raises(TaskStateError, match="panic"):
+        k.exit(t)
+    with unchanged(), pytest.raises(TaskStateError, match="panic"):
+        k.exit(t, group=True)
+
+
+def test_comm_is_inherited_set_by_execve_and_by_set_comm_cut_to_15_bytes(k, sh):
+    k.execve(sh, "/usr/bin/a-very-long-program-name")
+    assert sh.comm == "a-very-long-pro"
+    child = k.fork(sh)
+    assert child.comm == sh.comm
+    k.set_comm(child, "worker")
+    assert (child.comm, sh.comm) == ("worker", "a-very-long-pro")
+    t = k.clone(child, THREAD)
+    k.set_comm(t, "io-thread-with-long-name")
+    assert (t.comm, child.comm) == ("io-thread-with-", "worker")   # per thread, not per group
+    k.execve(t, "./sh")
+    assert t.comm == "sh"
+    with pytest.raises(TypeError):
+        k.set_comm(t, b"sh")

@@ -14,6 +14,7 @@ THREAD_FLAGS = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 
 # (rule name, errno, flags, exit_signal) — a smallest request that trips each clone rule.
 CLONE_CASES = [
+    ("clone3_invalid_exit_signal", errno.EINVAL, "CLONE_CLEAR_SIGHAND", 65),
     ("clone3_csignal_in_flags", errno.EINVAL, F.CLONE_CLEAR_SIGHAND.value | SIGCHLD, None),
     ("clone3_detached", errno.EINVAL, "CLONE_DETACHED|CLONE_CLEAR_SIGHAND", None),
     ("clone3_sighand_and_clear_sighand", errno.EINVAL, "VM|SIGHAND|CLEAR_SIGHAND", None),
@@ -33,6 +34,8 @@ CLONE_CASES = [
 @pytest.mark.parametrize("name, code, flags, exit_signal", CLONE_CASES, ids=[c[0] for c in CLONE_CASES])
 def test_each_clone_rule_refuses_with_its_errno_and_changes_nothing(k, sh, unchanged, name, code,
                                                                       flags, exit_signal):
+    if name == "newipc_with_sysvsem":
+        k.semop_undo(sh)   # with an undo list already, even this refusal changes nothing (see below)
     with unchanged(), pytest.raises(CloneError) as info:
         k.clone(sh, flags, exit_signal)
     assert info.value.errno == code
@@ -111,8 +114,55 @@ def test_clone_error_is_an_oserror_with_errno_and_rule(k, sh):
 def test_two_different_exit_signals_are_a_value_error(k, sh, unchanged):
     with unchanged(), pytest.raises(ValueError, match="two exit signals"):
         k.clone(sh, 0x100 | SIGCHLD, exit_signal=10)
-    with unchanged(), pytest.raises(ValueError, match="0..64"):
-        k.clone(sh, 0, exit_signal=99)
+
+
+# Issue 10 point 4: legacy clone(2) takes any CSIGNAL byte; clone3 refuses a non-signal with EINVAL.
+@pytest.mark.parametrize("word_signal", [65, 0x80, 100, 255])
+def test_legacy_clone_accepts_any_exit_signal_byte(k, sh, word_signal):
+    child = k.clone(sh, 0x100 | word_signal)
+    assert child.exit_signal == word_signal and child.mm is sh.mm
+    assert k.clone(sh, 0, exit_signal=word_signal).exit_signal == word_signal
+    k.check()
+
+
+@pytest.mark.parametrize("exit_signal", [65, 99, 255, 1 << 40])
+def test_clone3_with_an_invalid_exit_signal_is_einval_not_a_value_error(k, sh, unchanged, exit_signal):
+    with unchanged(), pytest.raises(CloneError) as info:
+        k.clone(sh, 0, exit_signal=exit_signal, clone3=True)
+    assert (info.value.errno, info.value.rule.name) == (errno.EINVAL, "clone3_invalid_exit_signal")
+    assert k.clone(sh, 0, exit_signal=64, clone3=True).exit_signal == 64
+
+
+@pytest.mark.parametrize("call", [lambda k, sh: k.clone(sh, 0, exit_signal=256),
+                                  lambda k, sh: k.clone(sh, 0, exit_signal=-1, clone3=True),
+                                  lambda k, sh: k.clone(sh, "CLEAR_SIGHAND", clone3=False)])
+def test_what_no_clone_call_can_express_is_a_value_error(k, sh, unchanged, call):
+    with unchanged(), pytest.raises(ValueError):
+        call(k, sh)
+
+
+# Issue 10 point 5: copy_semundo() runs before copy_namespaces() refuses NEWIPC|SYSVSEM.
+@pytest.mark.parametrize("privileged, code", [(True, errno.EINVAL), (False, errno.EPERM)])
+def test_a_refused_newipc_sysvsem_clone_leaves_the_caller_an_undo_list(privileged, code):
+    k = Kernel(privileged=privileged)
+    sh = k.fork(k.init)
+    assert k.kcmp(sh, k.fork(sh), "KCMP_SYSVSEM") == 0       # neither has an undo list
+    with pytest.raises(CloneError) as info:
+        k.clone(sh, "CLONE_NEWIPC|CLONE_SYSVSEM")
+    assert info.value.errno == code and info.value.rule.after_semundo
+    assert sh.sysvsem is not None and sh.sysvsem.refcnt == 1
+    assert k.kcmp(sh, k.fork(sh), "KCMP_SYSVSEM") != 0       # the trace a fresh fork shows
+    k.check()
+
+
+def test_only_the_rules_checked_after_copy_semundo_can_leave_a_trace():
+    assert {r.name for r in all_rules() if r.after_semundo} == {
+        "fs_in_exec", "new_namespace_needs_cap_sys_admin", "newipc_with_sysvsem"}
+
+
+def test_a_refusal_before_copy_semundo_leaves_no_undo_list(k, sh, unchanged):
+    with unchanged(), pytest.raises(CloneError):
+        k.clone(sh, "CLONE_SIGHAND|CLONE_SYSVSEM")             # a guard clause: nothing ran yet
 
 
 # -- unshare --------------------------------------------------------------------------------------

@@ -4,14 +4,14 @@ no Jupyter package, so `import ukva_widgets.engine` stays fast and headless."""
 
 # Part 1: tasks and clone (flags, rules, objects, task, kernel, lifecycle, invariants).
 from .flags import CSIGNAL, PRESETS, SIGCHLD, CloneFlags, flag_names, format_flags, parse_flags
-from .kernel import Kernel
+from .kernel import IoprioError, Kernel
 from .objects import FS, MM, Files, IOContext, SemUndo, SharedObject, SigHand, Signal
 from .rules import CLONE_RULES, UNSHARE_RULES, CloneError, NotModelled, Rule, all_rules
-from .task import Task, TaskStateError
+from .task import Task, TaskStateError, WaitResult
 
 __all__ = [
     "CSIGNAL", "PRESETS", "SIGCHLD", "CloneFlags", "flag_names", "format_flags", "parse_flags",
-    "Kernel", "FS", "MM", "Files", "IOContext", "SemUndo", "SharedObject", "SigHand", "Signal",
+    "IoprioError", "Kernel", "WaitResult", "FS", "MM", "Files", "IOContext", "SemUndo", "SharedObject", "SigHand", "Signal",
     "CLONE_RULES", "UNSHARE_RULES", "CloneError", "NotModelled", "Rule", "all_rules",
     "Task", "TaskStateError",
 ]

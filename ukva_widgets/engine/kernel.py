@@ -7,14 +7,16 @@ invariants check() verifies in invariants.py; Kernel is the one object the book 
 from __future__ import annotations
 
 import errno
+import signal
 from collections.abc import Iterable
 
 from . import invariants, lifecycle
-from .flags import CLONE3_ONLY, CSIGNAL, NSIG, SIGCHLD, CloneFlags, check_flag_bits, parse_flags
-from .objects import (FS, MM, SIG_DFL, Files, IOContext, SemUndo, SharedObject, SigHand, Signal,
-                      SignalFlags)
+from .flags import (CLONE3_ONLY, CSIGNAL, NSIG, SIGCHLD, CloneFlags, check_flag_bits, format_flags,
+                    parse_flags)
+from .objects import (FS, MM, SA_NOCLDWAIT, SIG_DFL, Files, IOContext, SemUndo, SharedObject, SigHand,
+                      Signal, SignalFlags)
 from .rules import CLONE_RULES, CloneError, CloneRequest, first_failure, refuse_unmodelled
-from .task import ZOMBIE, Task, TaskStateError
+from .task import ZOMBIE, Task, TaskStateError, WaitResult, truncate_comm
 
 FlagSpec = int | str | Iterable[str]
 
@@ -34,7 +36,8 @@ SHARES_KEYS = {"vm": "mm", "fs": "fs", "files": "files", "sighand": "sighand", "
 
 
 class Kernel:
-    """A kernel with its tasks. `Kernel()` boots init (pid 1, SIGNAL_UNKILLABLE).
+    """A kernel with its tasks. `Kernel()` boots init (pid 1, SIGNAL_UNKILLABLE, exit_signal
+    SIGCHLD as the real init has after its execve, comm "init").
 
     privileged=True (the default) gives every task CAP_SYS_ADMIN, as init has; False models an
     ordinary user, to whom creating a namespace is EPERM.
@@ -48,8 +51,10 @@ class Kernel:
         self._tasks: dict[int, Task] = {}
         self._kthreadd: Task | None = None
         self.init = self._new_task("init", parent=None, mm=self._alloc(MM), fs=self._alloc(FS),
-                                   files=self._alloc(Files), exit_signal=0)
+                                   files=self._alloc(Files), exit_signal=SIGCHLD)
         self.init.signal.flags |= SignalFlags.SIGNAL_UNKILLABLE
+        # pid_ns->child_reaper: init, or another thread of init once init's leader has exited.
+        self.child_reaper = self.init
 
     # -- bookkeeping shared with lifecycle.py ---------------------------------------------------
 
@@ -102,16 +107,22 @@ class Kernel:
 
     # -- creating tasks -------------------------------------------------------------------------
 
-    def clone(self, task: Task, flags: FlagSpec, exit_signal: int | None = None) -> Task:
+    def clone(self, task: Task, flags: FlagSpec, exit_signal: int | None = None, *,
+              clone3: bool | None = None) -> Task:
         """clone() from `task`: validate like copy_process(), then share or copy each object.
 
         A plain int is the clone(2) word: its low byte (CSIGNAL) is the exit signal. Flags above
-        bit 31 or CLONE_NEWTIME can only come through clone3(2), whose extra checks then apply.
-        exit_signal defaults to SIGCHLD, what fork() passes; give 0 for none.
+        bit 31 or CLONE_NEWTIME can only come through clone3(2), whose extra checks then apply;
+        clone3=True asks for clone3 explicitly, clone3=False insists on legacy clone(2).
+        exit_signal defaults to SIGCHLD, what fork() passes; give 0 for none. Legacy clone(2)
+        takes any value of its CSIGNAL byte (0..255, even ones that are no signal: the parent is
+        then sent nothing); clone3 refuses one above 64 with CloneError(EINVAL).
 
-        Refusals change nothing: CloneError (a kernel rule, with .errno and .rule), NotModelled
-        (valid, but namespaces or cgroups), TaskStateError (the caller has exited, is a kernel
-        thread or sleeps in vfork), ValueError/TypeError (flags or exit_signal malformed).
+        Refusals: CloneError (a kernel rule, with .errno and .rule), NotModelled (valid, but
+        namespaces or cgroups), TaskStateError (the caller has exited, is a kernel thread or
+        sleeps in vfork), ValueError/TypeError (flags or exit_signal malformed). A refusal changes
+        nothing, with one exception the kernel has too: a CloneError from a rule marked
+        after_semundo (see rules.py) leaves a CLONE_SYSVSEM caller the undo list it was given.
         """
         caller = self._caller(task, "clone")
         bits, word_signal, csignal_bits = _decode(flags)
@@ -119,17 +130,27 @@ class Kernel:
             raise ValueError(f"two exit signals given: {word_signal} in the flags word and "
                              f"exit_signal={exit_signal}; give one")
         given = exit_signal if exit_signal is not None else (word_signal or None)
-        if given is not None and (isinstance(given, bool) or not isinstance(given, int)
-                                  or not 0 <= given <= NSIG):
-            raise ValueError(f"exit_signal must be a signal number 0..{NSIG}, not {given!r}")
+        needs_clone3 = bool(bits & _CLONE3_ONLY or csignal_bits)
+        if clone3 is None:
+            clone3 = needs_clone3
+        elif not isinstance(clone3, bool):
+            raise TypeError(f"clone3 is True, False or None (decide from the flags), not {clone3!r}")
+        elif needs_clone3 and not clone3:
+            raise ValueError(f"{format_flags(bits & _CLONE3_ONLY) if bits & _CLONE3_ONLY else 'these flags'} "
+                             "can only be passed by clone3(2); leave clone3=False out")
+        if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given < 0
+                                  or (not clone3 and given > CSIGNAL)):
+            raise ValueError(f"exit_signal must be an int 0..{CSIGNAL} for clone(2) (its CSIGNAL byte) "
+                             f"or 0..{NSIG} for clone3, not {given!r}")
         if caller.is_kthread:
             raise TaskStateError(f"clone: pid {caller.pid} is a kernel thread; create kernel threads "
                                  "with k.kthread(name)")
-        request = CloneRequest(flags=bits, caller=caller, exit_signal=given,
-                               clone3=bool(bits & _CLONE3_ONLY or csignal_bits),
+        request = CloneRequest(flags=bits, caller=caller, exit_signal=given, clone3=clone3,
                                csignal_bits=csignal_bits, privileged=self.privileged)
         rule = first_failure(CLONE_RULES, request)
         if rule is not None:
+            if rule.after_semundo and bits & _SYSVSEM and caller.sysvsem is None:
+                caller.sysvsem = self._alloc(SemUndo)      # copy_semundo ran before the check
             raise CloneError(rule, bits)
         refuse_unmodelled(bits, "clone")
         return self._copy_process(caller, bits, SIGCHLD if given is None else given)
@@ -143,7 +164,8 @@ class Kernel:
         fs = _share(caller.fs, bits & _FS) or self._alloc(FS, cwd=caller.fs.cwd, umask=caller.fs.umask)
         sighand = _share(caller.sighand, bits & _SIGHAND)
         if sighand is None:
-            sighand = self._alloc(SigHand, action=dict(caller.sighand.action))
+            sighand = self._alloc(SigHand, action=dict(caller.sighand.action),
+                                  sa_flags=dict(caller.sighand.sa_flags))
             if bits & _CLEAR:
                 sighand.flush_handlers()
         mm = _share(caller.mm, bits & _VM) or self._alloc(MM)
@@ -199,7 +221,7 @@ class Kernel:
         d = self._kthreadd
         d.fs.get()
         d.files.get()
-        return self._new_task(name[:15], parent=d, mm=None, fs=d.fs, files=d.files,
+        return self._new_task(truncate_comm(name), parent=d, mm=None, fs=d.fs, files=d.files,
                               exit_signal=SIGCHLD, is_kthread=True)
 
     # -- the rest of a task's life (lifecycle.py) -----------------------------------------------
@@ -208,8 +230,11 @@ class Kernel:
         """exit(2) (group=False) or exit_group(2): see lifecycle.do_exit."""
         lifecycle.do_exit(self, self._caller(task, "exit", killable=True), code, group)
 
-    def wait(self, task: Task) -> tuple[int, int] | None:
-        """Reap one exited child: see lifecycle.do_wait."""
+    def wait(self, task: Task) -> WaitResult | None:
+        """Reap one exited child, as waitpid(-1, &status, WNOHANG | __WALL): a WaitResult, which
+        unpacks as (pid, exit_code) and has .status, the encoded word (exit_code << 8); None when
+        no child has exited yet or there is none (the kernel's 0 and ECHILD; tell them apart
+        with k.children_of(task)). See lifecycle.do_wait."""
         return lifecycle.do_wait(self, self._caller(task, "wait"))
 
     def execve(self, task: Task, path: str) -> None:
@@ -219,6 +244,29 @@ class Kernel:
     def unshare(self, task: Task, flags: FlagSpec) -> None:
         """unshare(2): see lifecycle.do_unshare."""
         lifecycle.do_unshare(self, self._caller(task, "unshare"), parse_flags(flags))
+
+    def set_comm(self, task: Task, name: str) -> None:
+        """prctl(PR_SET_NAME): rename the calling thread (only it, not its group); the kernel
+        keeps the first 15 bytes. Forked children inherit the name; execve replaces it."""
+        t = self._caller(task, "set_comm")
+        if not isinstance(name, str):
+            raise TypeError(f"a task's name is a string such as 'sh', not {type(name).__name__}")
+        t.comm = truncate_comm(name)
+
+    def set_child_subreaper(self, task: Task, on: bool = True) -> None:
+        """prctl(PR_SET_CHILD_SUBREAPER): while set, orphaned descendants of this process are
+        given to it (to a live thread of it) instead of to init; kernel/exit.c find_new_reaper
+        takes the nearest such ancestor. The mark is on the process (signal_struct), survives
+        execve and is not inherited by children."""
+        t = self._caller(task, "set_child_subreaper")
+        if not isinstance(on, bool):
+            raise TypeError(f"on is True or False, not {on!r}")
+        t.signal.is_child_subreaper = on
+
+    def children_of(self, task: Task) -> list[Task]:
+        """The children a wait() from `task` can reap: those of every thread of its group."""
+        self._listed(task, task, "children_of")
+        return [c for t in lifecycle.thread_group(self, task) for c in t.children]
 
     # -- small calls that make sharing visible ----------------------------------------------------
 
@@ -249,27 +297,52 @@ class Kernel:
         del t.files.fds[fd]
         t.files.close_on_exec.discard(fd)
 
-    def sigaction(self, task: Task, signum: int, action: str) -> None:
-        """sigaction(2): set a handler ("SIG_DFL", "SIG_IGN" or a handler's name) in the
-        sighand_struct, so every CLONE_SIGHAND sharer sees it. SIGKILL and SIGSTOP are EINVAL."""
+    def sigaction(self, task: Task, signum: int | str, action: str, flags: int | str = 0) -> None:
+        """sigaction(2): set a handler ("SIG_DFL", "SIG_IGN" or a handler's name) and its sa_flags
+        in the sighand_struct, so every CLONE_SIGHAND sharer sees it. `signum` is a number or a
+        name ("SIGCHLD"); SIGKILL and SIGSTOP are EINVAL. The one flag modelled is SA_NOCLDWAIT
+        (flags=SA_NOCLDWAIT or "SA_NOCLDWAIT"): with it, or with SIGCHLD at SIG_IGN, a child
+        that exits with exit_signal SIGCHLD is reaped at once and wait() finds nothing."""
         t = self._caller(task, "sigaction")
-        if isinstance(signum, bool) or not isinstance(signum, int) or not 1 <= signum <= NSIG:
-            raise ValueError(f"signal numbers are 1..{NSIG}, not {signum!r}")
+        signum = _signal_number(signum)
         if signum in (9, 19):
             raise OSError(errno.EINVAL, "SIGKILL and SIGSTOP cannot be caught or ignored (EINVAL)")
         if not isinstance(action, str) or not action:
             raise ValueError("the action is 'SIG_DFL', 'SIG_IGN' or a handler's name")
+        if flags == "SA_NOCLDWAIT":
+            flags = SA_NOCLDWAIT
+        if isinstance(flags, bool) or not isinstance(flags, int) or flags & ~SA_NOCLDWAIT:
+            raise ValueError(f"the engine models one sa_flags bit, SA_NOCLDWAIT ({SA_NOCLDWAIT}); "
+                             f"not {flags!r}")
         if action == SIG_DFL:
             t.sighand.action.pop(signum, None)
         else:
             t.sighand.action[signum] = action
+        if flags:
+            t.sighand.sa_flags[signum] = flags
+        else:
+            t.sighand.sa_flags.pop(signum, None)
 
     def ioprio_set(self, task: Task, ioprio: int) -> None:
-        """ioprio_set(2) on one task: allocates its io_context if it has none yet. A valid
-        priority (class bits 13+ nonzero) makes a later plain clone give the child its own copy."""
+        """ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio) on one task: checked like block/ioprio.c
+        ioprio_check_cap(), then allocates the task's io_context if it has none yet. ioprio is
+        IOPRIO_PRIO_VALUE(class, data): class (bits 13-15) 0 NONE, 1 RT, 2 BE, 3 IDLE; the level
+        is data's low 3 bits. OSError(EINVAL) for class NONE with a non-zero level or a class
+        above 3; OSError(EPERM) for RT without privilege. A class other than NONE is a valid
+        priority, which makes a later plain clone give the child its own copy (copy_io)."""
         t = self._caller(task, "ioprio_set")
-        if isinstance(ioprio, bool) or not isinstance(ioprio, int) or not 0 <= ioprio < 4 << 13:
-            raise ValueError(f"ioprio is IOPRIO_PRIO_VALUE(class 0..3, data), i.e. 0..{(4 << 13) - 1}")
+        if isinstance(ioprio, bool) or not isinstance(ioprio, int) or not 0 <= ioprio < 1 << 16:
+            raise ValueError(f"ioprio is IOPRIO_PRIO_VALUE(class, data), a 16-bit value, not {ioprio!r}")
+        klass, level = ioprio >> 13, ioprio & 7
+        if klass > 3:
+            raise IoprioError(errno.EINVAL, f"ioprio_set: class {klass} is not an I/O priority class "
+                              "(0 NONE, 1 RT, 2 BE, 3 IDLE) (EINVAL)")
+        if klass == 0 and level:
+            raise IoprioError(errno.EINVAL, f"ioprio_set: class NONE takes no level, got {level} (EINVAL); "
+                              "give IOPRIO_PRIO_VALUE(0, 0) or choose a class")
+        if klass == 1 and not self.privileged:
+            raise IoprioError(errno.EPERM, "ioprio_set: the real-time class needs CAP_SYS_ADMIN or "
+                              "CAP_SYS_NICE (EPERM)")
         if t.io_context is None:
             t.io_context = self._alloc(IOContext)
         t.io_context.ioprio = ioprio
@@ -344,6 +417,24 @@ def _share(obj: SharedObject | None, wanted: int) -> SharedObject | None:
         obj.get()
         return obj
     return None
+
+
+class IoprioError(OSError, ValueError):
+    """ioprio_set() refused as the kernel refuses it (.errno EINVAL or EPERM). Also a ValueError,
+    as the engine's earlier refusals of a bad priority were."""
+
+
+def _signal_number(signum: int | str) -> int:
+    """1..64 from a number or a name ("SIGCHLD" or "CHLD"), else a ValueError saying what is wrong."""
+    if isinstance(signum, str):
+        name = signum if signum.startswith("SIG") else "SIG" + signum
+        try:
+            return int(signal.Signals[name])
+        except KeyError:
+            raise ValueError(f"{signum!r} is not a signal name such as 'SIGCHLD'") from None
+    if isinstance(signum, bool) or not isinstance(signum, int) or not 1 <= signum <= NSIG:
+        raise ValueError(f"signal numbers are 1..{NSIG}, not {signum!r}")
+    return signum
 
 
 def _ioprio_valid(ioprio: int) -> bool:

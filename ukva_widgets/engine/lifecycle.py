@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING
 from .flags import SIGCHLD, CloneFlags
 from .objects import FS, MM, Files, SigHand, SignalFlags
 from .rules import UNSHARE_RULES, CloneError, CloneRequest, first_failure, refuse_unmodelled, unshare_implied
-from .task import DEAD, RUNNING, ZOMBIE, Task, TaskStateError
+from .task import DEAD, RUNNING, ZOMBIE, Task, TaskStateError, WaitResult, truncate_comm
 
 if TYPE_CHECKING:
     from .kernel import Kernel
 
 _FS, _FILES, _SYSVSEM = (CloneFlags[f"CLONE_{n}"].value for n in ("FS", "FILES", "SYSVSEM"))
-TASK_COMM_LEN = 16  # comm holds 15 characters and a NUL
 
 
 def lowest_free_fd(files: Files) -> int:
@@ -41,24 +40,39 @@ def do_exit(k: Kernel, task: Task, code: int, group: bool) -> None:
 
     The task drops its mm, files, fs, undo list and io_context at once (exit_mm, exit_files...)
     but keeps sighand and signal as a zombie until reaped. Its children go to another live
-    thread of its group, else to init. A non-leader thread and a kernel thread are reaped at once
-    (exit_signal -1; kthreadd ignores SIGCHLD); a leader waits for its parent's wait().
+    thread of its group, else to the nearest child subreaper among its ancestors, else to init
+    (find_new_reaper); a child handed outside the group gets exit_signal SIGCHLD again
+    (reparent_leader). A non-leader thread and a kernel thread are reaped at once; so is a
+    process whose exit signal is SIGCHLD when its parent ignores SIGCHLD or set SA_NOCLDWAIT
+    (do_notify_parent). Any other process stays a zombie until its parent's wait().
+
+    The status the parent reads: exit_group(n) makes it n << 8 for the whole group; otherwise
+    the last thread to exit sets it (synchronize_group_exit), so a leader's exit(3) followed by
+    the last thread's exit(7) reads 0x700. init's threads may exit one by one, the leader too
+    (another thread becomes the child reaper); the exit that would leave init with no live
+    thread is refused, since the kernel would panic.
     """
     if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
         raise ValueError(f"exit code must be an int 0..255 (the status byte), not {code!r}")
+    sig = task.signal
     victims = thread_group(k, task) if group else [task]
-    if any(t is k.init or t is k._kthreadd for t in victims):
-        raise TaskStateError("init and kthreadd cannot exit: the kernel would panic "
-                             "('Attempted to kill init!')")
+    last_live = group or sig.live == 1
+    if last_live and (sig is k.init.signal or task is k._kthreadd):
+        raise TaskStateError("the last live thread of init (or kthreadd) cannot exit: the kernel "
+                             "would panic ('Attempted to kill init!')")
     if group:
-        task.signal.flags |= SignalFlags.SIGNAL_GROUP_EXIT
-        task.signal.group_exit_code = code
+        sig.flags |= SignalFlags.SIGNAL_GROUP_EXIT
+        sig.group_exit_code = code << 8
     for t in [v for v in victims if v is not task and v.state == RUNNING] + [task]:
-        _exit_one(k, t, code)
+        _exit_one(k, t, code << 8)
 
 
-def _exit_one(k: Kernel, t: Task, code: int) -> None:
-    t.exit_code = code
+def _exit_one(k: Kernel, t: Task, status: int) -> None:
+    sig = t.signal
+    if sig.live == 1 and not sig.flags & SignalFlags.SIGNAL_GROUP_EXIT:
+        sig.flags |= SignalFlags.SIGNAL_GROUP_EXIT     # synchronize_group_exit(): the last thread
+        sig.group_exit_code = status                   # sets the group's status
+    t.exit_code = status
     t.state = ZOMBIE
     _vfork_done(t)
     if t.vfork_child is not None:          # killed while asleep in vfork()
@@ -70,25 +84,70 @@ def _exit_one(k: Kernel, t: Task, code: int) -> None:
     for name in ("mm", "files", "fs", "sysvsem", "io_context"):
         k._put(getattr(t, name))
         setattr(t, name, None)
-    t.signal.live -= 1
-    _reparent_children(k, t)
-    if t.is_kthread or t.exit_signal == -1:
+    sig.live -= 1
+    _forget_original_parent(k, t)          # exit_notify()
+    if t.is_kthread or not t.is_leader:
+        release_task(k, t)
+    elif sig.nr_threads == 1 and _notify_parent(t):
         release_task(k, t)
 
 
-def _reparent_children(k: Kernel, father: Task) -> None:
-    """forget_original_parent(): a live thread of the same group adopts, else init."""
-    alive = [t for t in thread_group(k, father) if t.state == RUNNING and t is not father]
-    reaper = alive[0] if alive else k.init
-    for child in father.children:
+def _notify_parent(t: Task) -> bool:
+    """do_notify_parent(): True when the parent wants no zombie (autoreap)."""
+    parent = t.parent
+    return (parent is not None and parent.sighand is not None and t.exit_signal == SIGCHLD
+            and parent.sighand.reaps_children_at_once(SIGCHLD))
+
+
+def _alive_thread(k: Kernel, task: Task, but: Task | None = None) -> Task | None:
+    """find_alive_thread(): the first live thread of `task`'s group (other than `but`)."""
+    return next((t for t in thread_group(k, task) if t.state == RUNNING and t is not but), None)
+
+
+def _new_reaper(k: Kernel, father: Task) -> Task:
+    """find_child_reaper() then find_new_reaper(): a live thread of the father's group, else the
+    nearest ancestor that is a child subreaper (a live thread of it), else init's reaper thread."""
+    if k.child_reaper is father:           # init's leader (or reaper thread) is leaving
+        k.child_reaper = _alive_thread(k, father, but=father)
+    thread = _alive_thread(k, father, but=father)
+    if thread is not None:
+        return thread
+    ancestor = father.parent
+    while ancestor is not None:
+        if ancestor.signal.is_child_subreaper:
+            thread = _alive_thread(k, ancestor)
+            if thread is not None:
+                return thread
+        ancestor = ancestor.parent
+    return k.child_reaper
+
+
+def _forget_original_parent(k: Kernel, father: Task) -> None:
+    """forget_original_parent(): every child goes to the new reaper; one handed outside the
+    father's group is reset to exit_signal SIGCHLD and, if already a zombie, notified anew
+    (reaped at once when the new parent ignores SIGCHLD) (reparent_leader)."""
+    if not father.children and k.child_reaper is not father:
+        return
+    reaper = _new_reaper(k, father)
+    children, father.children = father.children, []
+    outside = reaper.signal is not father.signal
+    dead = []
+    for child in children:
         for t in thread_group(k, child):
             t.parent = reaper
-        reaper.children.append(child)
-    father.children = []
+        if outside:
+            child.exit_signal = SIGCHLD
+            if child.state == ZOMBIE and child.signal.nr_threads == 1 and _notify_parent(child):
+                dead.append(child)
+    reaper.children.extend(children)
+    for child in dead:
+        release_task(k, child)
 
 
 def release_task(k: Kernel, t: Task) -> None:
-    """The task is gone: its pid is free, its sighand and signal references dropped."""
+    """The task is gone: its pid is free, its sighand and signal references dropped. If it was
+    the last thread of a zombie leader, the leader's parent is notified now, and the leader
+    reaped too when that parent wants no zombies (release_task's zap_leader)."""
     t.signal.nr_threads -= 1
     k._put(t.sighand)
     t.sighand = None
@@ -97,6 +156,10 @@ def release_task(k: Kernel, t: Task) -> None:
     del k._tasks[t.pid]
     if t.parent is not None and t in t.parent.children:
         t.parent.children.remove(t)
+    leader = t.group_leader
+    if (leader is not t and leader.state == ZOMBIE and leader.signal.nr_threads == 1
+            and k._tasks.get(leader.pid) is leader and _notify_parent(leader)):
+        release_task(k, leader)
 
 
 def _vfork_done(t: Task) -> None:
@@ -108,10 +171,12 @@ def _vfork_done(t: Task) -> None:
 
 # -- wait ----------------------------------------------------------------------------------------
 
-def do_wait(k: Kernel, task: Task) -> tuple[int, int] | None:
-    """waitpid(-1, WNOHANG | __WALL) from `task`: reap the first zombie child of any thread in
-    its group and return (pid, status); None when no child has exited yet or there is no child
-    (where the kernel would say ECHILD). A leader whose other threads still run cannot be reaped."""
+def do_wait(k: Kernel, task: Task) -> WaitResult | None:
+    """waitpid(-1, &status, WNOHANG | __WALL) from `task`: reap the first zombie child of any
+    thread in its group and return WaitResult(pid, exit_code) (its .status is the encoded word);
+    None when no child has exited yet or there is no child (the kernel's 0 and ECHILD). A leader
+    whose other threads still run cannot be reaped (delay_group_leader). The status is the
+    group's (wait_task_zombie): exit_group's code, or the code of the group's last thread."""
     for t in thread_group(k, task):
         for child in t.children:
             if child.state == ZOMBIE and child.signal.nr_threads == 1:
@@ -120,7 +185,7 @@ def do_wait(k: Kernel, task: Task) -> tuple[int, int] | None:
                           else child.exit_code)
                 pid = child.pid
                 release_task(k, child)
-                return pid, status
+                return WaitResult(pid, status >> 8)
     return None
 
 
@@ -129,7 +194,9 @@ def do_wait(k: Kernel, task: Task) -> tuple[int, int] | None:
 def do_execve(k: Kernel, t: Task, path: str) -> None:
     """begin_new_exec(): de_thread (the other threads die; the exec'ing thread takes the leader's
     pid), unshare_files, a new MM, a private sighand if it was shared outside the group, caught
-    signals back to SIG_DFL, close-on-exec fds closed. The fs_struct is kept, shared or not."""
+    signals back to SIG_DFL, close-on-exec fds closed, exit_signal back to SIGCHLD, comm set to the
+    basename of the path (cut to 15 bytes). The fs_struct, the undo list and the io_context are
+    kept, shared or not."""
     if not isinstance(path, str):
         raise TypeError(f"execve needs a path string such as '/bin/sh', not {type(path).__name__}")
     if not path.strip():
@@ -138,6 +205,7 @@ def do_execve(k: Kernel, t: Task, path: str) -> None:
         raise TaskStateError(f"execve: pid {t.pid} is a kernel thread; the engine gives kernel "
                              "threads no user address space to replace")
     _de_thread(k, t)
+    t.exit_signal = SIGCHLD                # de_thread(): "we have changed execution domain"
     _vfork_done(t)
     if t.files.count > 1:                  # unshare_files()
         _replace(k, t, "files", k._alloc(Files, fds=dict(t.files.fds),
@@ -150,7 +218,7 @@ def do_execve(k: Kernel, t: Task, path: str) -> None:
     for fd in t.files.close_on_exec:       # do_close_on_exec()
         del t.files.fds[fd]
     t.files.close_on_exec.clear()
-    t.comm = path.rstrip("/").rsplit("/", 1)[-1][:TASK_COMM_LEN - 1] or "/"
+    t.comm = truncate_comm(path.rsplit("/", 1)[-1])   # __set_task_comm(kbasename(filename))
 
 
 def _de_thread(k: Kernel, t: Task) -> None:
@@ -164,12 +232,14 @@ def _de_thread(k: Kernel, t: Task) -> None:
     slot = parent.children.index(leader) if parent is not None else None
     release_task(k, leader)
     del k._tasks[t.pid]
-    t.pid, t.group_leader, t.parent, t.exit_signal = leader.pid, t, parent, SIGCHLD
+    t.pid, t.group_leader, t.parent = leader.pid, t, parent
     k._tasks[t.pid] = t
     if parent is not None:
         parent.children.insert(slot, t)    # t takes the leader's place among its siblings
     if leader is k.init:
         k.init = t                         # a thread of init that execs becomes pid 1
+    if k.child_reaper is leader:
+        k.child_reaper = t
 
 
 def _replace(k: Kernel, t: Task, name: str, new: object) -> None:

@@ -112,20 +112,30 @@ class Files(SharedObject):
 
 SIG_DFL = "SIG_DFL"
 SIG_IGN = "SIG_IGN"
+SA_NOCLDWAIT = 2   # include/uapi/asm-generic/signal-defs.h: do not keep zombies of children
 
 
 @dataclass(eq=False, repr=False)
 class SigHand(SharedObject):
-    """sighand_struct: the signal handlers; `action` holds only signals not at SIG_DFL."""
+    """sighand_struct: the signal handlers; `action` holds only signals not at SIG_DFL, and
+    `sa_flags` the non-zero sa_flags (only SA_NOCLDWAIT matters to the engine)."""
 
     kind, counter = "sighand", "count"
     count: int = 1
     action: dict[int, str] = field(default_factory=dict)
+    sa_flags: dict[int, int] = field(default_factory=dict)
 
     def flush_handlers(self) -> None:
         """flush_signal_handlers(force_default=0): caught signals go back to SIG_DFL, ignored
-        ones stay ignored (what execve and CLONE_CLEAR_SIGHAND do)."""
+        ones stay ignored, every sa_flags is cleared (what execve and CLONE_CLEAR_SIGHAND do)."""
         self.action = {sig: act for sig, act in self.action.items() if act == SIG_IGN}
+        self.sa_flags = {}
+
+    def reaps_children_at_once(self, sigchld: int) -> bool:
+        """do_notify_parent(): a child whose exit signal is SIGCHLD is reaped as it dies (never a
+        zombie) when its parent ignores SIGCHLD or set SA_NOCLDWAIT (kernel/signal.c)."""
+        return (self.action.get(sigchld) == SIG_IGN
+                or bool(self.sa_flags.get(sigchld, 0) & SA_NOCLDWAIT))
 
 
 class SignalFlags(enum.IntFlag):
@@ -138,7 +148,12 @@ class SignalFlags(enum.IntFlag):
 @dataclass(eq=False, repr=False)
 class Signal(SharedObject):
     """signal_struct, the thread group: sigcnt counts tasks holding it (zombies too, until reaped);
-    nr_threads the members not yet released; live the members not yet exited."""
+    nr_threads the members not yet released; live the members not yet exited.
+
+    group_exit_code is an encoded wait status (exit code << 8), set by exit_group() or, when the
+    last thread ends with a plain exit(), by synchronize_group_exit() (kernel/exit.c): so the
+    status a parent reads is the code of the group's last thread, not the leader's.
+    is_child_subreaper: prctl(PR_SET_CHILD_SUBREAPER) was set on this process."""
 
     kind, counter = "signal", "sigcnt"
     sigcnt: int = 1
@@ -146,6 +161,7 @@ class Signal(SharedObject):
     live: int = 1
     flags: SignalFlags = SignalFlags(0)
     group_exit_code: int = 0
+    is_child_subreaper: bool = False
 
 
 @dataclass(eq=False, repr=False)

@@ -12,6 +12,13 @@ a request that passes every rule but asks for one raises NotModelled (so does CL
 Because no namespace is ever entered, the second half of copy_process()'s CLONE_THREAD check
 (the caller's pid namespace differs from pid_ns_for_children, after unshare(CLONE_NEWPID)) cannot
 arise here; the rule checks the flags half.
+
+Which refusals leave a trace: the rules marked after_semundo (fs_in_exec,
+new_namespace_needs_cap_sys_admin, newipc_with_sysvsem) are checked by copy_fs() and
+copy_namespaces(), after copy_semundo() has run. When the request has CLONE_SYSVSEM and the
+caller had no SysV undo list yet, get_undo_list() has already given it one, and the failed
+clone does not take it back: KCMP_SYSVSEM between the caller and a later fork goes from 0 to 1.
+Every other refusal, and every refused unshare(), changes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import errno
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .flags import CSIGNAL, NAMESPACE_FLAGS, CloneFlags, format_flags
+from .flags import CSIGNAL, NAMESPACE_FLAGS, NSIG, CloneFlags, format_flags
 from .objects import SignalFlags
 from .task import Task
 
@@ -37,11 +44,16 @@ UNSHARE_ALLOWED = THREAD | FS | NEWNS | SIGHAND | VM | F.CLONE_FILES.value | SYS
 
 @dataclass(frozen=True)
 class Rule:
-    """One validation rule: a name to cite, the errno the kernel returns, and why."""
+    """One validation rule: a name to cite, the errno the kernel returns, and why.
+
+    after_semundo: copy_process() makes this check after copy_semundo() ran, so a refused
+    clone(CLONE_SYSVSEM|...) still leaves the caller the undo list get_undo_list() gave it (the
+    one trace a refused call leaves; every other refusal changes nothing)."""
 
     name: str
     errno: int
     reason: str
+    after_semundo: bool = False
 
     def __str__(self) -> str:
         return f"{self.name} ({errno.errorcode[self.errno]}): {self.reason}"
@@ -94,11 +106,16 @@ def _fs_in_exec(r: CloneRequest) -> bool:
 # In a new user namespace the child holds every capability, so only that case is exempt.
 NAMESPACE_NEEDS_CAP_SYS_ADMIN: tuple[Rule, Check] = (
     Rule("new_namespace_needs_cap_sys_admin", errno.EPERM,
-         "creating a namespace (other than a user namespace) needs CAP_SYS_ADMIN"),
+         "creating a namespace (other than a user namespace) needs CAP_SYS_ADMIN", after_semundo=True),
     lambda r: r.any(NEW_NS_BUT_USER) and not r.any(NEWUSER) and not r.privileged)
 
 # (rule, check) pairs in the order the kernel makes them.
 CLONE_RULES: tuple[tuple[Rule, Check], ...] = (
+    # copy_clone_args_from_user(): clone3 checks the exit signal; legacy clone(2) takes any byte.
+    (Rule("clone3_invalid_exit_signal", errno.EINVAL,
+          f"clone3 takes an exit_signal of 0..{NSIG} (a valid signal); only legacy clone(2) "
+          "accepts any value of its CSIGNAL byte"),
+     lambda r: r.clone3 and r.exit_signal is not None and r.exit_signal > NSIG),
     # clone3_args_valid() (kernel/fork.c): only clone3 can carry these, so only clone3 checks them.
     (Rule("clone3_csignal_in_flags", errno.EINVAL,
           "clone3 takes the exit signal in clone_args.exit_signal; the CSIGNAL bits of flags must be 0"),
@@ -138,11 +155,13 @@ CLONE_RULES: tuple[tuple[Rule, Check], ...] = (
      lambda r: r.has(PIDFD | DETACHED)),
     # While copying resources: copy_fs(), then copy_namespaces() (kernel/nsproxy.c).
     (Rule("fs_in_exec", errno.EAGAIN,
-          "the caller's fs_struct is being taken over by an execve; CLONE_FS must wait and retry"),
+          "the caller's fs_struct is being taken over by an execve; CLONE_FS must wait and retry",
+          after_semundo=True),
      lambda r: r.any(FS) and _fs_in_exec(r)),
     NAMESPACE_NEEDS_CAP_SYS_ADMIN,
     (Rule("newipc_with_sysvsem", errno.EINVAL,
-          "a new IPC namespace cannot share a SysV semaphore undo list with the old one"),
+          "a new IPC namespace cannot share a SysV semaphore undo list with the old one",
+          after_semundo=True),
      lambda r: r.has(NEWIPC | SYSVSEM)),
 )
 

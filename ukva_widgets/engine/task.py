@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .objects import FS, MM, Files, IOContext, SemUndo, SigHand, Signal
 
 RUNNING, ZOMBIE, DEAD = "running", "zombie", "dead"
+TASK_COMM_LEN = 16  # include/linux/sched.h: comm holds 15 bytes and a NUL
+
+
+def truncate_comm(name: str) -> str:
+    """`name` cut to the 15 bytes (UTF-8) a task's comm holds, as __set_task_comm() cuts it."""
+    return name.encode()[:TASK_COMM_LEN - 1].decode(errors="ignore")
+
+
+class WaitResult(NamedTuple):
+    """One child reaped by Kernel.wait(), i.e. waitpid(-1, &status, WNOHANG | __WALL).
+
+    It unpacks and compares as the pair (pid, exit_code), exit_code being WEXITSTATUS(status),
+    the number the child passed to exit(); `status` is the encoded word waitpid() stores
+    (exit_code << 8: the engine models no death by signal, so WIFEXITED(status) always holds).
+    """
+
+    pid: int
+    exit_code: int
+
+    @property
+    def status(self) -> int:
+        """The wait status as the kernel encodes it (wait_task_zombie): exit code << 8."""
+        return self.exit_code << 8
+
+    def __repr__(self) -> str:
+        return f"WaitResult(pid={self.pid}, status={self.status:#06x}, exit_code={self.exit_code})"
 
 
 class TaskStateError(RuntimeError):
@@ -19,7 +46,14 @@ class Task:
     whose parent is the idle task, pid 0); `children` holds the thread-group leaders whose
     parent this task is, as the kernel's children list does. A kernel thread has mm None; whoever
     sets its active_mm (the SMP machine, lazy TLB) takes an mm_count reference with mmgrab(),
-    which exit drops."""
+    which exit drops.
+
+    comm is the task's name as /proc/PID/comm shows it (at most TASK_COMM_LEN-1 = 15 bytes):
+    inherited by clone, set by execve to the basename of the path and by Kernel.set_comm
+    (prctl(PR_SET_NAME)). exit_signal is what the parent is sent when this process dies
+    (/proc/PID/stat field 38): SIGCHLD (17) after fork, execve or a reparenting, anything a
+    legacy clone() word asked for (0..255), -1 for a thread. exit_code is the encoded wait
+    status the kernel keeps (exit(n) stores n << 8)."""
 
     pid: int
     tgid: int
