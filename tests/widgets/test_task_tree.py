@@ -172,3 +172,10 @@ def test_the_matrix_keeps_one_size_while_stepping(browser):
         count = w.matrix.value.count("<tr")
         assert rows in (None, count)
         rows = count
+
+
+def test_comm_renames_a_task_as_prctl_does_and_the_matrix_shows_it():
+    w = TaskTree("sh = fork init\nt = clone sh CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD\ncomm t worker")
+    w.position = 3
+    assert w.kernel.task(3).comm == "worker" and w.kernel.task(2).comm == "init"
+    assert "comm worker" in w.matrix.value and "pid 3 is now called worker" in w.text()

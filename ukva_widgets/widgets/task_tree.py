@@ -8,7 +8,7 @@ A script is a list of lines (or one string with a line per call), each `[name =]
     sh = fork init
     t = clone sh CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD
     execve t /bin/ls          unshare sh CLONE_FILES        exit t 0        wait sh
-    kt = kthread kworker
+    kt = kthread kworker      comm t worker   (prctl(PR_SET_NAME): the name ps shows)
 A target is `init`, a name bound earlier or a pid. Going back replays the script from a freshly booted
 kernel (the engine is deterministic), so every position shows exactly what the engine computed.
 
@@ -29,7 +29,7 @@ import traitlets
 from ..engine import Kernel
 from .base import KIND_ATTR, KIND_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc, scroll_box
 
-CALLS = {"fork": 0, "clone": 1, "execve": 1, "unshare": 1, "exit": (0, 1), "wait": 0, "kthread": None}
+CALLS = {"fork": 0, "clone": 1, "execve": 1, "unshare": 1, "exit": (0, 1), "wait": 0, "kthread": None, "comm": 1}
 ROW_PX, HEAD_PX, FREED_LINE_PX = 40, 30, 24
 CHANGE_COLOUR = OKABE_ITO["yellow"]
 
@@ -155,6 +155,9 @@ class TaskTree(UkvaWidget):
         if call.call == "execve":
             k.execve(target, call.arg)
             return f"pid {target.pid} now runs {call.arg}"
+        if call.call == "comm":
+            k.set_comm(target, call.arg)
+            return f"pid {target.pid} is now called {target.comm}"
         if call.call == "unshare":
             k.unshare(target, call.arg)
             return f"pid {target.pid} unshared {call.arg}"
