@@ -23,7 +23,7 @@ import ipywidgets as W
 
 from ..engine import PRESETS, CloneError, CloneFlags, Kernel, NotModelled, flag_names, parse_flags
 from .base import (BAD_COLOUR, KIND_ATTR, KIND_COLOUR, OK_COLOUR, USER_ERRORS, ErrorBox, UkvaWidget, badge,
-                   errno_name, esc, label_of)
+                   errno_name, esc, label_of, scroll_box)
 
 # The flags that decide what the picture shows, beside it; the rest fold under "more flags".
 MAIN_FLAGS = ["CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_THREAD", "CLONE_IO", "CLONE_SYSVSEM"]
@@ -214,7 +214,7 @@ class CloneExplorer(UkvaWidget):
     def _picture_html(self) -> str:
         """Three columns, caller's own | shared | child's own, a row per kind of object either task holds."""
         caller, child = self.caller, self.child
-        cell = "padding:3px;vertical-align:middle;text-align:center"
+        cell = "padding:2px 1px;vertical-align:middle;text-align:center"
         who = (f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">caller pid {caller.pid}</span>',
                f'<span style="color:var(--jp-ui-font-color2)">both</span>',
                f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">child pid {child.pid}</span>' if child
@@ -232,7 +232,7 @@ class CloneExplorer(UkvaWidget):
             for kind, a, b in self._rows():
                 if a is None and b is None:
                     continue
-                kind_cell = (f'<td style="{cell};text-align:right;white-space:nowrap;padding-right:6px">'
+                kind_cell = (f'<td style="{cell};text-align:right;white-space:nowrap;padding-right:4px">'
                              f'<span style="border-bottom:3px solid {KIND_COLOUR[kind]}">{esc(kind)}</span></td>')
                 if a is b:
                     row = (f'<td></td><td class="ukva-shared" style="{cell}"><span style="{_CHIP};border:3px solid '
@@ -245,9 +245,9 @@ class CloneExplorer(UkvaWidget):
                                   + "</td>" + ('<td></td>' if cls == "ukva-own-caller" else "")
                                   for cls, o in (("ukva-own-caller", a), ("ukva-own-child", b)))
                 rows.append(f"<tr>{kind_cell}{row}</tr>")
-        return (f'<div style="overflow-x:auto;max-width:100%"><table style="border-collapse:separate;border-spacing:0 3px;'
-                f'color:var(--jp-ui-font-color1);font-size:12px;width:100%">'
-                f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+        return scroll_box(f'<table style="border-collapse:separate;border-spacing:0 3px;'
+                          f'color:var(--jp-ui-font-color1);font-size:12px;width:100%">'
+                          f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
     def _summary_html(self) -> str:
         if self.not_modelled:
@@ -286,7 +286,7 @@ class CloneExplorer(UkvaWidget):
         return "\n".join(lines)
 
 
-_CHIP = ("display:inline-block;border:2px solid;border-radius:4px;padding:0 5px;white-space:nowrap;"
+_CHIP = ("display:inline-block;border:2px solid;border-radius:4px;padding:0 3px;white-space:nowrap;"
          "color:var(--jp-ui-font-color1);background:var(--jp-layout-color1)")
 
 

@@ -110,8 +110,7 @@ class CostPlot(UkvaWidget):
         self.coincide.add_class("ukva-coincide")
         self._verdicts: dict[tuple, dict[str, str]] = {}
         # Two columns where they fit, one on a narrow output area: never fewer than four plots.
-        grid = W.GridBox(figures, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(300px, 1fr))",
-                                                  width="100%"))
+        grid = W.GridBox(figures, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(300px, 1fr))"))
         super().__init__([controls, self.error, self.legend, self.coincide, grid])
         self.add_class("ukva-cost-plot")
         self.redraw()
