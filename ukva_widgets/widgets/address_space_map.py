@@ -177,7 +177,7 @@ class AddressSpaceMap(UkvaWidget):
         def y_of(address: int) -> float:  # highest address on top
             return TOP + BAR_H * (1 - address / (4 * GIB))
 
-        parts = [f'<text x="0" y="12" style="{TEXT};font-weight:600">{esc(space.mm)}: 4 GiB to scale</text>',
+        parts = [f'<text x="0" y="12" style="{TEXT};font-weight:600">{esc(space.mm)}, to scale</text>',
                  f'<rect x="{BAR_X}" y="{y_of(PAGE_OFFSET)}" width="{BAR_W}" height="{y_of(0) - y_of(PAGE_OFFSET)}" '
                  f'style="fill:{REGION_STYLE["user"]};opacity:.15"/>']
         for r in space.regions:
@@ -201,7 +201,7 @@ class AddressSpaceMap(UkvaWidget):
         zy = TOP
         parts.append(f'<path d="M{BAR_X + BAR_W},{uy - 2} L{ZOOM_X},{zy} L{ZOOM_X},{zy + zoom_h} '
                      f'L{BAR_X + BAR_W},{uy + 1} z" style="fill:{REGION_STYLE["ukva"]};opacity:.25"/>')
-        parts.append(f'<text x="{ZOOM_X}" y="12" style="{TEXT};font-weight:600">the UKVA, zoomed (4 MiB below 3 GiB)</text>')
+        parts.append(f'<text x="{ZOOM_X}" y="12" style="{TEXT};font-weight:600">the UKVA (4 MiB under 3 GiB), zoomed</text>')
         for n, r in enumerate(reversed(ukva)):
             y = zy + n * SLOT_H
             who = readers.get(r.start, [])
@@ -214,7 +214,7 @@ class AddressSpaceMap(UkvaWidget):
                             f'{esc(", ".join(who))}</text>' if who else "") + "</g>")
         width = ZOOM_X + ZOOM_W + 80
         return scroll_box(f'<svg viewBox="-2 -2 {width + 4} {height + 4}" width="100%" style="max-width:{width + 4}px;'
-                          f'min-width:360px;display:block" role="img" aria-label="the address space of {esc(space.mm)}, '
+                          f'min-width:420px;display:block" role="img" aria-label="the address space of {esc(space.mm)}, '
                           f'to scale, with the UKVA zoomed">{"".join(parts)}</svg>')
 
     def _pairs(self) -> list:

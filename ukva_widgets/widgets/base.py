@@ -102,7 +102,8 @@ class ErrorBox(W.HTML):
 # bqplot's dark rules paint titles and axis labels orange; ours follow JupyterLab's theme font colour.
 # The flags box shows a long preset whole in the code font. Every part of a widget stays inside its
 # box, margins included, and an HTML part may shrink below its content's width (its pictures and
-# tables then scroll sideways in their .ukva-scroll box instead of pushing past the output area).
+# tables then scroll sideways in their .ukva-scroll box instead of pushing past the output area);
+# its text wraps at a reading line height, not at the height of a row of controls.
 STYLESHEET = ("<style>.ukva-widget .bqplot{--bq-content-font-color:var(--jp-ui-font-color1);"
               "--bq-mainheading-fill:var(--jp-ui-font-color1);--bq-axislabel-fill:var(--jp-ui-font-color1);"
               "--bq-axis-tick-text-fill:var(--jp-ui-font-color2);}"
@@ -111,7 +112,8 @@ STYLESHEET = ("<style>.ukva-widget .bqplot{--bq-content-font-color:var(--jp-ui-f
               ".ukva-trace-row.ukva-current .widget-button{font-weight:700;}"
               ".ukva-widget .widget-button{max-width:100%;}"
               ".ukva-widget .jupyter-widgets{max-width:calc(100% - 2 * var(--jp-widgets-margin, 2px));}"
-              ".ukva-widget .jupyter-widget-html-content,.ukva-widget .widget-html-content{min-width:0;}</style>")
+              ".ukva-widget .jupyter-widget-html-content,.ukva-widget .widget-html-content{min-width:0;line-height:1.4;}"
+              "</style>")
 
 
 class UkvaWidget(W.VBox):

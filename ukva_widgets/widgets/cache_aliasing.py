@@ -123,7 +123,7 @@ class CacheAliasing(SMPStepper):
                      f'<text x="444" y="{py + 36}" style="{TEXT}">memory: v{memory}</text></g>')
         parts += [_arrow(400, line_y[key] + 22, 436, py + 22) for key in line_keys]
         svg = (f'<svg viewBox="-2 -2 {width + 4} {height + 4}" width="100%" style="max-width:{width + 4}px;'
-               f'min-width:360px;display:block" role="img" aria-label="the shared page\'s virtual addresses, '
+               f'min-width:420px;display:block" role="img" aria-label="the shared page\'s virtual addresses, '
                f'cache lines and physical page">{"".join(parts)}</svg>')
         note = (f'<div style="color:var(--jp-ui-font-color1);font-size:12px">last written: <b>v{truth}</b>. '
                 + ("Two addresses, two lines: a write through one leaves the other line old."

@@ -158,7 +158,7 @@ def machine_svg(machine: Machine) -> str:
             f'markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" style="fill:{BAD_COLOUR}"/>'
             "</marker></defs>")
     return (f'<svg class="ukva-machine-svg" viewBox="-2 -2 {WIDTH + 4} {height + 4}" width="100%" '
-            f'style="max-width:{WIDTH + 4}px;min-width:360px;display:block" role="img" '
+            f'style="max-width:{WIDTH + 4}px;min-width:420px;display:block" role="img" '
             f'aria-label="CPUs with their TLB entries, the MMs\' page tables and the physical pages they map">'
             f"{defs}{''.join(arrows)}{''.join(parts)}</svg>")
 
