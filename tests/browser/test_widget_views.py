@@ -175,8 +175,9 @@ def stepper(page):
 
 
 def jump(page, root, k: int) -> None:
+    """Click step k of the trace and wait for the redraw: the chart's current row is the last part redrawn."""
     root.locator(f".ukva-trace-step-{k}").first.click()
-    root.locator(".ukva-step-label", has_text=f"step {k}:").wait_for(timeout=10_000)
+    root.locator(f".ukva-trace-row.ukva-current .ukva-trace-step-{k}").wait_for(timeout=10_000)
 
 
 def test_the_trace_has_one_step_button_per_step_and_a_click_moves_the_machine_there(page):
