@@ -100,7 +100,7 @@ class ErrorBox(W.HTML):
 
 
 # bqplot's dark rules paint titles and axis labels orange; ours follow JupyterLab's theme font colour.
-# The flags box shows a long preset whole in the code font. Every part of a widget stays inside its
+# The flags box shows a long preset whole in the code font; a long step label wraps in its button. Every part of a widget stays inside its
 # box, margins included, and an HTML part may shrink below its content's width (its pictures and
 # tables then scroll sideways in their .ukva-scroll box instead of pushing past the output area);
 # its text wraps at a reading line height, not at the height of a row of controls.
@@ -111,6 +111,8 @@ STYLESHEET = ("<style>.ukva-widget .bqplot{--bq-content-font-color:var(--jp-ui-f
               ".ukva-flags-text.ukva-invalid input{border:2px solid #D55E00;}"
               ".ukva-trace-row.ukva-current .widget-button{font-weight:700;}"
               ".ukva-widget .widget-button{max-width:100%;}"
+              ".ukva-widget .ukva-choice{white-space:normal;height:auto;min-height:var(--jp-widgets-inline-height);"
+              "line-height:1.3;text-align:left;}"
               ".ukva-widget .jupyter-widgets{max-width:calc(100% - 2 * var(--jp-widgets-margin, 2px));}"
               ".ukva-widget .jupyter-widget-html-content,.ukva-widget .widget-html-content{min-width:0;line-height:1.4;}"
               "</style>")
