@@ -65,6 +65,8 @@ def test_per_task_on_two_cpus_is_marked_wrong_on_the_cpu_whose_entry_was_rewritt
     columns = w.shows.value.split('class="ukva-cpu-column')[1:]
     assert columns[0].startswith(" ukva-wrong") and "✗ wrong" in columns[0]
     assert columns[1].startswith(" ukva-ok") and "✓ right" in columns[1]
+    assert "now cpu0: task 2 (init) expects task 2 (init)'s page, the page table gives task 3 (init)'s page: WRONG" \
+        in w.text()
 
 
 def test_changing_the_design_keeps_what_each_cpu_runs(browser):

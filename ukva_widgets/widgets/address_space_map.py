@@ -225,4 +225,8 @@ class AddressSpaceMap(UkvaWidget):
         running = ", ".join(f"cpu{c} runs {m.task_label(cpu[0])}" for c, cpu in enumerate(m.state[0]))
         lines = [f"AddressSpaceMap: {m.options.text()}; {running}", address_space(m, self._selected()).text()]
         lines += [f"  task {t.pid} on cpu{c}: {ukva_shows(m, t, c)}" for t, c in self._pairs()]
+        for c, t in self._running():
+            view = ukva_view(m, t, c)
+            lines.append(f"  now cpu{c}: {m.task_label(m.task_index(t))} expects {view.should}, "
+                         f"the page table gives {view.maps}: {'right' if view.correct else 'WRONG'}")
         return "\n".join(lines)
