@@ -203,3 +203,13 @@ def test_a_shootdown_ipi_is_an_arrow_between_lanes(browser):
 def test_no_green_tick_for_steps_taken_by_hand():
     w = SMPStepper(per_task_threads())
     assert "✓" not in w.violation_box.value and "no wrong read in the 0 steps taken" in w.violation_box.value
+
+
+def test_the_machine_picture_keeps_its_size_while_tlbs_fill_and_empty(browser):
+    w = SMPStepper(per_task_threads())
+    sizes = set()
+    for label in ("cpu0: switch to task 2 (init)", "cpu0: read UKVA", "cpu1: switch to task 3 (init)"):
+        sizes.add(w.picture.value.split('viewBox="')[1].split('"')[0])
+        click_choice(browser, w, label)
+    sizes.add(w.picture.value.split('viewBox="')[1].split('"')[0])
+    assert len(sizes) == 1

@@ -60,11 +60,13 @@ def machine_svg(machine: Machine) -> str:
     tlb_entries: list[_Entry] = []
     pte_entries: list[_Entry] = []
 
+    # Room in each CPU for as many entries as its TLB can ever hold here, so stepping does not resize it.
+    most = min(s.tlb_size, max(len(row) for row in ptes) * s.n_asids)
     y = 0.0
     for c, (cur, loaded, asid, _rr, _asids, tlb) in enumerate(cpus):
         lazy = loaded >= 0 and (cur < 0 or not s.user[cur])
         bad_cpu = v is not None and v.cpu == c
-        rows = len(tlb) or 1
+        rows = max(len(tlb), most, 1)
         notes = sum((c, a, vp) in stale for a, vp, _p in tlb)
         height = HEAD_H + rows * (ENTRY_H + ENTRY_GAP) + notes * STALE_NOTE_H + 6
         parts.append(f'<g class="ukva-cpu ukva-cpu{c}"><rect x="{CPU_X}" y="{y}" width="{CPU_W}" height="{height}" '
