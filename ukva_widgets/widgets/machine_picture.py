@@ -133,12 +133,12 @@ def machine_svg(machine: Machine) -> str:
         if e.page >= 0:
             refs.setdefault(e.page, []).append(e.y)
     page_y: dict[int, float] = {}
-    last = -ENTRY_H
+    last = 20 - ENTRY_H - 10  # below the column's title
     for page in sorted(refs, key=lambda p: (sum(refs[p]) / len(refs[p]), p)):
         page_y[page] = max(sum(refs[page]) / len(refs[page]), last + ENTRY_H + 10)
         last = page_y[page]
-    height = max(left_height, right_height, last + ENTRY_H + 24, 60)
-    parts.append(f'<text x="{PAGE_X + PAGE_W / 2}" y="{height - 6}" text-anchor="middle" style="{MUTED}">'
+    height = max(left_height, right_height, last + ENTRY_H + 4, 60)
+    parts.append(f'<text x="{PAGE_X + PAGE_W / 2}" y="12" text-anchor="middle" style="{MUTED}">'
                  f"physical pages</text>")
     for page, py in page_y.items():
         parts.append(f'<g class="ukva-page"><rect x="{PAGE_X}" y="{py}" width="{PAGE_W}" height="{ENTRY_H}" rx="3" '
