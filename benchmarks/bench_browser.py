@@ -16,6 +16,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness import Result, p95
@@ -51,28 +52,31 @@ def timed(page, root, act, n: int) -> list[float]:
     return times
 
 
-def clone_explorer_clicks(context, lab) -> list[float]:
+@contextmanager
+def widget_in_lab(context, lab, widget: str, css: str):
+    """(page, root): the first chapter showing `widget`, run in JupyterLab, its root `css` in view;
+    the page and its kernel go away afterwards."""
     page = context.new_page()
-    bp.open_in_lab(page, lab, chapter_showing("CloneExplorer"))
-    bp.run_all_in_lab(page)
-    root = page.locator(".jp-OutputArea-output > .ukva-clone-explorer").first
-    root.scroll_into_view_if_needed()
-    flag = root.locator(".ukva-flag-CLONE_FS input[type=checkbox]").first
     try:
-        return timed(page, root, flag.click, INTERACTIONS)
+        bp.open_in_lab(page, lab, chapter_showing(widget))
+        bp.run_all_in_lab(page)
+        root = page.locator(f".jp-OutputArea-output > {css}").first
+        root.scroll_into_view_if_needed()
+        yield page, root
     finally:
         page.close(run_before_unload=False)
         bp.shutdown_kernels(lab)
 
 
+def clone_explorer_clicks(context, lab) -> list[float]:
+    with widget_in_lab(context, lab, "CloneExplorer", ".ukva-clone-explorer") as (page, root):
+        flag = root.locator(".ukva-flag-CLONE_FS input[type=checkbox]").first
+        return timed(page, root, flag.click, INTERACTIONS)
+
+
 def smp_stepper_steps(context, lab) -> list[float]:
-    page = context.new_page()
-    bp.open_in_lab(page, lab, chapter_showing("SMPStepper"))
-    bp.run_all_in_lab(page)
-    root = page.locator(".jp-OutputArea-output > .ukva-smp-stepper").first
-    root.scroll_into_view_if_needed()
-    times: list[float] = []
-    try:
+    with widget_in_lab(context, lab, "SMPStepper", ".ukva-smp-stepper") as (page, root):
+        times: list[float] = []
         while len(times) < INTERACTIONS:
             step = root.locator(".ukva-choice:enabled").first
             if not step.count():  # the run ended: start it again (not timed) and keep stepping
@@ -80,19 +84,11 @@ def smp_stepper_steps(context, lab) -> list[float]:
                 step.wait_for()
             times += timed(page, root, step.click, 1)
         return times
-    finally:
-        page.close(run_before_unload=False)
-        bp.shutdown_kernels(lab)
 
 
 def smp_trace_jumps(context, lab) -> list[float]:
     """Take two steps, then click the trace's rows 1 and 2 in turn (each click moves the machine)."""
-    page = context.new_page()
-    bp.open_in_lab(page, lab, chapter_showing("SMPStepper"))
-    bp.run_all_in_lab(page)
-    root = page.locator(".jp-OutputArea-output > .ukva-smp-stepper").first
-    root.scroll_into_view_if_needed()
-    try:
+    with widget_in_lab(context, lab, "SMPStepper", ".ukva-smp-stepper") as (page, root):
         root.locator(".ukva-reset").first.click()
         for k in (1, 2):
             root.locator(".ukva-choice:enabled").first.click()
@@ -103,9 +99,6 @@ def smp_trace_jumps(context, lab) -> list[float]:
             turn[0] += 1
             root.locator(f".ukva-trace-step-{2 - turn[0] % 2}").first.click()  # 1, 2, 1, ...: each a move
         return timed(page, root, click, INTERACTIONS)
-    finally:
-        page.close(run_before_unload=False)
-        bp.shutdown_kernels(lab)
 
 
 def voila_open_ms(context, voila) -> dict[str, float]:
