@@ -27,6 +27,7 @@ from .smp_stepper import SMPStepper
 TEXT = "fill:var(--jp-ui-font-color1);font-family:var(--jp-ui-font-family);font-size:12px"
 CODE = "fill:var(--jp-ui-font-color1);font-family:var(--jp-code-font-family);font-size:12px"
 MUTED = "fill:var(--jp-ui-font-color2);font-family:var(--jp-ui-font-family);font-size:11px"
+TOP = 36  # below the columns' titles
 
 MODES = {"virtual cache (aliases)": "virtual", "physical cache (the cure)": "physical"}
 
@@ -85,14 +86,14 @@ class CacheAliasing(SMPStepper):
         v = m.violation
         read_key = keys[s.task_mm[m.state[0][v.cpu][0]]] if v is not None and v.kind == "stale-alias" else None
         row_h, width = 76, 560
-        height = max(len(s.mms), len(line_keys)) * row_h + 28
+        height = max(len(s.mms), len(line_keys)) * row_h + TOP + 4
         parts = [f'<text x="0" y="12" style="{MUTED}">virtual address (per MM)</text>',
-                 f'<text x="210" y="12" style="{MUTED}">cache line, indexed by '
-                 f'{"virtual" if s.virtual_cache else "physical"} address</text>',
+                 f'<text x="210" y="12" style="{MUTED}">cache line, indexed by</text>',
+                 f'<text x="210" y="26" style="{MUTED}">{"virtual" if s.virtual_cache else "physical"} address</text>',
                  f'<text x="436" y="12" style="{MUTED}">physical page</text>']
         line_y = {}
         for n, key in enumerate(line_keys):
-            y = 24 + (n + 0.5) * (height - 24) / len(line_keys) - 22
+            y = TOP + (n + 0.5) * (height - TOP) / len(line_keys) - 22
             line_y[key] = y
             line = cached.get(key)
             stale = line is not None and line[0] != truth
@@ -110,13 +111,13 @@ class CacheAliasing(SMPStepper):
                             f'{"✗ read here: " if key == read_key else ""}stale, v{truth} written</text>'
                             if stale else "") + "</g>")
         for i, key in enumerate(keys):
-            y = 24 + (i + 0.5) * (height - 24) / len(s.mms) - 22
+            y = TOP + (i + 0.5) * (height - TOP) / len(s.mms) - 22
             parts.append(f'<g class="ukva-alias"><rect x="0" y="{y}" width="170" height="44" rx="4" '
                          f'style="fill:var(--jp-layout-color2);stroke:{KIND_COLOUR["mm"]};stroke-width:2"/>'
                          f'<text x="8" y="{y + 18}" style="{TEXT};font-weight:600">{esc(m.mm_label(i))} maps it at</text>'
                          f'<text x="8" y="{y + 36}" style="{CODE}">{slot_address(s.shared_vpage[i]):#010x}</text></g>'
                          + _arrow(170, y + 22, 210, line_y[key] + 22))
-        py = (height + 24) / 2 - 22
+        py = (height + TOP) / 2 - 22
         parts.append(f'<g class="ukva-physical-page"><rect x="436" y="{py}" width="120" height="44" rx="4" '
                      f'style="fill:var(--jp-layout-color1);stroke:var(--jp-ui-font-color2);stroke-width:2"/>'
                      f'<text x="444" y="{py + 18}" style="{TEXT};font-weight:600">one page</text>'
