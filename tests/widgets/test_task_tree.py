@@ -53,7 +53,7 @@ def test_freed_objects_stay_on_the_picture_marked_freed():
     assert 2 not in [t.pid for t in w.kernel.tasks]
     assert f"{mm.label:<10} freed" in w.text()
     freed = w.matrix.value.split('class="ukva-freed')[1:]
-    assert any(f"<s>{mm.label}</s> freed" in part for part in freed)
+    assert any(f"<s>#{mm.id}</s> freed" in part for part in freed)
 
 
 def test_a_refused_call_shows_the_error_and_changes_nothing():
@@ -116,8 +116,8 @@ def test_a_shared_object_is_one_cell_spanning_the_rows_of_its_holders_with_its_r
     w = TaskTree(THREADS)
     w.position = 2
     mm = w.kernel.task(2).mm
-    cells = [c for c in w.matrix.value.split('<td class="ukva-object')[1:] if f"<b>{mm.label}</b>" in c]
-    assert len(cells) == 1 and 'rowspan="2"' in cells[0] and "×2" in cells[0]
+    cells = [c for c in w.matrix.value.split('<td class="ukva-object')[1:] if f'title="{mm.label}, ' in c]
+    assert len(cells) == 1 and 'rowspan="2"' in cells[0] and f"<b>#{mm.id}</b> ×2" in cells[0]
 
 
 def test_tasks_are_named_as_the_script_names_them():

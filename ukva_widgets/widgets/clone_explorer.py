@@ -82,11 +82,13 @@ class CloneExplorer(UkvaWidget):
         self.picture.add_class("ukva-clone-picture")
         self._syncing = False
         self._probe_text = ""
-        flags_column = W.VBox([W.HTML('<b style="color:var(--jp-ui-font-color1)">share with the child</b>'), *main],
-                              layout=W.Layout(flex="0 0 170px"))
+        # Beside the picture a column; on a narrow output area, above it, the boxes side by side.
+        flags_column = W.VBox([W.HTML('<b style="color:var(--jp-ui-font-color1)">share with the child</b>'),
+                               W.GridBox(main, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(110px, 1fr))"))],
+                              layout=W.Layout(flex="1 1 170px", max_width="100%"))
         super().__init__([self.preset, self.text_box, self.error,
                           W.HBox([flags_column, W.VBox([self.stale_note, self.picture], layout=W.Layout(
-                              flex="1 1 300px", min_width="0"))], layout=W.Layout(flex_flow="row wrap", width="100%")),
+                              flex="3 1 300px", min_width="0"))], layout=W.Layout(flex_flow="row wrap", width="100%")),
                           self.summary, self.more_flags, self.probe_button, self.probe_error, self.probe_result])
         self.add_class("ukva-clone-explorer")
         self.flags = _canonical(flags)

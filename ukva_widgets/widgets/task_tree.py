@@ -311,12 +311,13 @@ class TaskTree(UkvaWidget):
                 note = "new" if key in created else "re-pointed" if moved else ""
                 shared = len(holders) > 1
                 elsewhere = len(holders) > n  # also held by a row this cell cannot span
-                tr.append(f'<td class="{classes}" rowspan="{n}" style="{cell};padding:2px 3px">'
+                tr.append(f'<td class="{classes}" rowspan="{n}" title="{esc(obj.label)}, refcount {obj.refcount}" '
+                          f'style="{cell};padding:2px 3px">'
                           f'<div style="border:{3 if note else 1}px solid {CHANGE_COLOUR if note else KIND_COLOUR[kind]};'
                           f"border-left:6px solid {KIND_COLOUR[kind]};border-radius:4px;padding:1px 4px;height:{n * ROW_PX - 12}px;"
                           f"display:flex;flex-direction:column;justify-content:center;white-space:nowrap;"
                           f'background:var(--jp-layout-color{2 if shared else 1})">'
-                          f"<span><b>{esc(obj.label)}</b> ×{esc(obj.refcount)}</span>"
+                          f"<span><b>{esc(_short(obj))}</b> ×{esc(obj.refcount)}</span>"
                           + (f'<span style="font-size:10px;color:var(--jp-ui-font-color2)">also held by another row</span>'
                              if elsewhere else "")
                           + (f'<span style="font-size:10px">{note}</span>' if note else "") + "</div></td>")
@@ -332,12 +333,12 @@ class TaskTree(UkvaWidget):
                 f'style="border:1px dashed var(--jp-border-color1);border-radius:4px;padding:0 4px;margin:1px 0;'
                 f"white-space:nowrap;color:var(--jp-ui-font-color3);"
                 f'{"outline:3px solid " + CHANGE_COLOUR + ";color:var(--jp-ui-font-color1)" if (kind, o.id) in freed_now else ""}">'
-                f"<s>{esc(o.label)}</s> freed{' now' if (kind, o.id) in freed_now else ''}</div>" for o in gone))
+                f"<s>{esc(_short(o))}</s> freed{' now' if (kind, o.id) in freed_now else ''}</div>" for o in gone))
         html.append(f'<tr><td colspan="2" style="{cell};color:var(--jp-ui-font-color2);vertical-align:top">freed objects</td>'
                     + "".join(f'<td style="{cell};vertical-align:top">{c}</td>' for c in freed_cells) + "</tr>")
         html.append("</tbody></table>")
-        legend = ('<div style="color:var(--jp-ui-font-color2);font-size:11px;margin-top:4px">one cell per object, '
-                  "spanning the tasks that hold it (×refcount); the bracket on the left groups a thread group; "
+        legend = ('<div style="color:var(--jp-ui-font-color2);font-size:11px;margin-top:4px">one cell per object '
+                  "(#2 in the mm column is mm#2), spanning the tasks that hold it (×refcount); the bracket on the left groups a thread group; "
                   f'<span style="border:2px solid {CHANGE_COLOUR};padding:0 3px">marked</span> what the last step changed</div>')
         return scroll_box("".join(html)) + legend
 
@@ -366,6 +367,11 @@ class TaskTree(UkvaWidget):
             lines.append("  last step: " + "; ".join(words))
         return "\n".join(lines)
 
+
+
+def _short(obj) -> str:
+    """"#2" for mm#2: the column names the kind (the cell's tooltip gives the whole label)."""
+    return obj.label.removeprefix(obj.kind)
 
 
 def _key_order(key: tuple[str, int]) -> tuple[int, int]:
