@@ -78,7 +78,7 @@ class CloneExplorer(UkvaWidget):
         self.probe_error = ErrorBox()     # right under the button
         self.stale_note = W.HTML()
         self.stale_note.add_class("ukva-stale-note")
-        self.picture = W.HTML(layout=W.Layout(flex="1 1 300px", min_width="0"))
+        self.picture = W.HTML(layout=W.Layout(min_width="0"))
         self.picture.add_class("ukva-clone-picture")
         self._syncing = False
         self._probe_text = ""
