@@ -174,6 +174,23 @@ def stepper(page):
     return page.locator(f"{ROOTS}.ukva-smp-stepper:not(.ukva-cache-aliasing)").first
 
 
+def unsafe_trace() -> list:
+    """Chapter 06's counterexample: the model checker's shortest trace for per-mm with plain updates."""
+    from ukva_widgets.engine import Kernel, Machine, explore
+    kernel = Kernel()
+    p = kernel.fork(kernel.init)
+    kernel.execve(p, "/bin/sh")
+    t = kernel.clone(p, THREADS)
+    return explore(Machine(kernel, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False)).trace
+
+
+def run_to_violation(root, trace: list) -> None:
+    """Press "run to violation" (the interactions above may have moved the stepper) and wait for its trace."""
+    root.scroll_into_view_if_needed()
+    root.locator(".ukva-run-to-violation").first.click()
+    root.locator(f".ukva-trace-row.ukva-current .ukva-trace-step-{len(trace)}").wait_for(timeout=30_000)
+
+
 def jump(page, root, k: int) -> None:
     """Click step k of the trace and wait for the redraw: the chart's current row is the last part redrawn."""
     root.locator(f".ukva-trace-step-{k}").first.click()
@@ -181,15 +198,10 @@ def jump(page, root, k: int) -> None:
 
 
 def test_the_trace_has_one_step_button_per_step_and_a_click_moves_the_machine_there(page):
-    from ukva_widgets.engine import Kernel, Machine, explore
     layout(page, 1400, "light")
-    kernel = Kernel()
-    p = kernel.fork(kernel.init)
-    kernel.execve(p, "/bin/sh")
-    t = kernel.clone(p, THREADS)
-    trace = explore(Machine(kernel, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False)).trace
+    trace = unsafe_trace()
     root = stepper(page)
-    root.scroll_into_view_if_needed()
+    run_to_violation(root, trace)
     assert root.locator(".ukva-trace-step").count() == len(trace)
     for k in (2, 1, len(trace)):
         jump(page, root, k)
@@ -199,15 +211,10 @@ def test_the_trace_has_one_step_button_per_step_and_a_click_moves_the_machine_th
 
 
 def test_a_tlb_entry_is_marked_stale_from_the_update_step_of_chapter_06s_unsafe_trace(page):
-    from ukva_widgets.engine import Kernel, Machine, explore
-    kernel = Kernel()
-    p = kernel.fork(kernel.init)
-    kernel.execve(p, "/bin/sh")
-    t = kernel.clone(p, THREADS)
-    trace = explore(Machine(kernel, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False)).trace
+    trace = unsafe_trace()
     update = next(i for i, c in enumerate(trace, 1) if c.action == "update")
     root = stepper(page)
-    root.scroll_into_view_if_needed()
+    run_to_violation(root, trace)
     for k in range(1, len(trace) + 1):
         jump(page, root, k)
         stale = root.locator(".ukva-machine .ukva-stale")
