@@ -181,3 +181,11 @@ def test_the_error_box_says_not_applied_not_the_trait_machinery(browser):
 def test_a_refused_clone_is_drawn_with_its_errno_and_rule_in_the_picture():
     w = CloneExplorer("CLONE_SIGHAND")
     assert "EINVAL" in w.picture.value and w.clone_error.rule.name in w.picture.value
+
+
+def test_the_picture_keeps_one_row_per_kind_whatever_the_flags(browser):
+    w = CloneExplorer()
+    rows = w.picture.value.count("<tr>")
+    for flag in ("CLONE_VM", "CLONE_IO", "CLONE_SYSVSEM", "CLONE_SIGHAND"):
+        browser.set(w.checkboxes[flag], value=True)
+        assert w.picture.value.count("<tr>") == rows

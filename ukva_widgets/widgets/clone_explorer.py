@@ -231,12 +231,10 @@ class CloneExplorer(UkvaWidget):
             rows.append(f'<tr><td></td><td colspan="3" style="{cell};color:var(--jp-ui-font-color1);'
                         f'border:2px solid {BAD_COLOUR};border-radius:4px">{why}</td></tr>')
         else:
-            for kind, a, b in self._rows():
-                if a is None and b is None:
-                    continue
+            for kind, a, b in self._rows():  # every kind, held or not: the picture keeps its height
                 kind_cell = (f'<td style="{cell};text-align:right;white-space:nowrap;padding-right:4px">'
                              f'<span style="border-bottom:3px solid {KIND_COLOUR[kind]}">{esc(kind)}</span></td>')
-                if a is b:
+                if a is b and a is not None:
                     row = (f'<td></td><td class="ukva-shared" style="{cell}"><span style="{_CHIP};border:3px solid '
                            f'{KIND_COLOUR[kind]};background:var(--jp-layout-color2)">◀ {esc(a.label)} ×{a.refcount} ▶'
                            f"</span></td><td></td>")
