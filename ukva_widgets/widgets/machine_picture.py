@@ -74,7 +74,8 @@ def machine_svg(machine: Machine) -> str:
                      f'stroke-width:{3 if bad_cpu else 2}"/>'
                      f'<text x="{CPU_X + 8}" y="{y + 16}" style="{TEXT};font-weight:600">cpu{c}: '
                      f"{esc(_short_task(m, cur))}</text>"
-                     f'<text x="{CPU_X + 8}" y="{y + 32}" style="{MUTED}">CR3: {esc(m.mm_label(loaded))}'
+                     f'<text x="{CPU_X + 8}" y="{y + 32}" style="{MUTED}">'
+                     f"{'CR3: ' + esc(m.mm_label(loaded)) if loaded >= 0 else 'no MM loaded'}"
                      f"{' (lazy TLB)' if lazy else ''} · TLB</text></g>")
         ey = y + HEAD_H
         if not tlb:
