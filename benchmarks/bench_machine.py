@@ -22,7 +22,12 @@ def _vm_not_files() -> tuple[Kernel, list]:
     return make_tasks(threads=2, sibling="CLONE_VM")
 
 
-VERDICTS = [  # issue 3's table: (number, tasks, options)
+def _unequal_processes() -> tuple[Kernel, list]:
+    """Two MMs of different layouts: each allocator puts the shared page at another colour."""
+    return make_tasks(threads=2, sibling="CLONE_VM|CLONE_FILES", processes=1)
+
+
+VERDICTS = [  # issue 3's table (tests/engine/test_verdicts.py): (number, tasks, options)
     (1, lambda: _threads(2), dict(cpus=2, design="per-task")),
     (2, lambda: _threads(2), dict(cpus=1, design="per-task")),
     (3, lambda: _threads(2), dict(cpus=1, design="per-task", flush_on_same_mm_switch=True)),
@@ -33,7 +38,7 @@ VERDICTS = [  # issue 3's table: (number, tasks, options)
     (8, _vm_not_files, dict(cpus=2, design="per-mm", smp_safe=True)),
     (9, lambda: _threads(2), dict(cpus=2, design="per-mm", smp_safe=False)),
     (10, _vm_not_files, dict(cpus=2, design="per-mm", slots="fixed")),
-    (11, _processes, dict(cpus=2, design="per-mm", cache="virtual", shared_page=True)),
+    (11, _unequal_processes, dict(cpus=2, design="per-mm", cache="virtual", shared_page=True)),
     (12, _processes, dict(cpus=2, design="per-mm", cache="physical", shared_page=True)),
 ]
 

@@ -13,6 +13,11 @@ from engine_snapshot import snapshot
 from ukva_widgets.engine import Kernel
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a long check that runs once per suite (the SMP explorer "
+                            "against a plain BFS over many configurations)")
+
+
 @pytest.fixture
 def k() -> Kernel:
     return Kernel()

@@ -132,7 +132,7 @@ def test_a_kernel_thread_borrows_the_loaded_mm_lazily():
     m = Machine(k, [p, kw], cpus=1, design="per-mm")
     switch(m, 0, p)
     switch(m, 0, kw)
-    assert "loaded mm" in m.text() and "(lazy)" in m.text()
+    assert "loaded mm" in m.text() and "(lazy, holds an mm_count reference)" in m.text()
     assert "cpu0: read UKVA" not in [c.label for c in m.choices()]  # a kernel thread has no UKVA
     switch(m, 0, p)
     assert m.counters["cr3_writes"] == 1 and m.counters["full_flushes"] == 1
@@ -159,7 +159,7 @@ def test_a_lazy_cpu_is_skipped_by_the_shootdown_and_catches_up_on_tlb_gen():
     kw = k.kthread("kworker")
     m = Machine(k, [p, t, kw], cpus=2, design="per-mm")
     switch(m, 1, t)
-    m.step("cpu1: read UKVA")
+    m.step(f"cpu1: read slot {t.files.label}")
     switch(m, 1, kw)
     switch(m, 0, p)
     flushes = m.counters["full_flushes"]
@@ -167,7 +167,7 @@ def test_a_lazy_cpu_is_skipped_by_the_shootdown_and_catches_up_on_tlb_gen():
     assert m.counters["ipis"] == 0
     switch(m, 1, t)
     assert m.counters["full_flushes"] == flushes + 1
-    m.step("cpu1: read UKVA")
+    m.step(f"cpu1: read slot {t.files.label}")
     assert m.violation is None
 
 
@@ -239,8 +239,9 @@ def test_a_full_tlb_drops_an_entry_and_the_next_read_walks_again():
     t = k.clone(p, "CLONE_VM")          # two file tables and two sighands: four slots in mm
     m = Machine(k, [p, t], cpus=1, design="per-mm", tlb_size=1)
     switch(m, 0, p)
-    m.step("cpu0: read UKVA")           # files slot, then sighand slot: the second evicts the first
-    m.step("cpu0: read UKVA")
+    for _ in range(2):                  # files slot, then sighand slot: the second evicts the first
+        m.step(f"cpu0: read slot {p.files.label}")
+        m.step(f"cpu0: read slot {p.sighand.label}")
     assert m.counters["tlb_misses"] == 4 and m.violation is None
     cpu0 = m.text().splitlines()[1]
     assert cpu0.count("->") == 1
@@ -255,3 +256,38 @@ def test_a_fresh_machine_starts_over_and_shares_nothing_that_changes(threads):
     assert twin.history == [] and twin.state == m.setup.initial()
     twin.step(0)
     assert len(m.history) == 1 and m.fresh().state == m.setup.initial()
+
+
+def test_one_lazy_reference_per_cpu_is_passed_along_kernel_to_kernel_and_dropped_for_a_user_task():
+    k = Kernel()
+    p = k.fork(k.init)
+    kw, kd = k.kthread("kworker"), k.kthread("kswapd")
+    m = Machine(k, [p, kw, kd], cpus=2, design="per-mm")
+    base = p.mm.mm_count
+    switch(m, 0, p)
+    assert m.lazy_references() == {} and m.mm_count(0) == base
+    switch(m, 0, kw)                    # user -> kernel: mmgrab_lazy_tlb
+    assert m.lazy_references() == {0: 1} and m.mm_count(0) == base + 1
+    switch(m, 0, kd)                    # kernel -> kernel: the reference is passed along, not grabbed again
+    m.step("cpu0: switch to idle (lazy TLB)")
+    assert m.lazy_references() == {0: 1}
+    switch(m, 0, p)                     # kernel -> user: dropped
+    assert m.lazy_references() == {} and m.mm_count(0) == base
+    m.undo()
+    assert m.lazy_references() == {0: 1}
+    assert "mm_count 2" in m.text()
+
+
+def test_an_idle_cpu_with_nothing_loaded_holds_no_reference(threads):
+    m = Machine(*threads, cpus=2, design="per-mm")
+    m.step("cpu1: switch to " + m.task_label(0))
+    assert m.lazy == (-1, -1)
+
+
+def test_the_kernel_invariant_counts_mm_count_exactly_so_a_leaked_grab_is_caught():
+    k = Kernel()
+    p = k.fork(k.init)
+    k.check()
+    p.mm.mmgrab()                       # a grab nobody holds: the old lower bound let it pass
+    with pytest.raises(AssertionError, match="mm_count=2"):
+        k.check()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ukva_widgets.engine import Kernel, Machine, address_space, slot_address, ukva_shows
-from ukva_widgets.engine.layout import PAGE_OFFSET, UKVA_BASE
+from ukva_widgets.engine.layout import PAGE_OFFSET, PAGE_SIZE, UKVA_BASE
+from ukva_widgets.engine.transitions import COLOURS
 
 THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 
@@ -66,13 +67,22 @@ def test_per_task_ukva_shows_what_the_last_switch_wrote_into_the_shared_table(vm
     assert "should show task" in ukva_shows(m, t, 0)
 
 
-def test_the_shared_page_sits_at_a_different_address_in_each_mm():
+def shared_page_addresses(m: Machine, tasks: list) -> list[list[int]]:
+    return [[r.start for r in address_space(m, task).regions if "shared page" in r.detail] for task in tasks]
+
+
+def test_each_mm_allocator_puts_the_shared_page_at_its_first_free_slot():
     k = Kernel()
     p = k.fork(k.init)
-    q = k.fork(p)
-    m = Machine(k, [p, q], design="per-mm", shared_page=True)
-    shared = [[r.start for r in address_space(m, task).regions if "shared page" in r.detail] for task in (p, q)]
-    assert len(shared[0]) == len(shared[1]) == 1 and shared[0] != shared[1]
+    t = k.clone(p, "CLONE_VM")          # mm of p: four slots (two files, two sighand tables)
+    q = k.fork(k.init)                  # mm of q: two slots
+    m = Machine(k, [p, t, q], design="per-mm", shared_page=True)
+    assert shared_page_addresses(m, [p, q]) == [[slot_address(4)], [slot_address(2)]]
+    same = Machine(k, [p, t, q], design="per-mm", shared_page=True, shared_placement="same colour")
+    (a,), (b,) = shared_page_addresses(same, [p, q])
+    assert (a - b) % (COLOURS * PAGE_SIZE) == 0  # one colour in every MM
+    equal = Machine(k, [p, q], design="per-mm", shared_page=True)
+    assert shared_page_addresses(equal, [p, q]) == [[slot_address(2)]] * 2  # same layout, same slot
 
 
 def test_a_kernel_thread_has_no_address_space_to_draw():

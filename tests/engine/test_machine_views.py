@@ -98,3 +98,12 @@ def test_software_fill_has_no_page_table_entry_to_be_stale_against(design):
     m = Machine(k, tasks, cpus=2, design=design, fill="software")
     random_run(m, 50, seed=1)
     assert m.stale_entries() == []
+
+
+def test_a_violation_names_the_tlb_entry_that_served_it():
+    m, p = two_cpus_one_entry(smp_safe=False)
+    update(m, 1, p.files)
+    (entry,) = m.stale_entries()
+    read(m, 0)
+    v = m.violation
+    assert (v.cpu, v.vpage, v.source) == (entry.cpu, entry.vpage, "tlb")

@@ -120,8 +120,10 @@ def per_mm_unsafe(**options) -> Machine:
     return Machine(k, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False, **options)
 
 
-UNSAFE_UPDATE = ["cpu0: switch to task 2 (init)", "cpu0: read UKVA", "cpu1: switch to task 3 (init)",
-                 "cpu1: update slot files#2 (remap to a new page)", "cpu0: read UKVA"]
+UNSAFE_UPDATE = ["cpu0: switch to task 2 (init)", "cpu0: read slot files#2", "cpu1: switch to task 3 (init)",
+                 "cpu1: begin updating slot files#2 (copy it to a new page)",
+                 "cpu1: finish updating slot files#2 (map the new page)", "cpu0: read slot files#2"]
+SAFE_UPDATE = UNSAFE_UPDATE[:3] + ["cpu1: update slot files#2 (remap to a new page)"]
 
 
 def stale_groups(w: SMPStepper) -> list[str]:
@@ -131,22 +133,22 @@ def stale_groups(w: SMPStepper) -> list[str]:
 
 def test_a_stale_entry_is_drawn_stale_from_the_update_not_from_the_read(browser):
     w = SMPStepper(per_mm_unsafe())
-    for label in UNSAFE_UPDATE[:3]:
+    for label in UNSAFE_UPDATE[:4]:  # up to the copy: the page table still maps v0
         click_choice(browser, w, label)
         assert stale_groups(w) == []
-    click_choice(browser, w, UNSAFE_UPDATE[3])
+    click_choice(browser, w, UNSAFE_UPDATE[4])  # the new page mapped: cpu0's entry is stale now
     [entry] = stale_groups(w)
     assert "0xbfc00000" in entry and "stale: page table says v1" in entry
     assert "stale: page table says v1" in w.text() and w.machine.violation is None
     assert "stale TLB entry" in w.violation_box.value
-    click_choice(browser, w, UNSAFE_UPDATE[4])
+    click_choice(browser, w, UNSAFE_UPDATE[5])
     assert w.machine.violation.kind == "stale-tlb"
     assert "ukva-bad-read" in stale_groups(w)[0]
 
 
 def test_smp_safe_updates_leave_no_stale_entry(browser):
     w = SMPStepper(Machine(*_threads(), cpus=2, design="per-mm", smp_safe=True))
-    for label in UNSAFE_UPDATE[:4]:
+    for label in SAFE_UPDATE:
         click_choice(browser, w, label)
     assert "ukva-stale" not in w.picture.value and "stale" not in w.text().split("enabled:")[0].lower()
 
@@ -162,13 +164,13 @@ def test_the_trace_has_one_clickable_row_per_step_and_a_click_moves_the_machine_
     for label in UNSAFE_UPDATE:
         click_choice(browser, w, label)
     buttons = [row.children[0] for row in w.trace_chart.children[1:]]
-    assert len(buttons) == 5 and all("ukva-trace-step" in b._dom_classes for b in buttons)
+    assert len(buttons) == 6 and all("ukva-trace-step" in b._dom_classes for b in buttons)
     browser.click(buttons[1])
     assert [c.label for c in w.machine.history] == UNSAFE_UPDATE[:2]
     assert "ukva-current" in w.trace_chart.children[2]._dom_classes
-    assert len(w.trace_chart.children) == 6  # the steps ahead stay, to jump forward again
-    browser.click(buttons[4])
-    assert w.machine.violation is not None and len(w.machine.history) == 5
+    assert len(w.trace_chart.children) == 7  # the steps ahead stay, to jump forward again
+    browser.click(buttons[5])
+    assert w.machine.violation is not None and len(w.machine.history) == 6
 
 
 def test_taking_another_step_after_going_back_forgets_the_steps_ahead(browser):
@@ -194,7 +196,7 @@ def test_the_current_step_shows_what_it_changed(browser):
 
 def test_a_shootdown_ipi_is_an_arrow_between_lanes(browser):
     w = SMPStepper(Machine(*_threads(), cpus=2, design="per-mm", smp_safe=True))
-    for label in UNSAFE_UPDATE[:4]:
+    for label in SAFE_UPDATE:
         click_choice(browser, w, label)
     current = w.trace_chart.children[-1].children[1].value
     assert "ukva-ipi" in current and "shootdown IPI cpu1 → cpu0" in current and "+1 IPI" in current
@@ -209,7 +211,7 @@ def test_the_machine_picture_keeps_its_size_while_tlbs_fill_and_empty(browser):
     # (Only a stale entry adds a line under it, "stale: page table says ...": none arises here.)
     w = SMPStepper(Machine(*_threads(), cpus=2, design="per-mm", smp_safe=True))
     sizes = set()
-    for label in UNSAFE_UPDATE[:4] + ["cpu1: read UKVA", "cpu0: switch to idle (lazy TLB)"]:
+    for label in SAFE_UPDATE + ["cpu1: read slot files#2", "cpu0: switch to idle (lazy TLB)"]:
         sizes.add(w.picture.value.split('viewBox="')[1].split('"')[0])
         click_choice(browser, w, label)
     sizes.add(w.picture.value.split('viewBox="')[1].split('"')[0])

@@ -51,8 +51,11 @@ def _check_counts(k: Kernel, holders: Counter[SharedObject]) -> None:
             if obj not in holders:
                 _fail(f"{obj.label} is not freed but no task holds it")
             continue
-        floor = (1 if obj.mm_users > 0 else 0) + borrowed[obj]
-        if obj.mm_users != holders[obj] or obj.mm_count < floor or obj.mm_count == 0:
+        # mm_count, exactly: one reference for all the users together, one per kernel thread
+        # borrowing the MM as its active_mm (lazy TLB).  A grab nobody holds is a leak.
+        # (The SMP machine's lazy CPUs hold theirs in the machine: Machine.mm_count.)
+        exact = (1 if obj.mm_users > 0 else 0) + borrowed[obj]
+        if obj.mm_users != holders[obj] or obj.mm_count != exact or obj.mm_count == 0:
             _fail(f"{obj.label}: mm_users={obj.mm_users}, mm_count={obj.mm_count}, but "
                   f"{holders[obj]} tasks use it and {borrowed[obj]} kernel threads borrow it")
 

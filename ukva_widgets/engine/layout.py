@@ -73,7 +73,10 @@ def address_space(machine: Machine, task: Task) -> AddressSpace:
         raise ValueError(f"{machine.task_label(i)} is a kernel thread: it has no user address space "
                          "(it borrows the last MM lazily); pick a user task")
     regions = [Region(a, b, name) for a, b, name in USER_REGIONS]
+    from .transitions import HOLE
     for vpage, o in enumerate(s.mm_slots[m]):
+        if o == HOLE:
+            continue
         if o < 0:
             what = {"per-task": "the running task's page", "per-cpu": "this CPU's page"}[s.opts.design]
             regions.append(Region(slot_address(vpage), slot_address(vpage + 1), "UKVA (fixed address)", what))
@@ -82,13 +85,17 @@ def address_space(machine: Machine, task: Task) -> AddressSpace:
             users = sorted(machine.setup.tasks[t].pid for t, reads in enumerate(s.task_reads)
                            if any(v == vpage for v, _ in reads) and s.task_mm[t] == m)
             name = f"UKVA slot {vpage}" + (f" (the fixed {kind} address)" if s.opts.slots == "fixed" else "")
+            also = (f"; also mapped by {len(s.obj_maps[o]) - 1} other MM{'s' * (len(s.obj_maps[o]) > 2)}"
+                    if len(s.obj_maps[o]) > 1 else "")
             regions.append(Region(slot_address(vpage), slot_address(vpage + 1), name,
                                   f"{s.objects[o][1].label}, read by task{'s' * (len(users) > 1)} "
-                                  f"{', '.join(map(str, users))}"))
+                                  f"{', '.join(map(str, users))}{also}"))
     if s.shared:
         v = s.shared_vpage[m]
         regions.append(Region(slot_address(v), slot_address(v + 1), f"UKVA slot {v}",
-                              "the shared page (also mapped by the other MMs, at their own slots)"))
+                              "the shared page (also mapped by the other MMs, at " +
+                              ("slots of the same colour)" if s.same_colour else "their own slots)")))
+        regions.sort(key=lambda r: r.start)
     regions.append(Region(PAGE_OFFSET, 0x1_0000_0000, "kernel", "the same in every MM"))
     return AddressSpace(machine.mm_label(m), tuple(regions))
 
@@ -121,13 +128,13 @@ def ukva_view(machine: Machine, task: Task, cpu: int) -> UkvaView:
     if m < 0:
         raise ValueError(f"{machine.task_label(i)} is a kernel thread: it has no UKVA of its own")
     vpage, o = s.task_reads[i][0]
-    page = machine.state[1][m][vpage]
+    page = machine.page_table(m, cpu)[vpage]
     if s.opts.design == "per-task":
         want, right = f"{machine.task_label(i)}'s page", i
     elif s.opts.design == "per-cpu":
         want, right = f"cpu{cpu}'s page", cpu
     else:
-        want, right = f"the slot of {s.objects[o][1].label}", o * s.stride + machine.state[3][o]
+        want, right = f"the slot of {s.objects[o][1].label}", o * s.stride + machine.state[3][0][o]
     if s.hardware or s.opts.design == "per-mm":
         return UkvaView(slot_address(vpage), machine.mm_label(m), want, machine.page_label(page), page == right)
     return UkvaView(slot_address(vpage), machine.mm_label(m), want, "no entry: software refill", True)

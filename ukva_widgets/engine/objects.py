@@ -60,7 +60,9 @@ class SharedObject:
 @dataclass(eq=False, repr=False)
 class MM(SharedObject):
     """mm_struct: mm_users counts tasks using the address space; all of them together hold one
-    mm_count reference, and lazy-TLB borrowers (kernel threads, part 2) hold one each (mmgrab)."""
+    mm_count reference, and a kernel thread given the MM as its active_mm holds one (mmgrab).
+    The SMP machine does not grab: its lazy CPUs' references are counted in the machine
+    (Machine.lazy_references, Machine.mm_count), one per lazy CPU."""
 
     kind, counter = "mm", "mm_users"
     mm_users: int = 1

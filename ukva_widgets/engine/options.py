@@ -9,6 +9,8 @@ DESIGNS = ("per-task", "per-cpu", "per-mm")
 FILLS = ("hardware", "software")
 SLOTS = ("dynamic", "fixed")
 CACHES = ("physical", "virtual")
+PLACEMENTS = ("per-mm allocator", "same colour")
+PAGE_TABLES = ("shared", "per-cpu")
 COUNTERS = ("tlb_misses", "page_walks", "refill_traps", "page_flushes", "full_flushes", "cr3_writes", "ipis")
 MAX_CPUS = 8
 MAX_TASKS = 8
@@ -56,6 +58,8 @@ class Options:
     shared_page: bool = False
     tlb_size: int = 4
     updates: int = 1
+    shared_placement: str = "per-mm allocator"
+    page_tables: str = "shared"
 
     def __post_init__(self) -> None:
         int_in("cpus", self.cpus, 1, MAX_CPUS)
@@ -63,6 +67,8 @@ class Options:
         pick("fill", self.fill, FILLS)
         pick("slots", self.slots, SLOTS)
         pick("cache", self.cache, CACHES)
+        pick("shared_placement", self.shared_placement, PLACEMENTS)
+        pick("page_tables", self.page_tables, PAGE_TABLES)
         for name in ("pcid", "flush_on_same_mm_switch", "smp_safe", "shared_page"):
             boolean(name, getattr(self, name))
         int_in("tlb_size", self.tlb_size, 1, 64)
@@ -76,8 +82,12 @@ class Options:
                  "PCID" if self.pcid else "no PCID"]
         if self.flush_on_same_mm_switch:
             parts.append("flush on same-MM switch")
+        if self.page_tables == "per-cpu":
+            parts.append("per-CPU page tables")
         if self.design == "per-mm":
             parts += [f"{self.slots} slots", "SMP-safe updates" if self.smp_safe else "plain updates"]
         if self.shared_page:
-            parts.append(f"shared page, {self.cache} cache")
+            parts.append("shared page")
+        if self.design == "per-mm" and (self.shared_page or self.cache != "physical"):
+            parts.append(f"{self.cache} cache, {self.shared_placement} placement")
         return ", ".join(parts)

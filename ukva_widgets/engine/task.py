@@ -45,8 +45,8 @@ class Task:
     """One schedulable task. `parent` is the kernel's real_parent (None for init and kthreadd,
     whose parent is the idle task, pid 0); `children` holds the thread-group leaders whose
     parent this task is, as the kernel's children list does. A kernel thread has mm None; whoever
-    sets its active_mm (the SMP machine, lazy TLB) takes an mm_count reference with mmgrab(),
-    which exit drops.
+    sets its active_mm takes an mm_count reference with mmgrab(), which exit drops. (The SMP
+    machine sets none: it counts its lazy CPUs' references itself, see Machine.mm_count.)
 
     comm is the task's name as /proc/PID/comm shows it (at most TASK_COMM_LEN-1 = 15 bytes):
     inherited by clone, set by execve to the basename of the path and by Kernel.set_comm

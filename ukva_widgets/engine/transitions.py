@@ -1,4 +1,4 @@
-"""The SMP machine as a state transition system: CPUs with TLBs, one page table per MM, and a
+"""The SMP machine as a state transition system: CPUs with TLBs, page tables per MM, and a
 UKVA design on top.
 
 In the manner of MOSAIC: `Setup.enabled` lists what may happen in a state and `Setup.next`
@@ -13,42 +13,67 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
    CPU keeps 6 ASID slots, reused by MM and flushed only when stale (FACTS.md §6).
 3. switch_mm.  Switching to a task of the loaded MM skips the CR3 write, as x86
    switch_mm_irqs_off does; a kernel thread or the idle task keeps the previous MM loaded
-   (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.
-4. The UKVA.  A kernel area at a fixed address (layout.py).  What it shows is the `design`
+   (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.  A lazy CPU holds one
+   mm_count reference on the MM it keeps: taken on a user -> kernel switch, passed along on
+   kernel -> kernel switches, dropped on kernel -> user (kernel/sched/core.c, FACTS.md §6);
+   machine.py's `Machine` keeps and checks these (they are not part of the explored state).
+4. Page tables.  `page_tables="shared"`: one page table per MM, which every CPU running the MM
+   walks, as on Linux.  `page_tables="per-cpu"`: each CPU has its own copy of each MM's page
+   table, so a switch can rewrite this CPU's copy without touching what the other CPUs walk
+   (what Linus Torvalds' reply calls per-CPU page tables; FACTS.md §1).  An update of a slot
+   writes every copy.
+5. The UKVA.  A kernel area at a fixed address (layout.py).  What it shows is the `design`
    (the three places Linus Torvalds weighed in his reply to Martin Bligh, 16 Aug 2002,
    <Pine.LNX.4.44.0208162134440.2497-100000@home.transmeta.com>; FACTS.md §1):
    - "per-task": the running task's page.  With hardware fill the switch rewrites the UKVA
-     entry of the task's page table, which the MM's other tasks share; with software fill the
-     switch drops the CPU's UKVA entry and the refill handler loads the current task's page.
-   - "per-cpu": this CPU's page; hardware fill rewrites the shared entry likewise, software
-     refill loads the CPU's own page.
+     entry of the task's page table (this CPU's copy under per-CPU page tables), which the MM's
+     other tasks share; with software fill the switch drops the CPU's UKVA entry and the
+     refill handler loads the current task's page.
+   - "per-cpu": this CPU's page; hardware fill rewrites the entry likewise, software refill
+     loads the CPU's own page.
    - "per-mm": one page per slot, never rewritten on a switch.  Each files table and sighand
      table a task of the MM uses has its own slot (`slots="dynamic"`), or every object of a
-     kind shares one fixed slot that maps the first one (`slots="fixed"`).
-5. Fills.  A TLB miss under `fill="hardware"` walks the loaded MM's page table, as x86 does;
-   under `fill="software"` it traps to a handler that loads the current task's (per-task) or
-   this CPU's (per-cpu) page, or walks the page table (per-mm), as MIPS's generated handlers
-   or sparc64's TSB miss trap may (FACTS.md §6).
-6. Updates (per-mm).  "update slot files#2" remaps the slot to a fresh page, as growing a
-   file table would.  `smp_safe=True` takes the MM's lock, bumps its tlb_gen, flushes the
-   local entry and sends a shootdown IPI to every other CPU in the cpumask that is not lazy;
-   lazy or switched-away CPUs catch up on tlb_gen when they load the MM again
-   (flush_tlb_mm_range, FACTS.md §6).  `smp_safe=False` writes the entry and flushes only the
-   local TLB, which is all a uniprocessor needs.  An update is one step: the model has no lost
-   updates, only stale translations.
-7. The shared page (`shared_page=True`, per-mm only): one physical page mapped into the UKVA
-   of every MM in the machine, each MM at the address its own slot allocator gives it.
-   Reads and writes of it go through a write-back data cache indexed by the virtual address
-   (`cache="virtual"`) or the physical one (`cache="physical"`); a virtually indexed cache
-   holds one physical page in as many lines as it has mappings of different colour, which is
-   why Linux needs flush_dcache_page there and not on physically indexed IA32
-   (Documentation/core-api/cachetlb.rst, FACTS.md §7).  The cache is one for the
-   machine, as if the CPUs shared it or kept it coherent by physical address.  Only the
-   shared page goes through the cache: every other page has one mapping, so it cannot alias.
-8. The invariant.  A read of the UKVA by a task must return its own page (per-task), its CPU's
-   page (per-cpu), the current version of each of its own objects' slots (per-mm), and the
-   last value written to the shared page.  The first read that does not is a `Violation`, and
-   the machine stops there.
+     kind shares one fixed slot that maps the first one (`slots="fixed"`).  A read targets one
+     slot (the task's files table or its sighand table, or the shared page), so no verdict
+     depends on the order in which a read would look slots up.
+6. Fills.  A TLB miss under `fill="hardware"` walks the page table the CPU has loaded, as x86
+   does; under `fill="software"` it traps to a handler that loads the current task's
+   (per-task) or this CPU's (per-cpu) page, or walks the page table (per-mm), as MIPS's
+   generated handlers or sparc64's TSB miss trap may (FACTS.md §6).
+7. Updates (per-mm).  "update slot files#2" remaps the slot to a fresh page (a copy of the
+   version the updater's MM maps, one version newer), as growing a file table would.
+   - `smp_safe=True` takes the lock, bumps the MM's tlb_gen, flushes the local entry and sends
+     a shootdown IPI to every other CPU in the cpumask that is not lazy; lazy or switched-away
+     CPUs catch up on tlb_gen when they load the MM again (flush_tlb_mm_range, FACTS.md §6).
+     For an object mapped in one MM that is one step.
+   - `smp_safe=False` takes no lock, bumps no tlb_gen and sends no IPI: the update is two steps,
+     "begin" (copy the version its MM maps to a new page) and "finish" (map the copy and flush
+     the local TLB, which is all a uniprocessor needs).  Two CPUs can both copy v and both map
+     v+1: the second finish overwrites a version it never saw, a lost update.  A CPU finishes
+     its update before it does anything else (it edits the page table with preemption off).
+   - An object mapped in several MMs (a files table shared with CLONE_FILES but not CLONE_VM)
+     sits in each MM's own page table, under each MM's own lock and cpumask: its update maps
+     the copy one MM per step, the updater doing nothing else in between.  Between two such
+     steps tasks of the two MMs see different versions of one table.
+8. Pages mapped in several MMs.  The shared page (`shared_page=True`, per-mm only: one
+   physical page in the UKVA of every MM, like the vDSO data page) and every slot object mapped
+   in more than one MM hold data that tasks write in place ("write files#2") and read.  That
+   data goes through a write-back data cache indexed by the virtual address (`cache="virtual"`)
+   or the physical one (`cache="physical"`).  A virtually indexed cache has COLOURS page
+   colours (ARM's SHMLBA is 4 pages): two mappings of one page at addresses of different
+   colour are held in two lines, aliases, which is why Linux needs flush_dcache_page there and
+   not on physically indexed IA32 (Documentation/core-api/cachetlb.rst, FACTS.md §7).  Where
+   each MM puts such a page is `shared_placement`: "per-mm allocator" takes each MM's first
+   free slot, so the colours differ whenever the MMs' layouts do; "same colour" puts every
+   mapping of a page at a slot of one colour, as SHMLBA alignment does, and no alias can form.
+   The cache is one for the machine, as if the CPUs shared it or kept it coherent by physical
+   address; a page with one mapping cannot alias and does not go through it.  A remap copies
+   the data coherently (the kernel flushes the old mapping first); the data's version is kept
+   per page across remaps.
+9. The invariant.  A read of the UKVA by a task must return its own page (per-task), its CPU's
+   page (per-cpu), the current version of its own object in that slot (per-mm), and the last
+   data written to a page mapped in several MMs; and no update may overwrite a version it did
+   not start from.  The first step that breaks this is a `Violation`, and the machine stops.
 
 Counters (TLB misses, page walks or refill traps, page and full flushes, CR3 writes, IPIs)
 are kept by the Machine along its history and are not part of the state the explorer hashes.
@@ -66,12 +91,15 @@ if TYPE_CHECKING:
 
 SLOT_KINDS = ("files", "sighand")
 N_PCID_ASIDS = 6  # TLB_NR_DYN_ASIDS on x86 (FACTS.md §6)
+COLOURS = 4       # page colours of the virtually indexed cache: ARM's SHMLBA is 4 pages (FACTS.md §7)
 
 # Choice kinds and the counters' positions, as small ints for the explorer's hot loop.
-SWITCH, READ, UPDATE, WRITE, EVICT = range(5)
+SWITCH, READ, UPDATE, WRITE, EVICT, FINISH = range(6)
 MISS, WALK, REFILL, PFLUSH, FFLUSH, CR3, IPI = range(7)
 PER_TASK, PER_CPU, PER_MM = range(3)
-SHARED_KEY_PHYSICAL = -1  # the cache key of the shared page under a physically indexed cache
+SHARED_KEY_PHYSICAL = -1  # the cache key of a page under a physically indexed cache
+HOLE = -2                 # a UKVA page no slot uses (left free by "same colour" placement)
+SHARED = -1               # in `cached`: the shared page (otherwise an object index)
 
 
 class Setup:
@@ -87,62 +115,129 @@ class Setup:
         self.n_asids = N_PCID_ASIDS if opts.pcid else 1
         self.tlb_size = opts.tlb_size
         self.stride = opts.updates + 1
+        self.safe = opts.smp_safe
         self.mms: list[Any] = []
         self.objects: list[Any] = []
         for t in self.tasks:
             if t.mm is not None and all(t.mm is not m for m in self.mms):
                 self.mms.append(t.mm)
+        nmm = len(self.mms)
         self.task_mm = tuple(-1 if t.mm is None else self._index(self.mms, t.mm) for t in self.tasks)
         self.user = tuple(m >= 0 for m in self.task_mm)
-        # Slots: per MM, the object each UKVA page maps (per-mm), or one page (per-task/per-cpu).
-        self.mm_slots: list[tuple[int, ...]] = []
-        self.task_reads: list[tuple[tuple[int, int], ...]] = [()] * len(self.tasks)
-        for m, mm in enumerate(self.mms):
+        # Page tables: one per MM, or one per MM and CPU (row m * ncpu + c).
+        self.per_cpu_tables = opts.page_tables == "per-cpu"
+        self.copies = self.ncpu if self.per_cpu_tables else 1
+        # Per MM, the objects it needs a slot for, in allocation order (per-mm only).
+        needs: list[list[int]] = []
+        for m in range(nmm):
             users = [i for i, t in enumerate(self.tasks) if self.task_mm[i] == m]
+            objs: list[int] = []
+            if self.design == PER_MM:
+                for kind in SLOT_KINDS:
+                    for i in users:
+                        o = self._object(kind, getattr(self.tasks[i], kind))
+                        if o not in objs and (opts.slots == "dynamic" or not any(
+                                self.objects[s][0] == kind for s in objs)):
+                            objs.append(o)
+            needs.append(objs)
+        # Pages mapped in several MMs go through the cache: objects first, then the shared page.
+        self.cached: tuple[int, ...] = tuple(o for o in range(len(self.objects))
+                                             if sum(o in objs for objs in needs) > 1)
+        if opts.shared_page:
+            self.cached += (SHARED,)
+        self.obj_cache = tuple(self.cached.index(o) if o in self.cached else -1 for o in range(len(self.objects)))
+        self.shared = opts.shared_page
+        self.shared_index = len(self.cached) - 1 if opts.shared_page else -1
+        self.virtual_cache = opts.cache == "virtual"
+        self.same_colour = opts.shared_placement == "same colour"
+        # Placement: per MM, what each UKVA page holds; and per cached page its page in each MM.
+        self.mm_slots: list[tuple[int, ...]] = []
+        self.cached_vpage: list[list[int]] = [[-1] * nmm for _ in self.cached]
+        for m in range(nmm):
             if self.design != PER_MM:
                 self.mm_slots.append((-1,))
-                for i in users:
-                    self.task_reads[i] = ((0, -1),)
                 continue
-            slots: list[int] = []
+            row: list[int] = []
+            wanted = [p for p, o in enumerate(self.cached) if o == SHARED or o in needs[m]]
+            for o in needs[m]:
+                if self.same_colour and self.obj_cache[o] >= 0:
+                    continue
+                row.append(o)
+            for p in wanted:
+                o = self.cached[p]
+                if self.same_colour:
+                    v = next(v for v in range(len(row), len(row) + COLOURS) if v % COLOURS == p % COLOURS)
+                    v = min([h for h, x in enumerate(row) if x == HOLE and h % COLOURS == p % COLOURS] + [v])
+                    row += [HOLE] * (v + 1 - len(row))
+                else:
+                    v = row.index(o) if o in row else len(row)
+                    if v == len(row):
+                        row.append(HOLE)
+                if o != SHARED:
+                    row[v] = o
+                self.cached_vpage[p][m] = v
+            # The shared page is not a slot (never remapped): a HOLE in the slot row, trimmed at the end.
+            while row and row[-1] == HOLE:
+                row.pop()
+            self.mm_slots.append(tuple(row))
+        self.shared_vpage = tuple(self.cached_vpage[self.shared_index]) if self.shared else ()
+        # Per task, the slots it reads: (vpage, the object it expects there).
+        self.task_reads: list[tuple[tuple[int, int], ...]] = [()] * len(self.tasks)
+        for i, m in enumerate(self.task_mm):
+            if m < 0:
+                continue
+            if self.design != PER_MM:
+                self.task_reads[i] = ((0, -1),)
+                continue
+            slots = self.mm_slots[m]
+            reads = []
             for kind in SLOT_KINDS:
-                for i in users:
-                    o = self._object(kind, getattr(self.tasks[i], kind))
-                    if o not in slots and (opts.slots == "dynamic" or not any(
-                            self.objects[s][0] == kind for s in slots)):
-                        slots.append(o)
-            self.mm_slots.append(tuple(slots))
-            for i in users:
-                reads = []
-                for kind in SLOT_KINDS:
-                    o = self._object(kind, getattr(self.tasks[i], kind))
-                    vpage = slots.index(o) if o in slots else next(
-                        v for v, s in enumerate(slots) if self.objects[s][0] == kind)
-                    reads.append((vpage, o))
-                self.task_reads[i] = tuple(reads)
+                o = self._object(kind, getattr(self.tasks[i], kind))
+                vpage = slots.index(o) if o in slots else next(
+                    v for v, s in enumerate(slots) if s >= 0 and self.objects[s][0] == kind)
+                reads.append((vpage, o))
+            self.task_reads[i] = tuple(reads)
+        # The UKVA pages a task can read (one choice each) and the cached pages it may write.
+        self.read_pages = tuple(tuple(dict.fromkeys([v for v, _ in reads] + (
+            [self.shared_vpage[m]] if self.shared and m >= 0 and self.design == PER_MM else [])))
+            for reads, m in zip(self.task_reads, self.task_mm))
+        self.task_writes = tuple(tuple(p for p, o in enumerate(self.cached)
+                                       if m >= 0 and (o == SHARED or any(o == x for _, x in reads)))
+                                 for reads, m in zip(self.task_reads, self.task_mm))
+        # Per MM and UKVA page, the cached page it maps (or -1).
+        self.vpage_cached = tuple({v: p for p, maps in enumerate(self.cached_vpage) if maps[m] >= 0
+                                   for v in [maps[m]]} for m in range(nmm))
+        # Per task and UKVA page it reads: (the object it expects there or None for the shared
+        # page, the cached page there or -1, that page's cache line through this MM).
+        self.read_info = tuple({v: (next((x for w, x in reads if w == v), None),
+                                    self.vpage_cached[m].get(v, -1) if m >= 0 else -1,
+                                    self.cache_key(self.vpage_cached[m][v], m)
+                                    if m >= 0 and v in self.vpage_cached[m] else 0)
+                                for v in pages}
+                               for reads, pages, m in zip(self.task_reads, self.read_pages, self.task_mm))
         # PCID with no more MMs than ASIDs: one slot per MM, never recycled (tlb.switch_mm).
-        self.static_asids = opts.pcid and len(self.mms) <= N_PCID_ASIDS
+        self.static_asids = opts.pcid and nmm <= N_PCID_ASIDS
         if self.static_asids:
-            self.n_asids = max(len(self.mms), 2)  # two at least: one slot would mean "no PCID"
+            self.n_asids = max(nmm, 2)  # two at least: one slot would mean "no PCID"
         self.obj_maps = tuple(tuple((m, v) for m, slots in enumerate(self.mm_slots)
                                     for v, s in enumerate(slots) if s == o)
                               for o in range(len(self.objects)))
-        # The shared page sits after each MM's slots, where that MM's allocator put it
-        # (each MM allocates on its own, so the addresses differ: slot count + MM index).
-        self.shared_vpage = tuple(len(s) + m for m, s in enumerate(self.mm_slots))
-        self.shared = opts.shared_page
-        self.virtual_cache = opts.cache == "virtual"
         self._enabled: dict[tuple, list] = {}
         # Indexed by choice kind (SWITCH, READ, ...); each takes (state, cpu, arg, counts).
-        self.handlers = (self._switch, self._read, self._update, self._write, self._evict)
+        self.handlers = (self._switch, self._read, self._update, self._write, self._evict, self._finish)
         # Designs whose switch rewrites nothing when the MM stays: per-mm, software per-cpu.
         self.plain_switch = self.design == PER_MM or (self.design == PER_CPU and not self.hardware)
-        self.symmetric = self.design != PER_CPU
+        # CPU numbers matter under per-cpu (pages name CPUs) and where a switch rewrites one
+        # CPU's copy of a page table; otherwise the CPUs may be sorted.
+        self.symmetric = self.design != PER_CPU and not (self.per_cpu_tables and self.design != PER_MM)
         # Per task, the first task it is interchangeable with (Setup.enabled with search):
         # under per-mm, same MM and same slots; under the other designs pages name tasks.
         signature = [(self.task_mm[i], self.task_reads[i]) if self.design == PER_MM else i
                      for i in range(len(self.tasks))]
         self.twin = tuple(signature.index(sig) for sig in signature)
+        # Under per-mm a running task can be renamed to its first twin too (key): then the
+        # state names no task but through its class, and its update in progress rides on its CPU.
+        self.rename = self.design == PER_MM and any(t != i for i, t in enumerate(self.twin))
         self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
 
     @staticmethod
@@ -156,82 +251,114 @@ class Setup:
         self.objects.append((kind, obj))
         return len(self.objects) - 1
 
+    def table(self, m: int, c: int) -> int:
+        """The row of `state[1]` that CPU `c` walks for MM `m`."""
+        return m * self.copies + c if self.per_cpu_tables else m
+
+    def cache_key(self, p: int, m: int) -> int:
+        """The line cached page `p` occupies when accessed through MM `m`'s mapping."""
+        return self.cached_vpage[p][m] % COLOURS if self.virtual_cache else SHARED_KEY_PHYSICAL
+
     # -- states ---------------------------------------------------------------------------
     def initial(self) -> tuple:
         """All CPUs idle with no MM loaded and empty TLBs; every slot maps version 0.
 
-        A state is the tuple (cpus, ptes, mm_gen, obj_gen, shared): the CPUs (tlb.py); per MM
-        its UKVA page-table entries (a page number per UKVA page); per MM its tlb_gen; per
-        slot object its version; the shared page as (last written, in memory, cache lines
-        (key, version, dirty))."""
+        A state is the tuple (cpus, ptes, mm_gen, updates, caches): the CPUs (tlb.py); the page
+        tables' UKVA entries, a row per MM (per MM and CPU under per-CPU page tables, see
+        `table`) with a page number per UKVA page; per MM its tlb_gen; the pair (per slot
+        object its version, per task its update in progress: None, or (object, version it
+        copied, how many of the object's MMs it has mapped)); per page mapped in several MMs
+        (`cached`) its data as (last written, in memory, cache lines (key, version, dirty))."""
         cpu = (-1, -1, 0, 0, ((-1, 0),) * self.n_asids, ())
-        ptes = tuple(tuple(-1 if o < 0 else o * self.stride for o in slots) for slots in self.mm_slots)
-        return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), (0,) * len(self.objects), (0, 0, ()))
+        ptes = tuple(tuple(-1 if o < 0 else o * self.stride for o in slots)
+                     for slots in self.mm_slots for _ in range(self.copies))
+        updates = ((0,) * len(self.objects), (None,) * len(self.tasks))
+        return ((cpu,) * self.ncpu, ptes, (0,) * len(self.mms), updates, ((0, 0, ()),) * len(self.cached))
 
     def enabled(self, state: tuple, search: bool = False) -> list[tuple[tuple[int, int, int], Callable, int, int]]:
         """The raw choices enabled in `state`: (code, handler, cpu, arg), the code being
-        (kind, cpu, arg).  They depend only on who runs where, the objects' versions and the
-        cache, so they are memoised on those.
+        (kind, cpu, arg).  They depend only on who runs where, the updates and the caches, so
+        they are memoised on those.
 
         With `search` (the explorer), a CPU is offered only one of several interchangeable
         tasks that are not running: under per-mm, tasks of one MM that read the same slots
         differ in nothing but their pid, and a task that is not running appears nowhere in
         the state, so switching to one or to its twin leads to states that differ only by
         a renaming of tasks, with the same futures.  The stepper still offers every task."""
-        cpus, _, _, obj_gen, shared = state
-        key = (tuple([cpu[0] for cpu in cpus]), obj_gen, shared[0], shared[2], search)
+        cpus, _, _, updates, caches = state
+        key = (tuple([cpu[0] for cpu in cpus]), updates, caches, search)
         out = self._enabled.get(key)
         if out is None:
-            codes = self._compute_enabled(key[0], obj_gen, shared, search)
+            codes = self._compute_enabled(key[0], updates, caches, search)
             out = self._enabled[key] = [(code, self.handlers[code[0]], code[1], code[2]) for code in codes]
         return out
 
-    def _compute_enabled(self, running: tuple[int, ...], obj_gen: tuple[int, ...],
-                         shared: tuple, search: bool) -> list[tuple[int, int, int]]:
+    def _compute_enabled(self, running: tuple[int, ...], updates: tuple,
+                         caches: tuple, search: bool) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
+        versions, pending = updates
         limit = self.stride - 1
         waiting = [n for n in range(len(self.tasks)) if n not in running]
         if search:
             waiting = sorted({self.twin[n]: n for n in reversed(waiting)}.values())
-        # An SMP-safe update leaves the same state whichever CPU makes it (every CPU running
-        # the MM ends flushed and current), and a write depends only on the cache line it
-        # goes to; the search takes each once.
+        # Under the lock, an object being updated cannot be updated again until done.
+        locked = {p[0] for p in pending if p is not None} if self.safe else set()
+        # An SMP-safe update of an object of one MM leaves the same state whichever CPU makes
+        # it (every CPU running the MM ends flushed and current), and a write depends only on
+        # the cache line it goes to; the search takes each once.
         done: set[tuple[int, int]] = set()
         for c, cur in enumerate(running):
+            if cur >= 0 and pending[cur] is not None:
+                o, _, k = pending[cur]
+                out.append((FINISH, c, (k << 8) | o))
+                continue
             out += [(SWITCH, c, n) for n in waiting]
             if cur < 0:
                 continue
             out.append((SWITCH, c, -1))
             if not self.user[cur]:
                 continue
-            out.append((READ, c, 0))
+            out += [(READ, c, v) for v in self.read_pages[cur]]
             if self.design == PER_MM:
                 for o in dict.fromkeys(o for _, o in self.task_reads[cur]):
-                    if obj_gen[o] < limit and (UPDATE, o) not in done:
+                    if versions[o] < limit and o not in locked and (UPDATE, o) not in done:
                         out.append((UPDATE, c, o))
-                        if search and self.opts.smp_safe:
+                        if search and self.safe and len(self.obj_maps[o]) == 1:
                             done.add((UPDATE, o))
-                line = self.shared_vpage[self.task_mm[cur]] if self.virtual_cache else SHARED_KEY_PHYSICAL
-                if self.shared and shared[0] < limit and (WRITE, line) not in done:
-                    out.append((WRITE, c, 0))
-                    if search:
-                        done.add((WRITE, line))
-        out += [(EVICT, -1, key) for key, _, _ in shared[2]]
+                m = self.task_mm[cur]
+                for p in self.task_writes[cur]:
+                    line = (WRITE, p * 8 + self.cache_key(p, m) + 1)
+                    if caches[p][0] < limit and line not in done:
+                        out.append((WRITE, c, p))
+                        if search:
+                            done.add(line)
+        for p, (_, _, lines) in enumerate(caches):
+            out += [(EVICT, -1, p * 8 + key + 1) for key, _, _ in lines]
         return out
 
     def key(self, state: tuple) -> tuple:
-        """The state as the explorer's visited set sees it, with two reductions that keep
+        """The state as the explorer's visited set sees it, with three reductions that keep
         every future the same:
+        - twins: under per-mm, tasks of one MM that read the same slots differ only by their
+          pid, so a running task is named by the first of its twins;
         - symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs
-          are sorted (per-cpu pages name their CPU, so there they are not);
+          are sorted (per-cpu pages name their CPU, so there they are not; nor where a switch
+          rewrites one CPU's copy of a page table);
         - stale ASIDs: entries under an ASID whose tlb_gen is behind its MM's will be flushed
           before anyone reads them (switch_mm checks tlb_gen), so they are left out."""
         cpus = state[0]
         if self.has_stale(state):
             cpus = [self._prune(cpu, state[2]) for cpu in cpus]
+        updates = state[3]
+        if self.rename:
+            # Twins: a running task is named by its first twin (only running tasks can have an
+            # update in progress, so it moves onto the CPU that runs it).
+            twin, pending = self.twin, updates[1]
+            cpus = [cpu if cpu[0] < 0 else (twin[cpu[0]],) + cpu[1:] + (pending[cpu[0]] or (),) for cpu in cpus]
+            updates = updates[0]
         if self.symmetric:
             cpus = sorted(cpus)
-        return (tuple(cpus), state[1], state[2], state[3], state[4])
+        return (tuple(cpus), state[1], state[2], updates, state[4])
 
     def has_stale(self, state: tuple) -> bool:
         """Whether some CPU holds an ASID whose tlb_gen is behind its MM's.  Only an SMP-safe
@@ -270,17 +397,19 @@ class Setup:
         if self.plain_switch and cpu[1] == m and cpu[4][cpu[2]][1] >= state[2][m]:
             # The hot path: same MM, tlb_gen current, nothing the design rewrites.
             return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
-        _, ptes, mm_gen, obj_gen, shared = state
+        _, ptes, mm_gen, updates, caches = state
         cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids, self.static_asids)
         counts[CR3] += cr3
         counts[FFLUSH] += full
         cur, loaded, asid, rr, asids, tlb = cpu
         if self.design != PER_MM:
             if self.hardware:
-                # The switch points the MM's one UKVA entry at the new task's (or CPU's) page.
+                # The switch points the UKVA entry of the MM's page table (this CPU's copy
+                # under per-CPU page tables) at the new task's (or CPU's) page.
                 page = n if self.design == PER_TASK else c
-                if ptes[m][0] != page:
-                    ptes = ptes[:m] + ((page,),) + ptes[m + 1:]
+                t = self.table(m, c)
+                if ptes[t][0] != page:
+                    ptes = ptes[:t] + ((page,),) + ptes[t + 1:]
                 drop = self.opts.flush_on_same_mm_switch
             else:
                 # Software refill: per-task drops the CPU's entry so the handler reloads it.
@@ -289,97 +418,143 @@ class Setup:
                 tlb = T.flush_page(tlb, asid, 0)
                 counts[PFLUSH] += 1
         cpus = cpus[:c] + ((n, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
-        return (cpus, ptes, mm_gen, obj_gen, shared), None
+        return (cpus, ptes, mm_gen, updates, caches), None
 
-    def _read(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, tuple | None]:
-        """A read that hits and is right changes nothing: it returns `state` itself, which
-        tells the explorer it has seen the result without hashing it."""
-        cpus, ptes, mm_gen, obj_gen, shared = state
+    def _read(self, state: tuple, c: int, vpage: int, counts: list[int]) -> tuple[tuple, tuple | None]:
+        """Read one UKVA page: a slot (its translation is checked), and the data of a page
+        mapped in several MMs (through the cache).  A read that hits and is right changes
+        nothing: it returns `state` itself, which tells the explorer it has seen the result
+        without hashing it."""
+        cpus = state[0]
         cpu = cpus[c]
-        cur, loaded, asid, rr, asids, tlb = cpu
-        m = self.task_mm[cur]
-        bad = None
-        for vpage, o in self.task_reads[cur]:
-            page = T.lookup(tlb, asid, vpage)
-            source = "tlb"
-            if page < 0:
+        cur = cpu[0]
+        o, p, key = self.read_info[cur][vpage]
+        if o is not None:
+            tlb = cpu[5]
+            asid = cpu[2]
+            page = -1
+            for a, v, pg in tlb:
+                if a == asid and v == vpage:
+                    page = pg
+                    break
+            if self.design == PER_MM:
+                want = o * self.stride + state[3][0][o]
+            else:
+                want = cur if self.design == PER_TASK else c
+            if page >= 0:
+                if page == want and p < 0:
+                    return state, None        # the hot path: a hit, and right
+                source = "tlb"
+            else:
                 counts[MISS] += 1
                 if self.hardware or self.design == PER_MM:
                     counts[WALK if self.hardware else REFILL] += 1
-                    page = ptes[m][vpage]
+                    page = state[1][self.table(self.task_mm[cur], c)][vpage]
                     source = "walk" if self.hardware else "refill"
                 else:
                     counts[REFILL] += 1
-                    page = cur if self.design == PER_TASK else c
+                    page = want if self.design != PER_MM else page
                     source = "refill"
                 tlb = T.fill(tlb, asid, vpage, page, self.tlb_size)
-            if self.design == PER_TASK:
-                want = cur
-            elif self.design == PER_CPU:
-                want = c
-            else:
-                want = o * self.stride + obj_gen[o]
+                cpus = cpus[:c] + (cpu[:5] + (tlb,),) + cpus[c + 1:]
             if page != want:
-                bad = (vpage, page, want, source)
-                break
-        if tlb is not cpu[5]:
-            cpus = cpus[:c] + ((cur, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
-        if bad is None and self.shared:
-            truth, memory, lines = shared
-            key = self.shared_vpage[m] if self.virtual_cache else SHARED_KEY_PHYSICAL
-            got = next((g for k, g, _ in lines if k == key), -1)
+                return (cpus,) + state[1:], (c, cur, vpage, page, want, source)
+        caches = state[4]
+        if p >= 0:
+            truth, memory, lines = caches[p]
+            got = -1
+            for k, g, _ in lines:
+                if k == key:
+                    got = g
+                    break
             source = "cache"
             if got < 0:
                 got, source = memory, "memory"
                 lines = tuple(sorted(lines + ((key, memory, 0),)))
-                shared = (truth, memory, lines)
+                caches = caches[:p] + ((truth, memory, lines),) + caches[p + 1:]
             if got != truth:
-                bad = (self.shared_vpage[m], got, truth, source)
-        if bad is None:
-            if cpus is state[0] and shared is state[4]:
-                return state, None
-            return (cpus, ptes, mm_gen, obj_gen, shared), None
-        return (cpus, ptes, mm_gen, obj_gen, shared), (c, cur) + bad
+                return (cpus,) + state[1:4] + (caches,), (c, cur, vpage, got, truth, source)
+        if cpus is state[0] and caches is state[4]:
+            return state, None
+        return (cpus,) + state[1:4] + (caches,), None
 
-    def _update(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, obj_gen, shared = state
-        gen = obj_gen[o] + 1
-        obj_gen = obj_gen[:o] + (gen,) + obj_gen[o + 1:]
-        page = o * self.stride + gen
-        safe, user = self.opts.smp_safe, self.user
+    def _update(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, tuple | None]:
+        """Under the lock: remap the slot in the object's first MM and shoot down (the other
+        MMs follow as FINISH steps).  Without it: only begin, copying the version the
+        updater's MM maps (FINISH maps it)."""
+        versions, pending = state[3]
+        cur = state[0][c][0]
+        m = self.task_mm[cur]
+        if not self.obj_maps[o]:
+            # No slot maps it (a fixed slot shows another object of its kind): only the data changes.
+            versions = versions[:o] + (versions[o] + 1,) + versions[o + 1:]
+            return state[:3] + ((versions, pending), state[4]), None
+        vpage = next((v for mm, v in self.obj_maps[o] if mm == m), -1)
+        base = state[1][self.table(m, c)][vpage] - o * self.stride if vpage >= 0 else versions[o]
+        if not self.safe:
+            pending = pending[:cur] + ((o, base, 0),) + pending[cur + 1:]
+            return state[:3] + ((versions, pending), state[4]), None
+        return self._install(state, c, cur, o, base, 0, counts)
+
+    def _finish(self, state: tuple, c: int, arg: int, counts: list[int]) -> tuple[tuple, tuple | None]:
+        """Map the copy of a pending update into the object's next MM."""
+        cur = state[0][c][0]
+        o, base, k = state[3][1][cur]
+        return self._install(state, c, cur, o, base, k, counts)
+
+    def _install(self, state: tuple, c: int, cur: int, o: int, base: int, k: int,
+                 counts: list[int]) -> tuple[tuple, tuple | None]:
+        """Map version base + 1 of object `o` into the k-th MM that has a slot for it, and
+        flush: the local TLB always, the other CPUs of the cpumask (not lazy) only when
+        SMP-safe.  If that MM no longer maps version `base`, this overwrites an update it
+        never saw: a lost update."""
+        cpus, ptes, mm_gen, (versions, pending), caches = state
+        m, vpage = self.obj_maps[o][k]
+        page = o * self.stride + base + 1
+        old = ptes[self.table(m, c)][vpage]
+        lost = old != o * self.stride + base
+        versions = versions[:o] + (max(versions[o], base + 1),) + versions[o + 1:]
+        k += 1
+        pending = pending[:cur] + ((o, base, k) if k < len(self.obj_maps[o]) else None,) + pending[cur + 1:]
+        safe, user = self.safe, self.user
+        for t in range(self.table(m, 0), self.table(m, 0) + self.copies):
+            row = ptes[t]
+            ptes = ptes[:t] + (row[:vpage] + (page,) + row[vpage + 1:],) + ptes[t + 1:]
+        if safe:
+            now = mm_gen[m] + 1
+            mm_gen = mm_gen[:m] + (now,) + mm_gen[m + 1:]
         cpus = list(cpus)
-        for m, vpage in self.obj_maps[o]:
-            row = ptes[m]
-            ptes = ptes[:m] + (row[:vpage] + (page,) + row[vpage + 1:],) + ptes[m + 1:]
+        for x, cpu in enumerate(cpus):
+            if cpu[1] != m:
+                continue  # not in the cpumask
+            cur_x, loaded, asid, rr, asids, tlb = cpu
+            if x != c:
+                if not safe or cur_x < 0 or not user[cur_x]:
+                    continue  # no shootdown; or lazy: skipped, catches up at its next switch_mm
+                counts[IPI] += 1
+            counts[PFLUSH] += 1
             if safe:
-                now = mm_gen[m] + 1
-                mm_gen = mm_gen[:m] + (now,) + mm_gen[m + 1:]
-            for x, cpu in enumerate(cpus):
-                if cpu[1] != m:
-                    continue  # not in the cpumask
-                cur, loaded, asid, rr, asids, tlb = cpu
-                if x != c:
-                    if not safe or cur < 0 or not user[cur]:
-                        continue  # no shootdown; or lazy: skipped, catches up at its next switch_mm
-                    counts[IPI] += 1
-                counts[PFLUSH] += 1
-                if safe:
-                    asids = asids[:asid] + ((m, now),) + asids[asid + 1:]
-                cpus[x] = (cur, loaded, asid, rr, asids, T.flush_page(tlb, asid, vpage))
-        return (tuple(cpus), ptes, mm_gen, obj_gen, shared), None
+                asids = asids[:asid] + ((m, now),) + asids[asid + 1:]
+            cpus[x] = (cur_x, loaded, asid, rr, asids, T.flush_page(tlb, asid, vpage))
+        nxt = (tuple(cpus), ptes, mm_gen, (versions, pending), caches)
+        if lost:
+            return nxt, (c, cur, vpage, old, o * self.stride + base, "lost")
+        return nxt, None
 
-    def _write(self, state: tuple, c: int, _: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
-        m = self.task_mm[cpus[c][0]]
-        key = self.shared_vpage[m] if self.virtual_cache else SHARED_KEY_PHYSICAL
+    def _write(self, state: tuple, c: int, p: int, counts: list[int]) -> tuple[tuple, None]:
+        cpus, ptes, mm_gen, updates, caches = state
+        truth, memory, lines = caches[p]
+        key = self.cache_key(p, self.task_mm[cpus[c][0]])
         truth += 1
         lines = tuple(sorted(tuple(line for line in lines if line[0] != key) + ((key, truth, 1),)))
-        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
+        return (cpus, ptes, mm_gen, updates, caches[:p] + ((truth, memory, lines),) + caches[p + 1:]), None
 
-    def _evict(self, state: tuple, _: int, key: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus, ptes, mm_gen, obj_gen, (truth, memory, lines) = state
+    def _evict(self, state: tuple, _: int, arg: int, counts: list[int]) -> tuple[tuple, None]:
+        cpus, ptes, mm_gen, updates, caches = state
+        p, key = arg // 8, arg % 8 - 1
+        truth, memory, lines = caches[p]
         for k, gen, dirty in lines:
             if k == key and dirty:
                 memory = gen
         lines = tuple(line for line in lines if line[0] != key)
-        return (cpus, ptes, mm_gen, obj_gen, (truth, memory, lines)), None
+        return (cpus, ptes, mm_gen, updates, caches[:p] + ((truth, memory, lines),) + caches[p + 1:]), None

@@ -40,10 +40,14 @@ def _arrow(x1: float, y1: float, x2: float, y2: float) -> str:
 
 
 def aliasing_machine(cache: str = "virtual", cpus: int = 1) -> Machine:
-    """Two forked processes (two MMs) sharing one page in their per-MM areas."""
+    """Two forked processes (two MMs) sharing one page in their per-MM areas.  Each MM's slot
+    allocator puts the page at its first free slot; a's MM also holds the sighand table of a
+    CLONE_VM|CLONE_FILES sibling, so the two slots differ in colour."""
     k = Kernel()
-    a, b = k.fork(k.init), k.fork(k.init)
-    return Machine(k, [a, b], cpus=cpus, design="per-mm", fill="hardware", shared_page=True,
+    a = k.fork(k.init)
+    sibling = k.clone(a, "CLONE_VM|CLONE_FILES")
+    b = k.fork(k.init)
+    return Machine(k, [a, sibling, b], cpus=cpus, design="per-mm", fill="hardware", shared_page=True,
                    cache=cache)
 
 
@@ -79,9 +83,9 @@ class CacheAliasing(SMPStepper):
         """Each MM's virtual address of the page -> the cache line it indexes -> the one physical page."""
         m = self.machine
         s = m.setup
-        truth, memory, lines = m.state[4]
+        truth, memory, lines = m.state[4][s.shared_index]
         cached = {key: (gen, dirty) for key, gen, dirty in lines}
-        keys = [s.shared_vpage[i] if s.virtual_cache else SHARED_KEY_PHYSICAL for i in range(len(s.mms))]
+        keys = [s.cache_key(s.shared_index, i) for i in range(len(s.mms))]
         line_keys = list(dict.fromkeys(keys))
         v = m.violation
         read_key = keys[s.task_mm[m.state[0][v.cpu][0]]] if v is not None and v.kind == "stale-alias" else None
@@ -104,7 +108,7 @@ class CacheAliasing(SMPStepper):
                          f'{"rgba(213,94,0,0.18)" if stale else "var(--jp-layout-color1)"};stroke:{colour};stroke-width:'
                          f'{3 if stale else 1.5}{";stroke-dasharray:5,3" if stale or line is None else ""}"/>'
                          f'<text x="218" y="{y + 12}" style="{TEXT};font-weight:600">'
-                         f'{"line of " + esc(hex(slot_address(key))) if key != SHARED_KEY_PHYSICAL else "the one line"}</text>'
+                         f'{"the line of colour " + str(key) if key != SHARED_KEY_PHYSICAL else "the one line"}</text>'
                          f'<text x="218" y="{y + 28}" style="{TEXT}{";fill:" + BAD_COLOUR if stale else ""}">'
                          f'{esc(words)}</text>'
                          + (f'<text x="218" y="{y + 45}" style="{TEXT};fill:{BAD_COLOUR};font-weight:600">'

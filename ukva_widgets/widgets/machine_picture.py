@@ -108,13 +108,18 @@ def machine_svg(machine: Machine) -> str:
     left_height = y
 
     y = 0.0
+    # A table per MM (per MM and CPU under per-CPU page tables: Setup.table says which row is whose).
+    copies = len(ptes) // max(len(s.mms), 1)
     for i, row in enumerate(ptes):
-        mask = ",".join(f"cpu{c}" for c, cpu in enumerate(cpus) if cpu[1] == i) or "none"
+        mm = i // copies
+        whose = f" (cpu{i % copies}'s)" if copies > 1 else ""
+        mask = ",".join(f"cpu{c}" for c, cpu in enumerate(cpus) if cpu[1] == mm) or "none"
         height = HEAD_H + 16 + len(row) * (ENTRY_H + ENTRY_GAP) + 6
         parts.append(f'<g class="ukva-mm"><rect x="{MM_X}" y="{y}" width="{MM_W}" height="{height}" rx="6" '
                      f'style="fill:var(--jp-layout-color2);stroke:{MM_COLOUR};stroke-width:2"/>'
-                     f'<text x="{MM_X + 8}" y="{y + 16}" style="{TEXT};font-weight:600">{esc(m.mm_label(i))} page table</text>'
-                     f'<text x="{MM_X + 8}" y="{y + 32}" style="{MUTED}">tlb_gen {mm_gen[i]}</text>'
+                     f'<text x="{MM_X + 8}" y="{y + 16}" style="{TEXT};font-weight:600">{esc(m.mm_label(mm))} page table'
+                     f"{esc(whose)}</text>"
+                     f'<text x="{MM_X + 8}" y="{y + 32}" style="{MUTED}">tlb_gen {mm_gen[mm]}</text>'
                      f'<text x="{MM_X + 8}" y="{y + 48}" style="{MUTED}">cpumask {esc(mask)}</text></g>')
         ey = y + HEAD_H + 16
         for vpage, page in enumerate(row):

@@ -19,7 +19,7 @@ COUNTER_WORDS = {"tlb_misses": "miss", "page_walks": "walk", "refill_traps": "re
                  "page_flushes": "page flush", "full_flushes": "full flush", "cr3_writes": "CR3 write",
                  "ipis": "IPI"}
 ACTION_COLOUR = {"switch": KIND_COLOUR["task"], "read": KIND_COLOUR["files"], "update": KIND_COLOUR["fs"],
-                 "write": KIND_COLOUR["sighand"], "evict": KIND_COLOUR["sysvsem"]}
+                 "write": KIND_COLOUR["sighand"], "evict": KIND_COLOUR["sysvsem"], "finish": KIND_COLOUR["fs"]}
 PILL = ("display:inline-block;border-radius:4px;padding:0 4px;margin:1px 0;color:var(--jp-ui-font-color1);"
         "background:var(--jp-layout-color1);font-size:12px;line-height:1.35;overflow-wrap:anywhere")
 
