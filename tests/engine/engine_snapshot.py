@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ukva_widgets.engine import Kernel, Task
 
-TASK_FIELDS = ("pid", "tgid", "comm", "state", "exit_signal", "exit_code", "is_kthread")
+TASK_FIELDS = ("pid", "tgid", "comm", "state", "exit_signal", "exit_code", "is_kthread", "self_exec_id",
+               "parent_exec_id")
 POINTERS = ("mm", "active_mm", "fs", "files", "sighand", "signal", "io_context", "sysvsem")
 
 

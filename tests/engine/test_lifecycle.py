@@ -451,7 +451,9 @@ def test_reparenting_to_a_thread_of_the_same_group_keeps_the_exit_signal(k, sh):
 def test_the_group_status_is_the_last_threads_exit_code_encoded(k, sh):
     t = k.clone(sh, THREAD)
     k.exit(sh, 3)
+    assert sh.exit_code == 0x300           # the zombie leader's own code, /proc/PID/stat field 52
     k.exit(t, 7)
+    assert sh.exit_code == 0x700           # release_task gave it the group's
     reaped = k.wait(k.init)
     assert (reaped.pid, reaped.status, reaped.exit_code) == (sh.pid, 0x700, 7)
     assert repr(reaped) == f"WaitResult(pid={sh.pid}, status=0x0700, exit_code=7)"
@@ -478,6 +480,16 @@ def test_sigchld_ignored_reaps_only_children_that_send_sigchld(k, sh):
     child = k.clone(sh, 0, exit_signal=10)
     k.exit(child, 5)
     assert child.state == "zombie" and k.wait(sh) == (child.pid, 5)
+
+
+@pytest.mark.parametrize("exit_signal", [10, 0x80, 0])
+def test_a_parent_that_execd_since_is_sent_sigchld_whatever_the_exit_signal(k, sh, exit_signal):
+    k.sigaction(sh, "SIGCHLD", "SIG_IGN")
+    child = k.clone(sh, 0, exit_signal=exit_signal)
+    k.execve(sh, "/bin/sh")                # SIG_IGN survives execve; self_exec_id moves on
+    k.exit(child, 5)
+    assert child.state == "dead" and k.wait(sh) is None  # do_notify_parent turned it to SIGCHLD
+    k.check()
 
 
 def test_a_zombie_leader_is_reaped_when_its_last_thread_exits_and_the_parent_ignores_sigchld(k, sh):

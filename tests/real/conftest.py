@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from real_helpers import skip_or_fail
+from real_helpers import RANDOM_SEQUENCES, skip_or_fail
 
 from ukva_widgets.real.probe import ProbeResult, probe_all, unavailable_reason
 
@@ -30,3 +30,18 @@ def kernel_answers() -> dict[int, ProbeResult]:
     if missing:
         skip_or_fail(f"the running kernel cannot be probed: {missing.why}")
     return answers
+
+
+@pytest.fixture(scope="session")
+def sequence_report():
+    """The listed sequences and RANDOM_SEQUENCES random ones, played once per session on the
+    kernel and on the engine; skips (or fails) where the kernel cannot be asked."""
+    from ukva_widgets.real.engine_replay import check_sequences
+
+    why = unavailable_reason(platform.system(), platform.machine())
+    if why:
+        skip_or_fail(f"the running kernel cannot be asked: {why}")
+    report = check_sequences(RANDOM_SEQUENCES, seed=0)
+    if not report.available:
+        skip_or_fail(f"the running kernel cannot be asked: {report.why}")
+    return report

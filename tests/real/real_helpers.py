@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 from ukva_widgets.real.probe import KCMP_SYSCALL
 
 ROOT = Path(__file__).resolve().parents[2]
+RANDOM_SEQUENCES = 1000   # ~15 s here, with the listed cases (benchmarks/bench_real.py measures it)
 
 
 def skip_or_fail(why: str) -> None:
@@ -32,6 +34,18 @@ def run_python(script: str, *prefix: str, python: str = sys.executable, prelude:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 or not check, done.stderr
     return done
+
+
+# The unprivileged runs drop to uid 65534 with setpriv and run the system's python3 on the tree.
+can_drop_privileges = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not os.access("/usr/bin/python3", os.X_OK),
+    reason="needs root, setpriv and /usr/bin/python3 to drop to an unprivileged user")
+
+
+def run_as_nobody(script: str) -> str:
+    """The stdout of `script` run as uid/gid 65534 with no capabilities (use can_drop_privileges)."""
+    return run_python(script, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      "--inh-caps=-all", "--bounding-set=-all", python="/usr/bin/python3").stdout
 
 
 def deny_kcmp(errno: int) -> str:

@@ -1,4 +1,5 @@
-"""The engine against the running kernel, on every subset of the eight flags the book studies.
+"""The engine against the running kernel, on every subset of the eight flags the book studies,
+and on scripted sequences of calls (the cases issue 10 lists, and random ones).
 
 For each subset a shell forked from init clones in the engine, and a caller clones on the real
 kernel; they must agree on the errno, on sharing VM/FS/FILES/SIGHAND, on the thread group and
@@ -9,11 +10,12 @@ instead when UKVA_REQUIRE_KERNEL=1.
 from __future__ import annotations
 
 import pytest
-from real_helpers import deny_kcmp, run_python
+from real_helpers import RANDOM_SEQUENCES, deny_kcmp, run_python
 
 from ukva_widgets.real import PROBED_FLAGS, ProbeResult, disagreements, flag_label, probe_many, subsets
 from ukva_widgets.engine import CloneFlags, parse_flags
 from ukva_widgets.real.command import engine_answer
+from ukva_widgets.real.sequences import LISTED
 
 
 def test_the_probe_asks_with_the_engines_flag_values():
@@ -56,20 +58,38 @@ def test_engine_answers_the_other_legacy_flags_and_refused_pairs_as_the_kernel_d
 
 CONFORMANCE_ONLY = """
     import os, sys
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", "-q", "-x", "-rs",
-             "tests/real/test_conformance.py::test_engine_answers_clone_as_the_running_kernel_does"])
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", "-q", "-rsE",
+             "tests/real/test_conformance.py::test_engine_answers_clone_as_the_running_kernel_does",
+             "tests/real/test_conformance.py::test_engine_plays_random_sequences_as_the_running_kernel_does"])
 """
 
 
 @pytest.mark.usefixtures("probeable_kernel")
 @pytest.mark.parametrize("require, exit_code, says", [
-    ("0", 0, "256 skipped"),
+    ("0", 0, "257 skipped"),
     ("1", 1, "UKVA_REQUIRE_KERNEL=1 requires the real kernel"),
 ])
 def test_where_kcmp_is_refused_conformance_skips_but_fails_when_the_kernel_is_required(
         require, exit_code, says):
+    # One pytest run for both checks (single calls and sequences): starting pytest costs ~13 s.
     done = run_python(CONFORMANCE_ONLY, prelude=deny_kcmp(1), check=False,
                       env={"UKVA_REQUIRE_KERNEL": require})
     assert done.returncode == exit_code, done.stdout[-2000:]
     assert says in done.stdout
     assert "kcmp(2) was refused (EPERM)" in done.stdout
+    if require == "1":
+        assert "ERROR tests/real/test_conformance.py::test_engine_plays_random_sequences" in done.stdout
+
+
+# -- sequences: what single calls cannot show (ukva_widgets/real/sequences.py) --------------------
+
+@pytest.mark.parametrize("name", list(LISTED), ids=list(LISTED))
+def test_engine_plays_each_listed_sequence_as_the_running_kernel_does(sequence_report, name):
+    verdict = next(v for v in sequence_report.listed if v.name == name)
+    assert verdict.agree, f"{name}: {verdict.difference}"
+
+
+def test_engine_plays_random_sequences_as_the_running_kernel_does(sequence_report):
+    assert len(sequence_report.random) == RANDOM_SEQUENCES
+    wrong = [v for v in sequence_report.random if not v.agree]
+    assert not wrong, "\n".join(f"{v.name}: {v.steps}\n  {v.difference}" for v in wrong[:5])

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
 import subprocess
 
 import pytest
-from real_helpers import deny_kcmp, run_python
+from real_helpers import can_drop_privileges, deny_kcmp, run_as_nobody, run_python
 
 from ukva_widgets.real import PROBED_FLAGS, ProbeResult, probe, probe_all, probe_many, subsets
 from ukva_widgets.real.probe import unavailable_reason
@@ -167,15 +165,12 @@ def test_a_timeout_that_is_not_positive_is_refused():
 
 
 @needs_kernel
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
-                    or not os.access("/usr/bin/python3", os.X_OK),
-                    reason="needs root, setpriv and /usr/bin/python3 to drop to an unprivileged user")
+@can_drop_privileges
 def test_an_unprivileged_user_gets_the_same_answers():
     script = """
         import json
         from ukva_widgets.real import probe_all
         print(json.dumps([r.text() for r in probe_all()]))
     """
-    as_nobody = run_python(script, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           "--inh-caps=-all", "--bounding-set=-all", python="/usr/bin/python3").stdout
+    as_nobody = run_as_nobody(script)
     assert json.loads(as_nobody) == [r.text() for r in probe_all()]

@@ -1,6 +1,7 @@
 """The invariants Kernel.check() verifies after any sequence of calls (the stateful test runs it
 after every step): counters equal the holders the kernel would find, nothing freed is reachable,
-thread groups hang together, and every task has a live parent."""
+thread groups hang together, every task has a live parent, and orphans have a live thread of
+init to go to (the child reaper)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def check(k: Kernel) -> None:
     _check_counts(k, holders)
     for t in tasks:
         _check_task(k, t)
+    reaper = k.child_reaper
+    if reaper.state != RUNNING or reaper.signal is not k.init.signal or k._tasks.get(reaper.pid) is not reaper:
+        _fail(f"the child reaper pid {reaper.pid} is not a live thread of init ({reaper.state})")
 
 
 def _check_counts(k: Kernel, holders: Counter[SharedObject]) -> None:

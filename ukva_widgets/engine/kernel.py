@@ -2,6 +2,24 @@
 
 The lifecycle after creation (exit, wait, execve, unshare) lives in lifecycle.py and the
 invariants check() verifies in invariants.py; Kernel is the one object the book talks to.
+
+The calls at a glance (each checked against the running kernel in sequences, real/sequences.py):
+
+    k.clone(task, flags, exit_signal=None, clone3=None) -> Task   # fork(task) = clone(task, 0)
+    k.execve(task, path)            # comm = basename, exit_signal = SIGCHLD, new mm, ...
+    k.exit(task, code, group=False) # exit(2) / exit_group(2); code 0..255
+    k.wait(task) -> WaitResult | None   # (pid, exit_code) with .status = exit_code << 8
+    k.unshare(task, flags)
+    k.sigaction(task, "SIGCHLD", "SIG_IGN" | "SIG_DFL" | handler, flags=0 | "SA_NOCLDWAIT")
+    k.set_child_subreaper(task, on=True)    # prctl(PR_SET_CHILD_SUBREAPER)
+    k.set_comm(task, name)                  # prctl(PR_SET_NAME), cut to 15 bytes
+    k.ioprio_set(task, ioprio), k.semop_undo(task), k.open/close/chdir(...)
+    k.kcmp(a, b, "KCMP_VM"), k.shares(a, b), k.children_of(task), k.check()
+
+Who reaps an exited process: its parent's wait(); nobody needs to when the parent ignores
+SIGCHLD or set SA_NOCLDWAIT and the child's exit signal is (or, the parent having exec'd since,
+becomes) SIGCHLD. Who adopts an orphan: a live thread of the dead parent's group, else the
+nearest ancestor marked child subreaper, else init (k.child_reaper).
 """
 
 from __future__ import annotations
@@ -190,7 +208,9 @@ class Kernel:
             signal = self._alloc(Signal)
         child = Task(pid=pid, tgid=pid, comm=caller.comm, parent=parent, mm=mm, fs=fs, files=files,
                      sighand=sighand, signal=signal, exit_signal=exit_signal, io_context=io,
-                     sysvsem=sysvsem)
+                     sysvsem=sysvsem, self_exec_id=caller.self_exec_id,
+                     parent_exec_id=(caller.parent_exec_id if bits & (_THREAD | _PARENT)
+                                     else caller.self_exec_id))
         if bits & _THREAD:
             child.group_leader = caller.group_leader
             child.tgid = caller.tgid

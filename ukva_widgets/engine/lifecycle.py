@@ -93,10 +93,16 @@ def _exit_one(k: Kernel, t: Task, status: int) -> None:
 
 
 def _notify_parent(t: Task) -> bool:
-    """do_notify_parent(): True when the parent wants no zombie (autoreap)."""
+    """do_notify_parent(): True when the parent wants no zombie (autoreap). The signal is the
+    child's exit_signal, but SIGCHLD if the parent has run execve since it made the child
+    (parent_exec_id no longer matches): only SIGCHLD can have the parent reap at once."""
     parent = t.parent
-    return (parent is not None and parent.sighand is not None and t.exit_signal == SIGCHLD
-            and parent.sighand.reaps_children_at_once(SIGCHLD))
+    if parent is None or parent.sighand is None:
+        return False
+    sig = t.exit_signal
+    if sig != SIGCHLD and t.parent_exec_id != parent.self_exec_id:
+        sig = SIGCHLD
+    return sig == SIGCHLD and parent.sighand.reaps_children_at_once(SIGCHLD)
 
 
 def _alive_thread(k: Kernel, task: Task, but: Task | None = None) -> Task | None:
@@ -146,8 +152,9 @@ def _forget_original_parent(k: Kernel, father: Task) -> None:
 
 def release_task(k: Kernel, t: Task) -> None:
     """The task is gone: its pid is free, its sighand and signal references dropped. If it was
-    the last thread of a zombie leader, the leader's parent is notified now, and the leader
-    reaped too when that parent wants no zombies (release_task's zap_leader)."""
+    the last thread of a zombie leader, the leader takes the group's exit code as its own, its
+    parent is notified now, and the leader is reaped too when that parent wants no zombies
+    (release_task's zap_leader)."""
     t.signal.nr_threads -= 1
     k._put(t.sighand)
     t.sighand = None
@@ -158,8 +165,11 @@ def release_task(k: Kernel, t: Task) -> None:
         t.parent.children.remove(t)
     leader = t.group_leader
     if (leader is not t and leader.state == ZOMBIE and leader.signal.nr_threads == 1
-            and k._tasks.get(leader.pid) is leader and _notify_parent(leader)):
-        release_task(k, leader)
+            and k._tasks.get(leader.pid) is leader):
+        if leader.signal.flags & SignalFlags.SIGNAL_GROUP_EXIT:
+            leader.exit_code = leader.signal.group_exit_code   # /proc/PID/stat now shows the group's
+        if _notify_parent(leader):
+            release_task(k, leader)
 
 
 def _vfork_done(t: Task) -> None:
@@ -206,6 +216,7 @@ def do_execve(k: Kernel, t: Task, path: str) -> None:
                              "threads no user address space to replace")
     _de_thread(k, t)
     t.exit_signal = SIGCHLD                # de_thread(): "we have changed execution domain"
+    t.self_exec_id += 1
     _vfork_done(t)
     if t.files.count > 1:                  # unshare_files()
         _replace(k, t, "files", k._alloc(Files, fds=dict(t.files.fds),

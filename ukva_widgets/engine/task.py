@@ -75,6 +75,11 @@ class Task:
     children: list[Task] = field(default_factory=list)
     vfork_child: Task | None = None   # set while this task sleeps in vfork() for that child
     vfork_parent: Task | None = None  # set on the child until it execs or exits
+    # Counts of execve: this task's own (self_exec_id, copied at clone, +1 at each execve), and
+    # its parent's when this task was made (parent_exec_id). When they differ at exit, the parent
+    # has run a new program since, and is sent SIGCHLD whatever exit_signal says (do_notify_parent).
+    self_exec_id: int = 0
+    parent_exec_id: int = 0
 
     def __post_init__(self) -> None:
         self.group_leader = self

@@ -3,6 +3,7 @@
 The CLI layer, so unlike the rest of real/ it may import the engine: it asks both the
 kernel (through probe.py) and the engine the same question and shows where they agree.
 Exit status: 0 all agree, 1 some disagree, 2 bad input, 3 the kernel or the engine cannot answer.
+`ukva probe --sequences [N]` does the same for scripted sequences (sequences.py, engine_replay.py).
 """
 
 from __future__ import annotations
@@ -27,15 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "probe", help="ask this Linux kernel what clone() does, next to the engine's answer",
         description="Run clone(FLAGS | SIGCHLD) on the running kernel in an isolated worker, compare "
                     "caller and child with kcmp(2), and print the engine's answer beside it. "
+                    "With --sequences, play scripted sequences of clone/unshare/execve/exit/wait on "
+                    "the kernel and on the engine and compare what each shows after every step. "
                     "Exit status: 0 agree, 1 disagree, 2 bad input, 3 cannot compare.")
     parser.add_argument("flags", nargs="?", metavar="FLAGS",
                         help='clone flags, e.g. "CLONE_VM|CLONE_FS" (CLONE_ may be omitted; '
                              'an int such as 0x300 works too; 0 is a plain fork)')
     parser.add_argument("--all", action="store_true",
                         help="every subset of VM FS FILES SIGHAND THREAD SYSVSEM PARENT IO (256)")
+    parser.add_argument("--sequences", nargs="?", type=int, const=1000, metavar="N",
+                        help="play scripted sequences of clone/unshare/exec/exit/wait on the kernel and "
+                             "on the engine: fixed cases (exit signals, wait status, reaping, subreapers, "
+                             "exec from a thread...) plus N random ones (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the random sequences (default 0), to replay a run")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="stop the kernel probe after this long (default 60)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="stop the kernel probe after this long (default 60; 300 with --sequences)")
     parser.set_defaults(func=run)
 
 
@@ -116,9 +125,17 @@ def short_label(flags: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.sequences is not None:
+        if args.flags or args.all:
+            print("ukva probe: --sequences takes no FLAGS and no --all; give one of the three",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return run_sequences(args)
+    if args.timeout is None:
+        args.timeout = 60.0
     if bool(args.flags) == bool(args.all):
-        print("ukva probe: give FLAGS (e.g. \"CLONE_VM|CLONE_FS\") or --all, not both or neither",
-              file=sys.stderr)
+        print("ukva probe: give FLAGS (e.g. \"CLONE_VM|CLONE_FS\"), --all or --sequences, not both or "
+              "neither of FLAGS and --all", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         if not args.timeout > 0:
@@ -146,6 +163,54 @@ def run(args: argparse.Namespace) -> int:
     if not all(row.comparable for row in rows):
         return EXIT_CANNOT_COMPARE
     return EXIT_AGREE if all(row.agree for row in rows) else EXIT_DISAGREE
+
+
+def run_sequences(args: argparse.Namespace) -> int:
+    """`ukva probe --sequences [N] [--seed S]`: the agreement on scripted sequences."""
+    from ukva_widgets.real.engine_replay import check_sequences
+
+    timeout = 300.0 if args.timeout is None else args.timeout
+    if args.sequences < 0 or not timeout > 0:
+        print(f"ukva probe: --sequences takes a count >= 0 (not {args.sequences}) and --timeout a "
+              f"positive number of seconds (not {timeout:g})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = check_sequences(args.sequences, args.seed, timeout)
+    if args.json:
+        verdicts = report.verdicts
+        text = json.dumps({
+            "available": report.available, "why": report.why, "privileged": report.privileged,
+            "seed": report.seed, "agree": sum(v.agree for v in verdicts), "total": len(verdicts),
+            "disagreements": [{"name": v.name, "steps": v.steps, "difference": v.difference}
+                              for v in verdicts if not v.agree]}, indent=2)
+    else:
+        text = render_sequences(report)
+    try:
+        print(text)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if not report.available:
+        return EXIT_CANNOT_COMPARE
+    return EXIT_AGREE if all(v.agree for v in report.verdicts) else EXIT_DISAGREE
+
+
+def render_sequences(report) -> str:
+    """The listed cases one per line, the random ones counted, the first disagreements shown."""
+    head = (f"{_kernel_name()} against the engine, on scripted sequences "
+            f"({'with' if report.privileged else 'without'} CAP_SYS_ADMIN)")
+    if not report.available:
+        return f"{head}\nunavailable: {report.why}\nagree: cannot compare"
+    lines = [head, "listed cases:"]
+    lines += [f"  {'yes' if v.agree else 'NO '}  {v.name}" for v in report.listed]
+    agreed = sum(v.agree for v in report.random)
+    lines.append(f"random: {agreed}/{len(report.random)} sequences of up to 8 steps agree "
+                 f"(seed {report.seed})")
+    wrong = [v for v in report.verdicts if not v.agree]
+    for v in wrong[:5]:
+        lines.append(f"  NO  {v.name}: {v.steps}\n       {v.difference}")
+    if len(wrong) > 5:
+        lines.append(f"  ... and {len(wrong) - 5} more (--json lists them all)")
+    lines.append(f"agree: {sum(v.agree for v in report.verdicts)}/{len(report.verdicts)}")
+    return "\n".join(lines)
 
 
 def _kernel_name() -> str:
