@@ -174,14 +174,21 @@ def stepper(page):
     return page.locator(f"{ROOTS}.ukva-smp-stepper:not(.ukva-cache-aliasing)").first
 
 
-def unsafe_trace() -> list:
-    """Chapter 06's counterexample: the model checker's shortest trace for per-mm with plain updates."""
+def unsafe_trace() -> tuple[list, int]:
+    """Chapter 06's counterexample (the model checker's shortest trace for per-mm with plain updates)
+    and the step after which the engine first reports a stale TLB entry (Machine.stale_entries)."""
     from ukva_widgets.engine import Kernel, Machine, explore
     kernel = Kernel()
     p = kernel.fork(kernel.init)
     kernel.execve(p, "/bin/sh")
     t = kernel.clone(p, THREADS)
-    return explore(Machine(kernel, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False)).trace
+    machine = Machine(kernel, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False)
+    trace = explore(machine.fresh()).trace
+    for k, choice in enumerate(trace, 1):
+        machine.step(choice.label)
+        if machine.stale_entries():
+            return trace, k
+    raise AssertionError("the unsafe trace never leaves a stale TLB entry")
 
 
 def run_to_violation(root, trace: list) -> None:
@@ -199,7 +206,7 @@ def jump(page, root, k: int) -> None:
 
 def test_the_trace_has_one_step_button_per_step_and_a_click_moves_the_machine_there(page):
     layout(page, 1400, "light")
-    trace = unsafe_trace()
+    trace, _ = unsafe_trace()
     root = stepper(page)
     run_to_violation(root, trace)
     assert root.locator(".ukva-trace-step").count() == len(trace)
@@ -211,8 +218,9 @@ def test_the_trace_has_one_step_button_per_step_and_a_click_moves_the_machine_th
 
 
 def test_a_tlb_entry_is_marked_stale_from_the_update_step_of_chapter_06s_unsafe_trace(page):
-    trace = unsafe_trace()
-    update = next(i for i, c in enumerate(trace, 1) if c.action == "update")
+    trace, update = unsafe_trace()
+    assert trace[update - 1].action in ("update", "finish")  # the step that rewrites the page table
+    assert trace[-1].action == "read" and update < len(trace)  # stale before the read that uses it
     root = stepper(page)
     run_to_violation(root, trace)
     for k in range(1, len(trace) + 1):
