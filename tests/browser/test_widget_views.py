@@ -13,37 +13,10 @@ each widget before and after its main interaction, at both widths, go to artifac
 from __future__ import annotations
 
 import book_pages as bp
-import nbformat
 import pytest
 from interactions import INTERACTIONS, kind_of
 
-NOTEBOOK = "widget-views.ipynb"
-THREADS = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
-CELLS = [
-    f"""from ukva_widgets.engine import Kernel, Machine, explore
-from ukva_widgets.widgets import (AddressSpaceMap, CacheAliasing, CloneExplorer, CostPlot, DesignLab,
-                                  SMPStepper, TaskTree)
-k = Kernel()
-p = k.fork(k.init)
-k.execve(p, "/bin/sh")
-t = k.clone(p, "{THREADS}")
-u = k.clone(p, "CLONE_VM|CLONE_SIGHAND")
-unsafe = explore(Machine(k, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False))""",
-    'CloneExplorer(flags="CLONE_VM|CLONE_FILES")',
-    f"""life = TaskTree(script=["sh = fork init", "execve sh /bin/sh", "t = clone sh {THREADS}",
-                        "c = clone sh CLONE_FILES", "exit c 3", "wait sh", "execve t /bin/ls"])
-life.position = len(life.calls)
-life""",
-    """stepper = SMPStepper(Machine(k, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False))
-stepper.play(unsafe.trace)
-stepper""",
-    """lab = DesignLab(design="per-task", fill="hardware", cpus=2, workload="threads")
-lab.check()
-lab""",
-    "CacheAliasing()",
-    'AddressSpaceMap(machine=Machine(k, tasks=[p, u], cpus=2, design="per-mm", slots="dynamic"))',
-    "CostPlot(threads=16, cpus=4)",
-]
+NOTEBOOK, CELLS, THREADS = bp.GALLERY, bp.GALLERY_CELLS, bp.THREADS
 WIDGETS = len(CELLS) - 1
 LAYOUTS = [(1400, "light"), (1400, "dark"), (800, "light"), (800, "dark")]
 ROOTS = ".jp-OutputArea-output > .ukva-widget"
@@ -83,9 +56,7 @@ OVERFLOW_JS = """() => {
 
 @pytest.fixture(scope="module")
 def page(context, lab, book):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, book / "notebooks" / NOTEBOOK)
+    bp.write_gallery(book)
     page = context.new_page()
     bp.open_in_lab(page, lab, NOTEBOOK)
     bp.run_all_in_lab(page)
