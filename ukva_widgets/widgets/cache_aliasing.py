@@ -39,6 +39,13 @@ def _arrow(x1: float, y1: float, x2: float, y2: float) -> str:
             f'<path d="M{x2 - 8},{y2 - 4} L{x2},{y2} L{x2 - 8},{y2 + 4} z" style="fill:var(--jp-ui-font-color2)"/>')
 
 
+def _line_name(key: int, addresses: list[int]) -> str:
+    """"line of 0xbfc02000 (colour 2)": the cache line by the address(es) that index it."""
+    if key == SHARED_KEY_PHYSICAL:
+        return "the one line"
+    return f"line of {addresses[0]:#010x}{' and more' if len(addresses) > 1 else ''} (colour {key})"
+
+
 def aliasing_machine(cache: str = "virtual", cpus: int = 1) -> Machine:
     """Two forked processes (two MMs) sharing one page in their per-MM areas.  Each MM's slot
     allocator puts the page at its first free slot; a's MM also holds the sighand table of a
@@ -108,7 +115,7 @@ class CacheAliasing(SMPStepper):
                          f'{"rgba(213,94,0,0.18)" if stale else "var(--jp-layout-color1)"};stroke:{colour};stroke-width:'
                          f'{3 if stale else 1.5}{";stroke-dasharray:5,3" if stale or line is None else ""}"/>'
                          f'<text x="218" y="{y + 12}" style="{TEXT};font-weight:600">'
-                         f'{"the line of colour " + str(key) if key != SHARED_KEY_PHYSICAL else "the one line"}</text>'
+                         f'{esc(_line_name(key, [slot_address(s.shared_vpage[i]) for i, k in enumerate(keys) if k == key]))}</text>'
                          f'<text x="218" y="{y + 28}" style="{TEXT}{";fill:" + BAD_COLOUR if stale else ""}">'
                          f'{esc(words)}</text>'
                          + (f'<text x="218" y="{y + 45}" style="{TEXT};fill:{BAD_COLOUR};font-weight:600">'
