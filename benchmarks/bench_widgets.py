@@ -46,6 +46,13 @@ def _step_or_back(w):
     return interact
 
 
+def _unsafe_trace(k, p, th) -> list:
+    """The model checker's shortest stale-TLB trace for per-mm with plain (not SMP-safe) updates."""
+    from ukva_widgets.engine import explore
+    from ukva_widgets.engine.machine import Machine
+    return explore(Machine(k, [p, th], cpus=2, design="per-mm", smp_safe=False)).trace
+
+
 def run() -> list[Result]:
     from ukva_widgets.engine import Kernel
     from ukva_widgets.engine.machine import Machine
@@ -56,7 +63,7 @@ def run() -> list[Result]:
     w = CloneExplorer(flags="CLONE_VM")
     box = w.checkboxes["CLONE_SIGHAND"]
     out.append(_result("widgets: CloneExplorer tick a flag", samples_ms(
-        _toggler(box, [{"value": True}, {"value": False}]), N), GOAL_MS, "checkbox -> clone -> graph + table"))
+        _toggler(box, [{"value": True}, {"value": False}]), N), GOAL_MS, "checkbox -> clone -> picture"))
 
     t = TaskTree(f"sh = fork init\nt = clone sh {THREADS}\np = fork sh\nexit p 0\nwait sh\nexit t 0")
     t.position = 3
@@ -70,6 +77,12 @@ def run() -> list[Result]:
     s = SMPStepper(Machine(k, [p, th], cpus=2, design="per-mm", fill="hardware"))
 
     out.append(_result("widgets: SMPStepper step/back", samples_ms(_step_or_back(s), N), GOAL_MS, "per-mm, 2 CPUs"))
+    s.set_machine(Machine(k, [p, th], cpus=2, design="per-mm", smp_safe=False))
+    s.play(_unsafe_trace(k, p, th))
+    rows = [row.children[0] for row in s.trace_chart.children[1:]]
+    out.append(_result("widgets: SMPStepper jump along the trace", samples_ms(
+        lambda: _click(rows[0] if len(s.machine.history) == len(rows) else rows[-1]), N), GOAL_MS,
+        f"per-mm unsafe, {len(rows)}-step trace, first <-> last row"))
 
     d = DesignLab()
     out.append(_result("widgets: DesignLab change an option", samples_ms(
@@ -84,7 +97,7 @@ def run() -> list[Result]:
     designs = list(a.design.options)
     out.append(_result("widgets: AddressSpaceMap change design", samples_ms(
         _toggler(a.design, [{"index": designs.index("per-task")}, {"index": designs.index("per-mm")}]), N),
-        GOAL_MS, "rebuild machine + map + table"))
+        GOAL_MS, "rebuild machine, replay the CPUs, redraw map + columns"))
 
     c = CacheAliasing()
 

@@ -54,6 +54,47 @@ LAB_SETTINGS = {
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
 
+# Every widget of the kit, built as the chapters build them (chapter 06's unsafe-update machine played
+# from the model checker's trace), in a notebook of its own: the widget tests and the browser benchmark
+# use it, so they do not depend on the chapters' stored text.
+GALLERY = "widget-views.ipynb"
+THREADS = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+GALLERY_CELLS = [
+    f"""from ukva_widgets.engine import Kernel, Machine, explore
+from ukva_widgets.widgets import (AddressSpaceMap, CacheAliasing, CloneExplorer, CostPlot, DesignLab,
+                                  SMPStepper, TaskTree)
+k = Kernel()
+p = k.fork(k.init)
+k.execve(p, "/bin/sh")
+t = k.clone(p, "{THREADS}")
+u = k.clone(p, "CLONE_VM|CLONE_SIGHAND")
+unsafe = explore(Machine(k, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False))""",
+    'CloneExplorer(flags="CLONE_VM|CLONE_FILES")',
+    f"""life = TaskTree(script=["sh = fork init", "execve sh /bin/sh", "t = clone sh {THREADS}",
+                        "c = clone sh CLONE_FILES", "exit c 3", "wait sh", "execve t /bin/ls"])
+life.position = len(life.calls)
+life""",
+    """stepper = SMPStepper(Machine(k, tasks=[p, t], cpus=2, design="per-mm", smp_safe=False))
+stepper.play(unsafe.trace)
+stepper""",
+    """lab = DesignLab(design="per-task", fill="hardware", cpus=2, workload="threads")
+lab.check()
+lab""",
+    "CacheAliasing()",
+    'AddressSpaceMap(machine=Machine(k, tasks=[p, u], cpus=2, design="per-mm", slots="dynamic"))',
+    "CostPlot(threads=16, cpus=4)",
+]
+
+
+def write_gallery(book: Path) -> Path:
+    """Write the widget gallery notebook into `book`/notebooks (a private copy the servers serve)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in GALLERY_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = book / "notebooks" / GALLERY
+    nbformat.write(nb, path)
+    return path
+
+
 def chapters(root: Path = ROOT) -> list[str]:
     """The chapter files (NN-slug.ipynb) in `root/notebooks`, in reading order."""
     return sorted(p.name for p in (root / "notebooks").glob("[0-9][0-9]-*.ipynb"))

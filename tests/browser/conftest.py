@@ -44,9 +44,14 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def servers(browser, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("book")
-    lab, voila = bp.start_servers(bp.private_book(tmp), tmp)
+def book(tmp_path_factory):
+    """The private copy of the book the servers serve (its notebooks/ folder is theirs too)."""
+    return bp.private_book(tmp_path_factory.mktemp("book"))
+
+
+@pytest.fixture(scope="session")
+def servers(browser, book):
+    lab, voila = bp.start_servers(book, book)
     yield lab, voila
     voila.stop()
     lab.stop()

@@ -110,3 +110,14 @@ def test_the_text_is_deterministic_and_readable(vm_not_files):
     assert repr(space) == space.text() == address_space(Machine(k, [p, t], design="per-mm"), p).text()
     assert space.text().splitlines()[0] == f"address space of {p.mm.label}"
     assert "0xc0000000-0xffffffff  kernel" in space.text()
+
+
+def test_ukva_view_marks_a_per_task_entry_another_cpu_rewrote_as_wrong(vm_not_files):
+    from ukva_widgets.engine import ukva_view
+    k, p, t = vm_not_files
+    m = Machine(k, [p, t], cpus=2, design="per-task")
+    m.step(f"cpu0: switch to task {p.pid} (init)")
+    assert ukva_view(m, p, 0).correct
+    m.step(f"cpu1: switch to task {t.pid} (init)")
+    view = ukva_view(m, p, 0)
+    assert not view.correct and view.text() == ukva_shows(m, p, 0)

@@ -12,7 +12,7 @@ def test_per_mm_dynamic_slots_give_each_files_table_its_own_slot():
     assert "UKVA slot 0  files#2, read by task 2" in text
     assert "UKVA slot 1  files#3, read by task 3" in text
     assert "kernel  the same in every MM" in text
-    assert w.regions.value.count("ukva-region-ukva") == 4
+    assert w.regions.value.count('<g class="ukva-region-ukva') == 4  # each slot, zoomed
     assert w.regions.value.count("ukva-region-kernel") == 1
 
 
@@ -47,3 +47,40 @@ def test_choosing_the_task_shows_its_mm():
 def test_text_is_the_plain_text_repr():
     w = AddressSpaceMap()
     assert repr(w) == w.text() and "0x7f" not in w.text()
+
+
+def test_choosing_what_a_cpu_runs_changes_its_column_and_marks_the_slot_it_reads(browser):
+    w = AddressSpaceMap()
+    assert "ukva-slot-read" not in w.regions.value and "ukva-ok" not in w.shows.value
+    browser.set(w.cpu_controls[0], index=[v for _, v in w.cpu_controls[0].options].index(0))
+    assert w.shows.value.count("ukva-cpu-column ukva-ok") == 1 and "◀ cpu0" in w.regions.value
+    assert w.regions.value.count("ukva-slot-read") == 1
+
+
+def test_per_task_on_two_cpus_is_marked_wrong_on_the_cpu_whose_entry_was_rewritten(browser):
+    w = AddressSpaceMap()
+    w.cpu_controls[0].value = 0
+    w.cpu_controls[1].value = 1
+    browser.set(w.design, index=list(w.design.options).index("per-task"))
+    columns = w.shows.value.split('class="ukva-cpu-column')[1:]
+    assert columns[0].startswith(" ukva-wrong") and "✗ wrong" in columns[0]
+    assert columns[1].startswith(" ukva-ok") and "✓ right" in columns[1]
+    assert "now cpu0: task 2 (init) expects task 2 (init)'s page, the page table gives task 3 (init)'s page: WRONG" \
+        in w.text()
+
+
+def test_changing_the_design_keeps_what_each_cpu_runs(browser):
+    w = AddressSpaceMap()
+    w.cpu_controls[0].value = 1
+    browser.set(w.design, index=list(w.design.options).index("per-cpu"))
+    assert w.machine.options.design == "per-cpu"
+    assert [c.value for c in w.cpu_controls] == [1, -1]
+    assert "cpu0 runs task 3 (init)" in w.text()
+
+
+def test_the_map_is_drawn_to_scale_with_the_kernel_a_quarter():
+    w = AddressSpaceMap()
+    svg = w.regions.value
+    kernel = svg.split('class="ukva-region-kernel"')[1]
+    height = float(kernel.split('height="')[1].split('"')[0])
+    assert height == 75.0  # 1 GiB of the 300-pixel, 4 GiB bar

@@ -9,8 +9,10 @@ from ukva_widgets.widgets import CloneExplorer
 from ukva_widgets.engine.flags import PRESETS
 
 
-def graph_labels(w: CloneExplorer) -> list[str]:
-    return [n["label"] for n in w.picture.graph.node_data]
+def cells(w: CloneExplorer, cls: str) -> list[str]:
+    """The object labels drawn in one column of the picture ("ukva-own-caller", "ukva-shared", "ukva-own-child")."""
+    parts = w.picture.value.split(f'class="{cls}"')[1:]
+    return [p.split("</td>")[0].split(">")[-2].split("<")[0] for p in parts if "none" not in p.split("</td>")[0]]
 
 
 def test_sighand_without_vm_shows_einval_and_the_rule():
@@ -30,17 +32,18 @@ def test_vm_with_sighand_shows_shared_mm_and_sighand_with_refcount_two():
     assert f"mm       shared    {w.caller.mm.label} refcount 2" in text
     assert f"sighand  shared    {w.caller.sighand.label} refcount 2" in text
     assert "files    separate" in text
-    # drawn once, with an arrow from each task
-    mm_nodes = [i for i, label in enumerate(graph_labels(w)) if label.startswith(w.caller.mm.label)]
-    assert len(mm_nodes) == 1
-    assert {(l["source"], l["target"]) for l in w.picture.graph.link_data} >= {(0, mm_nodes[0]), (1, mm_nodes[0])}
+    # drawn once, in the shared column between the tasks
+    shared = cells(w, "ukva-shared")
+    assert f"◀ {w.caller.mm.label} ×2 ▶" in shared and f"◀ {w.caller.sighand.label} ×2 ▶" in shared
+    assert not any(w.caller.mm.label in c for c in cells(w, "ukva-own-caller") + cells(w, "ukva-own-child"))
 
 
 def test_plain_fork_draws_every_object_twice_with_refcount_one():
     w = CloneExplorer(flags="")
     assert all("separate" in line for line in w.text().splitlines()[2:] if "io" not in line and "sysvsem" not in line)
-    mm_labels = [label for label in graph_labels(w) if label.startswith("mm#")]
+    mm_labels = [c for c in cells(w, "ukva-own-caller") + cells(w, "ukva-own-child") if c.startswith("mm#")]
     assert len(mm_labels) == 2 and all(label.endswith("×1") for label in mm_labels)
+    assert "caller's own" in w.picture.value and "child's own" in w.picture.value
 
 
 def test_ticking_a_checkbox_in_the_browser_changes_the_flags_and_the_engine(browser):
@@ -64,11 +67,16 @@ def test_setting_flags_ticks_the_matching_checkboxes():
 def test_typing_an_unknown_flag_shows_the_engines_error_and_changes_nothing(browser):
     w = CloneExplorer(flags="CLONE_VM")
     before = w.text()
+    picture = w.picture.value
     browser.set(w.text_box, value="CLONE_VMM")
     assert w.flags == "CLONE_VM"
     assert w.text() == before + "\nerror: " + w.error.message
     assert "CLONE_VMM" in w.error.message and "CLONE_VM" in w.error.message
     assert w.error.layout.display is None and "ukva-error-shown" in w.error._dom_classes
+    # next to the box it is about, the box marked invalid, the picture kept with a note
+    assert w.children.index(w.error) == w.children.index(w.text_box) + 1
+    assert "ukva-invalid" in w.text_box._dom_classes
+    assert w.picture.value == picture and "still showing clone(CLONE_VM)" in w.stale_note.value
 
 
 def test_a_valid_typed_flag_string_applies_and_clears_the_error(browser):
@@ -77,6 +85,7 @@ def test_a_valid_typed_flag_string_applies_and_clears_the_error(browser):
     browser.set(w.text_box, value="CLONE_VM|CLONE_FS")
     assert w.error.message == "" and w.error.layout.display == "none"
     assert w.child.fs is w.caller.fs
+    assert "ukva-invalid" not in w.text_box._dom_classes and w.stale_note.value == ""
 
 
 def test_setting_an_unknown_flag_in_python_raises_a_clear_trait_error():
@@ -133,29 +142,50 @@ def test_asking_the_real_kernel_about_a_refused_combination_agrees_on_einval(bro
     browser.click(w.probe_button)
     from ukva_widgets.real import probe
     if probe(0).available:
-        assert w.text().splitlines()[-1] == "real kernel: agrees: EINVAL"
+        assert w.text().splitlines()[-1] == "real kernel: agrees on clone(CLONE_SIGHAND): EINVAL"
 
 
 def test_namespace_flags_say_the_engine_does_not_model_them():
     w = CloneExplorer(flags="CLONE_NEWNS")
     assert w.child is None and w.not_modelled is not None
-    assert "not modelled" in w.text() and "namespaces" in w.error.message
+    assert "not modelled" in w.text() and "namespaces" in w.summary.value
 
 
-def test_a_flag_the_probe_cannot_try_shows_the_probes_error(browser):
-    w = CloneExplorer(flags="CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND")
+def test_the_probe_tries_the_flags_it_can_and_names_the_ones_it_left_out(browser):
+    w = CloneExplorer()
+    browser.set(w.preset, index=[v for _, v in w.preset.options].index("pthread_create"))
     browser.click(w.probe_button)
-    assert "clone3" in w.error.message
-    assert w.text().splitlines()[-1] == f"error: {w.error.message}"
+    line = w.text().splitlines()[-1]
+    assert "left out" in line and "CLONE_SETTLS" in line and "CLONE_VFORK" not in line
+    from ukva_widgets.real import probe
+    if probe(0).available:
+        assert line.startswith("real kernel: agrees on clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD")
+        assert w.probe_error.message == ""
 
 
-def test_the_error_box_names_the_engines_error_type_not_the_trait_machinery(browser):
+def test_the_sharing_flags_sit_beside_the_picture_and_the_rest_fold_under_more_flags():
+    w = CloneExplorer()
+    beside = w.children[w.children.index(w.error) + 1].children[0]
+    shown = [b.description for b in beside.children[1].children]
+    assert shown == ["VM", "FS", "FILES", "SIGHAND", "THREAD", "IO", "SYSVSEM"]
+    assert w.more_flags.selected_index is None  # folded
+    assert "ukva-flag-CLONE_SETTLS" in w.more_flags.children[0].children[0].children[1]._dom_classes
+
+
+def test_the_error_box_says_not_applied_not_the_trait_machinery(browser):
     w = CloneExplorer()
     browser.set(w.text_box, value="CLONE_VMM")
-    assert "ValueError" in w.error.value and "TraitError" not in w.error.value
+    assert "not applied" in w.error.value and "TraitError" not in w.error.value
 
 
-def test_every_column_of_the_summary_table_has_a_header():
-    w = CloneExplorer("CLONE_VM")
-    header = w.summary.value.split("<thead>")[1].split("</thead>")[0]
-    assert "<th" in header and '"></th>' not in header and "shared?" in header
+def test_a_refused_clone_is_drawn_with_its_errno_and_rule_in_the_picture():
+    w = CloneExplorer("CLONE_SIGHAND")
+    assert "EINVAL" in w.picture.value and w.clone_error.rule.name in w.picture.value
+
+
+def test_the_picture_keeps_one_row_per_kind_whatever_the_flags(browser):
+    w = CloneExplorer()
+    rows = w.picture.value.count("<tr>")
+    for flag in ("CLONE_VM", "CLONE_IO", "CLONE_SYSVSEM", "CLONE_SIGHAND"):
+        browser.set(w.checkboxes[flag], value=True)
+        assert w.picture.value.count("<tr>") == rows

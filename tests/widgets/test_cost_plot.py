@@ -61,10 +61,39 @@ def test_the_legend_names_designs_whose_counts_coincide():
         assert (f"<b>{title}</b>: per-task = per-cpu" in w.coincide.value) == same
 
 
-def test_a_line_lying_on_another_is_thinner_with_a_smaller_marker():
+def test_per_mm_is_the_one_solid_thickest_line_drawn_on_top():
     w = CostPlot(threads=2, refs=2_000)
-    lines = [w.lines["tlb_misses"][d] for d in ("per-task", "per-cpu", "per-mm")]
-    assert all(a.stroke_width > b.stroke_width and a.marker_size > b.marker_size for a, b in zip(lines, lines[1:]))
+    lines = w.lines["tlb_misses"]
+    mm = lines["per-mm"]
+    assert mm.line_style == "solid" and all(l.line_style != "solid" for d, l in lines.items() if d != "per-mm")
+    assert all(mm.stroke_width > l.stroke_width for d, l in lines.items() if d != "per-mm")
+    figure = next(f for f in w.children[-1].children)
+    assert figure.marks[-1] is mm
+    # a line lying under per-mm still shows: its marker is bigger
+    assert all(mm.marker_size < l.marker_size for d, l in lines.items() if d != "per-mm")
+
+
+def test_designs_incorrect_on_smp_say_so_in_the_legend_by_the_model_checkers_verdict(browser):
+    w = CostPlot(threads=2, refs=2_000)
+    incorrect = [part.split("<b>")[1].split("</b>")[0] for part in w.legend.value.split('class="ukva-incorrect"')[1:]]
+    assert sorted(incorrect) == ["per-cpu", "per-task"] and "✗ incorrect on SMP" in w.legend.value
+    assert "per-task: incorrect on SMP" in w.text()
+    browser.set(w.fill, index=list(w.fill.options).index("software"))
+    assert "ukva-incorrect" not in w.legend.value  # software refill makes both correct
+
+
+def test_the_y_axis_says_events_per_how_many_references(browser):
+    w = CostPlot(threads=2, refs=4_000)
+    assert all(axis.label == "events per 4,000 refs" for axis in w.y_axes.values())
+    browser.set(w.refs, value=6_000)
+    assert w.y_axes["ipis"].label == "events per 6,000 refs"
+
+
+def test_the_four_plots_wrap_to_one_column_rather_than_overflow():
+    w = CostPlot(refs=2_000)
+    grid = w.children[-1]
+    assert len(grid.children) == 4 and "auto-fill" in grid.layout.grid_template_columns
+    assert all(f.layout.width == "100%" for f in grid.children)
 
 
 def test_the_first_and_last_thread_counts_sit_inside_the_frame():

@@ -66,3 +66,26 @@ def test_the_progress_indicator_shows_while_the_checker_runs_and_hides_after():
 def test_an_unknown_option_is_refused_clearly():
     with pytest.raises(ValueError, match="unknown option 'smp_unsafe'"):
         DesignLab(smp_unsafe=True)
+
+
+def test_per_mm_options_are_disabled_under_the_other_designs_and_enabled_under_per_mm(browser):
+    w = DesignLab(design="per-task")
+    per_mm = ("smp_safe", "slots", "cache", "shared_page")
+    assert all(w.options[name].disabled for name in per_mm)
+    assert not w.options["pcid"].disabled
+    browser.set(w.design, index=list(w.design.options).index("per-mm"))
+    assert not any(w.options[name].disabled for name in per_mm)
+
+
+def test_not_checked_yet_is_never_shown_beside_a_green_tick():
+    w = DesignLab()
+    assert "not checked yet" in w.verdict.value
+    assert "✓" not in w.stepper.violation_box.value
+
+
+def test_after_a_proof_run_to_violation_is_disabled_until_the_machine_changes(browser):
+    w = DesignLab(fill="software")
+    browser.click(w.check_button)
+    assert w.result.verdict == "proven" and w.stepper.run_button.disabled
+    browser.set(w.cpus_slider, value=1)
+    assert not w.stepper.run_button.disabled

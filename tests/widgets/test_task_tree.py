@@ -52,8 +52,8 @@ def test_freed_objects_stay_on_the_picture_marked_freed():
     w.position = 3
     assert 2 not in [t.pid for t in w.kernel.tasks]
     assert f"{mm.label:<10} freed" in w.text()
-    node = next(n for n in w.picture.graph.node_data if n["label"].startswith(mm.label + " "))
-    assert node["label"] == f"{mm.label} freed" and "stroke-dasharray" in node["shape_attrs"]
+    freed = w.matrix.value.split('class="ukva-freed')[1:]
+    assert any(f"<s>#{mm.id}</s> freed" in part for part in freed)
 
 
 def test_a_refused_call_shows_the_error_and_changes_nothing():
@@ -103,15 +103,40 @@ def test_an_unknown_task_name_is_a_clear_error_in_the_widget():
     assert "no task called 'nobody'" in w.error.message
 
 
-def test_thread_group_members_share_a_colour_and_say_their_group():
+def test_a_thread_group_is_one_bracket_spanning_its_members_rows():
     w = TaskTree(THREADS)
     w.position = 2
-    nodes = w.picture.graph.node_data
-    colours = w.picture.graph.colors
-    i_sh = next(i for i, n in enumerate(nodes) if n["label"] == "2")
-    i_t = next(i for i, n in enumerate(nodes) if n["label"].startswith("3"))
-    assert nodes[i_t]["label"] == "3·tg2"
-    assert colours[i_sh] == colours[i_t]
+    groups = w.matrix.value.split('class="ukva-thread-group"')[1:]
+    spans = sorted(int(g.split('rowspan="')[1].split('"')[0]) for g in groups)
+    assert spans == [1, 2]  # init alone; sh and its thread t together
+    assert "tg 2" in w.matrix.value and "thread of sh" in w.matrix.value
+
+
+def test_a_shared_object_is_one_cell_spanning_the_rows_of_its_holders_with_its_refcount():
+    w = TaskTree(THREADS)
+    w.position = 2
+    mm = w.kernel.task(2).mm
+    cells = [c for c in w.matrix.value.split('<td class="ukva-object')[1:] if f'title="{mm.label}, ' in c]
+    assert len(cells) == 1 and 'rowspan="2"' in cells[0] and f"<b>#{mm.id}</b> ×2" in cells[0]
+
+
+def test_tasks_are_named_as_the_script_names_them():
+    w = TaskTree(THREADS)
+    w.position = 2
+    assert "<b>sh</b>" in w.matrix.value and "<b>t</b>" in w.matrix.value
+    assert "task (init)" not in w.matrix.value
+
+
+def test_the_last_step_is_highlighted_what_it_created_freed_and_re_pointed():
+    w = TaskTree("sh = fork init\nexecve sh /bin/sh\nexit sh 0\nwait init")
+    w.position = 1
+    assert "ukva-new-task" in w.matrix.value and "ukva-created" in w.matrix.value
+    w.position = 2  # execve: a fresh mm, the old one freed, sh re-pointed
+    change = w.changes()
+    assert [k for k, _ in change["created"]] == ["mm"] and [k for k, _ in change["freed"]] == ["mm"]
+    assert change["repointed"] == [(2, "mm")]
+    assert "ukva-freed-now" in w.matrix.value and "ukva-repointed" in w.matrix.value
+    assert "last step: created mm#" in w.text() and "re-pointed pid 2 mm" in w.text()
 
 
 def test_text_is_the_plain_text_repr():
@@ -129,31 +154,28 @@ def test_a_call_on_a_reaped_task_is_shown_as_the_engines_error():
 FAMILY = "sh = fork init\nexecve sh /bin/sh\nfork sh\nfork sh\nt = clone sh CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 
 
-def test_objects_stand_in_one_column_grouped_by_kind_right_of_every_task():
+def test_a_child_is_indented_under_its_parent_in_tree_order():
     w = TaskTree(FAMILY)
     w.position = len(w.calls)
-    nodes = w.picture.graph.node_data
-    xs, ys = w.picture.graph.x, w.picture.graph.y
-    tasks = [i for i, n in enumerate(nodes) if n["shape"] == "circle"]
-    objects = [i for i, n in enumerate(nodes) if n["shape"] == "rect"]
-    assert len({xs[i] for i in objects}) == 1 and max(xs[i] for i in tasks) < xs[objects[0]] / 2
-    kinds = [nodes[i]["label"].split("#")[0] for i in sorted(objects, key=lambda i: -ys[i])]
-    assert kinds == sorted(kinds, key=["mm", "fs", "files", "sighand", "signal", "io", "sysvsem"].index)
+    rows = w.matrix.value.split('class="ukva-task-row')[1:]
+    assert [r.split("<b>")[1].split("</b>")[0] for r in rows][:3] == ["init", "sh", "t"]
+    assert "└ <b>sh</b>" in rows[1] and "└" not in rows[2].split("<b>")[0]  # t is sh's thread, not its child
 
 
-def test_a_child_task_is_indented_under_its_parent_and_below_it():
+def test_the_matrix_keeps_one_size_while_stepping(browser):
     w = TaskTree(FAMILY)
-    w.position = len(w.calls)
-    graph = w.picture.graph
-    for source, target in ((link["source"], link["target"]) for link in graph.link_data):
-        if graph.node_data[target]["shape"] == "circle":
-            assert graph.x[target] > graph.x[source] and graph.y[target] < graph.y[source]
-
-
-def test_the_picture_keeps_one_height_while_stepping(browser):
-    w = TaskTree(FAMILY)
-    height = w.picture.figure.layout.height
+    height = w.matrix.layout.min_height
+    rows = None
     for _ in w.calls:
         browser.click(w.step_button)
-        assert w.picture.figure.layout.height == height
-        assert all(0 < y < 1 for y in w.picture.graph.y)
+        assert w.matrix.layout.min_height == height
+        count = w.matrix.value.count("<tr")
+        assert rows in (None, count)
+        rows = count
+
+
+def test_comm_renames_a_task_as_prctl_does_and_the_matrix_shows_it():
+    w = TaskTree("sh = fork init\nt = clone sh CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD\ncomm t worker")
+    w.position = 3
+    assert w.kernel.task(3).comm == "worker" and w.kernel.task(2).comm == "init"
+    assert "comm worker" in w.matrix.value and "pid 3 is now called worker" in w.text()

@@ -18,13 +18,13 @@ __all__ = [
 
 # Part 2: the SMP machine (owned by the part-2 author; append imports and __all__ entries below).
 from .explore import ExploreResult, explore, random_run
-from .layout import AddressSpace, Region, address_space, slot_address, ukva_shows
+from .layout import AddressSpace, Region, UkvaView, address_space, slot_address, ukva_shows, ukva_view
 from .machine import Choice, Effects, Machine, Options, StaleEntry, Violation
 from .workloads import THREAD_FLAGS, make_tasks
 
 __all__ += [
     "ExploreResult", "explore", "random_run", "AddressSpace", "Region", "address_space", "slot_address",
-    "ukva_shows", "Choice", "Effects", "Machine", "Options", "StaleEntry", "Violation", "THREAD_FLAGS", "make_tasks",
+    "ukva_shows", "UkvaView", "ukva_view", "Choice", "Effects", "Machine", "Options", "StaleEntry", "Violation", "THREAD_FLAGS", "make_tasks",
 ]
 __all__ += ["simulate_costs", "cost_curves"]
 

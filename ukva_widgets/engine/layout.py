@@ -100,24 +100,52 @@ def address_space(machine: Machine, task: Task) -> AddressSpace:
     return AddressSpace(machine.mm_label(m), tuple(regions))
 
 
-def ukva_shows(machine: Machine, task: Task, cpu: int) -> str:
-    """What the fixed UKVA address should show when `task` runs on `cpu`, and what the page
-    table of its MM actually maps there now (the walker's answer)."""
+@dataclass(frozen=True)
+class UkvaView:
+    """What the fixed UKVA address should show for one task on one CPU (`should`), what its MM's
+    page table maps there now (`maps`, the walker's answer), and whether a walk now gives the
+    right page (`correct`; under software refill of per-task or per-cpu there is no entry and the
+    handler loads the right page)."""
+
+    address: int
+    mm: str
+    should: str
+    maps: str
+    correct: bool
+
+    def text(self) -> str:
+        return f"{self.address:#010x} should show {self.should}; {self.mm}'s page table maps it to {self.maps}"
+
+
+def ukva_view(machine: Machine, task: Task, cpu: int) -> UkvaView:
+    """`ukva_shows` as data, for a view that marks right and wrong (raises ValueError for a kernel
+    thread, which has no UKVA of its own, and for a CPU the machine does not have)."""
     s = machine.setup
     i = machine.task_index(task)
     if not 0 <= cpu < s.ncpu:
         raise ValueError(f"cpu {cpu} does not exist: the machine has cpus 0 to {s.ncpu - 1}")
     m = s.task_mm[i]
     if m < 0:
-        return f"{machine.task_label(i)} is a kernel thread: it has no UKVA of its own"
-    ptes = machine.page_table(m, cpu)
+        raise ValueError(f"{machine.task_label(i)} is a kernel thread: it has no UKVA of its own")
     vpage, o = s.task_reads[i][0]
+    page = machine.page_table(m, cpu)[vpage]
     if s.opts.design == "per-task":
-        want = f"{machine.task_label(i)}'s page"
+        want, right = f"{machine.task_label(i)}'s page", i
     elif s.opts.design == "per-cpu":
-        want = f"cpu{cpu}'s page"
+        want, right = f"cpu{cpu}'s page", cpu
     else:
-        want = f"the slot of {s.objects[o][1].label}"
-    walk = machine.page_label(ptes[vpage]) if s.hardware or s.opts.design == "per-mm" else "no entry: software refill"
-    return (f"{slot_address(vpage):#010x} should show {want}; "
-            f"{machine.mm_label(m)}'s page table maps it to {walk}")
+        want, right = f"the slot of {s.objects[o][1].label}", o * s.stride + machine.state[3][0][o]
+    if s.hardware or s.opts.design == "per-mm":
+        return UkvaView(slot_address(vpage), machine.mm_label(m), want, machine.page_label(page), page == right)
+    return UkvaView(slot_address(vpage), machine.mm_label(m), want, "no entry: software refill", True)
+
+
+def ukva_shows(machine: Machine, task: Task, cpu: int) -> str:
+    """What the fixed UKVA address should show when `task` runs on `cpu`, and what the page
+    table of its MM actually maps there now (the walker's answer)."""
+    try:
+        return ukva_view(machine, task, cpu).text()
+    except ValueError:
+        if machine.setup.task_mm[machine.task_index(task)] < 0:
+            return f"{machine.task_label(machine.task_index(task))} is a kernel thread: it has no UKVA of its own"
+        raise

@@ -1,29 +1,36 @@
-"""AddressSpaceMap: one MM's address space — user mappings, the UKVA area and its slots, the kernel
-half — and, under the chosen design, what the fixed UKVA address should show for each task on each
-CPU and what the MM's one page table maps there now.
+"""AddressSpaceMap: one MM's address space as a map — a bar drawn to scale (user space, the kernel
+half, the 4 MiB UKVA a sliver between them) with the UKVA zoomed out beside it, slot by slot — and
+one column per CPU: what runs there, what the fixed UKVA address should show for it, what the MM's
+one page table maps there now, ✓ or ✗.
 
-The layout and the answers are the engine's (engine/layout.py: address_space, ukva_shows); the
-machine moves only when the learner schedules a task on a CPU (a Machine step). Regions are drawn
-one row each, highest address on top, not to scale (4 KiB slots next to a 1 GiB kernel half: the
-i386 3G/1G split the 2002 thread kept, FACTS.md §1, as engine/layout.py models it).
+The layout and the answers are the engine's (engine/layout.py: address_space, ukva_view); the
+machine moves only when the learner schedules a task on a CPU (a Machine step). The addresses are
+i386's with the 3G/1G split the 2002 thread kept (FACTS.md §1), as engine/layout.py models them.
 
 CSS classes for browser tests: "ukva-address-space-map", "ukva-asm-design" (design dropdown),
 "ukva-asm-task" (whose address space), "ukva-asm-cpu<N>" (what runs on CPU N), "ukva-regions"
-(the map; each row has "ukva-region-user", "ukva-region-ukva" or "ukva-region-kernel"),
-"ukva-ukva-shows" (the task x CPU table), plus "ukva-error".
+(the map; each region has "ukva-region-user", "ukva-region-ukva" or "ukva-region-kernel", and a
+slot read by a running task "ukva-slot-read"), "ukva-ukva-shows" (the CPU columns:
+"ukva-cpu-column", "ukva-ok" or "ukva-wrong"), plus "ukva-error".
 """
 
 from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine import Machine, address_space, ukva_shows
+from ..engine import Machine, address_space, ukva_shows, ukva_view
+from ..engine.layout import PAGE_OFFSET, UKVA_BASE
 from ..engine.machine import DESIGNS
-from .base import OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc, themed_table
+from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc, scroll_box
 from .design_lab import tasks_for
 
 # Region colours, each with its name written in the row as the second cue.
 REGION_STYLE = {"user": OKABE_ITO["sky"], "ukva": OKABE_ITO["orange"], "kernel": OKABE_ITO["grey"]}
+TEXT = "fill:var(--jp-ui-font-color1);font-family:var(--jp-ui-font-family);font-size:12px"
+CODE = "fill:var(--jp-ui-font-color2);font-family:var(--jp-code-font-family);font-size:11px"
+BAR_X, BAR_W, BAR_H, TOP = 42, 54, 300, 18
+ZOOM_X, ZOOM_W, SLOT_H = 150, 250, 40
+GIB = 1 << 30
 
 
 def _region_kind(name: str) -> str:
@@ -48,7 +55,7 @@ class AddressSpaceMap(UkvaWidget):
         self.task.observe(lambda _: self.redraw(), "value")
         self.cpu_controls = []
         for c in range(machine.options.cpus):
-            control = W.Dropdown(description=f"cpu{c} runs", layout=W.Layout(width="260px"))
+            control = W.Dropdown(description=f"cpu{c} runs", layout=W.Layout(width="240px", max_width="100%"))
             control.add_class(f"ukva-asm-cpu{c}")
             control.observe(lambda change, c=c: self._on_schedule(c, change["new"]), "value")
             self.cpu_controls.append(control)
@@ -58,8 +65,11 @@ class AddressSpaceMap(UkvaWidget):
         self.shows.add_class("ukva-ukva-shows")
         self.error = ErrorBox()
         self._syncing = False
-        super().__init__([W.HBox([self.design, self.task]), W.HBox(self.cpu_controls), self.error,
-                          self.regions, self.shows])
+        self.task.layout = W.Layout(width="240px", max_width="100%")
+        self.design.layout = W.Layout(width="240px", max_width="100%")
+        wrap = W.Layout(flex_flow="row wrap")
+        super().__init__([W.HBox([self.design, self.task], layout=wrap), W.HBox(self.cpu_controls, layout=wrap),
+                          self.error, self.shows, self.regions])
         self.add_class("ukva-address-space-map")
         self._sync_controls()
         self.redraw()
@@ -83,9 +93,14 @@ class AddressSpaceMap(UkvaWidget):
             self._syncing = False
 
     def _on_design(self, change: dict) -> None:
+        """A new machine under the new design, with every CPU running what it ran before."""
+        running = [cpu[0] for cpu in self.machine.state[0]]
         try:
             machine = Machine(self.machine.kernel, self.machine.setup.tasks,
                               **{**vars(self.machine.options), "design": change["new"]})
+            for c, task in enumerate(running):
+                if task >= 0:
+                    machine.step(f"cpu{c}: switch to {machine.task_label(task)}")
         except USER_ERRORS as e:
             self.error.show(e)
             return
@@ -111,20 +126,96 @@ class AddressSpaceMap(UkvaWidget):
 
     def redraw(self) -> None:
         self.error.clear()
-        space = address_space(self.machine, self._selected())
-        rows = []
-        for r in reversed(space.regions):
+        self.shows.value = self._columns_html()
+        self.regions.value = self._map_html()
+
+    def _running(self) -> list[tuple[int, object]]:
+        """(cpu, task) for every CPU running a user task."""
+        m = self.machine
+        return [(c, m.setup.tasks[cpu[0]]) for c, cpu in enumerate(m.state[0])
+                if cpu[0] >= 0 and m.setup.task_mm[cpu[0]] >= 0]
+
+    def _columns_html(self) -> str:
+        """One column per CPU: who runs, what the UKVA should show, what the page table maps, ✓/✗."""
+        m = self.machine
+        running = dict(self._running())
+        columns = []
+        for c in range(m.options.cpus):
+            task = running.get(c)
+            if task is None:
+                cur = m.state[0][c][0]
+                body = (f'<div style="color:var(--jp-ui-font-color2)">{esc(m.task_label(cur))}: no user task, '
+                        f"nothing reads the UKVA</div>")
+                cls, border = "", "var(--jp-border-color1)"
+            else:
+                view = ukva_view(m, task, c)
+                mark = "✓ right" if view.correct else "✗ wrong"
+                colour = OK_COLOUR if view.correct else BAD_COLOUR
+                cls, border = ("ukva-ok" if view.correct else "ukva-wrong"), colour
+                body = (f"<div><b>{esc(m.task_label(m.task_index(task)))}</b> of {esc(view.mm)}</div>"
+                        f'<div style="font-size:11px;color:var(--jp-ui-font-color2)">reads {view.address:#010x}</div>'
+                        f"<div>expected: {esc(view.should)}</div><div>page table: {esc(view.maps)}</div>"
+                        f'<div style="font-weight:700;font-size:15px;color:{colour}">{mark}</div>')
+            columns.append(f'<div class="ukva-cpu-column {cls}" style="flex:1 1 150px;min-width:0;border:2px solid {border};'
+                           f'border-radius:6px;padding:4px 6px;overflow-wrap:anywhere">'
+                           f'<div style="font-weight:600">cpu{c}</div>{body}</div>')
+        return (f'<div style="display:flex;flex-wrap:wrap;gap:6px;color:var(--jp-ui-font-color1);font-size:12px;'
+                f'margin:4px 0">{"".join(columns)}</div>')
+
+    def _map_html(self) -> str:
+        """The whole 4 GiB to scale on the left; the UKVA, too thin to see there, zoomed on the right."""
+        m = self.machine
+        space = address_space(m, self._selected())
+        readers: dict[int, list[str]] = {}
+        for c, task in self._running():
+            if task.mm is self._selected().mm:
+                readers.setdefault(ukva_view(m, task, c).address, []).append(f"cpu{c}")
+        ukva = [r for r in space.regions if _region_kind(r.name) == "ukva"]
+        zoom_h = max(len(ukva), 1) * SLOT_H
+        height = max(BAR_H, zoom_h) + TOP + 20
+
+        def y_of(address: int) -> float:  # highest address on top
+            return TOP + BAR_H * (1 - address / (4 * GIB))
+
+        parts = [f'<text x="0" y="12" style="{TEXT};font-weight:600">{esc(space.mm)}, to scale</text>',
+                 f'<rect x="{BAR_X}" y="{y_of(PAGE_OFFSET)}" width="{BAR_W}" height="{y_of(0) - y_of(PAGE_OFFSET)}" '
+                 f'style="fill:{REGION_STYLE["user"]};opacity:.15"/>']
+        for r in space.regions:
             kind = _region_kind(r.name)
-            colour = REGION_STYLE[kind]
-            rows.append(f'<div class="ukva-region-{kind}" style="display:flex;gap:8px;align-items:center;'
-                        f"border-left:10px solid {colour};border-bottom:1px solid var(--jp-border-color2);"
-                        f'padding:2px 6px;color:var(--jp-ui-font-color1)">'
-                        f'<code style="min-width:190px">{r.start:#010x}–{r.end - 1:#010x}</code>'
-                        f"<b>{esc(kind)}</b>&nbsp;{esc(r.name)}<span style=\"opacity:.8\">{esc(r.detail)}</span></div>")
-        self.regions.value = (f'<div style="color:var(--jp-ui-font-color1)"><b>address space of '
-                              f"{esc(space.mm)}</b> (highest address on top, not to scale)</div>" + "".join(rows))
-        self.shows.value = themed_table(["task", "CPU", "the fixed UKVA address"], [
-            [esc(t.pid), esc(f"cpu{c}"), esc(ukva_shows(self.machine, t, c))] for t, c in self._pairs()])
+            if kind == "ukva":
+                continue
+            top, bottom = y_of(r.end), y_of(r.start)
+            parts.append(f'<rect class="ukva-region-{kind}" x="{BAR_X}" y="{top}" width="{BAR_W}" '
+                         f'height="{max(bottom - top, 1.5)}" style="fill:{REGION_STYLE[kind]};opacity:.85">'
+                         f"<title>{esc(r.text())}</title></rect>")
+        parts.append(f'<rect x="{BAR_X}" y="{TOP}" width="{BAR_W}" height="{BAR_H}" '
+                     f'style="fill:none;stroke:var(--jp-ui-font-color2)"/>')
+        for address, label in ((0, "0"), (PAGE_OFFSET, "3 GiB"), (4 * GIB, "4 GiB")):
+            parts.append(f'<text x="{BAR_X - 4}" y="{y_of(address) + 4}" text-anchor="end" style="{CODE}">{label}</text>')
+        parts.append(f'<text x="{BAR_X + 4}" y="{y_of(PAGE_OFFSET) - 8}" style="{TEXT};font-size:11px;fill:#000">kernel</text>'
+                     f'<text x="{BAR_X + 4}" y="{y_of(PAGE_OFFSET) + 16}" style="{TEXT};font-size:11px">user</text>')
+        # The UKVA: a sliver just under 3 GiB, joined to its zoomed-out slots by a wedge.
+        uy = y_of(UKVA_BASE)
+        parts.append(f'<rect class="ukva-region-ukva" x="{BAR_X}" y="{uy - 2}" width="{BAR_W}" height="3" '
+                     f'style="fill:{REGION_STYLE["ukva"]}"/>')
+        zy = TOP
+        parts.append(f'<path d="M{BAR_X + BAR_W},{uy - 2} L{ZOOM_X},{zy} L{ZOOM_X},{zy + zoom_h} '
+                     f'L{BAR_X + BAR_W},{uy + 1} z" style="fill:{REGION_STYLE["ukva"]};opacity:.25"/>')
+        parts.append(f'<text x="{ZOOM_X}" y="12" style="{TEXT};font-weight:600">the UKVA (4 MiB under 3 GiB), zoomed</text>')
+        for n, r in enumerate(reversed(ukva)):
+            y = zy + n * SLOT_H
+            who = readers.get(r.start, [])
+            cls = "ukva-region-ukva" + (" ukva-slot-read" if who else "")
+            parts.append(f'<g class="{cls}"><rect x="{ZOOM_X}" y="{y}" width="{ZOOM_W}" height="{SLOT_H - 3}" rx="3" '
+                         f'style="fill:var(--jp-layout-color1);stroke:{REGION_STYLE["ukva"]};stroke-width:{3 if who else 1.5}"/>'
+                         f'<text x="{ZOOM_X + 6}" y="{y + 15}" style="{TEXT};font-weight:600">{esc(r.name)}</text>'
+                         f'<text x="{ZOOM_X + 6}" y="{y + 30}" style="{CODE}">{r.start:#010x} {esc(r.detail)}</text>'
+                         + (f'<text x="{ZOOM_X + ZOOM_W + 6}" y="{y + 22}" style="{TEXT};font-weight:600">◀ '
+                            f'{esc(", ".join(who))}</text>' if who else "") + "</g>")
+        width = ZOOM_X + ZOOM_W + 80
+        return scroll_box(f'<svg viewBox="-2 -2 {width + 4} {height + 4}" width="100%" style="max-width:{width + 4}px;'
+                          f'min-width:420px;display:block" role="img" aria-label="the address space of {esc(space.mm)}, '
+                          f'to scale, with the UKVA zoomed">{"".join(parts)}</svg>')
 
     def _pairs(self) -> list:
         return [(t, c) for t in self._user_tasks() for c in range(self.machine.options.cpus)]
@@ -134,4 +225,8 @@ class AddressSpaceMap(UkvaWidget):
         running = ", ".join(f"cpu{c} runs {m.task_label(cpu[0])}" for c, cpu in enumerate(m.state[0]))
         lines = [f"AddressSpaceMap: {m.options.text()}; {running}", address_space(m, self._selected()).text()]
         lines += [f"  task {t.pid} on cpu{c}: {ukva_shows(m, t, c)}" for t, c in self._pairs()]
+        for c, t in self._running():
+            view = ukva_view(m, t, c)
+            lines.append(f"  now cpu{c}: {m.task_label(m.task_index(t))} expects {view.should}, "
+                         f"the page table gives {view.maps}: {'right' if view.correct else 'WRONG'}")
         return "\n".join(lines)

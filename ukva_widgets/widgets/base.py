@@ -1,8 +1,8 @@
 """What every widget in the kit shares: the text/plain repr, the palette with its second cues,
-the error box, small themed HTML helpers and the fixed-layout node-link picture.
+the error box and small themed HTML helpers (JupyterLab's CSS variables, so both themes read).
 
 CSS classes for browser tests: "ukva-widget" on every widget, "ukva-error" on the error box
-(plus "ukva-error-shown" while it shows an error), "ukva-graph" on node-link figures.
+(plus "ukva-error-shown" while it shows an error), "ukva-scroll" on boxes that scroll sideways.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from __future__ import annotations
 import errno
 import html
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 import ipywidgets as W
-from bqplot import Figure, Graph, LinearScale
 
 from ..engine import NotModelled, TaskStateError
 
 # Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/). Colour is never the
-# only cue: each kind also has its name in the label, tasks are circles and objects rectangles.
+# only cue: each kind also has its name written beside or inside it.
 OKABE_ITO = {
     "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
     "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999",
@@ -30,7 +28,6 @@ KIND_COLOUR = {
 }
 OK_COLOUR = OKABE_ITO["green"]
 BAD_COLOUR = OKABE_ITO["vermillion"]
-FREED_COLOUR = "#DDDDDD"
 # The Task attribute holding each kind of shared object, in the order copy_process() copies them
 # (kernel/fork.c at 07c3ef58223e: copy_mm ... copy_signal ... copy_io; FACTS.md §3).
 KIND_ATTR = {"mm": "mm", "fs": "fs", "files": "files", "sighand": "sighand", "signal": "signal",
@@ -54,14 +51,20 @@ def label_of(obj: object) -> str:
     return obj.label if obj is not None else "none"
 
 
+def scroll_box(inner: str) -> str:
+    """A box that scrolls sideways when its content is wider than the output area (370 px with a side panel)."""
+    return f'<div class="ukva-scroll" style="overflow-x:auto;max-width:100%">{inner}</div>'
+
+
 def themed_table(header: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "") -> str:
-    """An HTML table coloured with JupyterLab's theme variables (readable in light and dark)."""
+    """An HTML table coloured with JupyterLab's theme variables (readable in light and dark), in a
+    box that scrolls sideways on a narrow output area rather than overflowing it."""
     cell = "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2);text-align:left"
     head = "".join(f'<th style="{cell};font-weight:600">{esc(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f'<td style="{cell}">{c}</td>' for c in row) + "</tr>" for row in rows)
-    return (f'<table class="{css_class}" style="border-collapse:collapse;color:var(--jp-ui-font-color1);'
-            f'font-family:var(--jp-code-font-family);font-size:var(--jp-code-font-size)">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return scroll_box(f'<table class="{css_class}" style="border-collapse:collapse;color:var(--jp-ui-font-color1);'
+                      f'font-family:var(--jp-code-font-family);font-size:var(--jp-code-font-size)">'
+                      f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def badge(text: str, colour: str, *, dashed: bool = False) -> str:
@@ -79,12 +82,13 @@ class ErrorBox(W.HTML):
         self.add_class("ukva-error")
         self.message = ""
 
-    def show(self, error: BaseException | str) -> None:
+    def show(self, error: BaseException | str, title: str | None = None) -> None:
+        """Show `error` headed by `title` (default: the exception's type name, or "Error")."""
         self.message = str(error)
+        title = title or (type(error).__name__ if not isinstance(error, str) else "Error")
         self.value = (f'<div role="alert" style="border-left:4px solid {BAD_COLOUR};padding:4px 8px;'
-                      f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color2)">'
-                      f"<b>✗ {esc(type(error).__name__) if not isinstance(error, str) else 'Error'}:</b> "
-                      f"{esc(self.message)}</div>")
+                      f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color2);overflow-wrap:anywhere">'
+                      f"<b>✗ {esc(title)}:</b> {esc(self.message)}</div>")
         self.layout.display = None
         self.add_class("ukva-error-shown")
 
@@ -95,17 +99,23 @@ class ErrorBox(W.HTML):
         self.remove_class("ukva-error-shown")
 
 
-# Node labels sit on the Okabe-Ito fills, which are mid-tones: dark text reads on all of them in
-# both themes (bqplot's default label colour follows the theme and vanishes on them in dark mode).
 # bqplot's dark rules paint titles and axis labels orange; ours follow JupyterLab's theme font colour.
-# The flags box shows a long preset whole in the code font.
-STYLESHEET = ("<style>.ukva-graph .node .label{--bq-network-node-label-text-fill:#000 !important;"
-              "fill:#000 !important;font-size:12px;}"
-              ".ukva-widget .bqplot{--bq-content-font-color:var(--jp-ui-font-color1);"
+# The flags box shows a long preset whole in the code font; a long step label wraps in its button. Every part of a widget stays inside its
+# box, margins included, and an HTML part may shrink below its content's width (its pictures and
+# tables then scroll sideways in their .ukva-scroll box instead of pushing past the output area);
+# its text wraps at a reading line height, not at the height of a row of controls.
+STYLESHEET = ("<style>.ukva-widget .bqplot{--bq-content-font-color:var(--jp-ui-font-color1);"
               "--bq-mainheading-fill:var(--jp-ui-font-color1);--bq-axislabel-fill:var(--jp-ui-font-color1);"
               "--bq-axis-tick-text-fill:var(--jp-ui-font-color2);}"
               ".ukva-flags-text input{font-family:var(--jp-code-font-family);font-size:11px;}"
-              ".ukva-widget .widget-button{max-width:100%;}</style>")
+              ".ukva-flags-text.ukva-invalid input{border:2px solid #D55E00;}"
+              ".ukva-trace-row.ukva-current .widget-button{font-weight:700;}"
+              ".ukva-widget .widget-button{max-width:100%;}"
+              ".ukva-widget .ukva-choice{white-space:normal;height:auto;min-height:var(--jp-widgets-inline-height);"
+              "line-height:1.3;text-align:left;}"
+              ".ukva-widget .jupyter-widgets{max-width:calc(100% - 2 * var(--jp-widgets-margin, 2px));}"
+              ".ukva-widget .jupyter-widget-html-content,.ukva-widget .widget-html-content{min-width:0;line-height:1.4;}"
+              "</style>")
 
 
 class UkvaWidget(W.VBox):
@@ -126,64 +136,3 @@ class UkvaWidget(W.VBox):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/plain"] = self.text()
         return bundle
-
-
-@dataclass
-class Node:
-    """One node of a node-link picture, in unit coordinates (0..1, y up)."""
-
-    label: str
-    x: float
-    y: float
-    colour: str
-    shape: str = "rect"          # "rect" for objects, "circle" for tasks
-    dashed: bool = False         # second cue for "freed" / "zombie"
-    thick: bool = False          # second cue for "shared" / "highlighted"
-    width: int = 0               # rect width in px; 0 = fit the label
-
-
-@dataclass
-class Picture:
-    nodes: list[Node] = field(default_factory=list)
-    links: list[tuple[int, int]] = field(default_factory=list)
-
-
-class NodeLinkFigure:
-    """A bqplot Graph at fixed positions in one Figure that stays on screen.
-
-    bqplot's Graph view only repositions the nodes it first drew when its data change (new nodes,
-    labels and colours are not drawn), so each picture is a fresh Graph mark swapped into the same
-    Figure and scales: the figure, its size and axes never rebuild, so nothing jumps.
-    Positions are fixed (x, y with scales), so the force layout never moves them. Links are elbows
-    ("slant_line") because they enter a node from the side, where bqplot puts the arrowhead.
-    """
-
-    def __init__(self, height: str = "300px") -> None:
-        self.scales = {"x": LinearScale(min=0, max=1), "y": LinearScale(min=0, max=1)}
-        self.graph = self._graph(Picture())
-        self.figure = Figure(marks=[self.graph], fig_margin={"top": 10, "bottom": 10, "left": 10, "right": 10},
-                             layout=W.Layout(width="100%", max_width="800px", height=height),
-                             min_aspect_ratio=0.1, max_aspect_ratio=10, animation_duration=0,
-                             background_style={"fill": "none"})
-        self.figure.add_class("ukva-graph")
-
-    def _graph(self, picture: Picture) -> Graph:
-        data = []
-        for n in picture.nodes:
-            attrs: dict[str, object] = {"stroke": "var(--jp-ui-font-color1)", "stroke-width": 3 if n.thick else 1}
-            if n.dashed:
-                attrs["stroke-dasharray"] = "4,3"
-            if n.shape == "circle":
-                attrs["r"] = 18
-            else:
-                attrs.update(width=n.width or 7 * len(n.label) + 12, height=22, rx=4, ry=4)
-            data.append({"label": n.label, "shape": n.shape, "shape_attrs": attrs, "label_display": "center"})
-        return Graph(node_data=data, link_data=[{"source": s, "target": t} for s, t in picture.links],
-                     x=[n.x for n in picture.nodes], y=[n.y for n in picture.nodes], scales=self.scales,
-                     colors=[n.colour for n in picture.nodes] or [FREED_COLOUR], link_type="slant_line",
-                     directed=True, charge=0, highlight_links=False, interactions={"hover": "tooltip"})
-
-    def draw(self, picture: Picture) -> None:
-        old, self.graph = self.graph, self._graph(picture)
-        self.figure.marks = [self.graph]
-        old.close()  # the replaced mark's model would otherwise live on in the kernel

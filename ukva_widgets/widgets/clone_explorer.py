@@ -1,14 +1,19 @@
 """CloneExplorer: tick clone() flags (or pick a glibc preset: the flags glibc passes, FACTS.md §5, as
 engine/flags.py PRESETS) and see what the child shares with its caller.
 
-The engine does the clone; this view only draws the result: caller and child as circles, each shared
-object once (a rectangle with its refcount) with an arrow from every task that holds it, or the
-rule and errno when the combination is refused. A button asks the real kernel (ukva_widgets.real).
+The engine does the clone; this view only draws the result in three columns, "caller's own | shared |
+child's own", one row per kind of object (each with its refcount), or the rule and errno when the
+combination is refused. The sharing flags and CLONE_THREAD sit beside the picture, the rest under
+"more flags". A button asks the real kernel (ukva_widgets.real) about the flags it can probe and
+names the ones it leaves out.
 
 CSS classes for browser tests: "ukva-clone-explorer" (the widget), "ukva-flag-<NAME>" on each flag
-checkbox (e.g. "ukva-flag-CLONE_VM"), "ukva-preset" (preset dropdown), "ukva-flags-text" (flags text
-box, applied on Enter), "ukva-summary" (the table), "ukva-probe" (ask-the-kernel button),
-"ukva-probe-result", plus the base classes "ukva-error" and "ukva-graph".
+checkbox (e.g. "ukva-flag-CLONE_VM"), "ukva-more-flags" (the fold with the other flags),
+"ukva-preset" (preset dropdown), "ukva-flags-text" (flags text box, applied on Enter; plus
+"ukva-invalid" while it holds flags that were not applied), "ukva-clone-picture" (the columns:
+"ukva-own-caller", "ukva-shared", "ukva-own-child" on the object cells), "ukva-stale-note" (shown
+while the picture is of the last applied flags), "ukva-summary", "ukva-probe" (ask-the-kernel
+button), "ukva-probe-result", plus the base class "ukva-error".
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ import traitlets
 import ipywidgets as W
 
 from ..engine import PRESETS, CloneError, CloneFlags, Kernel, NotModelled, flag_names, parse_flags
-from .base import (BAD_COLOUR, KIND_ATTR, KIND_COLOUR, OK_COLOUR, USER_ERRORS, ErrorBox, Node, NodeLinkFigure,
-                   Picture, UkvaWidget, badge, errno_name, esc, label_of, themed_table)
+from .base import (BAD_COLOUR, KIND_ATTR, KIND_COLOUR, OK_COLOUR, USER_ERRORS, ErrorBox, UkvaWidget, badge,
+                   errno_name, esc, label_of, scroll_box)
 
-# How the checkboxes are grouped on screen; only names the engine knows are shown.
+# The flags that decide what the picture shows, beside it; the rest fold under "more flags".
+MAIN_FLAGS = ["CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_THREAD", "CLONE_IO", "CLONE_SYSVSEM"]
+# How the other checkboxes are grouped; only names the engine knows are shown.
 FLAG_GROUPS = {
-    "sharing": ["CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_IO", "CLONE_SYSVSEM"],
-    "thread group": ["CLONE_THREAD", "CLONE_SETTLS", "CLONE_PARENT_SETTID", "CLONE_CHILD_SETTID",
-                     "CLONE_CHILD_CLEARTID"],
+    "thread group": ["CLONE_SETTLS", "CLONE_PARENT_SETTID", "CLONE_CHILD_SETTID", "CLONE_CHILD_CLEARTID"],
     "parent / signals": ["CLONE_PARENT", "CLONE_VFORK", "CLONE_CLEAR_SIGHAND", "CLONE_PIDFD",
                          "CLONE_DETACHED", "CLONE_PTRACE", "CLONE_UNTRACED", "CLONE_INTO_CGROUP"],
     "namespaces": ["CLONE_NEWNS", "CLONE_NEWUSER", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWIPC",
@@ -38,23 +43,21 @@ class CloneExplorer(UkvaWidget):
     flags = traitlets.Unicode("")
 
     def __init__(self, flags: int | str = "") -> None:
-        self._known = [n for group in FLAG_GROUPS.values() for n in group if n in CloneFlags.__members__]
+        self._known = [n for n in MAIN_FLAGS + [n for g in FLAG_GROUPS.values() for n in g]
+                       if n in CloneFlags.__members__]
         self.checkboxes: dict[str, W.Checkbox] = {}
-        columns = []
+        main = [self._checkbox(n) for n in MAIN_FLAGS if n in CloneFlags.__members__]
+        groups = []
         for title, names in FLAG_GROUPS.items():
-            boxes = []
-            for name in names:
-                if name not in CloneFlags.__members__:
-                    continue
-                box = W.Checkbox(description=name.removeprefix("CLONE_"), indent=False,
-                                 layout=W.Layout(width="auto"))
-                box.add_class(f"ukva-flag-{name}")
-                box.observe(self._on_checkbox, "value")
-                self.checkboxes[name] = box
-                boxes.append(box)
-            columns.append(W.VBox([W.HTML(f"<b>{esc(title)}</b>"), *boxes], layout=W.Layout(width="25%")))
+            boxes = [self._checkbox(n) for n in names if n in CloneFlags.__members__]
+            groups.append(W.VBox([W.HTML(f'<b style="color:var(--jp-ui-font-color1)">{esc(title)}</b>'), *boxes],
+                                 layout=W.Layout(min_width="170px", flex="1 1 170px")))
+        self.more_flags = W.Accordion(children=[W.HBox(groups, layout=W.Layout(flex_flow="row wrap"))],
+                                      titles=("more flags (thread setup, parent and signals, namespaces)",),
+                                      selected_index=None, layout=W.Layout(width="100%"))
+        self.more_flags.add_class("ukva-more-flags")
         self.preset = W.Dropdown(options=[("(choose a preset)", "")] + [(p, p) for p in PRESETS],
-                                 description="preset", layout=W.Layout(width="260px"))
+                                 description="preset", layout=W.Layout(width="260px", max_width="100%"))
         self.preset.add_class("ukva-preset")
         self.preset.observe(self._on_preset, "value")
         self.text_box = W.Text(placeholder="CLONE_VM|CLONE_FS  (Enter to apply)", continuous_update=False,
@@ -67,22 +70,37 @@ class CloneExplorer(UkvaWidget):
                                      layout=W.Layout(width="auto"))  # the default width cuts the label
         self.probe_button.add_class("ukva-probe")
         self.probe_button.on_click(self._on_probe)
-        self.probe_result = W.HTML()
+        self.probe_result = W.HTML(layout=W.Layout(width="100%"))
         self.probe_result.add_class("ukva-probe-result")
         self.summary = W.HTML()
         self.summary.add_class("ukva-summary")
-        self.error = ErrorBox()
-        self.picture = NodeLinkFigure(height="320px")
+        self.error = ErrorBox()           # right under the flags box, whose input it is about
+        self.probe_error = ErrorBox()     # right under the button
+        self.stale_note = W.HTML()
+        self.stale_note.add_class("ukva-stale-note")
+        self.picture = W.HTML(layout=W.Layout(min_width="0"))
+        self.picture.add_class("ukva-clone-picture")
         self._syncing = False
         self._probe_text = ""
-        # The flags get a row of their own: pthread_create's preset is 124 characters long.
-        super().__init__([self.preset, self.text_box, W.HBox(columns), self.error,
-                          self.picture.figure, self.summary, W.HBox([self.probe_button, self.probe_result])])
+        # Beside the picture a column; on a narrow output area, above it, the boxes side by side.
+        flags_column = W.VBox([W.HTML('<b style="color:var(--jp-ui-font-color1)">share with the child</b>'),
+                               W.GridBox(main, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(110px, 1fr))"))],
+                              layout=W.Layout(flex="1 1 170px", max_width="100%"))
+        super().__init__([self.preset, self.text_box, self.error,
+                          W.HBox([flags_column, W.VBox([self.stale_note, self.picture], layout=W.Layout(
+                              flex="3 1 300px", min_width="0"))], layout=W.Layout(flex_flow="row wrap", width="100%")),
+                          self.summary, self.more_flags, self.probe_button, self.probe_error, self.probe_result])
         self.add_class("ukva-clone-explorer")
-        self.layout.max_width = "920px"  # room for the 124-character pthread_create preset in the code font
         self.flags = _canonical(flags)
         if not self.flags:  # the default value fires no change, so draw the plain fork here
             self._redraw()
+
+    def _checkbox(self, name: str) -> W.Checkbox:
+        box = W.Checkbox(description=name.removeprefix("CLONE_"), indent=False, layout=W.Layout(width="auto"))
+        box.add_class(f"ukva-flag-{name}")
+        box.observe(self._on_checkbox, "value")
+        self.checkboxes[name] = box
+        return box
 
     # -- trait and control handlers: every path funnels into the flags trait -------------------------
 
@@ -108,26 +126,48 @@ class CloneExplorer(UkvaWidget):
         try:
             self.flags = change["new"]
         except traitlets.TraitError as e:
-            self.error.show(e.__cause__ or e)  # the engine's own error (ValueError, TypeError)
+            # Next to the box: what was wrong (the engine's words); the picture stays, with a note.
+            self.error.show(str(e.__cause__ or e), title="not applied")
+            self.text_box.add_class("ukva-invalid")
+            self.stale_note.value = (f'<div style="color:var(--jp-ui-font-color2);font-size:12px">still showing '
+                                     f"clone({esc(self.flags or '0')}): the flags typed above were not applied</div>")
+        else:
+            if change["new"] == self.flags or _canonical(change["new"]) == self.flags:
+                self._valid()
 
     def _on_preset(self, change: dict) -> None:
         if change["new"] and not self._syncing:
             self.flags = _canonical(PRESETS[change["new"]])
 
+    def _valid(self) -> None:
+        self.error.clear()
+        self.text_box.remove_class("ukva-invalid")
+        self.stale_note.value = ""
+
     def _on_probe(self, _button: W.Button | None = None) -> None:
         # The comparison is the conformance test's own (real.disagreements over the CLI's engine_answer).
-        from ..real import disagreements, probe
+        # The probe tries the flags it knows how to keep a child alive for; the others it names.
+        from ..real import PROBED_FLAGS, disagreements, probe
         from ..real.command import engine_answer
+        self.probe_error.clear()
         try:
             flags = int(parse_flags(self.flags or 0))
-            real = probe(flags)
+            tried = flags & sum(PROBED_FLAGS.values())
+            left_out = [n for n in flag_names(flags & ~tried)]
+            real = probe(tried)
             if not real.available:
                 self._probe_text = f"the real kernel could not be asked: {real.why}"
             else:
-                diffs = disagreements(real, engine_answer(flags))
-                self._probe_text = ("disagrees: " + "; ".join(diffs)) if diffs else f"agrees: {real.text()}"
+                diffs = disagreements(real, engine_answer(tried))
+                what = "|".join(flag_names(tried)) or "0"
+                self._probe_text = (f"disagrees on clone({what}): " + "; ".join(diffs)) if diffs else \
+                    f"agrees on clone({what}): {real.text()}"
+            if left_out:
+                self._probe_text += (f" (left out {', '.join(left_out)}: the probe can only try "
+                                     f"{', '.join(n.removeprefix('CLONE_') for n in PROBED_FLAGS)})")
         except USER_ERRORS as e:
-            self.error.show(e)
+            self.probe_error.show(e)
+            self._probe_text = ""
             return
         ok = self._probe_text.startswith("agrees")
         self.probe_result.value = badge(("✓ " if ok else "✗ ") + self._probe_text, OK_COLOUR if ok else BAD_COLOUR)
@@ -163,57 +203,65 @@ class CloneExplorer(UkvaWidget):
                                           if _canonical(v) == self.flags), "")
         finally:
             self._syncing = False
-        if self.not_modelled:
-            self.error.show(self.not_modelled)
-        else:
-            self.error.clear()
+        self._valid()
+        self.probe_error.clear()
         self._probe_text = ""
         self.probe_result.value = ""
-        self.picture.draw(self._picture())
+        self.picture.value = self._picture_html()
         self.summary.value = self._summary_html()
 
     def _rows(self) -> list[tuple[str, object, object]]:
         return [(kind, getattr(self.caller, attr), getattr(self.child, attr)) for kind, attr in KIND_ATTR.items()]
 
-    def _picture(self) -> Picture:
-        if self.child is None:
-            why = f"✗ {self.clone_error.rule.name}" if self.clone_error else "? not modelled by the engine"
-            return Picture([Node(f"pid {self.caller.pid}", 0.08, 0.5, KIND_COLOUR["task"], "circle"),
-                            Node(why, 0.55, 0.5, BAD_COLOUR, thick=True)], [])
-        # Caller on the left, child on the right, one row per kind of object: a shared object sits
-        # in the middle, each task's own copy on its side, so no arrow crosses another node.
-        nodes = [Node(f"pid {self.caller.pid}", 0.0, 0.5, KIND_COLOUR["task"], "circle"),
-                 Node(f"pid {self.child.pid}", 1.0, 0.5, KIND_COLOUR["task"], "circle")]
-        links = []
-        rows = [(kind, a, b) for kind, a, b in self._rows() if a is not None or b is not None]
-        for row, (kind, a, b) in enumerate(rows):
-            y = 1.0 - row / max(len(rows) - 1, 1)
-            if a is b:
-                nodes.append(Node(f"{a.label} ×{a.refcount}", 0.5, y, KIND_COLOUR[kind], thick=True))
-                links += [(0, len(nodes) - 1), (1, len(nodes) - 1)]
-                continue
-            for task_index, obj, x in ((0, a, 0.27), (1, b, 0.73)):
-                if obj is not None:
-                    nodes.append(Node(f"{obj.label} ×{obj.refcount}", x, y, KIND_COLOUR[kind]))
-                    links.append((task_index, len(nodes) - 1))
-        return Picture(nodes, links)
+    def _picture_html(self) -> str:
+        """Three columns, caller's own | shared | child's own, a row per kind of object either task holds."""
+        caller, child = self.caller, self.child
+        cell = "padding:2px 1px;vertical-align:middle;text-align:center"
+        who = (f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">caller pid {caller.pid}</span>',
+               f'<span style="color:var(--jp-ui-font-color2)">both</span>',
+               f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">child pid {child.pid}</span>' if child
+               else f'<span style="{_CHIP};border:2px solid {BAD_COLOUR}">no child</span>')
+        head = "".join(f'<th style="{cell};font-weight:600;white-space:nowrap">{t}</th>'
+                       for t in ("", "caller's own", "shared", "child's own"))
+        rows = [f'<tr><td></td>{"".join(f"<td style={chr(34)}{cell}{chr(34)}>{w}</td>" for w in who)}</tr>']
+        if child is None:
+            why = (f"✗ clone() fails with {esc(errno_name(self.clone_error.errno))}: rule "
+                   f"<code>{esc(self.clone_error.rule.name)}</code>" if self.clone_error else
+                   "? the engine does not model these flags")
+            rows.append(f'<tr><td></td><td colspan="3" style="{cell};color:var(--jp-ui-font-color1);'
+                        f'border:2px solid {BAD_COLOUR};border-radius:4px">{why}</td></tr>')
+        else:
+            for kind, a, b in self._rows():  # every kind, held or not: the picture keeps its height
+                kind_cell = (f'<td style="{cell};text-align:right;white-space:nowrap;padding-right:4px">'
+                             f'<span style="border-bottom:3px solid {KIND_COLOUR[kind]}">{esc(kind)}</span></td>')
+                if a is b and a is not None:
+                    row = (f'<td></td><td class="ukva-shared" style="{cell}"><span style="{_CHIP};border:3px solid '
+                           f'{KIND_COLOUR[kind]};background:var(--jp-layout-color2)">◀ {esc(a.label)} ×{a.refcount} ▶'
+                           f"</span></td><td></td>")
+                else:
+                    row = "".join(f'<td class="{cls}" style="{cell}">'
+                                  + (f'<span style="{_CHIP};border-color:{KIND_COLOUR[kind]}">{esc(o.label)} ×{o.refcount}</span>'
+                                     if o is not None else '<span style="color:var(--jp-ui-font-color3)">none</span>')
+                                  + "</td>" + ('<td></td>' if cls == "ukva-own-caller" else "")
+                                  for cls, o in (("ukva-own-caller", a), ("ukva-own-child", b)))
+                rows.append(f"<tr>{kind_cell}{row}</tr>")
+        return scroll_box(f'<table style="border-collapse:separate;border-spacing:0 3px;'
+                          f'color:var(--jp-ui-font-color1);font-size:12px;width:100%">'
+                          f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
     def _summary_html(self) -> str:
         if self.not_modelled:
-            return f'<div style="color:var(--jp-ui-font-color1)">{badge("? not modelled", BAD_COLOUR)}</div>'
+            return (f'<div style="color:var(--jp-ui-font-color1)">{badge("? not modelled", BAD_COLOUR)} '
+                    f"{esc(self.not_modelled)}</div>")
         if self.child is None:
             e = self.clone_error
             return (f'<div style="color:var(--jp-ui-font-color1)">{badge("✗ refused", BAD_COLOUR)} '
                     f"clone() fails with <b>{esc(errno_name(e.errno))}</b> — rule <code>{esc(e.rule.name)}</code>: "
                     f"{esc(e.rule.reason)}</div>")
-        rows = []
-        for kind, a, b in self._rows():
-            shared = a is not None and a is b
-            rows.append([badge(kind, KIND_COLOUR[kind]), esc(label_of(a)), esc(label_of(b)),
-                         badge("shared", OK_COLOUR) if shared else "separate",
-                         esc(a.refcount if shared else f"{_count(a)} / {_count(b)}")])
-        return themed_table(["object", f"caller pid {self.caller.pid}", f"child pid {self.child.pid}",
-                             "shared?", "refcount"], rows)
+        c = self.child
+        group = "the caller's thread group" if c.tgid == self.caller.tgid else f"a thread group of its own (tgid {c.tgid})"
+        return (f'<div style="color:var(--jp-ui-font-color1);font-size:12px">child pid {c.pid} is in {group}; '
+                f"its parent is pid {c.parent.pid if c.parent else '-'}</div>")
 
     def text(self) -> str:
         head = f"CloneExplorer: clone({self.flags or '0'}) from pid {self.caller.pid}"
@@ -236,6 +284,10 @@ class CloneExplorer(UkvaWidget):
         elif self.error.message and not self.not_modelled:
             lines.append(f"error: {self.error.message}")
         return "\n".join(lines)
+
+
+_CHIP = ("display:inline-block;border:2px solid;border-radius:4px;padding:0 3px;white-space:nowrap;"
+         "color:var(--jp-ui-font-color1);background:var(--jp-layout-color1)")
 
 
 def _canonical(spec: int | str) -> str:

@@ -2,12 +2,15 @@
 shootdown IPIs per design, from the engine's trace-driven simulator (engine/costs.py cost_curves).
 
 Every slider change re-simulates and moves the existing lines (their x and y change in place; no
-figure is rebuilt). Each design has its colour, its marker and its dash pattern, named in the legend.
+figure is rebuilt). Each design has its colour, its marker and its dash pattern, named in the legend;
+the recommended per-MM design is the one solid, thick line, drawn on top, and a design the model
+checker finds incorrect on SMP under the chosen fill says so in the legend: cheap is no use if wrong.
+The four plots wrap to one column on a narrow output area.
 
 CSS classes for browser tests: "ukva-cost-plot", "ukva-threads-slider", "ukva-cpus-slider",
 "ukva-refs-slider", "ukva-fill", "ukva-pcid", "ukva-cost-figure" (each of the four plots),
-"ukva-coincide" (the note naming designs whose counts are identical),
-plus "ukva-error".
+"ukva-cost-legend" (with "ukva-incorrect" on each design found incorrect), "ukva-coincide" (the
+note naming designs whose counts are identical), plus "ukva-error".
 """
 
 from __future__ import annotations
@@ -17,19 +20,22 @@ import itertools
 import ipywidgets as W
 from bqplot import Axis, Figure, Lines, LinearScale, LogScale
 
+from ..engine import Machine, explore, make_tasks
 from ..engine.costs import cost_curves
 from ..engine.machine import DESIGNS, FILLS
-from .base import OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
+from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
 
 METRICS = {"tlb_misses": "TLB misses", "page_flushes": "page flushes", "full_flushes": "full TLB flushes",
            "ipis": "shootdown IPIs"}
-# Per design: colour, marker and dash pattern, so no distinction rests on colour alone.
-DESIGN_STYLE = {"per-task": (OKABE_ITO["vermillion"], "circle", "solid"),
-                "per-cpu": (OKABE_ITO["blue"], "square", "dashed"),
-                "per-mm": (OKABE_ITO["green"], "triangle-up", "dotted")}
-# Designs often count exactly the same; drawn in DESIGNS order, each line and marker is thinner and
-# smaller than the one beneath, so a curve lying on another still shows both (and the legend says so).
-DESIGN_SIZE = {"per-task": (6.0, 150), "per-cpu": (3.0, 64), "per-mm": (2.0, 32)}
+# Per design: colour, marker and dash pattern, so no distinction rests on colour alone. Per-MM, the
+# design that works, is the solid thick line drawn last (on top); the others are thin and broken,
+# with bigger markers so that one lying under another still peeks out (the note says so too).
+DESIGN_STYLE = {"per-task": (OKABE_ITO["vermillion"], "circle", "dashed"),
+                "per-cpu": (OKABE_ITO["purple"], "square", "dotted"),
+                "per-mm": (OKABE_ITO["blue"], "triangle-up", "solid")}
+DESIGN_SIZE = {"per-task": (2.0, 140), "per-cpu": (2.0, 90), "per-mm": (4.0, 60)}
+SYMBOLS = {"circle": "●", "square": "■", "triangle-up": "▲"}
+DASHES = {"solid": "", "dashed": "8,4", "dotted": "2,3"}
 
 
 def thread_counts(max_threads: int) -> list[int]:
@@ -88,23 +94,24 @@ class CostPlot(UkvaWidget):
             self.lines[metric] = marks
             x_axis = Axis(scale=self.x_scale, label="threads", tick_format="d")
             self.x_axes.append(x_axis)
-            self.y_axes[metric] = Axis(scale=y_scale, side="left", tick_format="~s")
+            self.y_axes[metric] = Axis(scale=y_scale, side="left", tick_format="~s", label_offset="45px")
             figure = Figure(marks=list(marks.values()), title=title, animation_duration=0,
                             axes=[x_axis,
                                   self.y_axes[metric]],
-                            fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 30},
-                            layout=W.Layout(width="395px", height="240px"))
+                            fig_margin={"top": 40, "bottom": 40, "left": 60, "right": 20},
+                            layout=W.Layout(width="100%", min_width="0", height="240px"))
             figure.add_class("ukva-cost-figure")
             figures.append(figure)
-        controls = W.HBox([W.VBox([self.threads, self.cpus, self.refs]), W.VBox([self.fill, self.pcid])])
-        symbols = {"circle": "●", "square": "■", "triangle-up": "▲"}
-        legend = W.HTML('<div style="color:var(--jp-ui-font-color1)">' + " &nbsp; ".join(
-            f'<span style="color:{colour};font-size:16px">{symbols[marker]}</span> <b>{design}</b> ({style} line)'
-            for design, (colour, marker, style) in DESIGN_STYLE.items()) + "</div>")
+        controls = W.HBox([W.VBox([self.threads, self.cpus, self.refs]), W.VBox([self.fill, self.pcid])],
+                          layout=W.Layout(flex_flow="row wrap"))
+        self.legend = W.HTML()
+        self.legend.add_class("ukva-cost-legend")
         self.coincide = W.HTML()
         self.coincide.add_class("ukva-coincide")
-        super().__init__([controls, self.error, legend, self.coincide,
-                          W.GridBox(figures, layout=W.Layout(grid_template_columns="repeat(2, 395px)"))])
+        self._verdicts: dict[tuple, dict[str, str]] = {}
+        # Two columns where they fit, one on a narrow output area: never fewer than four plots.
+        grid = W.GridBox(figures, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(300px, 1fr))"))
+        super().__init__([controls, self.error, self.legend, self.coincide, grid])
         self.add_class("ukva-cost-plot")
         self.redraw()
 
@@ -125,6 +132,7 @@ class CostPlot(UkvaWidget):
         for axis in self.x_axes:
             axis.tick_values = counts
         for metric, marks in self.lines.items():
+            self.y_axes[metric].label = f"events per {self.refs.value:,} refs"
             ticks = y_ticks(max(max(self.curves[design][metric]) for design in DESIGNS))
             with self.y_axes[metric].scale.hold_sync():
                 self.y_axes[metric].scale.min, self.y_axes[metric].scale.max = 0, ticks[-1]
@@ -134,6 +142,37 @@ class CostPlot(UkvaWidget):
                     line.x = counts
                     line.y = self.curves[design][metric]
         self.coincide.value = self._coincide_html()
+        self.legend.value = self._legend_html()
+
+    def verdicts(self) -> dict[str, str]:
+        """Per design, the model checker's verdict on a 2-thread, 2-CPU machine with this fill and PCID
+        ("violation" or "proven"); cached, as a slider move does not change it."""
+        key = (self.fill.value, self.pcid.value)
+        if key not in self._verdicts:
+            self._verdicts[key] = {}
+            for design in DESIGNS:
+                kernel, tasks = make_tasks(threads=2)
+                machine = Machine(kernel, tasks, cpus=2, design=design, fill=self.fill.value, pcid=self.pcid.value)
+                self._verdicts[key][design] = explore(machine).verdict
+        return self._verdicts[key]
+
+    def _legend_html(self) -> str:
+        items = []
+        for design in reversed(DESIGNS):  # per-mm, the one that works, first
+            colour, marker, style = DESIGN_STYLE[design]
+            width = DESIGN_SIZE[design][0]
+            wrong = self.verdicts()[design] == "violation"
+            sample = (f'<svg width="40" height="14" style="vertical-align:middle"><line x1="2" y1="7" x2="38" y2="7" '
+                      f'style="stroke:{colour};stroke-width:{width};stroke-dasharray:{DASHES[style]}"/></svg>')
+            verdict = (f'<span style="color:{BAD_COLOUR};font-weight:600">✗ incorrect on SMP</span>' if wrong else
+                       f'<span style="color:{OK_COLOUR}">✓ correct</span>')
+            items.append(f'<span class="{"ukva-incorrect" if wrong else "ukva-correct"}" style="white-space:nowrap">'
+                         f'{sample}<span style="color:{colour};font-size:15px">{SYMBOLS[marker]}</span> '
+                         f"<b>{design}</b> {verdict}</span>")
+        return ('<div style="color:var(--jp-ui-font-color1);display:flex;flex-wrap:wrap;gap:4px 16px">'
+                + "".join(items) + f'<span style="color:var(--jp-ui-font-color2);font-size:11px">(✓/✗: the model '
+                f"checker on 2 threads, 2 CPUs, {esc(self.fill.value)} fill; counts are events per "
+                f"{self.refs.value:,} references)</span></div>")
 
     def _coincide_html(self) -> str:
         """Which designs' curves lie exactly on each other, per plot (they would hide one another)."""
@@ -146,11 +185,13 @@ class CostPlot(UkvaWidget):
         if not notes:
             return ""
         return ('<div style="color:var(--jp-ui-font-color1)">identical counts, drawn on top of each other '
-                "(thickest underneath): " + "; ".join(notes) + "</div>")
+                "(per-mm on top; the bigger markers of the others peek out): " + "; ".join(notes) + "</div>")
 
     def text(self) -> str:
         lines = [f"CostPlot: {self.cpus.value} CPUs, {self.refs.value} references per run, {self.fill.value} fill, "
                  f"{'PCID' if self.pcid.value else 'no PCID'}, seed {self.seed}",
+                 "  " + "; ".join(f"{d}: {'incorrect on SMP' if v == 'violation' else 'correct'}"
+                                  for d, v in self.verdicts().items()),
                  f"  {'threads':<28}" + "".join(f"{n:>7}" for n in self.counts)]
         for metric, title in METRICS.items():
             for design in DESIGNS:

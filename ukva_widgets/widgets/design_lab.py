@@ -28,6 +28,8 @@ WORKLOADS = {
     "processes": None,
 }
 MAX_STATES = 300_000
+# The options that only the per-MM design reads (the other designs have no slots or shared pages).
+PER_MM_OPTIONS = ("smp_safe", "slots", "cache", "shared_page")
 
 
 def tasks_for(workload: str, n: int = 2) -> tuple[Kernel, list]:
@@ -80,11 +82,14 @@ class DesignLab(UkvaWidget):
         self.result = None
         self.stepper: SMPStepper | None = None
         self._build()
-        per_mm = W.VBox([W.HTML("<b>per-MM options</b>"), self.options["smp_safe"], self.options["slots"],
-                         self.options["cache"], self.options["shared_page"]])
+        per_mm = W.VBox([W.HTML('<b style="color:var(--jp-ui-font-color1)">per-MM options</b> '
+                                '<span style="color:var(--jp-ui-font-color2)">(used by the per-mm design only)</span>'),
+                         self.options["smp_safe"], self.options["slots"], self.options["cache"],
+                         self.options["shared_page"]])
         general = W.VBox([self.design, self.fill, self.cpus_slider, self.workload, self.options["pcid"],
                           self.options["flush_on_same_mm_switch"]])
-        super().__init__([W.HBox([general, per_mm]), W.HBox([self.check_button, self.progress]),
+        super().__init__([W.HBox([general, per_mm], layout=W.Layout(flex_flow="row wrap")),
+                          W.HBox([self.check_button, self.progress], layout=W.Layout(flex_flow="row wrap")),
                           self.error, self.verdict, self.stepper])
         self.add_class("ukva-design-lab")
 
@@ -103,6 +108,8 @@ class DesignLab(UkvaWidget):
         self.error.clear()
         self.machine = machine
         self.result = None
+        for name in PER_MM_OPTIONS:
+            self.options[name].disabled = self.design.value != "per-mm"
         self.verdict.value = (f'<span style="color:var(--jp-ui-font-color1)">not checked yet: press '
                               f"<i>check all interleavings</i></span>")
         if self.stepper is None:
@@ -130,6 +137,8 @@ class DesignLab(UkvaWidget):
                                        f"the shortest trace, played below", BAD_COLOUR)
         else:
             self.stepper.reset()
+            self.stepper.proven = r.complete  # nothing to run to: the stepper says so on its button
+            self.stepper.redraw()
             colour = OK_COLOUR if r.complete else OKABE_ITO["yellow"]
             mark = "✓ proven" if r.complete else "? not proven"
             self.verdict.value = badge(f"{mark}: no violation in {r.states:,} states", colour)

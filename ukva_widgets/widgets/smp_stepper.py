@@ -1,23 +1,29 @@
 """SMPStepper: a person as the SMP machine's decider. The enabled choices are buttons; step, back,
-reset, or run to the shortest violation the model checker finds; every CPU, TLB and page table shown.
+reset, or run to the shortest violation the model checker finds. The machine is a picture (CPUs with
+their TLB entries, the MMs' page tables, arrows to the physical pages; stale entries marked from the
+step that made them stale) and the steps taken are a sequence chart whose rows jump back and forth.
 
 The machine (ukva_widgets.engine.machine) decides what is enabled and what each step does; this view
-only reads its state and words (task_label, mm_label, page_label, text) and passes clicks to step().
+only reads its state, words and records (task_label, page_label, stale_entries, effects, text) and
+passes clicks to step().
 
 CSS classes for browser tests: "ukva-smp-stepper", "ukva-choice" on every choice button (plus
 "ukva-choice-<n>" for the n-th enabled choice), "ukva-back", "ukva-reset", "ukva-run-to-violation",
-"ukva-cpus" (CPU table), "ukva-page-tables", "ukva-counters", "ukva-violation" (shown when one
-happened), "ukva-step-label", plus "ukva-error".
+"ukva-machine" (the picture: "ukva-tlb-entry", "ukva-stale" on a stale entry, "ukva-bad-read" on the
+entry the violating read used, "ukva-pte", "ukva-page"), "ukva-trace" (the chart: "ukva-trace-step"
+and "ukva-trace-step-<k>" on each step's button, "ukva-trace-row", "ukva-current", "ukva-flushed",
+"ukva-counter-delta", "ukva-ipi"), "ukva-counters", "ukva-violation" (shown when one happened),
+"ukva-step-label", plus "ukva-error".
 """
 
 from __future__ import annotations
 
 import ipywidgets as W
 
-from ..engine import Machine, explore, slot_address
-from .base import BAD_COLOUR, KIND_COLOUR, OK_COLOUR, USER_ERRORS, ErrorBox, UkvaWidget, badge, esc, themed_table
-
-CPU_COLOUR = KIND_COLOUR["task"]
+from ..engine import Machine, explore
+from .base import BAD_COLOUR, USER_ERRORS, ErrorBox, UkvaWidget, badge, esc, scroll_box, themed_table
+from .machine_picture import machine_svg, stale_words
+from .trace_chart import TraceChart
 
 
 class SMPStepper(UkvaWidget):
@@ -43,17 +49,18 @@ class SMPStepper(UkvaWidget):
         self.choice_buttons: list[W.Button] = []
         self.violation_box = W.HTML()
         self.error = ErrorBox()
-        self.cpus = W.HTML()
-        self.cpus.add_class("ukva-cpus")
-        self.page_tables = W.HTML()
-        self.page_tables.add_class("ukva-page-tables")
+        self.picture = W.HTML(layout=W.Layout(width="100%"))
+        self.picture.add_class("ukva-machine")
+        self.trace_chart = TraceChart(self.jump)
         self.counters = W.HTML()
         self.counters.add_class("ukva-counters")
         self.message = ""
-        super().__init__([self.header, W.HBox([self.back_button, self.reset_button, self.run_button,
-                                               self.step_label]),
-                          self.choice_box, self.violation_box, self.error, self.cpus, self.page_tables,
-                          self.counters])
+        self.proven = False
+        self.trace = list(machine.history)  # the steps as far as the reader went (back keeps them)
+        super().__init__([self.header, W.HBox([self.back_button, self.reset_button, self.run_button],
+                                              layout=W.Layout(flex_flow="row wrap")),
+                          self.step_label, self.choice_box, self.violation_box, self.error, self.picture,
+                          self.trace_chart, self.counters])
         self.add_class("ukva-smp-stepper")
         self.redraw()
 
@@ -63,6 +70,8 @@ class SMPStepper(UkvaWidget):
         """Show another machine in this same view (no new widgets, so no jitter)."""
         self.machine = machine
         self.message = ""
+        self.proven = False
+        self.trace = list(machine.history)
         self.redraw()
 
     def step(self, pick) -> None:
@@ -72,6 +81,26 @@ class SMPStepper(UkvaWidget):
         except USER_ERRORS as e:
             self.error.show(e)
             return
+        self._remember()
+        self.message = ""
+        self.redraw()
+
+    def _remember(self) -> None:
+        """Keep the remembered steps ahead if the reader retook the next one, else forget them."""
+        taken = self.machine.history
+        if [c.label for c in self.trace[:len(taken)]] != [c.label for c in taken]:
+            self.trace = list(taken)
+
+    def jump(self, k: int) -> None:
+        """Move to just after step `k` of the remembered steps (0: the start), going back or forth."""
+        if not 0 <= k <= len(self.trace):
+            self.error.show(ValueError(f"step {k} does not exist: the trace has steps 1 to {len(self.trace)}"))
+            return
+        m = self.machine
+        while len(m.history) > k:
+            m.undo()
+        while len(m.history) < k:
+            m.step(self.trace[len(m.history)].label)
         self.message = ""
         self.redraw()
 
@@ -91,6 +120,7 @@ class SMPStepper(UkvaWidget):
         self.machine.reset()
         for choice in trace:
             self.machine.step(choice)
+        self.trace = list(self.machine.history)
         self.redraw()
 
     def run_to_violation(self) -> None:
@@ -100,6 +130,7 @@ class SMPStepper(UkvaWidget):
             self.message = f"the model checker found this shortest violating trace ({result.states} states explored)"
         else:
             self.message = str(result)
+            self.proven = result.complete
         self.redraw()
 
     # -- views ----------------------------------------------------------------------------------------
@@ -127,6 +158,10 @@ class SMPStepper(UkvaWidget):
                 button.tooltip = choice.label
             self.choice_box.children = buttons
             self.back_button.disabled = not m.history
+            # After a proof there is no violation to run to: say so instead of offering it.
+            self.run_button.disabled = self.proven
+            self.run_button.tooltip = ("the model checker proved there is none" if self.proven else
+                                       "find the shortest violating trace with the model checker and play it")
             last = esc(m.history[-1].label) if m.history else "start"
             self.step_label.value = (f'<span style="color:var(--jp-ui-font-color1)">step {len(m.history)}: '
                                      f"{last}{' — ' + esc(self.message) if self.message else ''}</span>")
@@ -135,8 +170,8 @@ class SMPStepper(UkvaWidget):
                 self.violation_box.add_class("ukva-violation")
             else:
                 self.violation_box.remove_class("ukva-violation")
-            self.cpus.value = self._cpus_html()
-            self.page_tables.value = self._page_tables_html()
+            self.picture.value = scroll_box(machine_svg(m))
+            self.trace_chart.draw(m, self.trace)
             self.counters.value = themed_table(list(m.counters), [[esc(v) for v in m.counters.values()]])
             self.redraw_extra()
 
@@ -144,47 +179,31 @@ class SMPStepper(UkvaWidget):
         """Hook for views built on this one (CacheAliasing) to redraw their own panels."""
 
     def _violation_html(self) -> str:
-        v = self.machine.violation
+        m = self.machine
+        v = m.violation
         if v is None:
-            return badge("✓ no violation so far", OK_COLOUR)
+            stale = m.stale_entries()
+            if stale:
+                return badge(f"⚠ {len(stale)} stale TLB entr{'y' if len(stale) == 1 else 'ies'}: "
+                             f"a read through {'it' if len(stale) == 1 else 'one'} would be wrong", BAD_COLOUR,
+                             dashed=True)
+            # Neutral, not a green tick: steps taken by hand prove nothing about the other interleavings.
+            return (f'<span style="color:var(--jp-ui-font-color2)">no wrong read in the {len(m.history)} '
+                    f"step{'' if len(m.history) == 1 else 's'} taken</span>")
         return (f'<div role="alert" style="border:3px solid {BAD_COLOUR};border-radius:4px;padding:6px;'
                 f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color2)">'
                 f"<b>✗ violation ({esc(v.kind)})</b> on cpu{v.cpu}, task {v.pid}: {esc(v.explanation)}</div>")
-
-    def _cpus_html(self) -> str:
-        m, s = self.machine, self.machine.setup
-        rows = []
-        for c, (cur, loaded, asid, _rr, _asids, tlb) in enumerate(m.state[0]):
-            lazy = loaded >= 0 and (cur < 0 or not s.user[cur])
-            hit = m.violation is not None and m.violation.cpu == c
-            entries = " ".join(self._entry(f"{'asid%d ' % a if s.n_asids > 1 else ''}", v, p, hit)
-                               for a, v, p in tlb) or "empty"
-            name = badge(f"cpu{c}" + (" ✗" if hit else ""), BAD_COLOUR if hit else CPU_COLOUR)
-            rows.append([name, esc(m.task_label(cur)), esc(m.mm_label(loaded)) + (" (lazy)" if lazy else ""), entries])
-        return themed_table(["CPU", "running", "loaded MM (CR3)", "TLB entries"], rows)
-
-    def _entry(self, prefix: str, vpage: int, page: int, suspect: bool) -> str:
-        """One translation; the one the violating read went through is marked (colour and ✗)."""
-        v = self.machine.violation
-        text = f"{prefix}{slot_address(vpage):#010x}→{self.machine.page_label(page)}"
-        if suspect and v is not None and slot_address(vpage) == v.address:
-            return badge("✗ " + text, BAD_COLOUR)
-        return badge(text, KIND_COLOUR["mm"])
-
-    def _page_tables_html(self) -> str:
-        m = self.machine
-        _cpus, ptes, mm_gen, _, _ = m.state
-        rows = []
-        for i, row in enumerate(ptes):
-            mask = ", ".join(f"cpu{c}" for c, cpu in enumerate(m.state[0]) if cpu[1] == i) or "-"
-            hit = m.violation is not None and m.setup.mms[i] is m.kernel.task(m.violation.pid).mm
-            maps = "<br>".join(self._entry("", v, p, hit) for v, p in enumerate(row))
-            rows.append([badge(m.mm_label(i), KIND_COLOUR["mm"]), maps, esc(mm_gen[i]), esc(mask)])
-        return themed_table(["MM", "UKVA page table entries", "tlb_gen", "cpumask"], rows)
 
     def text(self) -> str:
         m = self.machine
         choices = m.choices()
         lines = [f"SMPStepper: step {len(m.history)}" + (f" ({self.message})" if self.message else ""), m.text()]
+        lines += [f"cpu{e.cpu}: {e.address:#010x}->{e.cached_label} is {stale_words(e)}" for e in m.stale_entries()]
+        if self.trace:
+            lines.append("trace: " + "; ".join(f"{'>' if k == len(m.history) else ''}{k} {c.label}"
+                                               for k, c in enumerate(self.trace, 1)))
+        effects = m.last_effects()
+        if effects is not None and effects.lines:
+            lines.append("last step changed: " + "; ".join(effects.lines))
         lines.append("enabled: " + ("; ".join(c.label for c in choices) if choices else "none"))
         return "\n".join(lines)
