@@ -95,7 +95,7 @@ def test_ukva_book_copies_the_book_into_ukva_book_and_opens_jupyterlab_on_it(emp
 def test_ukva_serve_serves_the_chapters_as_voila_apps(empty):
     url, process = serving(empty, "serve")
     try:
-        status, body = get(url.replace("/?", "/voila/render/01-unix-process.ipynb?"))
+        status, body = get(url.replace("/00-start.ipynb?", "/01-unix-process.ipynb?"))
         assert status == 200 and "jp-OutputArea" in body
     finally:
         process.terminate()

@@ -124,24 +124,27 @@ JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 
 
 def voila_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> Server:
-    """Voila serving every chapter in `root/notebooks` as an app; its tree page is the index.
+    """Voila serving the book in `root` as apps: the chapters (notebooks/) and the exercises
+    (exercises/), so a chapter's link to its exercises works; a reader lands on the front page
+    (notebooks/00-start), and the tree page at / is the index of both folders.
 
     The pages use the book's template (Voila's lab one without CDN links or build-version notices,
     see jupyter_data/voila/templates/ukva), found through JUPYTER_PATH; the index is Voila's plain
     HTML list of chapters (its JupyterLab-based one loads the widget plugins with no kernel and logs
     errors). The reader may pick the dark theme with `?theme=dark` on a chapter's URL."""
-    argv = [sys.executable, "-m", "voila", str(root / "notebooks"), "--no-browser",
+    argv = [sys.executable, "-m", "voila", str(root), "--no-browser",
             "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
             f"--Voila.token={token}", "--VoilaConfiguration.allow_theme_override=YES",
             "--VoilaConfiguration.template=ukva", "--VoilaConfiguration.classic_tree=True", *extra]
     jupyter_path = os.pathsep.join(filter(None, [str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")]))
-    return Server("Voila", argv, port, token, landing="/", env={"JUPYTER_PATH": jupyter_path})
+    return Server("Voila", argv, port, token, landing=f"/voila/render/notebooks/{FIRST_CHAPTER}", health="/",
+                  env={"JUPYTER_PATH": jupyter_path})
 
 
 def chapter_url_path(server: Server, notebook: str) -> str:
     """Where `server` shows one chapter (a file name such as "01-tasks.ipynb")."""
     return (f"/lab/tree/notebooks/{notebook}" if server.name == "JupyterLab"
-            else f"/voila/render/{notebook}")
+            else f"/voila/render/notebooks/{notebook}")
 
 
 def _run(server: Server, open_browser: bool) -> int:

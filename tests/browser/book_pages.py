@@ -116,9 +116,12 @@ def expected(root: Path, notebook: str) -> Expected:
 
 
 def private_book(tmp: Path, root: Path = ROOT) -> Path:
-    """A copy of the chapters for the test servers, so nothing a test does can touch the real ones."""
+    """A copy of the book (the chapters and the student exercises, as a learner's copy has them) for
+    the test servers, so nothing a test does can touch the real ones."""
     shutil.copytree(root / "notebooks", tmp / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(root / "exercises", tmp / "exercises",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "solutions"))
     return tmp
 
 

@@ -51,17 +51,19 @@ def status(url: str) -> int:
 
 def test_ukva_serve_prints_a_local_url_with_a_token_and_refuses_requests_without_it(ukva):
     url = ukva("serve")
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32,}", url), url
-    chapter = url.replace("/?", "/voila/render/00-start.ipynb?")
-    assert status(chapter) == 200
-    assert status(chapter.split("?")[0]) in (302, 403), "a chapter was served without the token"
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/voila/render/notebooks/00-start\.ipynb\?token=[0-9a-f]{32,}",
+                        url), url  # the reader lands on the book's front page, not on a file list
+    assert status(url) == 200
+    assert status(url.split("?")[0]) in (302, 403), "a chapter was served without the token"
+    exercises = url.replace("/notebooks/00-start.ipynb", "/exercises/01-unix-process.ipynb")
+    assert status(exercises) == 200, "a chapter's link to its exercises would not open under ukva serve"
 
 
 def test_ukva_serve_index_lists_every_chapter_and_opens_one(ukva, context):
     url = ukva("serve", "--port", str(free_port()))
     page = context.new_page()
     try:
-        page.goto(url)
+        page.goto(url.replace("/voila/render/notebooks/00-start.ipynb", "/voila/tree/notebooks"))
         for notebook in bp.chapters():
             page.get_by_text(notebook).first.wait_for(timeout=30_000)
         with page.context.expect_page(timeout=30_000) as new_tab:  # Voila opens a chapter in a new tab
@@ -140,7 +142,7 @@ def test_a_chapter_link_in_voila_opens_that_chapter_as_an_app(context, voila):
             pytest.skip(f"{first} links to no other chapter")
         target = links.first.get_attribute("href").split("#")[0]
         links.first.click()
-        page.wait_for_url(f"**/voila/render/{target}**", timeout=60_000)
+        page.wait_for_url(f"**/voila/render/notebooks/{target}**", timeout=60_000)
         page.locator("#rendered_cells").wait_for(state="visible", timeout=60_000)
         bp.wait_for_widgets(page, bp.expected(bp.ROOT, target).widgets)
     finally:

@@ -5,6 +5,7 @@ end, and leaves no error or warning in the browser console."""
 from __future__ import annotations
 
 import book_pages as bp
+from ukva_widgets.serving import chapter_url_path
 import pytest
 
 
@@ -37,7 +38,7 @@ def visit(offline, voila, path: str, widgets: int = 0) -> tuple[list[str], list[
 
 @pytest.mark.parametrize("notebook", bp.chapters())
 def test_a_chapter_in_voila_needs_no_internet_and_logs_no_error_or_warning(offline, voila, notebook):
-    noisy, refused, page = visit(offline, voila, f"/voila/render/{notebook}", bp.expected(bp.ROOT, notebook).widgets)
+    noisy, refused, page = visit(offline, voila, chapter_url_path(voila, notebook), bp.expected(bp.ROOT, notebook).widgets)
     try:
         fonts = page.evaluate("async () => { await document.fonts.ready; return [...document.fonts]"
                               ".filter(f => f.status === 'loaded').map(f => f.family); }")
