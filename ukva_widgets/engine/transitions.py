@@ -81,6 +81,7 @@ are kept by the Machine along its history and are not part of the state the expl
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import tlb as T
@@ -246,6 +247,12 @@ class Setup:
         self.perms = self._automorphisms() if self.design == PER_MM else []
         if self.perms:
             self.rename = False
+        # The orbits of the tasks under the renamings; when the renamings are every
+        # permutation of each orbit, `key` finds the sorting one by its inverse.
+        orbits = {tuple(sorted({g[0][i] for g in self.perms})) for i in range(len(self.tasks))}
+        self.orbits = [list(o) for o in sorted(orbits) if len(o) > 1]
+        full = self.perms and len(self.perms) == math.prod(math.factorial(len(o)) for o in self.orbits)
+        self.by_inverse = {g[4]: g for g in self.perms} if full else {}
 
     MAX_PERMUTATIONS = 5040  # task permutations tried when looking for automorphisms
 
@@ -268,7 +275,6 @@ class Setup:
         Two states that are images of each other then have the same futures up to g: the
         same verdicts at the same depths, and the search may keep one of them."""
         import itertools
-        import math
 
         pages_per_mm = max([len(s) for s in self.mm_slots] + [v + 1 for v in self.shared_vpage] + [0])
         if self.tlb_size < self.n_asids * pages_per_mm:
@@ -516,12 +522,25 @@ class Setup:
             # for every state of an orbit, so the least candidate image is still one per
             # orbit, and there is usually one candidate.
             d = self._summaries(cpus, state[1], updates)
-            images = [[d[x] for x in g[4]] for g in self.perms]
-            order = min(images)
+            candidates = None
+            if self.by_inverse:
+                # Every permutation of each orbit is a renaming: the least image puts each
+                # orbit's summaries in order, and without ties one renaming does that.
+                inv = list(range(len(d)))
+                for orbit in self.orbits:
+                    members = sorted(orbit, key=d.__getitem__)
+                    if any(d[a] == d[b] for a, b in zip(members, members[1:])):
+                        break
+                    for pos, i in zip(orbit, members):
+                        inv[pos] = i
+                else:
+                    candidates = [self.by_inverse[tuple(inv)]]
+            if candidates is None:
+                images = [[d[x] for x in g[4]] for g in self.perms]
+                order = min(images)
+                candidates = [g for g, image in zip(self.perms, images) if image == order]
             best = None
-            for g, image in zip(self.perms, images):
-                if image != order:
-                    continue
+            for g in candidates:
                 if g[5]:
                     c, p, u = cpus, state[1], updates
                 else:
