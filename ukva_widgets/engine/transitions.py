@@ -495,10 +495,13 @@ class Setup:
         return out
 
     def key(self, state: tuple) -> tuple:
-        """The state as the explorer's visited set sees it, with three reductions that keep
+        """The state as the explorer's visited set sees it, with reductions that keep
         every future the same:
         - twins: under per-mm, tasks of one MM that read the same slots differ only by their
           pid, so a running task is named by the first of its twins;
+        - renamings (per-mm, `_automorphisms`): where tasks are interchangeable together with
+          their private objects and slots, the state is replaced by its least image among
+          the renamings that put the tasks' summaries in least order (this subsumes twins);
         - symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs
           are sorted (per-cpu pages name their CPU, so there they are not; nor where a switch
           rewrites one CPU's copy of a page table);
