@@ -113,17 +113,20 @@ def spin_reference() -> Result:
 def big_checks() -> list[Result]:
     """The Python explorer on the big check for updates 1, 2, 3 (bounded at BIG_MAX_STATES),
     beside SPIN on the smaller reference model measured in the same run."""
+    spin = spin_reference()
+    goal = spin.value if spin.value == spin.value else 60.0  # issue 14: faster than SPIN (60 s without it)
     results = []
     for updates in (1, 2, 3):
         m = _big_check(updates)
         t0 = time.process_time()
         r = explore(m, max_states=BIG_MAX_STATES)
         seconds = time.process_time() - t0
-        results.append(Result(f"big check per-mm 3cpu 4task(VM|FS) u{updates}", seconds, "s", 60, False,
-                              f"{'complete' if r.complete else 'NOT complete'} ({r.verdict}), {r.states} states, "
-                              f"{r.states / seconds:.0f} states/s; CPU time"))
-    results.append(spin_reference())
-    return results
+        # Only a complete search meets the goal: a bounded one counts as never finishing.
+        results.append(Result(f"big check per-mm 3cpu 4task(VM|FS) u{updates}",
+                              seconds if r.complete else float("inf"), "s", goal, False,
+                              f"{'complete' if r.complete else 'NOT complete'} ({r.verdict}), {r.states} states "
+                              f"in {seconds:.1f} s CPU, {r.states / seconds:.0f} states/s"))
+    return results + [spin]
 
 
 def run() -> list[Result]:
