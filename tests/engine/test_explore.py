@@ -163,14 +163,14 @@ def small_configurations(n: int, seed: int = 2002) -> list[tuple[str, dict]]:
     import random
 
     rng = random.Random(seed)
-    recipes = ["thread", "vm", "fork", "files", "thread+kthread", "alone"]
+    recipes = ["thread", "vm", "fork", "files", "thread+kthread", "alone", "vm", "vm+vm", "vm+files"]
     out = []
     while len(out) < n:
         recipe = rng.choice(recipes)
         design = rng.choice(["per-task", "per-cpu", "per-mm"])
         opts = dict(cpus=rng.choice([1, 2]), design=design, fill=rng.choice(["hardware", "software"]),
                     pcid=rng.random() < 0.3, flush_on_same_mm_switch=rng.random() < 0.3,
-                    page_tables=rng.choice(["shared", "per-cpu"]), tlb_size=rng.choice([1, 2, 4]))
+                    page_tables=rng.choice(["shared", "per-cpu"]), tlb_size=rng.choice([1, 2, 4, 8, 8]))
         if design == "per-mm":
             opts.update(smp_safe=rng.random() < 0.5, slots=rng.choice(["dynamic", "fixed"]),
                         cache=rng.choice(["physical", "virtual"]),
@@ -186,8 +186,11 @@ def build_recipe(recipe: str) -> tuple[Kernel, list]:
     p = k.fork(k.init)
     other = {"thread": lambda: k.clone(p, THREAD), "vm": lambda: k.clone(p, "CLONE_VM"),
              "fork": lambda: k.fork(p), "files": lambda: k.clone(p, "CLONE_FILES"),
-             "thread+kthread": lambda: k.clone(p, THREAD), "alone": lambda: None}[recipe]()
+             "thread+kthread": lambda: k.clone(p, THREAD), "alone": lambda: None,
+             "vm+vm": lambda: None, "vm+files": lambda: None}[recipe]()
     tasks = [p] + ([other] if other is not None else [])
+    if recipe in ("vm+vm", "vm+files"):  # three tasks of one MM, the third with its own tables or p's files
+        tasks = [p, k.clone(p, "CLONE_VM"), k.clone(p, "CLONE_VM" if recipe == "vm+vm" else "CLONE_VM|CLONE_FILES")]
     if recipe == "thread+kthread":
         tasks.append(k.kthread("kworker"))
     return k, tasks
@@ -196,18 +199,24 @@ def build_recipe(recipe: str) -> tuple[Kernel, list]:
 @pytest.mark.slow
 def test_the_explorer_agrees_with_a_plain_bfs_on_hundreds_of_small_machines():
     """Same verdict and same shortest depth, with and without the explorer's reductions
-    (CPU symmetry, stale-ASID pruning, twin tasks, one SMP-safe update per object)."""
-    verdicts, compared = set(), 0
+    (CPU symmetry, stale-ASID pruning, twin tasks, renamings of tasks with their private
+    objects and slots, one SMP-safe update per object).  The draw holds machines whose tasks
+    are symmetric only up to renaming ("vm", "vm+vm"), only partly ("vm+files": two tasks
+    share a files table, the third does not) and not at all (a TLB too small, "fork")."""
+    verdicts, compared, renamed, plain_per_mm = set(), 0, 0, 0
     for recipe, opts in small_configurations(320):
         m = Machine(*build_recipe(recipe), **opts)
-        r = explore(m)
-        assert r.complete or r.violation is not None, (recipe, opts)
-        if r.states > 10_000:
+        if opts["design"] == "per-mm":
+            renamed += bool(m.setup.perms)
+            plain_per_mm += not m.setup.perms
+        r = explore(m, max_states=10_000)
+        if r.verdict == "not proven":
             continue  # not small: the unreduced search would take minutes (a few of 320 draws)
         assert raw_bfs(m) == (r.verdict, len(r.trace)), (recipe, opts, r.text())
         verdicts.add(r.verdict)
         compared += 1
     assert compared >= 300 and verdicts == {"violation", "proven"}
+    assert renamed >= 15 and plain_per_mm >= 20, (renamed, plain_per_mm)
 
 
 def test_running_twins_are_one_state_to_the_explorer_under_per_mm():
@@ -222,3 +231,34 @@ def test_running_twins_are_one_state_to_the_explorer_under_per_mm():
     c.step(f"cpu0: switch to {c.task_label(0)}")
     d.step(f"cpu0: switch to {d.task_label(2)}")
     assert c.setup.key(c.state) != d.setup.key(d.state)  # per-task pages name tasks
+
+
+def vm_tasks(n: int) -> tuple[Kernel, list]:
+    """`n` tasks of one MM made with CLONE_VM|CLONE_FS: each its own files and sighand tables."""
+    k = Kernel()
+    p = k.fork(k.init)
+    return k, [p] + [k.clone(p, "CLONE_VM|CLONE_FS") for _ in range(n - 1)]
+
+
+def test_tasks_that_differ_only_by_their_private_tables_are_one_state_up_to_renaming():
+    k, tasks = vm_tasks(3)
+    a = Machine(k, tasks, cpus=2, design="per-mm", tlb_size=8)
+    assert len(a.setup.perms) == 6  # the 3! renamings, identity included
+    b = a.fresh()
+    for m, t in ((a, tasks[0]), (b, tasks[2])):
+        m.step(f"cpu0: switch to {m.task_label(tasks.index(t))}")
+        m.step(f"cpu0: read slot {t.files.label}")
+        m.step(f"cpu0: update slot {t.files.label} (remap to a new page)")
+    assert a.state != b.state and a.setup.key(a.state) == b.setup.key(b.state)
+    c = a.fresh()  # the same task updating its sighand table instead is another state
+    c.step(f"cpu0: switch to {c.task_label(0)}")
+    c.step(f"cpu0: read slot {tasks[0].files.label}")
+    c.step(f"cpu0: update slot {tasks[0].sighand.label} (remap to a new page)")
+    assert a.setup.key(c.state) != a.setup.key(a.state)
+
+
+def test_renaming_is_off_where_a_full_tlb_evicts_by_slot_order():
+    """The victim of a fill into a full TLB is its lowest entry: renaming slots changes which."""
+    k, tasks = vm_tasks(3)
+    assert Machine(k, tasks, cpus=2, design="per-mm", tlb_size=4).setup.perms == []
+    assert Machine(k, tasks, cpus=2, design="per-task", tlb_size=8).setup.perms == []

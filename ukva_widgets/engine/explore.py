@@ -3,10 +3,16 @@
 `explore` visits every state reachable from the machine's start, each once, level by level,
 so the first violation it meets is at the smallest depth and the trace it returns is a
 shortest one.  Its visited set is keyed by `Setup.key`, which identifies states that differ
-only by a renaming of CPUs, of interchangeable (twin) tasks under per-mm, or by stale TLB
-entries no one can read; of interchangeable tasks that are not running it switches to one, and it takes once an SMP-safe update of a
-one-MM object or a write to one cache line, whichever CPU makes it (`Setup.enabled`); a slow
-test compares it with a plain, unreduced search on 300 small machines.  It keeps one parent
+only by a renaming of CPUs, of interchangeable (twin) tasks under per-mm, of tasks together
+with their private objects and slots (`Setup._automorphisms` says when that is sound: the
+renaming must map the machine onto itself and commute with every step, which rules it out
+where a full TLB evicts by slot order), or by stale TLB entries no one can read; of
+interchangeable tasks that are not running it switches to one, and it takes once an SMP-safe
+update of a one-MM object or a write to one cache line, whichever CPU makes it
+(`Setup.enabled`).  Each reduction keeps one state of a class whose states have the same
+futures up to renaming, so the verdict and the depth of the first violation are those of the
+plain search; a slow test compares the two on 300 small machines, some symmetric only up to
+renaming and some not at all.  It keeps one parent
 pointer per state to rebuild the trace.  With `max_states` it stops when that many distinct
 states are stored: the result is then "not proven", never an out-of-memory.  The stepper
 widget is the third decider."""
@@ -78,7 +84,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     t0 = time.perf_counter()
     setup = machine.setup
     enabled, key, has_stale = setup.enabled, setup.key, setup.has_stale
-    symmetric, prune = setup.symmetric and not setup.rename, setup.prune
+    symmetric, prune = setup.symmetric and not setup.rename and not setup.perms, setup.prune
     start = setup.initial()
     seen = {key(start)}
     # States in the order they were found, which is also the breadth-first order to expand

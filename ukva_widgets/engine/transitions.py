@@ -81,6 +81,7 @@ are kept by the Machine along its history and are not part of the state the expl
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import tlb as T
@@ -239,6 +240,163 @@ class Setup:
         # state names no task but through its class, and its update in progress rides on its CPU.
         self.rename = self.design == PER_MM and any(t != i for i, t in enumerate(self.twin))
         self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
+        # Symmetry up to renaming (per-mm): permutations of tasks that carry each task's
+        # private objects and slots along and leave the machine the same (`_automorphisms`).
+        # When one renames objects, `key` takes the least image of the state under all of
+        # them, which subsumes the twins' renaming.
+        self.perms = self._automorphisms() if self.design == PER_MM else []
+        if self.perms:
+            self.rename = False
+        # The orbits of the tasks under the renamings; when the renamings are every
+        # permutation of each orbit, `key` finds the sorting one by its inverse.
+        orbits = {tuple(sorted({g[0][i] for g in self.perms})) for i in range(len(self.tasks))}
+        self.orbits = [list(o) for o in sorted(orbits) if len(o) > 1]
+        full = self.perms and len(self.perms) == math.prod(math.factorial(len(o)) for o in self.orbits)
+        self.by_inverse = {g[4]: g for g in self.perms} if full else {}
+
+    MAX_PERMUTATIONS = 5040  # task permutations tried when looking for automorphisms
+
+    def _automorphisms(self) -> list[tuple]:
+        """The renamings of the machine that rename at least one object: each a tuple
+        (tasks, objects, vpages per MM, pages) of index maps, as `_rename` applies them.
+
+        A permutation pi of the tasks (each kept in its MM, user tasks with user tasks)
+        induces sigma on the slot objects (task i's files table to task pi(i)'s) and, per MM,
+        tau on the UKVA pages (the slot of o to the slot of sigma(o)); it is kept only when
+        sigma and tau are well defined bijections with every task reading, through tau and
+        sigma, exactly what its image reads, every object mapped at the images of its slots in
+        the same MMs in the same order, and every page that goes through the cache (and its
+        cache line) left where it is.  Such a renaming g maps the start to itself and
+        commutes with every step: next(g s, g ch) = g next(s, ch), a violation for a
+        violation (every handler looks tasks, objects, slots and pages up only through
+        these tables, and compares pages only for equality), with one exception: a fill into
+        a full TLB evicts the lowest entry, an order tau does not keep.  So renamings are
+        used only when no TLB can fill up (tlb_size at least ASIDs x UKVA pages of an MM).
+        Two states that are images of each other then have the same futures up to g: the
+        same verdicts at the same depths, and the search may keep one of them."""
+        import itertools
+
+        pages_per_mm = max([len(s) for s in self.mm_slots] + [v + 1 for v in self.shared_vpage] + [0])
+        if self.tlb_size < self.n_asids * pages_per_mm:
+            return []
+        groups: dict[int, list[int]] = {}
+        for i, m in enumerate(self.task_mm):
+            groups.setdefault(m, []).append(i)
+        if math.prod(math.factorial(len(g)) for g in groups.values()) > self.MAX_PERMUTATIONS:
+            return []
+        nobj = len(self.objects)
+        fixed_objs = {o for o in self.cached if o != SHARED}
+        fixed_pages = [{maps[m] for maps in self.cached_vpage if maps[m] >= 0} for m in range(len(self.mms))]
+        kinds = [(i, r) for i, r in enumerate(self.task_reads)]
+        out = []
+        for combo in itertools.product(*(itertools.permutations(g) for g in groups.values())):
+            pi = [0] * len(self.tasks)
+            for g, image in zip(groups.values(), combo):
+                for a, b in zip(g, image):
+                    pi[a] = b
+            sigma = [-1] * nobj
+            ok = True
+            for i, reads in kinds:
+                for (_, o), (_, o2) in zip(reads, self.task_reads[pi[i]]):
+                    if sigma[o] not in (-1, o2):
+                        ok = False
+                    sigma[o] = o2
+            if not ok:
+                continue
+            for o in range(nobj):
+                if sigma[o] < 0:
+                    sigma[o] = o
+            if sorted(sigma) != list(range(nobj)) or all(sigma[o] == o for o in range(nobj)):
+                continue  # not a bijection; or only twins swapped (the twins' renaming does that)
+            if any(sigma[o] != o for o in fixed_objs):
+                continue
+            taus = []
+            for m, slots in enumerate(self.mm_slots):
+                size = max([len(slots)] + [v + 1 for v in fixed_pages[m]])
+                tau = list(range(size))
+                for v, o in enumerate(slots):
+                    if o >= 0:
+                        w = slots.index(sigma[o]) if sigma[o] in slots else -1
+                        if w < 0:
+                            ok = False
+                            break
+                        tau[v] = w
+                if not ok or sorted(tau) != list(range(size)) or any(tau[v] != v for v in fixed_pages[m]):
+                    ok = False
+                    break
+                taus.append(tuple(tau))
+            if not ok:
+                continue
+            for i, reads in kinds:
+                m = self.task_mm[i]
+                if self.task_writes[pi[i]] != self.task_writes[i] or (m >= 0 and self.task_reads[pi[i]] != tuple(
+                        (taus[m][v], sigma[o]) for v, o in reads)):
+                    ok = False
+            for o in range(nobj):
+                if self.obj_maps[sigma[o]] != tuple((m, taus[m][v]) for m, v in self.obj_maps[o]):
+                    ok = False
+            if not ok:
+                continue
+            pages = tuple(sigma[p // self.stride] * self.stride + p % self.stride
+                          for p in range(nobj * self.stride))
+            out.append((tuple(pi), tuple(sigma), tuple(taus), pages, tuple(pi.index(j) for j in range(len(pi))), False))
+        # Per task, each page it reads: (its position in the task's reads, the object's first page).
+        self.read_at = [{v: (k, o * self.stride) for k, (v, o) in enumerate(reads)} for reads in self.task_reads]
+        if out:
+            n = len(self.tasks)
+            out.append((tuple(range(n)), None, None, None, tuple(range(n)), True))  # the identity
+        return out
+
+    def _summaries(self, cpus: list, ptes: tuple, updates: tuple) -> list[tuple]:
+        """Per task, what the state says about it in terms that a renaming carries along
+        (positions in its own list of reads instead of objects and slots) and that do not
+        depend on CPU order: a renaming g maps summary i of s to summary pi(i) of g s."""
+        versions, pending = updates
+        stride = self.stride
+        out = []
+        for i, reads in enumerate(self.task_reads):
+            m = self.task_mm[i]
+            if m < 0:
+                out.append((sum(cpu[0] == i for cpu in cpus),))
+                continue
+            row = ptes[self.table(m, 0)]
+            mine = tuple((versions[o], row[v] - o * stride if v < len(row) else -1) for v, o in reads)
+            p = pending[i]
+            if p:
+                p = (next(k for k, (_, o) in enumerate(reads) if o == p[0]),) + p[1:]
+            at = self.read_at[i]
+            seen = []
+            for cpu in cpus:
+                asids = cpu[4]
+                seen.append((cpu[0] == i, sorted([(at[v][0], pg - at[v][1]) for a, v, pg in cpu[5]
+                                                  if v in at and asids[a][0] == m])))
+            seen.sort()
+            out.append((mine, p, seen))
+        return out
+
+    def _rename(self, g: tuple, cpus: list, ptes: tuple, updates: tuple) -> tuple:
+        """The image of a state's (cpus, ptes, updates) under renaming `g`, CPUs unsorted."""
+        pi, sigma, taus, pages = g[:4]
+        out = []
+        for cur, loaded, asid, rr, asids, tlb in cpus:
+            if tlb:
+                tlb = tuple(sorted([(a, taus[asids[a][0]][v], pages[pg] if pg >= 0 else pg) for a, v, pg in tlb]))
+            out.append((pi[cur] if cur >= 0 else cur, loaded, asid, rr, asids, tlb))
+        rows = []
+        for t, row in enumerate(ptes):
+            tau = taus[t // self.copies]
+            new = list(row)
+            for v, x in enumerate(row):
+                new[tau[v]] = pages[x] if x >= 0 else x
+            rows.append(tuple(new))
+        versions, pending = updates
+        vs = list(versions)
+        for o, x in enumerate(versions):
+            vs[sigma[o]] = x
+        pd = list(pending)
+        for i, x in enumerate(pending):
+            pd[pi[i]] = (sigma[x[0]],) + x[1:] if x else ()
+        return out, tuple(rows), (tuple(vs), tuple(pd))
 
     @staticmethod
     def _index(items: list[Any], obj: Any) -> int:
@@ -337,10 +495,13 @@ class Setup:
         return out
 
     def key(self, state: tuple) -> tuple:
-        """The state as the explorer's visited set sees it, with three reductions that keep
+        """The state as the explorer's visited set sees it, with reductions that keep
         every future the same:
         - twins: under per-mm, tasks of one MM that read the same slots differ only by their
           pid, so a running task is named by the first of its twins;
+        - renamings (per-mm, `_automorphisms`): where tasks are interchangeable together with
+          their private objects and slots, the state is replaced by its least image among
+          the renamings that put the tasks' summaries in least order (this subsumes twins);
         - symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs
           are sorted (per-cpu pages name their CPU, so there they are not; nor where a switch
           rewrites one CPU's copy of a page table);
@@ -356,6 +517,41 @@ class Setup:
             twin, pending = self.twin, updates[1]
             cpus = [cpu if cpu[0] < 0 else (twin[cpu[0]],) + cpu[1:] + (pending[cpu[0]] or (),) for cpu in cpus]
             updates = updates[0]
+        if self.perms:
+            cpus = list(cpus)
+            updates = (updates[0], tuple([x or () for x in updates[1]]))  # comparable
+            # Only renamings whose image has the least list of per-task summaries (invariant
+            # under renaming and CPU order) are candidates: that set of images is the same
+            # for every state of an orbit, so the least candidate image is still one per
+            # orbit, and there is usually one candidate.
+            d = self._summaries(cpus, state[1], updates)
+            candidates = None
+            if self.by_inverse:
+                # Every permutation of each orbit is a renaming: the least image puts each
+                # orbit's summaries in order, and without ties one renaming does that.
+                inv = list(range(len(d)))
+                for orbit in self.orbits:
+                    members = sorted(orbit, key=d.__getitem__)
+                    if any(d[a] == d[b] for a, b in zip(members, members[1:])):
+                        break
+                    for pos, i in zip(orbit, members):
+                        inv[pos] = i
+                else:
+                    candidates = [self.by_inverse[tuple(inv)]]
+            if candidates is None:
+                images = [[d[x] for x in g[4]] for g in self.perms]
+                order = min(images)
+                candidates = [g for g, image in zip(self.perms, images) if image == order]
+            best = None
+            for g in candidates:
+                if g[5]:
+                    c, p, u = cpus, state[1], updates
+                else:
+                    c, p, u = self._rename(g, cpus, state[1], updates)
+                cand = (tuple(sorted(c)) if self.symmetric else tuple(c), p, u)
+                if best is None or cand < best:
+                    best = cand
+            return (best[0], best[1], state[2], best[2], state[4])
         if self.symmetric:
             cpus = sorted(cpus)
         return (tuple(cpus), state[1], state[2], updates, state[4])
