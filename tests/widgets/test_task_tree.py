@@ -69,7 +69,7 @@ def test_a_refused_call_shows_the_error_and_changes_nothing():
 def test_wait_reports_the_reaped_child():
     w = TaskTree("sh = fork init\nexit sh 7\nwait init")
     w.position = 3
-    assert "reaped pid 2 (status 7)" in w.text()
+    assert "reaped pid 2 (exit code 7, wait status 0x0700)" in w.text()
 
 
 def test_buttons_are_disabled_at_the_ends(browser):

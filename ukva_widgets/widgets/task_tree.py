@@ -165,7 +165,8 @@ class TaskTree(UkvaWidget):
             k.exit(target, int(call.arg or 0))
             return f"pid {target.pid} exited"
         reaped = k.wait(target)
-        return f"reaped pid {reaped[0]} (status {reaped[1]})" if reaped else "no child to reap"
+        return (f"reaped pid {reaped.pid} (exit code {reaped.exit_code}, wait status {reaped.status:#06x})"
+                if reaped else "no child to reap")
 
     def _task(self, ref: str, names: dict):
         if ref in names:
