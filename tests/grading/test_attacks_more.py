@@ -1,0 +1,287 @@
+"""More of a hostile class, graded for real (the attacks test_attacks.py does not cover): a kernel
+that turns its socket directory into a symlink to the instructor's files, that sends the grader
+forged, deeply nested, non-JSON, badly signed or enormous messages, that forges its answer records,
+that signals everything in its pid namespace, that leaves a daemon behind, and notebooks that are
+themselves hostile (corrupt JSON, thousands of cells, another kernel in the kernelspec).
+
+Same pattern as test_attacks.py: each attack is the chapter-01 solution plus one cell; one batch
+graded by `ukva grade` in a subprocess next to an honest copy; each test asserts the attack failed,
+the honest neighbour got full marks, the batch finished and nothing outlived the grader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_raw_cell
+
+from test_attacks import SOL01, _attack_notebook, _grade_batch, _processes_of, _result
+
+SURVIVOR = "ukvasurvivor" + secrets.token_hex(6)
+
+# Sending on the kernel's own sockets with its own session (it knows the HMAC key): messages
+# the grader's jupyter_client will check, parse and hand to nbclient.
+RAW = """
+k = get_ipython().kernel
+s = k.session
+parent = k.get_parent()
+def send(stream, kind, content, ident=None):
+    try:
+        s.send(stream, kind, content=content, parent=parent, ident=ident)
+        return 'sent'
+    except Exception as e:
+        return E(e)
+"""
+
+ATTACKS = {
+    # Its socket directory becomes a symlink to a host directory; each socket a symlink to a host
+    # file. The grader reaches the sockets through /proc/PID/root: does it follow them out?
+    "ipc_symlinks": """
+home = os.path.expanduser('~')
+victim = os.path.join(os.path.dirname({tmp!r}), 'victim')
+os.rename(home + '/.ipc', home + '/.ipc-real')
+os.symlink(victim, home + '/.ipc')
+res['ipc'] = os.readlink(home + '/.ipc')
+# The same one level down, in case the directory is pinned: each socket -> a host file.
+for n in range(1, 6):
+    try:
+        p = home + '/.ipc-real/kernel-%d' % n
+        os.rename(p, p + '.real')
+        os.symlink(victim + '/kernel-%d' % n, p)
+    except OSError as e:
+        res.setdefault('sock', []).append(E(e))
+""",
+    # A message of 400 MiB: the grader must not take it in.
+    "huge_message": RAW + """
+big = b'{{"name": "stdout", "text": "' + b'x' * (400 << 20) + b'"}}'
+res['huge'] = send(k.iopub_socket, 'stream', big)
+del big
+time.sleep(2)
+""",
+    # A hundred messages of 15 MiB as fast as it can: the grader must not queue them all.
+    "message_flood": RAW + """
+one = b'{{"name": "stdout", "text": "' + b'y' * (15 << 20) + b'"}}'
+res['flood'] = [send(k.iopub_socket, 'stream', one) for _ in range(100)].count('sent')
+time.sleep(2)
+""",
+    # Its own collector, answering every item with a forged record: another item's id, a stolen
+    # nonce shape, NaN, a 5000-digit seed, a 100000-deep answer (sent raw: json cannot nest so deep).
+    "forged_records": RAW + """
+import ukva_widgets.grading.collect as c
+calls = []
+def emit(nonce, item_id, ns, inputs='null'):
+    calls.append(item_id)
+    n = len(calls)
+    if n == 1:
+        rec = {{'item': '9.9', 'nonce': nonce, 'answer': 1, 'seed': None}}
+    elif n == 2:
+        rec = {{'item': item_id, 'nonce': nonce, 'answer': float('nan'), 'seed': None}}
+    else:
+        rec = {{'item': item_id, 'nonce': 'f' * 32, 'answer': 1, 'seed': None}}
+    from IPython.display import display
+    display({{c.MIME: rec}}, raw=True)
+c.emit = emit
+res['patched'] = True
+""",
+    # Signals to everything it can see: pid 1 of its namespace (bwrap), then every process.
+    "signals": """
+import signal
+try:
+    os.kill(1, signal.SIGKILL)
+    res['init'] = 'sent'
+except Exception as e:
+    res['init'] = E(e)
+res['alive'] = True
+""",
+    # Then every process it may signal.
+    "kill_all": """
+import signal
+os.kill(-1, signal.SIGKILL)
+""",
+    # A daemon (setsid + double fork) meant to outlive the submission and act afterwards.
+    "daemon": """
+import subprocess, sys
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(600)', {survivor!r}])
+    os._exit(0)
+time.sleep(0.5)
+res['daemon'] = True
+""",
+    # Ptrace and process_vm_readv of the only other process it can see (bwrap, pid 1).
+    "ptrace": """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+res['ptrace'] = libc.ptrace(16, 1, None, None)  # PTRACE_ATTACH
+res['ptrace_errno'] = errno.errorcode.get(ctypes.get_errno())
+try:
+    res['mem'] = len(open('/proc/1/mem', 'rb').read(16))
+except Exception as e:
+    res['mem'] = E(e)
+try:
+    res['environ1'] = open('/proc/1/environ', 'rb').read()[:40].decode(errors='replace')
+except Exception as e:
+    res['environ1'] = E(e)
+""",
+}
+
+
+# Messages no honest kernel sends, each from its own submission: the first one the grader reads
+# stops that submission (0 points, every item unread), and only that one.
+RAW_PAYLOADS = {
+    "deep_iopub": "send(k.iopub_socket, 'display_data', b'[' * 200000 + b']' * 200000)",
+    "deep_shell": "send(k.shell_stream, 'execute_reply', b'[' * 200000 + b']' * 200000, k._parent_ident['shell'])",
+    "deep_parent": "s.send(k.iopub_socket, 'stream', {'name': 'stdout', 'text': 'x'}, "
+                   "parent={'header': {'a': json.loads('[' * 500 + ']' * 500)}})",
+    "not_json": "send(k.iopub_socket, 'display_data', b'{not json')",
+    "list_content": "send(k.iopub_socket, 'display_data', b'[1, 2]')",
+    "big_int": "send(k.iopub_socket, 'display_data', b'{\"data\": {\"text/plain\": ' + b'9' * 5000 + b'}, \"metadata\": {}}')",
+    "bad_signature": "k.iopub_socket.send_multipart([b'<IDS|MSG>', b'0' * 64, b'{}', b'{}', b'{}', b'{}'])",
+    "no_delimiter": "k.iopub_socket.send_multipart([b'garbage'])",
+    "deep_record": "import ukva_widgets.grading.collect as c\n"
+                   "def emit(nonce, item_id, ns, inputs='null'):\n"
+                   "    send(k.iopub_socket, 'display_data', b'{\"data\": {\"' + c.MIME.encode() + b'\": {\"item\": \"'"
+                   " + item_id.encode() + b'\", \"nonce\": \"' + nonce.encode() + b'\", \"answer\": '"
+                   " + b'[' * 100000 + b']' * 100000 + b'}}, \"metadata\": {}}')\n"
+                   "c.emit = emit",
+}
+
+
+def _hostile_notebooks(subs: Path) -> dict[str, str]:
+    """Notebooks that are hostile as files: name -> what the report must say."""
+    (subs / "corrupt.ipynb").write_text('{"cells": [ {"cell_type": "code", "source": "x"')
+    many = nbformat.read(SOL01, as_version=4)
+    many.cells += [new_code_cell("pass") for _ in range(5_000)]
+    nbformat.write(many, subs / "many_cells.ipynb")
+    other = nbformat.read(SOL01, as_version=4)
+    other.metadata["kernelspec"] = {"name": "/bin/sh", "display_name": "x", "language": "sh"}
+    other.cells.insert(0, new_raw_cell("%load_ext evil\n!touch /tmp/raw"))
+    other.cells.append(new_code_cell(f"!echo {SURVIVOR}-bang > ~/bang\n%load_ext nonexistent_ext\n"
+                                     "%run /etc/passwd\n"))
+    nbformat.write(other, subs / "kernelspec_shell.ipynb")
+    for name, code in RAW_PAYLOADS.items():
+        nb = nbformat.read(SOL01, as_version=4)
+        nb.cells.append(new_code_cell("import json, time\nE = lambda e: type(e).__name__\n" + RAW.strip() + "\n"
+                                      + code + "\ntime.sleep(1)\nraise RuntimeError('ATTACK survived')"))
+        nbformat.write(nb, subs / f"raw_{name}.ipynb")
+    return {"corrupt.ipynb": "", "many_cells.ipynb": "", "kernelspec_shell.ipynb": ""}
+
+
+class HighWater:
+    """The largest resident size (VmHWM) the grader process reached, polled while it runs."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker, self.kib, self.stop = marker, 0, False
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        while not self.stop:
+            for p in Path("/proc").iterdir():
+                try:
+                    if p.name.isdigit() and self.marker in (p / "cmdline").read_bytes().decode(errors="replace"):
+                        for line in (p / "status").read_text().splitlines():
+                            if line.startswith("VmHWM:"):
+                                self.kib = max(self.kib, int(line.split()[1]))
+                except (OSError, ValueError):
+                    continue
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    base = Path(tempfile.mkdtemp(prefix="ukva-attack-more-"))
+    victim = base / "victim"
+    victim.mkdir()
+    for n in range(1, 10):
+        (victim / f"kernel-{n}").write_text("instructor's file\n")
+    attacks = {k: v.replace("{survivor!r}", repr(SURVIVOR)) for k, v in ATTACKS.items()}
+    hw = HighWater(str(base / "subs"))
+    try:
+        out = _grade_batch(base, attacks, honest=1, prepare=_hostile_notebooks)
+        hw.stop = True
+        out["grader_kib"] = hw.kib
+        out["victim"] = sorted(p.name for p in victim.iterdir())
+        out["survivors"] = _processes_of([SURVIVOR])
+        yield out
+    finally:
+        hw.stop = True
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_batch_finished_the_honest_neighbour_got_full_marks_and_nothing_survived(batch):
+    proc = batch["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    for name in ("honest_a0.ipynb", "honest_a.ipynb"):
+        s = batch["by_name"][name]
+        assert s["error"] is None and s["points"] == s["max_points"] == 4, s
+    assert batch["left"] == [] and batch["survivors"] == [] and batch["tmp_left"] == set()
+    assert batch["cgroups_left"] == []
+
+
+def test_symlinks_in_the_kernels_socket_directory_lead_nowhere(batch):
+    res = _result(batch, "ipc_symlinks")
+    assert res["ipc"].endswith("/victim"), res  # it did plant them
+    assert batch["victim"] == [f"kernel-{n}" for n in range(1, 10)]  # nothing of the host removed
+
+
+@pytest.mark.parametrize("name", RAW_PAYLOADS)
+def test_a_malformed_or_forged_message_stops_only_its_sender(batch, name):
+    s = batch["by_name"][f"raw_{name}.ipynb"]
+    assert s["points"] == 0 and s["max_points"] == 4, s
+    assert "the kernel sent" in s["error"] and "none of its answers were read" in s["error"], s["error"]
+    assert "grader failed" not in s["error"], s["error"]
+    if name != "deep_record":  # that one sends its message only when its answers are collected
+        assert "ATTACK survived" not in s["error"], s["error"]
+
+
+def test_a_huge_message_or_a_flood_of_big_ones_never_fills_the_grader(batch):
+
+    huge = batch["by_name"]["attack_huge_message.ipynb"]
+    assert huge["points"] == 0 and huge["max_points"] == 4, huge
+    assert "larger than 32 MiB" in huge["error"] and "none of its answers were read" in huge["error"], huge
+    # 1.5 GB sent (its own report line is past the output cap), 8 x 15 MiB held at once at most.
+    flood = batch["by_name"]["attack_message_flood.ipynb"]
+    assert "printed more than" in flood["error"] and flood["points"] == 4, flood
+    # Without the caps the grader held the 400 MiB message several times over, and the whole flood.
+    assert batch["grader_kib"] < 512 * 1024, batch["grader_kib"]
+
+
+def test_forged_answer_records_score_nothing(batch):
+    s = batch["by_name"]["attack_forged_records.ipynb"]
+    assert _result(batch, "forged_records") == {"patched": True}
+    assert s["points"] == 0 and s["max_points"] == 4, s
+    assert "grader failed" not in s["error"], s["error"]
+
+
+def test_signals_inside_the_sandbox_reach_nothing_outside(batch):
+    # pid 1 of its namespace ignores it; killing everything it can see kills only its own kernel,
+    # which is restarted with the cells before replayed: its answers still count.
+    assert _result(batch, "signals") == {"init": "sent", "alive": True}
+    # kill(-1) reaches every process but itself and pid 1: in its namespace, nothing.
+    s = batch["by_name"]["attack_kill_all.ipynb"]
+    assert "ProcessLookupError" in s["error"] and s["points"] == 4, s
+
+
+def test_ptrace_reaches_only_its_own_sandbox(batch):
+    res = _result(batch, "ptrace")
+    print(res)
+
+
+def test_hostile_notebook_files_get_a_clear_error(batch):
+    corrupt = batch["by_name"]["corrupt.ipynb"]
+    assert corrupt["points"] == 0 and "corrupt JSON" in corrupt["error"], corrupt
+    many = batch["by_name"]["many_cells.ipynb"]
+    assert many["points"] == 4, many  # bounded by --timeout, and graded
+    shell = batch["by_name"]["kernelspec_shell.ipynb"]  # graded by python3 in the sandbox anyway
+    assert shell["points"] == 4 and "nonexistent_ext" in shell["error"], shell
