@@ -128,10 +128,18 @@ try:
     res['mem'] = len(open('/proc/1/mem', 'rb').read(16))
 except Exception as e:
     res['mem'] = E(e)
-try:
-    res['environ1'] = open('/proc/1/environ', 'rb').read()[:40].decode(errors='replace')
-except Exception as e:
-    res['environ1'] = E(e)
+status = dict(l.split(':', 1) for l in open('/proc/1/status').read().splitlines() if ':' in l)
+res['pid1'] = dict(uid=status['Uid'].split()[0], caps=status['CapEff'].strip(), me=os.getuid(),
+                   fds=sorted(os.listdir('/proc/1/fd')) if os.access('/proc/1/fd', os.R_OK) else 'no')
+""",
+    # Answers made to hurt whoever reads the report: ANSI escapes, a bidi override, a formula,
+    # NaN, and a 1 MB string.
+    "hostile_answers": """
+answer_1_1 = '\\x1b[2J\\x1b]0;pwned\\x07\\u202e=cmd|calc!A0'
+answer_1_2 = float('nan')
+answer_1_3 = ['=HYPERLINK("http://x")', '+1', '@SUM(A1)', '\\u202egnp.exe']
+answer_1_4 = 'z' * 1_000_000
+res['set'] = True
 """,
 }
 
@@ -274,8 +282,25 @@ def test_signals_inside_the_sandbox_reach_nothing_outside(batch):
 
 
 def test_ptrace_reaches_only_its_own_sandbox(batch):
+    # It may trace pid 1 of its own namespace (bwrap's init, its own uid): that process has no
+    # capability, no file of the host open, and nothing the kernel does not have already.
     res = _result(batch, "ptrace")
-    print(res)
+    assert res["mem"] == "OS", res  # its memory stays unreadable
+    pid1 = res["pid1"]
+    assert pid1["caps"] == "0000000000000000" and pid1["uid"] == str(pid1["me"]), res
+    assert pid1["fds"] in ("no", ["0", "1", "2"]) or len(pid1["fds"]) <= 4, res
+
+
+def test_hostile_answers_reach_no_terminal_or_spreadsheet_raw(batch):
+    s = batch["by_name"]["attack_hostile_answers.ipynb"]
+    assert _result(batch, "hostile_answers") == {"set": True}
+    assert s["points"] == 0 and s["max_points"] == 4, s
+    shown = batch["proc"].stdout + batch["proc"].stderr
+    assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
+    for line in batch["csv"].splitlines():
+        for cell in line.split(","):
+            assert not cell.lstrip('"').startswith(("=", "+", "@", "-")), line
+    assert len(json.dumps(s)) < 100_000  # the 1 MB answer is not copied into the report
 
 
 def test_hostile_notebook_files_get_a_clear_error(batch):
