@@ -24,7 +24,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_raw_cell
 
-from test_attacks import SOL01, _attack_notebook, _grade_batch, _processes_of, _result
+from test_attacks import SOL01, _grade_batch, _nonroot_wrapper, _processes_of, _result
 
 SURVIVOR = "ukvasurvivor" + secrets.token_hex(6)
 
@@ -165,6 +165,23 @@ RAW_PAYLOADS = {
 }
 
 
+def _raw_notebooks(subs: Path, names=tuple(RAW_PAYLOADS)) -> None:
+    for name in names:
+        nb = nbformat.read(SOL01, as_version=4)
+        nb.cells.append(new_code_cell("import json, time\nE = lambda e: type(e).__name__\n" + RAW.strip() + "\n"
+                                      + RAW_PAYLOADS[name] + "\ntime.sleep(1)\nraise RuntimeError('ATTACK survived')"))
+        nbformat.write(nb, subs / f"raw_{name}.ipynb")
+
+
+def _victim(base: Path) -> Path:
+    """Host files named like the kernel's sockets, where a symlink planted by a kernel points."""
+    victim = base / "victim"
+    victim.mkdir()
+    for n in range(1, 10):
+        (victim / f"kernel-{n}").write_text("instructor's file\n")
+    return victim
+
+
 def _hostile_notebooks(subs: Path) -> dict[str, str]:
     """Notebooks that are hostile as files: name -> what the report must say."""
     (subs / "corrupt.ipynb").write_text('{"cells": [ {"cell_type": "code", "source": "x"')
@@ -177,11 +194,7 @@ def _hostile_notebooks(subs: Path) -> dict[str, str]:
     other.cells.append(new_code_cell(f"!echo {SURVIVOR}-bang > ~/bang\n%load_ext nonexistent_ext\n"
                                      "%run /etc/passwd\n"))
     nbformat.write(other, subs / "kernelspec_shell.ipynb")
-    for name, code in RAW_PAYLOADS.items():
-        nb = nbformat.read(SOL01, as_version=4)
-        nb.cells.append(new_code_cell("import json, time\nE = lambda e: type(e).__name__\n" + RAW.strip() + "\n"
-                                      + code + "\ntime.sleep(1)\nraise RuntimeError('ATTACK survived')"))
-        nbformat.write(nb, subs / f"raw_{name}.ipynb")
+    _raw_notebooks(subs)
     return {"corrupt.ipynb": "", "many_cells.ipynb": "", "kernelspec_shell.ipynb": ""}
 
 
@@ -208,10 +221,7 @@ class HighWater:
 @pytest.fixture(scope="module")
 def batch():
     base = Path(tempfile.mkdtemp(prefix="ukva-attack-more-"))
-    victim = base / "victim"
-    victim.mkdir()
-    for n in range(1, 10):
-        (victim / f"kernel-{n}").write_text("instructor's file\n")
+    victim = _victim(base)
     attacks = {k: v.replace("{survivor!r}", repr(SURVIVOR)) for k, v in ATTACKS.items()}
     hw = HighWater(str(base / "subs"))
     try:
@@ -310,3 +320,35 @@ def test_hostile_notebook_files_get_a_clear_error(batch):
     assert many["points"] == 4, many  # bounded by --timeout, and graded
     shell = batch["by_name"]["kernelspec_shell.ipynb"]  # graded by python3 in the sandbox anyway
     assert shell["points"] == 4 and "nonexistent_ext" in shell["error"], shell
+
+
+NONROOT = ["ipc_symlinks", "huge_message", "daemon", "ptrace"]
+
+
+def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
+    if os.geteuid() != 0:
+        pytest.skip("this test becomes a non-root user (setpriv); run as root, as CI does")
+    if not shutil.which("setpriv") or not shutil.which("unshare"):
+        pytest.skip("setpriv/unshare (util-linux) are needed to become a non-root user here")
+    base = Path(tempfile.mkdtemp(prefix="ukva-attack-more-nr-"))
+    os.chmod(base, 0o755)
+    victim = _victim(base)
+    for p in [victim, *victim.iterdir()]:  # the grader's own files: it could delete them
+        shutil.chown(p, 65534, 65534)
+    attacks = {k: ATTACKS[k].replace("{survivor!r}", repr(SURVIVOR)) for k in NONROOT}
+    try:
+        batch = _grade_batch(base, attacks, honest=0, user=_nonroot_wrapper(base),
+                             prepare=lambda subs: _raw_notebooks(subs, ("deep_iopub", "bad_signature")))
+        proc = batch["proc"]
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert batch["report_uid"] == 65534
+        assert batch["by_name"]["honest_a.ipynb"]["points"] == 4
+        assert batch["left"] == [] and _processes_of([SURVIVOR]) == [] and batch["tmp_left"] == set()
+        assert sorted(p.name for p in victim.iterdir()) == [f"kernel-{n}" for n in range(1, 10)]
+        assert _result(batch, "ipc_symlinks")["ipc"].endswith("/victim")
+        for name in ("raw_deep_iopub.ipynb", "raw_bad_signature.ipynb", "attack_huge_message.ipynb"):
+            s = batch["by_name"][name]
+            assert s["points"] == 0 and "none of its answers were read" in s["error"], s
+        assert _result(batch, "ptrace")["pid1"]["caps"] == "0000000000000000"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
