@@ -60,6 +60,28 @@ for n in range(1, 6):
     except OSError as e:
         res.setdefault('sock', []).append(E(e))
 """,
+    # Then it makes the grader reconnect: its sockets' paths become symlinks to a Unix socket of
+    # the instructor's, and it cuts every connection it accepted.
+    "ipc_redirect": """
+import socket
+target = os.path.join(os.path.dirname({tmp!r}), 'victim.sock')
+home = os.path.expanduser('~')
+for n in range(1, 6):
+    p = home + '/.ipc/kernel-%d' % n
+    os.rename(p, p + '.real')
+    os.symlink(target, p)
+cut = 0
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        s = socket.socket(fileno=os.dup(int(fd)))
+    except OSError:
+        continue
+    if s.family == socket.AF_UNIX and not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        s.shutdown(socket.SHUT_RDWR)
+        cut += 1
+time.sleep(2)  # the grader reconnects within 0.1 s
+res['cut'] = cut
+""",
     # A message of 400 MiB: the grader must not take it in.
     "huge_message": RAW + """
 big = b'{{"name": "stdout", "text": "' + b'x' * (400 << 20) + b'"}}'
@@ -198,6 +220,33 @@ def _hostile_notebooks(subs: Path) -> dict[str, str]:
     return {"corrupt.ipynb": "", "many_cells.ipynb": "", "kernelspec_shell.ipynb": ""}
 
 
+class UnixListener:
+    """A Unix socket of the instructor's that records every connection reaching it."""
+
+    def __init__(self, path: Path) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(str(path))
+        os.chmod(path, 0o777)
+        self.sock.listen(64)
+        self.got: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.settimeout(1)
+            try:
+                self.got.append(b"connection:" + conn.recv(100))
+            except OSError:
+                self.got.append(b"connection")
+            conn.close()
+
+
 class HighWater:
     """The largest resident size (VmHWM) the grader process reached, polled while it runs."""
 
@@ -222,6 +271,7 @@ class HighWater:
 def batch():
     base = Path(tempfile.mkdtemp(prefix="ukva-attack-more-"))
     victim = _victim(base)
+    listener = UnixListener(base / "victim.sock")
     attacks = {k: v.replace("{survivor!r}", repr(SURVIVOR)) for k, v in ATTACKS.items()}
     hw = HighWater(str(base / "subs"))
     try:
@@ -229,6 +279,7 @@ def batch():
         hw.stop = True
         out["grader_kib"] = hw.kib
         out["victim"] = sorted(p.name for p in victim.iterdir())
+        out["unix_listener"] = listener.got
         out["survivors"] = _processes_of([SURVIVOR])
         yield out
     finally:
@@ -251,6 +302,14 @@ def test_symlinks_in_the_kernels_socket_directory_lead_nowhere(batch):
     res = _result(batch, "ipc_symlinks")
     assert res["ipc"].endswith("/victim"), res  # it did plant them
     assert batch["victim"] == [f"kernel-{n}" for n in range(1, 10)]  # nothing of the host removed
+
+
+def test_the_grader_never_reconnects_through_a_path_the_kernel_changed(batch):
+    # Before the fix the grader (root) reconnected hundreds of times to the instructor's socket.
+    assert _result(batch, "ipc_redirect")["cut"] > 0
+    assert batch["unix_listener"] == []
+    s = batch["by_name"]["attack_ipc_redirect.ipynb"]
+    assert s["points"] == 0 and "cut a connection to the grader" in s["error"], s
 
 
 @pytest.mark.parametrize("name", RAW_PAYLOADS)
@@ -322,7 +381,7 @@ def test_hostile_notebook_files_get_a_clear_error(batch):
     assert shell["points"] == 4 and "nonexistent_ext" in shell["error"], shell
 
 
-NONROOT = ["ipc_symlinks", "huge_message", "daemon", "ptrace"]
+NONROOT = ["ipc_symlinks", "ipc_redirect", "huge_message", "daemon", "ptrace"]
 
 
 def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
@@ -335,6 +394,7 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
     victim = _victim(base)
     for p in [victim, *victim.iterdir()]:  # the grader's own files: it could delete them
         shutil.chown(p, 65534, 65534)
+    listener = UnixListener(base / "victim.sock")
     attacks = {k: ATTACKS[k].replace("{survivor!r}", repr(SURVIVOR)) for k in NONROOT}
     try:
         batch = _grade_batch(base, attacks, honest=0, user=_nonroot_wrapper(base),
@@ -346,6 +406,7 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         assert batch["left"] == [] and _processes_of([SURVIVOR]) == [] and batch["tmp_left"] == set()
         assert sorted(p.name for p in victim.iterdir()) == [f"kernel-{n}" for n in range(1, 10)]
         assert _result(batch, "ipc_symlinks")["ipc"].endswith("/victim")
+        assert _result(batch, "ipc_redirect")["cut"] > 0 and listener.got == []
         for name in ("raw_deep_iopub.ipynb", "raw_bad_signature.ipynb", "attack_huge_message.ipynb"):
             s = batch["by_name"][name]
             assert s["points"] == 0 and "none of its answers were read" in s["error"], s

@@ -34,6 +34,7 @@ import os
 import shutil
 import signal
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -422,6 +423,7 @@ class Sandbox:
         self.workdir = tempfile.mkdtemp(prefix="ukva-grade-", dir=tmp if len(tmp) <= 48 else "/tmp")
         self.cgroup: Cgroup | None = None
         self.launched: list[subprocess.Popen] = []
+        self.pinned: list[int] = []  # O_PATH descriptors of the running kernel's sockets
         try:
             # The kernel's connection file; without a sandbox, its sockets too. With one, `link`
             # (in `ipc_dir`, which only the grader and the launcher may write) leads to the
@@ -429,6 +431,8 @@ class Sandbox:
             self.ipc_dir = os.path.join(self.workdir, "ipc")
             os.mkdir(self.ipc_dir, 0o700)
             self.link = os.path.join(self.ipc_dir, "root")
+            self.pin_dir = os.path.join(self.workdir, "pin")
+            self.pinned_prefix = os.path.join(self.pin_dir, "kernel")
             self.notebook = os.path.join(self.workdir, NOTEBOOK)
             with open(os.open(self.notebook, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
                 f.write(nb_json)
@@ -497,6 +501,48 @@ class Sandbox:
         except FileNotFoundError:
             pass
 
+    def pin_sockets(self, ports: list[int]) -> bool:
+        """Open the kernel's Unix sockets without following any symlink (its $HOME/.ipc is its
+        own to change) and point `pinned_prefix`-PORT at them through /proc/self/fd: whatever
+        the kernel later renames or replaces, the grader's (re)connections reach those same
+        sockets and nothing else. False while they are not all there yet."""
+        flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            d = os.open(self.link, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # our link: /proc/PID/root
+        except OSError:
+            return False
+        fds: list[int] = []
+        try:
+            for part in [*HOME.strip("/").split("/"), ".ipc"]:
+                d, old = os.open(part, flags | os.O_DIRECTORY, dir_fd=d), d
+                os.close(old)
+            for port in ports:
+                fds.append(os.open(f"kernel-{port}", flags, dir_fd=d))
+                if not stat.S_ISSOCK(os.fstat(fds[-1]).st_mode):
+                    raise OSError(f"kernel-{port} is not a socket")
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            return False
+        finally:
+            os.close(d)
+        self.unpin()
+        self.pinned = fds
+        os.makedirs(self.pin_dir, 0o700, exist_ok=True)
+        for port, fd in zip(ports, fds):
+            link = os.path.join(self.pin_dir, f"kernel-{port}")
+            os.symlink(f"/proc/self/fd/{fd}", link + ".new")
+            os.replace(link + ".new", link)
+        return True
+
+    def unpin(self) -> None:
+        for fd in self.pinned:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pinned = []
+
     def kill(self) -> None:
         """SIGKILL every kernel of this submission (bwrap's process group; then its pid
         namespace dies with its first process) and everything in its cgroups."""
@@ -515,6 +561,7 @@ class Sandbox:
         self.closed = True
         _live.pop(id(self), None)
         self.kill()
+        self.unpin()
         for proc in self.launched:
             try:
                 proc.wait(timeout=5)

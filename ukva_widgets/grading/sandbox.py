@@ -17,6 +17,7 @@ unprotected) unless `Limits(sandbox=False)` (the instructor's --no-sandbox) says
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import subprocess
@@ -221,13 +222,28 @@ def _kernel_manager_class(box: Sandbox):
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             return box.kernel_command()
 
+        async def _async_pre_start_kernel(self, **kw):
+            self.ip = box.socket_prefix  # where the kernel binds (a restart follows a pinned kernel)
+            return await super()._async_pre_start_kernel(**kw)
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
             kw["env"] = box.env  # the allow-list; the sandbox clears it again
             kw["cwd"] = box.cwd
             kw["stdin"] = kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
             box.before_launch()
             info = await super()._async_launch_kernel(kernel_cmd, **kw)
-            box.launched.append(self.provisioner.process)
+            process = self.provisioner.process
+            box.launched.append(process)
+            if box.enabled:
+                # Before any student code runs: from now on the grader reaches the kernel's
+                # sockets through descriptors, never through a path the kernel could change.
+                ports = [self.shell_port, self.iopub_port, self.stdin_port, self.hb_port, self.control_port]
+                deadline = time.monotonic() + 60
+                while not box.pin_sockets(ports):
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the kernel did not start in its sandbox (no sockets)")
+                    await asyncio.sleep(0.005)
+                self.ip = box.pinned_prefix
             return info
 
         async def _async_interrupt_kernel(self) -> None:
@@ -324,8 +340,9 @@ def run_submission(nb: NotebookNode, items: dict[str, Any], limits: Limits = Lim
                     if outcome in ("done", "late"):
                         _collect(client, items, limits, run)
                         if _was_cut(client.kc):  # before the kernel is shut down (that cuts them too)
-                            raise KernelMessageError(f"the kernel sent a message larger than "
-                                                     f"{MESSAGE_BYTES // MIB} MiB, which the grader does not read")
+                            raise KernelMessageError(f"the kernel cut a connection to the grader, or sent a "
+                                                     f"message larger than {MESSAGE_BYTES // MIB} MiB (which "
+                                                     "the grader does not read)")
                         break
                 if outcome == "stuck":
                     if clock["extended"]:
