@@ -2,7 +2,8 @@
 that turns its socket directory into a symlink to the instructor's files, that sends the grader
 forged, deeply nested, non-JSON, badly signed or enormous messages, that forges its answer records,
 that signals everything in its pid namespace, that leaves a daemon behind, and notebooks that are
-themselves hostile (corrupt JSON, thousands of cells, another kernel in the kernelspec).
+themselves hostile (corrupt JSON, thousands of cells, another kernel in the kernelspec), answers
+made to hurt whoever reads the report, ptrace, and the same again with the grader as uid 65534.
 
 Same pattern as test_attacks.py: each attack is the chapter-01 solution plus one cell; one batch
 graded by `ukva grade` in a subprocess next to an honest copy; each test asserts the attack failed,
@@ -208,7 +209,7 @@ def _hostile_notebooks(subs: Path) -> dict[str, str]:
     """Notebooks that are hostile as files: name -> what the report must say."""
     (subs / "corrupt.ipynb").write_text('{"cells": [ {"cell_type": "code", "source": "x"')
     many = nbformat.read(SOL01, as_version=4)
-    many.cells += [new_code_cell("pass") for _ in range(5_000)]
+    many.cells += [new_code_cell("pass") for _ in range(2_000)]
     nbformat.write(many, subs / "many_cells.ipynb")
     other = nbformat.read(SOL01, as_version=4)
     other.metadata["kernelspec"] = {"name": "/bin/sh", "display_name": "x", "language": "sh"}

@@ -10,7 +10,10 @@ copy of the submission's notebook, a size-capped /dev/shm, and its connection fi
 ZMQ sockets are Unix sockets (ipc transport: the network namespace is empty, there is no TCP at
 all) in $HOME/.ipc, inside its own tmpfs: the grader reaches them through /proc/PID/root of the
 sandbox, via a symlink only the grader's private work directory holds, so nothing the kernel
-writes ever lands on the host's disks. The environment is an allow-list. bwrap was chosen over our own unshare/clone code because it is small,
+writes ever lands on the host's disks. Once the kernel has bound them (before any student code
+runs), `pin_sockets` opens them without following symlinks and the grader connects only through
+/proc/self/fd links to those descriptors: whatever the kernel does to its $HOME/.ipc afterwards,
+a reconnection reaches the same sockets, never a path of the host. The environment is an allow-list. bwrap was chosen over our own unshare/clone code because it is small,
 audited, used by Flatpak, and fails closed: any namespace or mount it cannot make stops it.
 
 Limits per submission, across all its processes: when the grader is root, a memory cgroup
