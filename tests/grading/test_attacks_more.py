@@ -414,3 +414,22 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         assert _result(batch, "ptrace")["pid1"]["caps"] == "0000000000000000"
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_kernel_that_stalls_every_answer_costs_the_time_limit_not_items_times_cells():
+    # Its own collector, sleeping on every item: each is interrupted at the cell limit, and the
+    # collection as a whole stops at the total limit (before the fix: 4 items x 4 s here).
+    from ukva_widgets.grading.sandbox import Limits, run_submission
+
+    nb = nbformat.read(SOL01, as_version=4)
+    nb.cells.append(new_code_cell("import time, ukva_widgets.grading.collect as c\n"
+                                  "def emit(*a):\n    while True:\n        try:\n            time.sleep(60)\n"
+                                  "        except KeyboardInterrupt:\n            pass\n"
+                                  "c.emit = emit"))
+    t0 = time.monotonic()
+    run = run_submission(nb, {i: None for i in ("1.1", "1.2", "1.3", "1.4")},
+                         Limits(cell_seconds=4, total_seconds=5))
+    took = time.monotonic() - t0
+    assert all("unread" in r for r in run.records.values()) and len(run.records) == 4, run.records
+    assert any("collecting the answers reached the total time limit" in p for p in run.problems), run.problems
+    assert took < 14, took  # cells (~3 s) + collection (<= 5 s) + kills; before the fix 3 + 4 x 4 s

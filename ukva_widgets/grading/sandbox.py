@@ -416,11 +416,23 @@ def _collect(client, items: dict[str, Any], limits: Limits, run: Run) -> None:
 
     nonce = secrets.token_hex(16)
     client.collecting = True
-    client.timeout_func = lambda cell: limits.cell_seconds
-    # A code answer that loops is interrupted so the items after it can still be read.
+    # A code answer that loops is interrupted so the items after it can still be read; all the
+    # collection together has the total time limit (a kernel stalling every item costs that, not
+    # items x cell limit).
+    deadline = time.monotonic() + limits.total_seconds
+    allowed = {"s": limits.cell_seconds}
+    client.timeout_func = lambda cell: allowed["s"]
     client.interrupt_on_timeout = True
     client.error_on_timeout = {"ename": "CellTimeoutError", "evalue": "timed out", "traceback": []}
     for item_id, inputs in items.items():
+        left = deadline - time.monotonic()
+        if left < 1:
+            for rest in [i for i in items if i not in run.records]:
+                run.records[rest] = {"unread": f"collecting the answers took the whole time limit "
+                                              f"({limits.total_seconds:g} s) before this one"}
+            run.problems.append(f"collecting the answers reached the total time limit ({limits.total_seconds:g} s)")
+            return
+        allowed["s"] = min(limits.cell_seconds, left)
         cell = new_code_cell(_collector_source(nonce, item_id, inputs))
         client.nb.cells.append(cell)  # nbclient indexes outputs by the cell's position
         started = time.monotonic()
@@ -432,8 +444,8 @@ def _collect(client, items: dict[str, Any], limits: Limits, run: Run) -> None:
             if isinstance(exc, DeadKernelError):
                 return
             continue
-        if time.monotonic() - started >= limits.cell_seconds:
-            run.records[item_id] = {"unread": f"running the answer took longer than {limits.cell_seconds:g} s"}
+        if time.monotonic() - started >= allowed["s"]:
+            run.records[item_id] = {"unread": f"running the answer took longer than {allowed['s']:g} s"}
             continue
         for out in cell.outputs:
             record = out.get("data", {}).get(MIME) if out.get("output_type") == "display_data" else None
