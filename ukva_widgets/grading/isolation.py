@@ -427,6 +427,7 @@ class Sandbox:
         self.cgroup: Cgroup | None = None
         self.launched: list[subprocess.Popen] = []
         self.pinned: list[int] = []  # O_PATH descriptors of the running kernel's sockets
+        self.dying: set[int] = set()  # sandbox processes killed, maybe not gone yet
         try:
             # The kernel's connection file; without a sandbox, its sockets too. With one, `link`
             # (in `ipc_dir`, which only the grader and the launcher may write) leads to the
@@ -546,9 +547,25 @@ class Sandbox:
                 pass
         self.pinned = []
 
+    def _sandbox_pids(self) -> set[int]:
+        """The bwrap processes of the live kernels: the launchers' children and the sandbox's init."""
+        pids = set()
+        try:
+            pids.add(int(os.readlink(self.link).split("/")[2]))  # /proc/PID/root
+        except (OSError, ValueError, IndexError):
+            pass
+        for proc in self.launched:
+            if proc.returncode is None:
+                try:
+                    pids.update(int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split())
+                except (OSError, ValueError):
+                    pass
+        return pids
+
     def kill(self) -> None:
         """SIGKILL every kernel of this submission (bwrap's process group; then its pid
         namespace dies with its first process) and everything in its cgroups."""
+        self.dying.update(self._sandbox_pids())
         for proc in self.launched:
             if proc.returncode is not None:  # reaped already: its pid may belong to another process
                 continue
@@ -572,7 +589,22 @@ class Sandbox:
                 pass
         if self.cgroup:
             self.cgroup.remove()
+        # A pid namespace's init exits only once all its processes are gone, which on a busy
+        # machine takes a moment: nothing of this submission may outlive close().
+        deadline = time.monotonic() + 10
+        while self.dying and time.monotonic() < deadline:
+            self.dying = {p for p in self.dying if _alive(p)}
+            if self.dying:
+                time.sleep(0.01)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited yet (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # ----------------------------------------------------- the memory total without cgroups (non-root)

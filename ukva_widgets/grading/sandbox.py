@@ -234,6 +234,9 @@ def _kernel_manager_class(box: Sandbox):
             info = await super()._async_launch_kernel(kernel_cmd, **kw)
             process = self.provisioner.process
             box.launched.append(process)
+            if box.closed:  # closed (Ctrl-C) while this kernel was being started: it dies now
+                box.close()
+                raise RuntimeError("grading was stopped: this submission's sandbox is closed")
             if box.enabled:
                 # Before any student code runs: from now on the grader reaches the kernel's
                 # sockets through descriptors, never through a path the kernel could change.
