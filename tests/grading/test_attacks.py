@@ -287,7 +287,7 @@ def _tree(path: Path) -> set[str]:
 
 
 def _grade_batch(base: Path, attacks: dict[str, str], honest: int, extra_env: dict[str, str] | None = None,
-                 user: list[str] | None = None) -> dict:
+                 user: list[str] | None = None, prepare=None) -> dict:
     """Grade the attacks and `honest` honest copies with `ukva grade` in a subprocess, as an
     instructor would; return what came out, and what was left around."""
     home, subs, reports, tmp = base / "home", base / "subs", base / "reports", base / "tmp"
@@ -306,6 +306,8 @@ def _grade_batch(base: Path, attacks: dict[str, str], honest: int, extra_env: di
     for name, code in attacks.items():
         file = ANSI_NAME if name == "ansi_name" else f"attack_{name}.ipynb"
         nbformat.write(_attack_notebook(code.format(**fill)), subs / file)
+    if prepare:  # more submissions, written by the caller
+        prepare(subs)
     if user:  # the grader's uid must own what it reads and writes
         for d in (base, home, subs, reports, tmp):
             shutil.chown(d, 65534, 65534)

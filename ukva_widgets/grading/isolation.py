@@ -10,7 +10,10 @@ copy of the submission's notebook, a size-capped /dev/shm, and its connection fi
 ZMQ sockets are Unix sockets (ipc transport: the network namespace is empty, there is no TCP at
 all) in $HOME/.ipc, inside its own tmpfs: the grader reaches them through /proc/PID/root of the
 sandbox, via a symlink only the grader's private work directory holds, so nothing the kernel
-writes ever lands on the host's disks. The environment is an allow-list. bwrap was chosen over our own unshare/clone code because it is small,
+writes ever lands on the host's disks. Once the kernel has bound them (before any student code
+runs), `pin_sockets` opens them without following symlinks and the grader connects only through
+/proc/self/fd links to those descriptors: whatever the kernel does to its $HOME/.ipc afterwards,
+a reconnection reaches the same sockets, never a path of the host. The environment is an allow-list. bwrap was chosen over our own unshare/clone code because it is small,
 audited, used by Flatpak, and fails closed: any namespace or mount it cannot make stops it.
 
 Limits per submission, across all its processes: when the grader is root, a memory cgroup
@@ -34,6 +37,7 @@ import os
 import shutil
 import signal
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -422,6 +426,8 @@ class Sandbox:
         self.workdir = tempfile.mkdtemp(prefix="ukva-grade-", dir=tmp if len(tmp) <= 48 else "/tmp")
         self.cgroup: Cgroup | None = None
         self.launched: list[subprocess.Popen] = []
+        self.pinned: list[int] = []  # O_PATH descriptors of the running kernel's sockets
+        self.dying: set[int] = set()  # sandbox processes killed, maybe not gone yet
         try:
             # The kernel's connection file; without a sandbox, its sockets too. With one, `link`
             # (in `ipc_dir`, which only the grader and the launcher may write) leads to the
@@ -429,6 +435,8 @@ class Sandbox:
             self.ipc_dir = os.path.join(self.workdir, "ipc")
             os.mkdir(self.ipc_dir, 0o700)
             self.link = os.path.join(self.ipc_dir, "root")
+            self.pin_dir = os.path.join(self.workdir, "pin")
+            self.pinned_prefix = os.path.join(self.pin_dir, "kernel")
             self.notebook = os.path.join(self.workdir, NOTEBOOK)
             with open(os.open(self.notebook, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
                 f.write(nb_json)
@@ -497,9 +505,67 @@ class Sandbox:
         except FileNotFoundError:
             pass
 
+    def pin_sockets(self, ports: list[int]) -> bool:
+        """Open the kernel's Unix sockets without following any symlink (its $HOME/.ipc is its
+        own to change) and point `pinned_prefix`-PORT at them through /proc/self/fd: whatever
+        the kernel later renames or replaces, the grader's (re)connections reach those same
+        sockets and nothing else. False while they are not all there yet."""
+        flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            d = os.open(self.link, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # our link: /proc/PID/root
+        except OSError:
+            return False
+        fds: list[int] = []
+        try:
+            for part in [*HOME.strip("/").split("/"), ".ipc"]:
+                d, old = os.open(part, flags | os.O_DIRECTORY, dir_fd=d), d
+                os.close(old)
+            for port in ports:
+                fds.append(os.open(f"kernel-{port}", flags, dir_fd=d))
+                if not stat.S_ISSOCK(os.fstat(fds[-1]).st_mode):
+                    raise OSError(f"kernel-{port} is not a socket")
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            return False
+        finally:
+            os.close(d)
+        self.unpin()
+        self.pinned = fds
+        os.makedirs(self.pin_dir, 0o700, exist_ok=True)
+        for port, fd in zip(ports, fds):
+            link = os.path.join(self.pin_dir, f"kernel-{port}")
+            os.symlink(f"/proc/self/fd/{fd}", link + ".new")
+            os.replace(link + ".new", link)
+        return True
+
+    def unpin(self) -> None:
+        for fd in self.pinned:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pinned = []
+
+    def _sandbox_pids(self) -> set[int]:
+        """The bwrap processes of the live kernels: the launchers' children and the sandbox's init."""
+        pids = set()
+        try:
+            pids.add(int(os.readlink(self.link).split("/")[2]))  # /proc/PID/root
+        except (OSError, ValueError, IndexError):
+            pass
+        for proc in self.launched:
+            if proc.returncode is None:
+                try:
+                    pids.update(int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split())
+                except (OSError, ValueError):
+                    pass
+        return pids
+
     def kill(self) -> None:
         """SIGKILL every kernel of this submission (bwrap's process group; then its pid
         namespace dies with its first process) and everything in its cgroups."""
+        self.dying.update(self._sandbox_pids())
         for proc in self.launched:
             if proc.returncode is not None:  # reaped already: its pid may belong to another process
                 continue
@@ -515,6 +581,7 @@ class Sandbox:
         self.closed = True
         _live.pop(id(self), None)
         self.kill()
+        self.unpin()
         for proc in self.launched:
             try:
                 proc.wait(timeout=5)
@@ -522,7 +589,22 @@ class Sandbox:
                 pass
         if self.cgroup:
             self.cgroup.remove()
+        # A pid namespace's init exits only once all its processes are gone, which on a busy
+        # machine takes a moment: nothing of this submission may outlive close().
+        deadline = time.monotonic() + 10
+        while self.dying and time.monotonic() < deadline:
+            self.dying = {p for p in self.dying if _alive(p)}
+            if self.dying:
+                time.sleep(0.01)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited yet (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # ----------------------------------------------------- the memory total without cgroups (non-root)

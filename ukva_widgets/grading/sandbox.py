@@ -17,6 +17,7 @@ unprotected) unless `Limits(sandbox=False)` (the instructor's --no-sandbox) says
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import subprocess
@@ -30,10 +31,20 @@ from .isolation import Sandbox, SandboxUnavailable, check_bwrap, shutdown_all
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-__all__ = ["Limits", "Run", "SandboxUnavailable", "check_available", "run_submission", "shutdown_all"]
+__all__ = ["KernelMessageError", "Limits", "Run", "SandboxUnavailable", "check_available", "run_submission", "shutdown_all"]
 
 MIB = 1 << 20
-COLLECTED_BYTES = 64 * MIB  # one item's record (to_plain bounds an honest one far below this)
+COLLECTED_BYTES = 16 * MIB  # one item's record (to_plain bounds an honest one far below this)
+# What the grader takes in from a kernel: a larger message frame disconnects the kernel (ZMQ
+# drops it unread); at most this many messages wait per socket; nested at most this deep.
+MESSAGE_BYTES = 32 * MIB
+QUEUED_MESSAGES = 8
+MESSAGE_DEPTH = 100
+
+
+class KernelMessageError(RuntimeError):
+    """The kernel sent something that is not a well-formed, signed Jupyter message of plain JSON
+    (too deep, not JSON, a badly signed or truncated message): the submission is stopped."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +91,87 @@ def check_available(limits: Limits = Limits()) -> str:
         box.close()
 
 
+def _too_deep(value: Any, limit: int = MESSAGE_DEPTH) -> bool:
+    """Whether `value` nests lists/dicts more than `limit` deep (checked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (list, dict)):
+            if depth >= limit:
+                return True
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def _guarded_session_class():
+    from jupyter_client.session import Session
+
+    class GuardedSession(Session):
+        """A Session that turns whatever a hostile kernel sends that is not a signed message of
+        plain, reasonably shaped JSON into one KernelMessageError, never into an error somewhere
+        deep in jupyter_client or nbclient (RecursionError, ValueError, AttributeError...)."""
+
+        def feed_identities(self, msg_list, copy=True):
+            try:
+                return super().feed_identities(msg_list, copy)
+            except Exception as exc:
+                raise KernelMessageError(f"the kernel sent a malformed message ({type(exc).__name__})") from None
+
+        def deserialize(self, msg_list, content=True, copy=True):
+            try:
+                msg = super().deserialize(msg_list, content, copy)
+            except Exception as exc:  # RecursionError included: json cannot parse it here
+                raise KernelMessageError(f"the kernel sent a message the grader cannot read "
+                                         f"({type(exc).__name__}: {str(exc)[:80]})") from None
+            parts = [msg.get(k) for k in ("header", "parent_header", "metadata")] + \
+                ([msg.get("content")] if content else [])
+            if not all(isinstance(p, dict) for p in parts) or not isinstance(msg.get("msg_type"), str):
+                raise KernelMessageError("the kernel sent a message whose parts are not JSON objects")
+            if any(_too_deep(p) for p in parts):
+                raise KernelMessageError(f"the kernel sent a message nested more than {MESSAGE_DEPTH} levels deep")
+            return msg
+
+    return GuardedSession
+
+
+def _guarded_socket(self, channel: str, identity: bytes | None = None):
+    """jupyter_client's _create_connected_socket, with a cap on what the kernel can make the
+    grader hold: frames above MESSAGE_BYTES cut the connection, at most QUEUED_MESSAGES wait."""
+    import zmq
+    from jupyter_client.connect import channel_socket_types
+
+    sock = self.context.socket(channel_socket_types[channel])
+    sock.linger = 1000
+    sock.setsockopt(zmq.MAXMSGSIZE, MESSAGE_BYTES)
+    sock.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)
+    if identity:
+        sock.identity = identity
+    # ZMQ cuts a connection that brings a frame over MAXMSGSIZE and does not say so: watch it.
+    monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    self.__dict__.setdefault("ukva_monitors", []).append(zmq.Socket.shadow(monitor.underlying))
+    sock.connect(self._make_url(channel))
+    return sock
+
+
+def _was_cut(kc) -> bool:
+    """Whether ZMQ cut any of the grader's connections to this (live) kernel: it sent a frame
+    over MESSAGE_BYTES (or broke the protocol); what it sent then was lost."""
+    import zmq
+
+    cut = False
+    for monitor in getattr(kc, "ukva_monitors", []):
+        while monitor.poll(0):
+            monitor.recv_multipart()
+            cut = True
+    return cut
+
+
 def _prompt_client_class():
     from jupyter_client.asynchronous import AsyncKernelClient
 
     class PromptClient(AsyncKernelClient):
+        _create_connected_socket = _guarded_socket
+
         """A kernel client that is ready as soon as the kernel answered kernel_info on both the
         shell and the IOPub channel. (jupyter_client's own wait_for_ready then listens to IOPub
         for 0.2 s of silence, which for a short-lived grading kernel is a large part of its life.)"""
@@ -118,10 +206,14 @@ def _kernel_manager_class(box: Sandbox):
     from jupyter_client.manager import AsyncKernelManager
 
     client = _prompt_client_class()
+    session = _guarded_session_class()
 
     class SandboxKernelManager(AsyncKernelManager):
+        _create_connected_socket = _guarded_socket
+
         def __init__(self, **kwargs) -> None:
             super().__init__(**kwargs)
+            self.session = session(parent=self, key=self.session.key)
             self.client_factory = client
             self.transport = "ipc"  # Unix sockets: the kernel's network namespace is empty
             self.connection_file = box.connection_file()
@@ -130,13 +222,31 @@ def _kernel_manager_class(box: Sandbox):
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             return box.kernel_command()
 
+        async def _async_pre_start_kernel(self, **kw):
+            self.ip = box.socket_prefix  # where the kernel binds (a restart follows a pinned kernel)
+            return await super()._async_pre_start_kernel(**kw)
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
             kw["env"] = box.env  # the allow-list; the sandbox clears it again
             kw["cwd"] = box.cwd
             kw["stdin"] = kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
             box.before_launch()
             info = await super()._async_launch_kernel(kernel_cmd, **kw)
-            box.launched.append(self.provisioner.process)
+            process = self.provisioner.process
+            box.launched.append(process)
+            if box.closed:  # closed (Ctrl-C) while this kernel was being started: it dies now
+                box.close()
+                raise RuntimeError("grading was stopped: this submission's sandbox is closed")
+            if box.enabled:
+                # Before any student code runs: from now on the grader reaches the kernel's
+                # sockets through descriptors, never through a path the kernel could change.
+                ports = [self.shell_port, self.iopub_port, self.stdin_port, self.hb_port, self.control_port]
+                deadline = time.monotonic() + 60
+                while not box.pin_sockets(ports):
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the kernel did not start in its sandbox (no sockets)")
+                    await asyncio.sleep(0.005)
+                self.ip = box.pinned_prefix
             return info
 
         async def _async_interrupt_kernel(self) -> None:
@@ -164,6 +274,15 @@ def _client_class():
         dropped = False
         dropped_collecting = False
         collecting = False
+
+        async def _async_poll_kernel_alive(self) -> None:
+            # nbclient leaves this poll running when a cell ends by an exception (a
+            # KernelMessageError, say); once the kernel client is gone it has nothing to check.
+            try:
+                await super()._async_poll_kernel_alive()
+            except AssertionError:
+                if self.kc is not None:
+                    raise
 
         def output(self, outs, msg, display_id, cell_index):
             if self.collecting:
@@ -213,27 +332,36 @@ def run_submission(nb: NotebookNode, items: dict[str, Any], limits: Limits = Lim
             shutdown_kernel="immediate", resources={"metadata": {"path": box.cwd}},
         )
         client.budget = limits.output_bytes
-        while True:
-            # The kernel process's own stderr is its log (a transport warning per kernel), not the
-            # submission's output, which comes over the kernel protocol: keep the terminal quiet.
-            with client.setup_kernel():
-                outcome = _run_cells(client, nb, code, skip, clock["deadline"], limits, run)
-                if outcome == "restart" and box.hit_memory_limit():
-                    run.problems[-1] += f" (its processes reached the memory limit, {limits.memory_mib} MiB)"
-                if outcome in ("done", "late"):
-                    _collect(client, items, limits, run)
-                    break
-            if outcome == "stuck":
-                if clock["extended"]:
-                    run.problems.append("the kernel was stuck twice at the time limit; "
-                                        "no answers could be collected")
-                    break
-                # The kernel was busy when time ran out: re-run what had finished, in a fresh
-                # kernel with one more time budget, and collect from that.
-                clock.update(deadline=time.monotonic() + limits.total_seconds, extended=True)
-                stuck = max(skip)
-                skip.update(i for i in code if i > stuck)
-            box.kill()  # whatever the kernel left running dies with it, before the next one starts
+        try:
+            while True:
+                # The kernel process's own stderr is its log (a transport warning per kernel), not the
+                # submission's output, which comes over the kernel protocol: keep the terminal quiet.
+                with client.setup_kernel():
+                    outcome = _run_cells(client, nb, code, skip, clock["deadline"], limits, run)
+                    if outcome == "restart" and box.hit_memory_limit():
+                        run.problems[-1] += f" (its processes reached the memory limit, {limits.memory_mib} MiB)"
+                    if outcome in ("done", "late"):
+                        _collect(client, items, limits, run)
+                        if _was_cut(client.kc):  # before the kernel is shut down (that cuts them too)
+                            raise KernelMessageError(f"the kernel cut a connection to the grader, or sent a "
+                                                     f"message larger than {MESSAGE_BYTES // MIB} MiB (which "
+                                                     "the grader does not read)")
+                        break
+                if outcome == "stuck":
+                    if clock["extended"]:
+                        run.problems.append("the kernel was stuck twice at the time limit; "
+                                            "no answers could be collected")
+                        break
+                    # The kernel was busy when time ran out: re-run what had finished, in a fresh
+                    # kernel with one more time budget, and collect from that.
+                    clock.update(deadline=time.monotonic() + limits.total_seconds, extended=True)
+                    stuck = max(skip)
+                    skip.update(i for i in code if i > stuck)
+                box.kill()  # whatever the kernel left running dies with it, before the next one starts
+        except KernelMessageError as exc:
+            # Fail closed: a kernel that sends what no honest kernel sends gets nothing judged.
+            run.records.clear()
+            run.problems.append(f"{exc}; the submission was stopped and none of its answers were read")
         if client.dropped:
             run.problems.append(f"the submission printed more than {limits.output_bytes // 1024} KiB; "
                                 "the rest of its output was dropped")
@@ -291,11 +419,23 @@ def _collect(client, items: dict[str, Any], limits: Limits, run: Run) -> None:
 
     nonce = secrets.token_hex(16)
     client.collecting = True
-    client.timeout_func = lambda cell: limits.cell_seconds
-    # A code answer that loops is interrupted so the items after it can still be read.
+    # A code answer that loops is interrupted so the items after it can still be read; all the
+    # collection together has the total time limit (a kernel stalling every item costs that, not
+    # items x cell limit).
+    deadline = time.monotonic() + limits.total_seconds
+    allowed = {"s": limits.cell_seconds}
+    client.timeout_func = lambda cell: allowed["s"]
     client.interrupt_on_timeout = True
     client.error_on_timeout = {"ename": "CellTimeoutError", "evalue": "timed out", "traceback": []}
     for item_id, inputs in items.items():
+        left = deadline - time.monotonic()
+        if left < 1:
+            for rest in [i for i in items if i not in run.records]:
+                run.records[rest] = {"unread": f"collecting the answers took the whole time limit "
+                                              f"({limits.total_seconds:g} s) before this one"}
+            run.problems.append(f"collecting the answers reached the total time limit ({limits.total_seconds:g} s)")
+            return
+        allowed["s"] = min(limits.cell_seconds, left)
         cell = new_code_cell(_collector_source(nonce, item_id, inputs))
         client.nb.cells.append(cell)  # nbclient indexes outputs by the cell's position
         started = time.monotonic()
@@ -307,8 +447,8 @@ def _collect(client, items: dict[str, Any], limits: Limits, run: Run) -> None:
             if isinstance(exc, DeadKernelError):
                 return
             continue
-        if time.monotonic() - started >= limits.cell_seconds:
-            run.records[item_id] = {"unread": f"running the answer took longer than {limits.cell_seconds:g} s"}
+        if time.monotonic() - started >= allowed["s"]:
+            run.records[item_id] = {"unread": f"running the answer took longer than {allowed['s']:g} s"}
             continue
         for out in cell.outputs:
             record = out.get("data", {}).get(MIME) if out.get("output_type") == "display_data" else None
