@@ -107,3 +107,11 @@ def test_y_ticks_are_a_few_round_steps_from_zero_past_the_top():
         steps = {b - a for a, b in zip(ticks, ticks[1:])}
         assert ticks[0] == 0 and ticks[-1] >= top and len(steps) == 1 and len(ticks) <= 7
         assert f"{steps.pop():g}".lstrip("0.")[0] in "125"
+
+
+def test_x_labels_never_crowd_on_the_log_axis():
+    from ukva_widgets.widgets.cost_plot import x_ticks
+
+    assert x_ticks([1, 2, 4, 8, 16, 18]) == [1, 2, 4, 8, 18]
+    assert x_ticks([1, 2, 4, 8, 16]) == [1, 2, 4, 8, 16]
+    assert x_ticks([1]) == [1]

@@ -47,6 +47,16 @@ def thread_counts(max_threads: int) -> list[int]:
     return counts + [max_threads]
 
 
+def x_ticks(counts: list[int]) -> list[int]:
+    """The thread counts to label on the log axis: the largest always, and each smaller one only where
+    it is at least 1.4 times below the next label (16 beside 18 would print as "1618")."""
+    kept = [counts[-1]]
+    for count in reversed(counts[:-1]):
+        if count * 1.4 <= kept[-1]:
+            kept.append(count)
+    return kept[::-1]
+
+
 def y_ticks(top: float) -> list[float]:
     """Round ticks from 0 to at least `top`, at most five steps of 1, 2 or 5 times a power of ten."""
     step, factors = 1.0, itertools.cycle((2, 2.5, 2))  # 1, 2, 5, 10, 20, 50, ...
@@ -130,7 +140,7 @@ class CostPlot(UkvaWidget):
         with self.x_scale.hold_sync():
             self.x_scale.min, self.x_scale.max = counts[0] / 1.25, counts[-1] * 1.25
         for axis in self.x_axes:
-            axis.tick_values = counts
+            axis.tick_values = x_ticks(counts)
         for metric, marks in self.lines.items():
             self.y_axes[metric].label = f"events per {self.refs.value:,} refs"
             ticks = y_ticks(max(max(self.curves[design][metric]) for design in DESIGNS))
