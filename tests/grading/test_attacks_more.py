@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_raw_cell
 
-from test_attacks import SOL01, _grade_batch, _nonroot_wrapper, _processes_of, _result
+from test_attacks import FULL01, SOL01, _grade_batch, _nonroot_wrapper, _processes_of, _result
 
 SURVIVOR = "ukvasurvivor" + secrets.token_hex(6)
 
@@ -162,6 +162,7 @@ answer_1_1 = '\\x1b[2J\\x1b]0;pwned\\x07\\u202e=cmd|calc!A0'
 answer_1_2 = float('nan')
 answer_1_3 = ['=HYPERLINK("http://x")', '+1', '@SUM(A1)', '\\u202egnp.exe']
 answer_1_4 = 'z' * 1_000_000
+answer_1_5 = ['\\x1b[31m', '\\u202e=cmd']
 res['set'] = True
 """,
 }
@@ -294,7 +295,7 @@ def test_the_batch_finished_the_honest_neighbour_got_full_marks_and_nothing_surv
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     for name in ("honest_a0.ipynb", "honest_a.ipynb"):
         s = batch["by_name"][name]
-        assert s["error"] is None and s["points"] == s["max_points"] == 4, s
+        assert s["error"] is None and s["points"] == s["max_points"] == FULL01, s
     assert batch["left"] == [] and batch["survivors"] == [] and batch["tmp_left"] == set()
     assert batch["cgroups_left"] == []
 
@@ -316,7 +317,7 @@ def test_the_grader_never_reconnects_through_a_path_the_kernel_changed(batch):
 @pytest.mark.parametrize("name", RAW_PAYLOADS)
 def test_a_malformed_or_forged_message_stops_only_its_sender(batch, name):
     s = batch["by_name"][f"raw_{name}.ipynb"]
-    assert s["points"] == 0 and s["max_points"] == 4, s
+    assert s["points"] == 0 and s["max_points"] == FULL01, s
     assert "the kernel sent" in s["error"] and "none of its answers were read" in s["error"], s["error"]
     assert "grader failed" not in s["error"], s["error"]
     if name != "deep_record":  # that one sends its message only when its answers are collected
@@ -326,11 +327,11 @@ def test_a_malformed_or_forged_message_stops_only_its_sender(batch, name):
 def test_a_huge_message_or_a_flood_of_big_ones_never_fills_the_grader(batch):
 
     huge = batch["by_name"]["attack_huge_message.ipynb"]
-    assert huge["points"] == 0 and huge["max_points"] == 4, huge
+    assert huge["points"] == 0 and huge["max_points"] == FULL01, huge
     assert "larger than 32 MiB" in huge["error"] and "none of its answers were read" in huge["error"], huge
     # 1.5 GB sent (its own report line is past the output cap), 8 x 15 MiB held at once at most.
     flood = batch["by_name"]["attack_message_flood.ipynb"]
-    assert "printed more than" in flood["error"] and flood["points"] == 4, flood
+    assert "printed more than" in flood["error"] and flood["points"] == FULL01, flood
     # Without the caps the grader held the 400 MiB message several times over, and the whole flood.
     assert batch["grader_kib"] < 512 * 1024, batch["grader_kib"]
 
@@ -338,7 +339,7 @@ def test_a_huge_message_or_a_flood_of_big_ones_never_fills_the_grader(batch):
 def test_forged_answer_records_score_nothing(batch):
     s = batch["by_name"]["attack_forged_records.ipynb"]
     assert _result(batch, "forged_records") == {"patched": True}
-    assert s["points"] == 0 and s["max_points"] == 4, s
+    assert s["points"] == 0 and s["max_points"] == FULL01, s
     assert "grader failed" not in s["error"], s["error"]
 
 
@@ -348,7 +349,7 @@ def test_signals_inside_the_sandbox_reach_nothing_outside(batch):
     assert _result(batch, "signals") == {"init": "sent", "alive": True}
     # kill(-1) reaches every process but itself and pid 1: in its namespace, nothing.
     s = batch["by_name"]["attack_kill_all.ipynb"]
-    assert "ProcessLookupError" in s["error"] and s["points"] == 4, s
+    assert "ProcessLookupError" in s["error"] and s["points"] == FULL01, s
 
 
 def test_ptrace_reaches_only_its_own_sandbox(batch):
@@ -364,7 +365,7 @@ def test_ptrace_reaches_only_its_own_sandbox(batch):
 def test_hostile_answers_reach_no_terminal_or_spreadsheet_raw(batch):
     s = batch["by_name"]["attack_hostile_answers.ipynb"]
     assert _result(batch, "hostile_answers") == {"set": True}
-    assert s["points"] == 0 and s["max_points"] == 4, s
+    assert s["points"] == 0 and s["max_points"] == FULL01, s
     shown = batch["proc"].stdout + batch["proc"].stderr
     assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
     for line in batch["csv"].splitlines():
@@ -377,9 +378,9 @@ def test_hostile_notebook_files_get_a_clear_error(batch):
     corrupt = batch["by_name"]["corrupt.ipynb"]
     assert corrupt["points"] == 0 and "corrupt JSON" in corrupt["error"], corrupt
     many = batch["by_name"]["many_cells.ipynb"]
-    assert many["points"] == 4, many  # bounded by --timeout, and graded
+    assert many["points"] == FULL01, many  # bounded by --timeout, and graded
     shell = batch["by_name"]["kernelspec_shell.ipynb"]  # graded by python3 in the sandbox anyway
-    assert shell["points"] == 4 and "nonexistent_ext" in shell["error"], shell
+    assert shell["points"] == FULL01 and "nonexistent_ext" in shell["error"], shell
 
 
 NONROOT = ["ipc_symlinks", "ipc_redirect", "huge_message", "daemon", "ptrace"]
@@ -403,7 +404,7 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         proc = batch["proc"]
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert batch["report_uid"] == 65534
-        assert batch["by_name"]["honest_a.ipynb"]["points"] == 4
+        assert batch["by_name"]["honest_a.ipynb"]["points"] == FULL01
         assert batch["left"] == [] and _processes_of([SURVIVOR]) == [] and batch["tmp_left"] == set()
         assert sorted(p.name for p in victim.iterdir()) == [f"kernel-{n}" for n in range(1, 10)]
         assert _result(batch, "ipc_symlinks")["ipc"].endswith("/victim")

@@ -44,15 +44,19 @@ def main() -> int:
     link_dir = os.open(os.path.dirname(plan["link"]), os.O_PATH | os.O_DIRECTORY)
     if plan["stage"]:
         # A private /tmp (in a private mount namespace) that uid 65534 can enter, holding binds
-        # of what bwrap will show read-only; nobody else sees these mounts.
+        # of what bwrap will show read-only; nobody else sees these mounts. The sources are opened
+        # first and bound through /proc/self/fd: one may live under /tmp itself (a checkout and its
+        # venv in /tmp), which the staging tmpfs covers.
         _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)", libc)
         _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private", libc)
+        sources = [(source, os.open(source, os.O_PATH), stage) for source, stage in plan["stage"]]
         _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=64k"),
                "a tmpfs for staging", libc)
-        for source, stage in plan["stage"]:
+        for source, fd, stage in sources:
             os.mkdir(stage, 0o755)
-            _check(libc.mount(source.encode(), stage.encode(), None, MS_BIND | MS_REC, None),
+            _check(libc.mount(f"/proc/self/fd/{fd}".encode(), stage.encode(), None, MS_BIND | MS_REC, None),
                    f"binding {source}", libc)
+            os.close(fd)
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)", libc)
     if os.getppid() != parent:  # the grader died before the line above
         return 1
