@@ -134,7 +134,9 @@ open_ports = []
 for port in [{port}, 8888, 5555, *range(40000, 40200)]:
     s = socket.socket()
     s.settimeout(0.05)
-    if s.connect_ex(('127.0.0.1', port)) == 0:
+    # A port in the ephemeral range can connect to itself (TCP simultaneous open) with no
+    # listener at all: only a connection to another socket means something listens there.
+    if s.connect_ex(('127.0.0.1', port)) == 0 and s.getsockname() != s.getpeername():
         open_ports.append(port)
     s.close()
 res['open_ports'] = open_ports
