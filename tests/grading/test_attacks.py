@@ -140,6 +140,16 @@ for port in [{port}, 8888, 5555, *range(40000, 40200)]:
         open_ports.append(port)
     s.close()
 res['open_ports'] = open_ports
+# What listens in the sandbox's own network namespace (its /proc/net/tcp*: state 0A is LISTEN).
+own = []
+for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+    try:
+        rows = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    own += [int(r.split()[1].rsplit(':', 1)[1], 16) for r in rows if r.split()[3] == '0A']
+res['own_listening'] = own
+res['host_port'] = {port}
 """,
     "fork_bomb": """
 kids, err = [], None
@@ -432,7 +442,11 @@ def test_no_process_shows_the_seed_or_the_graders_environment(batch):
 def test_other_kernels_and_the_fork_server_are_out_of_reach(batch):
     res = _result(batch, "other_kernels")
     assert "$truncated" not in res, res
-    assert res["forkserver"] == [] and res["conn"] == [] and res["open_ports"] == [], res
+    assert res["forkserver"] == [] and res["conn"] == [], res
+    # Nothing outside answers: not the test's listener on the host's loopback, and any port that
+    # does answer is one a process of this very sandbox listens on in its own network namespace.
+    assert res["host_port"] not in res["open_ports"], res
+    assert set(res["open_ports"]) <= set(res["own_listening"]), res
     # Only its own grading directory shows, holding nothing but the link to its own root.
     assert res["grading"] == [1, ["/ipc"]], res
     assert [s for s in res["foreign_sockets"] if s.startswith("/")] == [], res
