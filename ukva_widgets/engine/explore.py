@@ -19,28 +19,70 @@ widget is the third decider."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .machine import Choice, Machine, Violation
-from .transitions import FINISH, UPDATE
+from .transitions import FINISH, UPDATE, Setup
 
 DEFAULT_MAX_STATES = 1_000_000
+
+
+ENGINES = ("python", "spin")
+PROGRESS_EVERY = 0.25  # seconds between two progress reports
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a running search reports to its `progress` callback: the states stored so far
+    (over every part searched), the CPU-free wall seconds since it began, their rate, and
+    which part of the search it is in (e.g. "slot files#2 (1 of 2)")."""
+
+    states: int
+    seconds: float
+    part: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.states / self.seconds if self.seconds > 0 else 0.0
+
+    def text(self) -> str:
+        where = f" — {self.part}" if self.part else ""
+        return f"{self.states:,} states in {self.seconds:.1f} s ({self.rate:,.0f} states/s){where}"
+
+
+@dataclass
+class Outcome:
+    """What one search engine found on one Setup: the choice codes of a shortest path to a
+    violation (or None), the states it stored, whether it exhausted the space, and whether
+    its `progress` callback stopped it."""
+
+    codes: list | None
+    states: int
+    complete: bool
+    cancelled: bool = False
 
 
 @dataclass
 class ExploreResult:
     """What the explorer found: a violation with a shortest `trace` from the start, or none;
-    `complete` says whether every reachable state was visited (a proof) or the bound hit
-    (after a violation it is False: the search stops at the first one)."""
+    `complete` says whether every reachable state was visited (a proof) or the search
+    stopped first (the bound, or a cancel: `cancelled`); after a violation it is False, the
+    search stops at the first one.  `engine` is "python" or "spin"; `method` says how the
+    state space was cut (see `explore`)."""
 
     violation: Violation | None
     trace: list[Choice]
     states: int
     complete: bool
     seconds: float = field(default=0.0, compare=False)
+    cancelled: bool = False
+    engine: str = "python"
+    method: str = field(default="", compare=False)
 
     @property
     def verdict(self) -> str:
@@ -56,6 +98,8 @@ class ExploreResult:
                     f"{self.states} states explored):\n{steps}\n{self.violation}")
         if self.complete:
             return f"no violation: proven over all {self.states} reachable states"
+        if self.cancelled:
+            return f"cancelled after {self.states} states: not proven"
         return (f"no violation found in {self.states} states, but the bound was reached before the "
                 f"state space was exhausted: not proven (raise max_states)")
 
@@ -65,24 +109,54 @@ class ExploreResult:
         return f"<ExploreResult {self.verdict}: {self.states} states, trace of {len(self.trace)} steps>"
 
 
-def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES) -> ExploreResult:
-    """Search every interleaving of `machine` from its start, breadth first."""
+def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES, *, engine: str = "python",
+            progress: Callable[[Progress], bool | None] | None = None, bitstate: bool = False) -> ExploreResult:
+    """Search every interleaving of `machine` from its start, breadth first.
+
+    `engine="spin"` exports the same transition system to Promela and lets SPIN search it
+    (spin.py); `bitstate` (SPIN only) hashes states into a bit array for spaces too big to
+    store, and a result found that way is "not proven" unless a violation turns up.
+    `progress`, if given, is called about every PROGRESS_EVERY seconds with a `Progress`;
+    returning False cancels the search (the result says "cancelled", not proven)."""
     if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
         raise ValueError(f"max_states must be a positive int; got {max_states!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable taking a Progress; got {type(progress).__name__}")
+    if bitstate and engine != "spin":
+        raise ValueError("bitstate hashing is a SPIN option: pass engine=\"spin\" with it")
+    t0 = time.perf_counter()
+    if engine == "spin":
+        from . import spin
+
+        search = functools.partial(spin.search, bitstate=bitstate)
+    else:
+        search = _search
+    out = search(machine.setup, max_states, progress)
+    if out.codes is not None:
+        return _replay(machine, out.codes, out.states, t0, engine)
+    return ExploreResult(None, [], out.states, out.complete, time.perf_counter() - t0,
+                         cancelled=out.cancelled, engine=engine)
+
+
+def _search(setup: Setup, max_states: int,
+            progress: Callable[[Progress], bool | None] | None = None) -> Outcome:
+    """The Python engine: breadth first over `setup`'s states from its start."""
     # The search allocates millions of small tuples and no reference cycles; the cyclic
     # collector would only rescan the growing visited set again and again.
     enabled_gc = gc.isenabled()
     gc.disable()
     try:
-        return _search(machine, max_states)
+        return _bfs(setup, max_states, progress)
     finally:
         if enabled_gc:
             gc.enable()
 
 
-def _search(machine: Machine, max_states: int) -> ExploreResult:
+def _bfs(setup: Setup, max_states: int, progress: Callable[[Progress], bool | None] | None) -> Outcome:
     t0 = time.perf_counter()
-    setup = machine.setup
+    next_report = t0 + PROGRESS_EVERY
     enabled, key, has_stale = setup.enabled, setup.key, setup.has_stale
     symmetric, prune = setup.symmetric and not setup.rename and not setup.perms, setup.prune
     start = setup.initial()
@@ -98,6 +172,11 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
     # The hot loop: each handler called directly; Setup.key inlined when it has only CPUs to
     # sort, which is so unless the parent had stale ASIDs or the step maps an update.
     while i < len(states):
+        if progress is not None and not i & 1023 and time.perf_counter() >= next_report:
+            now = time.perf_counter()
+            next_report = now + PROGRESS_EVERY
+            if progress(Progress(len(seen), now - t0)) is False:
+                return Outcome(None, len(seen), False, cancelled=True)
         state = states[i]
         states[i] = None  # expanded: only its key in `seen` is still needed
         stale = has_stale(state)
@@ -109,7 +188,7 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
                 while j > 0:
                     j, step = back[j]
                     codes.append(step)
-                return _replay(machine, codes[::-1], len(seen), t0)
+                return Outcome(codes[::-1], len(seen), False)
             if nxt is state:
                 continue
             if stale or (prune and (code[0] == UPDATE or code[0] == FINISH)) or not symmetric:
@@ -127,10 +206,10 @@ def _search(machine: Machine, max_states: int) -> ExploreResult:
         if not complete:
             break
         i += 1
-    return ExploreResult(None, [], len(seen), complete, time.perf_counter() - t0)
+    return Outcome(None, len(seen), complete)
 
 
-def _replay(machine: Machine, codes: list, states: int, t0: float) -> ExploreResult:
+def _replay(machine: Machine, codes: list, states: int, t0: float, engine: str = "python") -> ExploreResult:
     """Rebuild the trace as Choices on a fresh machine, which also confirms the violation."""
     fresh = machine.fresh()
     trace = []
@@ -139,8 +218,8 @@ def _replay(machine: Machine, codes: list, states: int, t0: float) -> ExploreRes
         trace.append(choice)
         fresh.step(choice)
     if fresh.violation is None:
-        raise RuntimeError("engine bug: the explorer's trace does not reproduce its violation")
-    return ExploreResult(fresh.violation, trace, states, False, time.perf_counter() - t0)
+        raise RuntimeError(f"engine bug: the {engine} engine's trace does not reproduce its violation")
+    return ExploreResult(fresh.violation, trace, states, False, time.perf_counter() - t0, engine=engine)
 
 
 def random_run(machine: Machine, steps: int, seed: int = 0) -> list[Choice]:

@@ -202,6 +202,9 @@ class Setup:
         self.read_pages = tuple(tuple(dict.fromkeys([v for v, _ in reads] + (
             [self.shared_vpage[m]] if self.shared and m >= 0 and self.design == PER_MM else [])))
             for reads, m in zip(self.task_reads, self.task_mm))
+        # Per task, the slot objects it may update (per-mm: the tables it reads), in order.
+        self.update_objects = tuple(tuple(dict.fromkeys(o for _, o in reads)) if self.design == PER_MM else ()
+                                    for reads in self.task_reads)
         self.task_writes = tuple(tuple(p for p, o in enumerate(self.cached)
                                        if m >= 0 and (o == SHARED or any(o == x for _, x in reads)))
                                  for reads, m in zip(self.task_reads, self.task_mm))
@@ -478,7 +481,7 @@ class Setup:
                 continue
             out += [(READ, c, v) for v in self.read_pages[cur]]
             if self.design == PER_MM:
-                for o in dict.fromkeys(o for _, o in self.task_reads[cur]):
+                for o in self.update_objects[cur]:
                     if versions[o] < limit and o not in locked and (UPDATE, o) not in done:
                         out.append((UPDATE, c, o))
                         if search and self.safe and len(self.obj_maps[o]) == 1:
