@@ -342,3 +342,36 @@ def test_renaming_is_off_where_a_full_tlb_evicts_by_slot_order():
     k, tasks = vm_tasks(3)
     assert Machine(k, tasks, cpus=2, design="per-mm", tlb_size=4).setup.perms == []
     assert Machine(k, tasks, cpus=2, design="per-task", tlb_size=8).setup.perms == []
+
+
+@pytest.mark.slow
+def test_under_per_mm_a_right_tlb_entry_means_a_right_page_table():
+    """The lemma the part-by-part search rests on (explore._by_parts): along any run with no
+    violation yet, a TLB entry that holds the newest version of a slot's table is a copy of
+    what the page table maps, so dropping it can only turn a right read into a right walk."""
+    from ukva_widgets.engine import random_run
+
+    checked = 0
+    for n, (recipe, opts) in enumerate(small_configurations(200, seed=6)):
+        if opts["design"] != "per-mm":
+            continue
+        m = Machine(*build_recipe(recipe), **{**opts, "cpus": 2})
+        s = m.setup
+        for seed in range(3):
+            m.reset()
+            for choice in random_run(m.fresh(), 40, seed=seed + 10 * n):
+                m.step(choice)
+                if m.violation is not None:
+                    break
+                cpus, ptes, _, (versions, _), _ = m.state
+                for c, cpu in enumerate(cpus):
+                    for a, v, page in cpu[5]:
+                        mm = cpu[4][a][0]
+                        for i in range(len(s.tasks)):
+                            if s.task_mm[i] != mm:
+                                continue
+                            for w, o in s.task_reads[i]:
+                                if w == v and page == o * s.stride + versions[o]:
+                                    checked += 1
+                                    assert all(ptes[s.table(mm, x)][v] == page for x in range(s.ncpu)), (recipe, opts)
+    assert checked > 1000
