@@ -33,7 +33,7 @@ from ..engine.explore import ExploreResult, Progress
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
 from ..engine.options import int_in
 from ..engine.transitions import SLOT_KINDS
-from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, badge, esc
+from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
 from .smp_stepper import SMPStepper
 
 # How the tasks are made: the clone flags that decide what they share (FACTS.md §5 for pthreads).
@@ -67,6 +67,17 @@ def spin_missing() -> str | None:
     except ImportError:
         return "SPIN is not wired into this version of ukva_widgets (no ukva_widgets.engine.spin)"
     return spin.available()
+
+
+def _words(text: str, escape: bool = True) -> str:
+    return f'<span style="color:var(--jp-ui-font-color1)">{esc(text) if escape else text}</span>'
+
+
+def _verdict(text: str, colour: str, *, dashed: bool = False) -> str:
+    """The verdict as one block with its mark and colour (a `badge` that wraps stays one box)."""
+    return (f'<div style="display:inline-block;max-width:100%;box-sizing:border-box;border:2px '
+            f'{"dashed" if dashed else "solid"} {colour};border-radius:4px;padding:1px 6px;'
+            f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color1)">{esc(text)}</div>')
 
 
 class DesignLab(UkvaWidget):
@@ -131,6 +142,7 @@ class DesignLab(UkvaWidget):
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self._running = False
+        self._bound = max_states
         self._error_from = "refused"
         self._spin_missing: str | None = None
         self._build()
@@ -169,8 +181,7 @@ class DesignLab(UkvaWidget):
             self.options[name].disabled = self.design.value != "per-mm"
         self.workload_note.value = (f'<span style="color:var(--jp-ui-font-color2)">'
                                     f'{esc(self.tasks_text()).replace("|", "|<wbr>")}</span>')
-        self.verdict.value = (f'<span style="color:var(--jp-ui-font-color1)">not checked yet: press '
-                              f"<i>check all interleavings</i></span>")
+        self.verdict.value = _words("not checked yet: press <i>check all interleavings</i>", escape=False)
         self.spin_row.layout.display = "none"
         if self.stepper is None:
             self.stepper = SMPStepper(machine)
@@ -223,6 +234,7 @@ class DesignLab(UkvaWidget):
             if self.result is not None:  # that run was of this machine (a change drops its verdict)
                 return
         machine = self.machine
+        self._bound = SPIN_MAX_STATES if engine == "spin" else self.max_states
         self._cancel = threading.Event()
         self._set_running(True, background=not wait)
         if wait:
@@ -249,10 +261,10 @@ class DesignLab(UkvaWidget):
 
     def _run(self, machine: Machine, engine: str, reraise: bool = False) -> None:
         try:
-            bound = SPIN_MAX_STATES if engine == "spin" else self.max_states
-            result = explore(machine.fresh(), max_states=bound, engine=engine, progress=self._on_progress)
+            result = explore(machine.fresh(), max_states=self._bound, engine=engine, progress=self._on_progress)
         except Exception as e:  # noqa: BLE001 - whatever stopped the search is shown, never lost
             self._set_running(False)
+            self.verdict.value = _words("no verdict: the model checker stopped (the error above says why)")
             self.error.show(e, f"the {engine} model checker stopped")
             self._error_from = "the model checker stopped"
             if reraise:
@@ -265,12 +277,14 @@ class DesignLab(UkvaWidget):
     def _on_progress(self, p: Progress) -> bool:
         self.status = p.text()
         if not self._cancel.is_set():
-            self.progress.value = self._progress_html(f"exploring: {self.status}")
+            self.progress.value = self._progress_html(f"exploring: {self.status} · bound {self._bound:,} states")
         return not self._cancel.is_set()
 
     @staticmethod
     def _progress_html(words: str) -> str:
-        return f'<span style="color:var(--jp-ui-font-color1)">⏳ {esc(words)}</span>'
+        # Font Awesome (which ipywidgets' buttons use) draws the spinner; an emoji may have no glyph.
+        return (f'<span style="color:var(--jp-ui-font-color1)"><i class="fa fa-spinner fa-spin" aria-hidden="true">'
+                f"</i> {esc(words)}</span>")
 
     def _set_running(self, running: bool, background: bool = False) -> None:
         """Show the progress line (and, for a background run, the cancel button) and lock the controls."""
@@ -287,9 +301,11 @@ class DesignLab(UkvaWidget):
         self.cancel_button.layout.display = None if running and background else "none"
         if running:
             self.status = "starting"
-            self.progress.value = self._progress_html(f"exploring every interleaving (up to {self.max_states:,} "
+            self.progress.value = self._progress_html(f"exploring every interleaving (up to {self._bound:,} "
                                                       f"states)…")
             self.progress.layout.display = None
+            self.verdict.value = _words("checking: the verdict appears here when the search ends")
+            self.spin_row.layout.display = "none"
         else:
             self.status = ""
 
@@ -299,19 +315,19 @@ class DesignLab(UkvaWidget):
         by = " (SPIN)" if r.engine == "spin" else ""
         if r.violation is not None:
             self.stepper.play(r.trace)
-            self.verdict.value = badge(f"✗ violation{by} ({r.violation.kind}) after {len(r.trace)} steps — "
+            self.verdict.value = _verdict(f"✗ violation{by} ({r.violation.kind}) after {len(r.trace)} steps — "
                                        f"the shortest trace, played below", BAD_COLOUR)
             return
         self.stepper.reset()
         self.stepper.proven = r.complete  # nothing to run to: the stepper says so on its button
         self.stepper.redraw()
         if r.complete:
-            self.verdict.value = badge(f"✓ proven{by}: no violation in all {r.states:,} reachable states", OK_COLOUR)
+            self.verdict.value = _verdict(f"✓ proven{by}: no violation in all {r.states:,} reachable states", OK_COLOUR)
         elif r.cancelled:
-            self.verdict.value = badge(f"⏹ cancelled after {r.states:,} states: not proven — "
+            self.verdict.value = _verdict(f"■ cancelled after {r.states:,} states: not proven — "
                                        f"press check to start again", OKABE_ITO["grey"], dashed=True)
         else:
-            self.verdict.value = badge(f"? not proven{by}: no violation in {r.states:,} states, but the search "
+            self.verdict.value = _verdict(f"? not proven{by}: no violation in {r.states:,} states, but the search "
                                        f"stopped at its bound before it saw them all", OKABE_ITO["yellow"])
             if r.engine == "python":
                 self._offer_spin()
