@@ -44,8 +44,9 @@ WORKLOADS = {
     "processes": None,
 }
 MAX_STATES = 300_000
-# SPIN stores states in C, far more compactly: it may go much further before it gives up.
-SPIN_MAX_STATES = 50_000_000
+# SPIN stores states in C, far more compactly, so it may go further (a few GB of memory at most);
+# it searches without the Python explorer's reductions, so it needs the room.
+SPIN_MAX_STATES = 10_000_000
 MAX_CPUS = 4   # the engine allows more (options.MAX_CPUS); past 4 the lab's pictures stop fitting
 MAX_TASKS = 4
 # The options that only the per-MM design reads (the other designs have no slots or shared pages).
