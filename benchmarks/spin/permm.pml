@@ -4,9 +4,9 @@
  * One MM shared by NTASKS tasks (made with CLONE_VM), each task with one private object whose
  * UKVA slot is its own; NCPUS CPUs, each idle until it first switches to a task and from then
  * on running one task at a time (it switches only to a task no CPU runs); an unbounded TLB
- * per CPU (one entry per slot: none, or the version it cached); UPDATES SMP-safe updates in all: take the MM's lock, remap the slot to a new
- * version, flush the local entry and shoot the entry down on every other CPU that has the MM
- * loaded, all before the lock is dropped (the IPIs are acknowledged).  A read by a task of
+ * per CPU (one entry per slot: none, or the version it cached); UPDATES SMP-safe updates in
+ * all: take the MM's lock, remap the slot to a new version, flush the local entry and shoot
+ * the entry down on every other CPU that has the MM loaded, all before the lock is dropped (the IPIs are acknowledged).  A read by a task of
  * its own slot fills from the page table on a miss and must see the current version.
  *
  * Its state space is the issue's: 3,769,921 states = the start + 35 ways to spread 3 updates
