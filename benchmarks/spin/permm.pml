@@ -6,8 +6,9 @@
  * on running one task at a time (it switches only to a task no CPU runs); an unbounded TLB
  * per CPU (one entry per slot: none, or the version it cached); UPDATES SMP-safe updates in
  * all: take the MM's lock, remap the slot to a new version, flush the local entry and shoot
- * the entry down on every other CPU that has the MM loaded, all before the lock is dropped (the IPIs are acknowledged).  A read by a task of
- * its own slot fills from the page table on a miss and must see the current version.
+ * the entry down on every other CPU that has the MM loaded, all before the lock is dropped
+ * (the IPIs are acknowledged).  A read by a task of its own slot fills from the page table on
+ * a miss and must see the current version.
  *
  * Its state space is the issue's: 3,769,921 states = the start + 35 ways to spread 3 updates
  * over 4 slots x (for 1 to 3 busy CPUs, which tasks they run) x 2 (an entry or none) per busy
