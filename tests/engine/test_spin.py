@@ -8,6 +8,7 @@ except under UKVA_REQUIRE_SPIN=1 (CI), where they fail.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ from test_verdicts import two_processes, two_threads, unequal_processes, vm_not_
 
 from ukva_widgets.engine import Kernel, Machine, explore
 from ukva_widgets.engine import spin
+from ukva_widgets.engine.explore import _search
 from ukva_widgets.engine.transitions import Setup
 
 MISSING = spin.available()
@@ -107,6 +109,34 @@ def test_both_engines_agree_on_random_small_machines():
         verdicts.add(python.verdict)
         compared += 1
     assert compared >= 15 and verdicts == {"violation", "proven"}
+
+
+def derived(setup: Setup, **attributes) -> Setup:
+    """A copy of `setup` with some attributes replaced, as explore's decomposition makes."""
+    out = copy.copy(setup)
+    out._enabled = {}  # the memo of enabled choices belongs to the original's attributes
+    for name, value in attributes.items():
+        setattr(out, name, value)
+    return out
+
+
+@pytest.mark.usefixtures("needs_spin")
+def test_spin_searches_a_derived_setup_by_its_own_attributes_not_its_options():
+    setup = Machine(*two_threads(), cpus=2, design="per-mm", smp_safe=False).setup
+    # No updates left to make: the stale read of verdict 9 cannot happen.
+    frozen = derived(setup, update_objects=tuple(() for _ in setup.update_objects))
+    # One TLB entry and only the files slot read and updated: still the stale read, same depth.
+    files = derived(setup, tlb_size=1, read_pages=tuple(pages[:1] for pages in setup.read_pages),
+                    update_objects=tuple(objs[:1] for objs in setup.update_objects))
+    found = []
+    for s in (setup, frozen, files):
+        python, by_spin = _search(s, 100_000), spin.search(s, 100_000)
+        assert (by_spin.codes is None, by_spin.complete) == (python.codes is None, python.complete)
+        assert len(by_spin.codes or ()) == len(python.codes or ())
+        if python.codes is None:
+            assert by_spin.states == plain_states(s) + 1
+        found.append(by_spin.codes is not None)
+    assert found == [True, False, True]
 
 
 @pytest.mark.usefixtures("needs_spin")
