@@ -221,3 +221,48 @@ def test_past_the_bound_the_verdict_offers_spin_or_says_why_it_cannot_run():
     else:
         assert w.spin_button.layout.display == "none"
         assert missing in w.spin_missing.value and f"SPIN cannot run here: {missing}" in w.text()
+
+
+needs_spin = pytest.mark.skipif(spin_missing() is not None, reason=f"SPIN cannot run here: {spin_missing()}")
+
+
+@needs_spin
+@pytest.mark.parametrize("settings, verdict", [
+    (dict(design="per-task", fill="hardware", workload="threads", max_states=3), "violation"),
+    (dict(design="per-mm", workload="threads", max_states=20), "proven"),
+])
+def test_check_with_spin_past_the_bound_finds_what_a_full_python_search_finds(browser, settings, verdict):
+    w = DesignLab(**settings)
+    w.check()
+    assert w.result.verdict == "not proven" and w.spin_button.layout.display is None
+    browser.click(w.spin_button)
+    assert w.wait(120)
+    full = DesignLab(**{**settings, "max_states": 1_000_000})
+    full.check()
+    assert w.result.engine == "spin" and w.result.verdict == full.result.verdict == verdict
+    assert f"verdict (SPIN): " in w.text() and "(SPIN)" in w.verdict.value
+    if verdict == "violation":  # SPIN's trail, replayed on the machine, is a shortest one too
+        assert len(w.result.trace) == len(full.result.trace)
+        assert [c.label for c in w.stepper.machine.history] == [c.label for c in w.result.trace]
+    assert w.spin_row.layout.display == "none"
+
+
+@needs_spin
+def test_a_spin_check_reports_progress_and_cancel_stops_it(browser):
+    w = DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, shared_page=True, cache="virtual",
+                  max_states=2_000)
+    w.check()
+    browser.click(w.spin_button)
+    wait_until(lambda: "spin" in w.status)
+    browser.click(w.cancel_button)
+    assert w.wait(60)
+    assert w.result.engine == "spin" and w.result.cancelled and "cancelled" in w.verdict.value
+
+
+def test_where_spin_is_not_on_path_the_verdict_says_so_and_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no spin, no C compiler
+    w = DesignLab(design="per-mm", workload="threads", max_states=20)
+    w.check()
+    assert w.spin_row.layout.display is None and w.spin_button.layout.display == "none"
+    assert "apt-get install spin gcc" in w.spin_missing.value
+    assert "SPIN cannot run here: " in w.text() and "apt-get install spin gcc" in w.text()

@@ -276,7 +276,8 @@ class DesignLab(UkvaWidget):
             self._show(result)
 
     def _on_progress(self, p: Progress) -> bool:
-        self.status = p.text()
+        # SPIN first generates and compiles its verifier: no states to count yet.
+        self.status = p.text() if p.states else f"{p.part or 'the search'}: preparing ({p.seconds:.1f} s)"
         if not self._cancel.is_set():
             self.progress.value = self._progress_html(f"exploring: {self.status} · bound {self._bound:,} states")
         return not self._cancel.is_set()
@@ -349,7 +350,8 @@ class DesignLab(UkvaWidget):
             cancelling = " (cancelling)" if self._cancel.is_set() else ""
             lines.append(f"checking{cancelling}: {self.status}")
         else:
-            lines.append(f"verdict: {self.result.text()}" if self.result else "verdict: not checked yet")
+            by = " (SPIN)" if self.result and self.result.engine == "spin" else ""
+            lines.append(f"verdict{by}: {self.result.text()}" if self.result else "verdict: not checked yet")
         if self.spin_row.layout.display != "none":
             missing = self._spin_missing
             lines.append("offers: check with SPIN" if missing is None else f"SPIN cannot run here: {missing}")
