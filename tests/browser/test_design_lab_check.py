@@ -1,7 +1,7 @@
 """DesignLab's "check all interleavings" in JupyterLab, as a reader uses it on a machine too big to
 check at once: the button starts the search, its progress line counts states while the notebook
 stays usable, "cancel" stops it and the verdict says "cancelled"; past its bound the verdict
-offers SPIN (or says why SPIN cannot run here).
+offers SPIN (or says why SPIN cannot run here), whose search shows its progress and cancels too.
 
 Screenshots of the lab before, while and after a check, at 1400 px and at 800 px with the file
 panel open, light and dark, go to artifacts/screenshots/design-lab-check-*.png.
@@ -16,6 +16,8 @@ import nbformat
 import pytest
 from interactions import press
 from test_widget_views import LAYOUTS, OVERFLOW_JS, layout
+
+from ukva_widgets.widgets.design_lab import spin_missing
 
 NOTEBOOK = "design-lab-check.ipynb"
 # Per-mm with a shared page under a virtual cache, 4 CPUs, 4 processes: minutes of searching, far
@@ -55,6 +57,15 @@ def start_check(root) -> str:
     return progress_text(root)
 
 
+def unchecked(root) -> None:
+    """Back to "not checked yet" (an earlier test may have left a verdict): one task less and back."""
+    handle = root.locator(".ukva-tasks-slider .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowLeft")
+    handle.press("ArrowRight")
+    root.locator(".ukva-verdict", has_text="not checked yet").wait_for(timeout=30_000)
+
+
 def cancel_check(root) -> None:
     press(".ukva-cancel")(root)
     root.locator(".ukva-verdict", has_text="cancelled").wait_for(timeout=30_000)
@@ -89,6 +100,16 @@ def test_past_its_bound_the_verdict_offers_spin_or_says_why_not(page):
     assert button.is_visible() != bool(missing.inner_text().strip())
     if not button.is_visible():
         assert "SPIN" in missing.inner_text() and missing.is_visible()
+        assert spin_missing() is not None, "SPIN runs here, yet the lab does not offer it"
+        return
+    # SPIN on this machine runs for minutes too: its progress shows, and cancel stops it.
+    button.click()
+    root.locator(".ukva-progress", has_text=re.compile("SPIN builds its verifier|states/s.*spin")).wait_for(
+        timeout=30_000)
+    cancel_check(root)
+    assert "cancelled (SPIN)" in root.locator(".ukva-verdict").inner_text()
+    assert "not proven" in root.locator(".ukva-verdict").inner_text()
+    assert bp.cell_errors(page) == []
 
 
 @pytest.mark.parametrize("width, theme", LAYOUTS, ids=[f"{w}px-{t}" for w, t in LAYOUTS])
@@ -97,12 +118,7 @@ def test_screenshots_before_while_and_after_a_check(page, screenshots, width, th
     root = page.locator(ROOTS).first
     root.scroll_into_view_if_needed()
     shot = str(screenshots / f"design-lab-check-{width}px-{theme}-{{}}.png")
-    # Back to "not checked yet" (an earlier test may have left a verdict): one task less and back.
-    handle = root.locator(".ukva-tasks-slider .noUi-handle").first
-    handle.focus()
-    handle.press("ArrowLeft")
-    handle.press("ArrowRight")
-    root.locator(".ukva-verdict", has_text="not checked yet").wait_for(timeout=30_000)
+    unchecked(root)
     root.screenshot(path=shot.format("before"))
     start_check(root)
     root.screenshot(path=shot.format("while"))
@@ -111,8 +127,14 @@ def test_screenshots_before_while_and_after_a_check(page, screenshots, width, th
     root.screenshot(path=shot.format("after"))
     bounded = page.locator(ROOTS).nth(1)
     bounded.scroll_into_view_if_needed()
-    if not bounded.locator(".ukva-verdict", has_text="not proven").count():
-        press(".ukva-check")(bounded)
-        bounded.locator(".ukva-verdict", has_text="not proven").wait_for(timeout=60_000)
+    unchecked(bounded)
+    press(".ukva-check")(bounded)
+    bounded.locator(".ukva-verdict", has_text="not proven").wait_for(timeout=60_000)
     bounded.screenshot(path=shot.format("bound"))
     assert page.evaluate(OVERFLOW_JS) == []
+    if spin_missing() is None:
+        bounded.locator(".ukva-check-spin").click()
+        bounded.locator(".ukva-progress", has_text=re.compile("states/s.*spin")).wait_for(timeout=60_000)
+        bounded.screenshot(path=shot.format("spin-while"))
+        cancel_check(bounded)
+        bounded.screenshot(path=shot.format("spin-after"))

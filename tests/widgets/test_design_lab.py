@@ -253,10 +253,12 @@ def test_a_spin_check_reports_progress_and_cancel_stops_it(browser):
                   max_states=2_000)
     w.check()
     browser.click(w.spin_button)
-    wait_until(lambda: "spin" in w.status)
+    wait_until(lambda: "SPIN builds its verifier" in w.status)
+    wait_until(lambda: "states/s" in w.status and "spin" in w.status, timeout=120)  # pan counts states
     browser.click(w.cancel_button)
     assert w.wait(60)
-    assert w.result.engine == "spin" and w.result.cancelled and "cancelled" in w.verdict.value
+    assert w.result.engine == "spin" and w.result.cancelled and w.result.states > 0
+    assert "cancelled (SPIN)" in w.verdict.value and "verdict (SPIN): cancelled after" in w.text()
 
 
 def test_where_spin_is_not_on_path_the_verdict_says_so_and_how_to_install_it(monkeypatch, tmp_path):

@@ -144,6 +144,7 @@ class DesignLab(UkvaWidget):
         self._thread: threading.Thread | None = None
         self._running = False
         self._bound = max_states
+        self._engine = "python"
         self._error_from = "refused"
         self._spin_missing: str | None = None
         self._build()
@@ -236,6 +237,7 @@ class DesignLab(UkvaWidget):
                 return
         machine = self.machine
         self._bound = SPIN_MAX_STATES if engine == "spin" else self.max_states
+        self._engine = engine
         self._cancel = threading.Event()
         self._set_running(True, background=not wait)
         if wait:
@@ -277,7 +279,8 @@ class DesignLab(UkvaWidget):
 
     def _on_progress(self, p: Progress) -> bool:
         # SPIN first generates and compiles its verifier: no states to count yet.
-        self.status = p.text() if p.states else f"{p.part or 'the search'}: preparing ({p.seconds:.1f} s)"
+        self.status = p.text() if p.states or self._engine != "spin" else \
+            f"SPIN builds its verifier (spin -a, then cc): {p.seconds:.1f} s"
         if not self._cancel.is_set():
             self.progress.value = self._progress_html(f"exploring: {self.status} · bound {self._bound:,} states")
         return not self._cancel.is_set()
@@ -326,7 +329,7 @@ class DesignLab(UkvaWidget):
         if r.complete:
             self.verdict.value = _verdict(f"✓ proven{by}: no violation in all {r.states:,} reachable states", OK_COLOUR)
         elif r.cancelled:
-            self.verdict.value = _verdict(f"■ cancelled after {r.states:,} states: not proven — "
+            self.verdict.value = _verdict(f"■ cancelled{by} after {r.states:,} states: not proven — "
                                        f"press check to start again", OKABE_ITO["grey"], dashed=True)
         else:
             self.verdict.value = _verdict(f"? not proven{by}: no violation in {r.states:,} states, but the search "
