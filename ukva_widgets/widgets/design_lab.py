@@ -37,6 +37,8 @@ from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaW
 from .smp_stepper import SMPStepper
 
 # How the tasks are made: the clone flags that decide what they share (FACTS.md §5 for pthreads).
+# Without CLONE_FILES and CLONE_SIGHAND each clone gets its own files and sighand tables (dup_fd,
+# a fresh sighand: FACTS.md §3), so under per-mm each needs slots of its own.
 WORKLOADS = {
     "threads": "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM",
     "threads sharing only the VM": "CLONE_VM",
@@ -82,7 +84,11 @@ def _verdict(text: str, colour: str, *, dashed: bool = False) -> str:
 
 
 class DesignLab(UkvaWidget):
-    """Design x fill x CPUs x workload x tasks x per-MM options -> the model checker's verdict."""
+    """Design x fill x CPUs x workload x tasks x per-MM options -> the model checker's verdict.
+
+    `cpus` and `tasks` go from 1 to 4; `workload` is a key of WORKLOADS; `max_states` bounds the
+    Python search (past it the verdict is "not proven" and SPIN is offered); the other keyword
+    arguments set the options (pcid, flush_on_same_mm_switch, smp_safe, slots, cache, shared_page)."""
 
     def __init__(self, design: str = "per-task", fill: str = "hardware", cpus: int = 2,
                  workload: str = "threads", tasks: int = 2, *, max_states: int = MAX_STATES, **options) -> None:
