@@ -94,6 +94,7 @@ def test_past_its_bound_the_verdict_offers_spin_or_says_why_not(page):
     layout(page, 1400, "light")
     root = page.locator(ROOTS).nth(1)
     root.scroll_into_view_if_needed()
+    unchecked(root)
     press(".ukva-check")(root)
     root.locator(".ukva-verdict", has_text="not proven").wait_for(timeout=60_000)
     button, missing = root.locator(".ukva-check-spin"), root.locator(".ukva-spin-missing")
