@@ -109,7 +109,7 @@ class DesignLab(UkvaWidget):
             "smp_safe": W.Checkbox(value=True, description="SMP-safe updates (lock + shootdown)", indent=False),
             "slots": W.Dropdown(options=SLOTS, value="dynamic", description="slots"),
             "cache": W.Dropdown(options=CACHES, value="physical", description="data cache"),
-            "shared_page": W.Checkbox(value=False, description="a page shared by two MMs", indent=False),
+            "shared_page": W.Checkbox(value=False, description="a page shared by every MM", indent=False),
         }
         for name, value in options.items():
             if name not in self.options:
