@@ -1,5 +1,5 @@
 """DesignLab's "check all interleavings" in JupyterLab, as a reader uses it on a machine too big to
-check at once: the button starts the search, its progress line counts states while the notebook
+check at once (in JupyterLab and in Voila): the button starts the search, its progress line counts states while the notebook
 stays usable, "cancel" stops it and the verdict says "cancelled"; past its bound the verdict
 offers SPIN (or says why SPIN cannot run here), whose search shows its progress and cancels too.
 
@@ -139,3 +139,19 @@ def test_screenshots_before_while_and_after_a_check(page, screenshots, width, th
         bounded.screenshot(path=shot.format("spin-while"))
         cancel_check(bounded)
         bounded.screenshot(path=shot.format("spin-after"))
+
+
+def test_in_voila_too_check_shows_progress_and_cancel_stops_it(page, context, voila):
+    app = context.new_page()  # `page` wrote the notebook into the served book
+    try:
+        bp.open_in_voila(app, voila, NOTEBOOK)
+        bp.wait_for_widgets(app, 2, timeout_ms=60_000)
+        root = app.locator(ROOTS).first
+        root.scroll_into_view_if_needed()
+        first = start_check(root)
+        app.wait_for_function("([root, before]) => root.querySelector('.ukva-progress').innerText !== before",
+                              arg=[root.element_handle(), first], timeout=30_000)
+        cancel_check(root)
+        assert bp.cell_errors(app) == []
+    finally:
+        app.close(run_before_unload=False)
