@@ -1,7 +1,7 @@
-"""DesignLab's "check all interleavings" in JupyterLab, as a reader uses it on a machine too big to
-check at once (in JupyterLab and in Voila): the button starts the search, its progress line counts states while the notebook
-stays usable, "cancel" stops it and the verdict says "cancelled"; past its bound the verdict
-offers SPIN (or says why SPIN cannot run here), whose search shows its progress and cancels too.
+"""DesignLab's "check all interleavings" as a reader uses it, in JupyterLab and in Voila, on a machine
+too big to check at once: the button starts the search, its progress line counts states while the
+notebook stays usable, "cancel" stops it and the verdict says "cancelled"; past its bound the
+verdict offers SPIN (or says why SPIN cannot run here), whose search shows progress and cancels too.
 
 Screenshots of the lab before, while and after a check, at 1400 px and at 800 px with the file
 panel open, light and dark, go to artifacts/screenshots/design-lab-check-*.png.
