@@ -33,8 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .transitions import (COLOURS, EVICT, FINISH, PER_CPU, PER_MM, PER_TASK, READ, SWITCH, UPDATE, WRITE,
-                          Setup)
+from .transitions import COLOURS, EVICT, FINISH, PER_MM, PER_TASK, READ, SWITCH, UPDATE, WRITE, Setup
 
 KEYS = COLOURS + 1  # cache keys -1 (physical) and 0..COLOURS-1 (virtual colours), stored at key + 1
 STEP = "@step"      # what each step prints before its code

@@ -63,7 +63,8 @@ class _Run:
 
     def __init__(self, cwd: str, progress: Callable[[Progress], bool | None] | None, t0: float) -> None:
         self.cwd, self.progress, self.t0 = cwd, progress, t0
-        self.states = 0
+        self.states = 0        # pan's last count of stored states
+        self.cancelled_at = 0  # the count `progress` saw when it cancelled
 
     def __call__(self, cmd: list[str]) -> tuple[str, bool]:
         """(its output, whether `progress` cancelled it)."""
@@ -88,9 +89,10 @@ class _Run:
                 break
             except subprocess.TimeoutExpired:
                 pass
+            seen = self.states  # the reader thread moves on; report and keep one figure
             if self.progress is not None and self.progress(
-                    Progress(self.states, time.perf_counter() - self.t0, PART)) is False:
-                cancelled = True
+                    Progress(seen, time.perf_counter() - self.t0, PART)) is False:
+                cancelled, self.cancelled_at = True, seen
                 proc.kill()
                 proc.wait()
                 break
@@ -133,7 +135,7 @@ def search(setup: Setup, max_states: int, progress: Callable[[Progress], bool | 
                 return Outcome(None, 0, False, cancelled=True)
         out, cancelled = run(["./pan", *args])
         if cancelled:
-            return Outcome(None, run.states, False, cancelled=True)
+            return Outcome(None, run.cancelled_at, False, cancelled=True)
         stored = re.search(r"(\d+) states, stored", out)
         errors = re.search(r"errors: (\d+)", out)
         if stored is None or errors is None:
