@@ -129,8 +129,33 @@ def big_checks() -> list[Result]:
     return results + [spin]
 
 
+SPIN_BIG_MAX_STATES = 5_000_000
+
+
+def big_checks_spin() -> list[Result]:
+    """The same big checks through engine="spin": SPIN searches the plain transition system
+    (none of the Python explorer's reductions), bounded at SPIN_BIG_MAX_STATES stored states.
+    CPU seconds of spin + cc + pan (children's CPU time) plus this process's (export, replay)."""
+    from ukva_widgets.engine.spin import available
+
+    missing = available()
+    if missing:
+        return [Result(f"big check per-mm 3cpu 4task(VM|FS) u{u} engine=spin", float("nan"), "s", 60, False,
+                       f"not run: {missing}") for u in (1, 2, 3)]
+    results = []
+    for updates in (1, 2, 3):
+        t0, c0 = time.process_time(), _children_cpu()
+        r = explore(_big_check(updates), max_states=SPIN_BIG_MAX_STATES, engine="spin")
+        seconds = time.process_time() - t0 + _children_cpu() - c0
+        results.append(Result(f"big check per-mm 3cpu 4task(VM|FS) u{updates} engine=spin",
+                              seconds if r.complete else float("inf"), "s", 60, False,
+                              f"{'complete' if r.complete else 'NOT complete'} ({r.verdict}), {r.states} states "
+                              f"in {seconds:.1f} s CPU (spin+cc+pan), {r.states / seconds:.0f} states/s"))
+    return results
+
+
 def run() -> list[Result]:
-    results = big_checks()
+    results = big_checks() + big_checks_spin()
     k, tasks = _threads(4)
     for updates in (1, 2):
         m = Machine(k, tasks, cpus=3, design="per-mm", updates=updates)

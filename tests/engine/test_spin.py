@@ -1,0 +1,186 @@
+"""SPIN as the explorer's second engine: the exported Promela model is the same transition
+system as the Python one, so both engines give the same verdict and the same shortest depth,
+and SPIN's trail replays on a fresh Machine (explore refuses one that does not).
+
+These run the real spin and C compiler.  Without them they skip, naming what is missing,
+except under UKVA_REQUIRE_SPIN=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from test_explore import build_recipe, small_configurations
+from test_verdicts import two_processes, two_threads, unequal_processes, vm_not_files
+
+from ukva_widgets.engine import Kernel, Machine, explore
+from ukva_widgets.engine import spin
+from ukva_widgets.engine.explore import _search
+from ukva_widgets.engine.transitions import Setup
+
+MISSING = spin.available()
+
+
+@pytest.fixture
+def needs_spin() -> None:
+    if MISSING is not None:
+        if os.environ.get("UKVA_REQUIRE_SPIN") == "1":
+            pytest.fail(f"UKVA_REQUIRE_SPIN=1 but {MISSING}")
+        pytest.skip(MISSING)
+
+
+VERDICTS = [  # tests/engine/test_verdicts.py's twelve cases: (number, tasks, options)
+    (1, two_threads, dict(cpus=2, design="per-task")),
+    (2, two_threads, dict(cpus=1, design="per-task")),
+    (3, two_threads, dict(cpus=1, design="per-task", flush_on_same_mm_switch=True)),
+    (4, two_threads, dict(cpus=2, design="per-task", fill="software")),
+    (5, two_processes, dict(cpus=2, design="per-task")),
+    (6, two_threads, dict(cpus=2, design="per-cpu")),
+    (7, two_threads, dict(cpus=2, design="per-cpu", fill="software")),
+    (8, vm_not_files, dict(cpus=2, design="per-mm", smp_safe=True, slots="dynamic")),
+    (9, two_threads, dict(cpus=2, design="per-mm", smp_safe=False)),
+    (10, vm_not_files, dict(cpus=2, design="per-mm", slots="fixed")),
+    (11, unequal_processes, dict(cpus=2, design="per-mm", cache="virtual", shared_page=True)),
+    (12, two_processes, dict(cpus=2, design="per-mm", cache="physical", shared_page=True)),
+]
+
+
+def plain_states(setup: Setup) -> int:
+    """How many states a breadth-first search with no reductions reaches (no violation assumed)."""
+    start = setup.initial()
+    seen, todo = {start}, [start]
+    while todo:
+        state = todo.pop()
+        for code, *_ in setup.enabled(state):
+            nxt, bad = setup.next(state, code, [0] * 8)
+            assert bad is None
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return len(seen)
+
+
+def big_check(updates: int = 1) -> Machine:
+    """Issue 14's big check (benchmarks/bench_machine.py): far too big to finish here."""
+    k = Kernel()
+    p = k.fork(k.init)
+    tasks = [p] + [k.clone(p, "CLONE_VM|CLONE_FS") for _ in range(3)]
+    return Machine(k, tasks, cpus=3, design="per-mm", smp_safe=True, updates=updates)
+
+
+@pytest.mark.usefixtures("needs_spin")
+@pytest.mark.parametrize("number,make,options", VERDICTS, ids=[f"verdict{v[0]}" for v in VERDICTS])
+def test_both_engines_give_each_of_the_twelve_verdicts_at_the_same_depth(number, make, options):
+    m = Machine(*make(), **options)
+    python, by_spin = explore(m), explore(m, engine="spin")
+    assert by_spin.engine == "spin"
+    assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), by_spin.text()
+    if python.violation is not None:
+        assert by_spin.violation.kind == python.violation.kind
+        replay = m.fresh()
+        for choice in by_spin.trace:
+            replay.step(choice.label)
+        assert replay.violation == by_spin.violation
+    else:
+        # The export is the plain transition system state for state: SPIN stores every state a
+        # search without reductions reaches, plus the empty one before the start is loaded.
+        assert by_spin.complete and by_spin.states == plain_states(m.setup) + 1
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("needs_spin")
+def test_both_engines_agree_on_random_small_machines():
+    """Same verdict and same shortest depth on machines drawn from every option (the draw of
+    test_explore's plain-BFS comparison); a proven one has exactly the plain BFS's states."""
+    verdicts, compared = set(), 0
+    for recipe, opts in small_configurations(20, seed=14):
+        m = Machine(*build_recipe(recipe), **opts)
+        python = explore(m, max_states=20_000)
+        if python.verdict == "not proven":
+            continue
+        by_spin = explore(m, engine="spin")
+        assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), (recipe, opts)
+        if python.verdict == "proven":
+            assert by_spin.states == plain_states(m.setup) + 1, (recipe, opts)
+        verdicts.add(python.verdict)
+        compared += 1
+    assert compared >= 15 and verdicts == {"violation", "proven"}
+
+
+def derived(setup: Setup, **attributes) -> Setup:
+    """A copy of `setup` with some attributes replaced, as explore's decomposition makes."""
+    out = copy.copy(setup)
+    out._enabled = {}  # the memo of enabled choices belongs to the original's attributes
+    for name, value in attributes.items():
+        setattr(out, name, value)
+    return out
+
+
+@pytest.mark.usefixtures("needs_spin")
+def test_spin_searches_a_derived_setup_by_its_own_attributes_not_its_options():
+    setup = Machine(*two_threads(), cpus=2, design="per-mm", smp_safe=False).setup
+    # No updates left to make: the stale read of verdict 9 cannot happen.
+    frozen = derived(setup, update_objects=tuple(() for _ in setup.update_objects))
+    # One TLB entry and only the files slot read and updated: still the stale read, same depth.
+    files = derived(setup, tlb_size=1, read_pages=tuple(pages[:1] for pages in setup.read_pages),
+                    update_objects=tuple(objs[:1] for objs in setup.update_objects))
+    found = []
+    for s in (setup, frozen, files):
+        python, by_spin = _search(s, 100_000), spin.search(s, 100_000)
+        assert (by_spin.codes is None, by_spin.complete) == (python.codes is None, python.complete)
+        assert len(by_spin.codes or ()) == len(python.codes or ())
+        if python.codes is None:
+            assert by_spin.states == plain_states(s) + 1
+        found.append(by_spin.codes is not None)
+    assert found == [True, False, True]
+
+
+@pytest.mark.usefixtures("needs_spin")
+def test_bitstate_hashing_finds_a_violation_but_never_proves():
+    proven = explore(Machine(*two_threads(), cpus=2, design="per-cpu", fill="software"), engine="spin",
+                     bitstate=True)
+    assert (proven.verdict, proven.complete, proven.violation) == ("not proven", False, None)
+    assert proven.states > 1
+    broken = Machine(*two_threads(), cpus=2, design="per-mm", smp_safe=False)
+    found = explore(broken, engine="spin", bitstate=True)
+    assert found.verdict == "violation" and len(found.trace) == len(explore(broken).trace)
+
+
+@pytest.mark.usefixtures("needs_spin")
+def test_the_bound_stops_spin_at_exactly_max_states_and_says_not_proven():
+    r = explore(big_check(), engine="spin", max_states=5_000)
+    assert (r.verdict, r.complete, r.cancelled, r.states) == ("not proven", False, False, 5_000)
+
+
+@pytest.mark.usefixtures("needs_spin")
+def test_a_progress_callback_sees_spin_counting_and_can_cancel_it():
+    reports = []
+
+    def progress(p):
+        reports.append(p)
+        return p.states == 0  # let it compile, stop at pan's first count
+
+    r = explore(big_check(3), engine="spin", max_states=50_000_000, progress=progress)
+    assert r.cancelled and r.verdict == "not proven" and not r.complete
+    assert reports[-1].part == "spin" and reports[-1].states > 0 and r.states == reports[-1].states
+    assert "cancelled" in r.text()
+
+
+def test_a_missing_spin_is_named_with_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A PATH with a C compiler and no spin (the real lookup, no mock)."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is not None:
+        (tmp_path / "gcc").symlink_to(compiler)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    message = spin.available()
+    assert message is not None and "spin" in message and "apt-get install spin gcc" in message
+    if compiler is not None:
+        assert "compiler" not in message
+    with pytest.raises(spin.SpinUnavailable, match="apt-get install spin gcc"):
+        explore(Machine(*two_threads(), cpus=1), engine="spin")
+    monkeypatch.setenv("PATH", "")
+    assert "spin and a C compiler" in spin.available()
