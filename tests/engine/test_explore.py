@@ -94,6 +94,8 @@ def test_each_part_takes_only_its_own_steps():
     files_page = m.setup.task_reads[0][0][0]
     assert (1, files_page) in kinds and all(k != 1 or arg == files_page for k, arg in kinds)
     assert {arg for k, arg in kinds if k == 2} == {m.setup.task_reads[0][0][1]}  # updates: its files table only
+    # The part steps with its own tables (handlers bound to it) and TLBs that never evict.
+    assert all(h.__self__ is part for h in part.handlers) and not part.can_evict()
     # Under the other designs there is one page to read: nothing to cut.
     assert Machine(k, tasks, cpus=2, design="per-task").setup.parts() is None
 

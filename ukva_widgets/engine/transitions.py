@@ -271,13 +271,21 @@ class Setup:
         """Whether a fill can find its TLB full (and so evict an entry)."""
         return self.tlb_size < self.n_asids * self.pages_per_mm()
 
+    def derived(self, **changes: Any) -> Setup:
+        """A copy of this Setup with some attributes changed: its own memo of enabled choices,
+        and handlers bound to the copy (a plain copy would keep the original's bound methods,
+        which read the original's attributes)."""
+        out = copy.copy(self)
+        out.__dict__.update(changes)
+        out._enabled = {}
+        out.handlers = (out._switch, out._read, out._update, out._write, out._evict, out._finish)
+        return out
+
     def unbounded(self) -> Setup:
         """This machine with TLBs large enough never to evict (everything else the same)."""
         if not self.can_evict():
             return self
-        big = copy.copy(self)
-        big.tlb_size = self.n_asids * self.pages_per_mm()
-        big._enabled = {}
+        big = self.derived(tlb_size=self.n_asids * self.pages_per_mm())
         big._symmetries()
         return big
 
@@ -338,12 +346,11 @@ class Setup:
         out = []
         for cls in classes:
             g = cls[0]
-            part = copy.copy(base)
-            part._enabled = {}
-            part.read_pages = tuple(tuple(v for v in pages if ("v", m, v) in g)
-                                    for pages, m in zip(self.read_pages, self.task_mm))
-            part.update_objects = tuple(tuple(o for o in objs if ("o", o) in g) for objs in self.update_objects)
-            part.task_writes = tuple(tuple(p for p in ps if ("p", p) in g) for ps in self.task_writes)
+            part = base.derived(
+                read_pages=tuple(tuple(v for v in pages if ("v", m, v) in g)
+                                 for pages, m in zip(self.read_pages, self.task_mm)),
+                update_objects=tuple(tuple(o for o in objs if ("o", o) in g) for objs in self.update_objects),
+                task_writes=tuple(tuple(p for p in ps if ("p", p) in g) for ps in self.task_writes))
             # Tasks that do the same in this part are twins (other parts' tables do not count).
             signature = [(self.task_mm[i], tuple((v, self.read_info[i][v][0]) for v in part.read_pages[i]),
                           part.update_objects[i], part.task_writes[i]) for i in range(len(self.tasks))]
