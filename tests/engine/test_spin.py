@@ -114,7 +114,9 @@ def test_both_engines_agree_on_random_small_machines():
 def derived(setup: Setup, **attributes) -> Setup:
     """A copy of `setup` with some attributes replaced, as explore's decomposition makes."""
     out = copy.copy(setup)
-    out._enabled = {}  # the memo of enabled choices belongs to the original's attributes
+    # The memo of enabled choices and the handlers (bound methods) belong to the original.
+    out._enabled = {}
+    out.handlers = (out._switch, out._read, out._update, out._write, out._evict, out._finish)
     for name, value in attributes.items():
         setattr(out, name, value)
     return out
@@ -137,6 +139,19 @@ def test_spin_searches_a_derived_setup_by_its_own_attributes_not_its_options():
             assert by_spin.states == plain_states(s) + 1
         found.append(by_spin.codes is not None)
     assert found == [True, False, True]
+
+
+@pytest.mark.usefixtures("needs_spin")
+def test_spin_recycles_pcid_asids_round_robin_as_the_python_model_does():
+    """More MMs than ASID slots: switch_mm takes the next slot round-robin and flushes it (with
+    no more MMs than slots Setup pins one slot per MM, so this needs a derived Setup)."""
+    k = Kernel()
+    p = k.fork(k.init)
+    for design in ("per-task", "per-mm"):
+        setup = Machine(k, [p, k.fork(p), k.fork(p)], cpus=1, design=design, pcid=True).setup
+        recycled = derived(setup, n_asids=2, static_asids=False)
+        out = spin.search(recycled, 100_000)
+        assert out.complete and out.states == plain_states(recycled) + 1 > plain_states(setup) + 1
 
 
 @pytest.mark.usefixtures("needs_spin")
