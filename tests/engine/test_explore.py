@@ -42,17 +42,97 @@ def test_the_trace_is_a_shortest_counterexample(options):
     assert not violates_within(m.fresh(), len(r.trace) - 1)
 
 
-def test_reaching_the_bound_says_not_proven_instead_of_running_out():
-    m = Machine(*threads(4), cpus=3, design="per-mm", updates=2)
-    r = explore(m, max_states=500)
-    assert (r.verdict, r.complete, r.states, r.violation) == ("not proven", False, 500, None)
+@pytest.mark.parametrize("parts", [True, False])
+def test_reaching_the_bound_says_not_proven_instead_of_running_out(parts):
+    m = Machine(*vm_tasks(4), cpus=3, design="per-mm", updates=2)
+    r = explore(m, max_states=100, parts=parts)
+    assert (r.verdict, r.complete, r.states, r.violation) == ("not proven", False, 100, None)
     assert "not proven" in r.text()
 
 
 def test_a_complete_search_is_a_proof_and_says_so():
-    r = explore(Machine(*threads(4), cpus=3, design="per-mm"))
-    assert r.verdict == "proven" and r.complete
+    r = explore(Machine(*threads(4), cpus=3, design="per-mm"), parts=False)
+    assert r.verdict == "proven" and r.complete and r.method == "the whole machine"
     assert r.text() == f"no violation: proven over all {r.states} reachable states"
+    r = explore(Machine(*threads(4), cpus=3, design="per-mm"))
+    assert r.verdict == "proven" and r.complete and r.method.startswith("part by part: 2 parts")
+    assert r.text() == f"no violation: proven over all {r.states} reachable states ({r.method})"
+
+
+@pytest.mark.parametrize("updates", [1, 2, 3])
+def test_the_big_check_is_proven_part_by_part(updates):
+    """Issue 14's check: 3 CPUs, four tasks made with CLONE_VM|CLONE_FS (8 private tables), per-mm,
+    SMP-safe, dynamic slots, hardware fill, a TLB of 4 entries.  The whole machine is out of reach
+    (millions of states for one update); slot by slot it is a few hundred."""
+    m = Machine(*vm_tasks(4), cpus=3, design="per-mm", updates=updates)
+    parts = m.setup.parts()
+    assert [count for _, _, count in parts] == [4, 4]  # files tables, sighand tables: one search each
+    r = explore(m)
+    assert r.verdict == "proven" and r.complete and r.states < 5_000
+    assert "8 parts" in r.method and "2 searched" in r.method
+
+
+@pytest.mark.parametrize("tlb_size", [2, 4])
+def test_a_violation_found_in_a_part_is_checked_on_the_whole_machine_where_a_tlb_can_evict(tlb_size):
+    """A part's TLBs never evict; this machine's may (4 slots, a TLB of 2), and that can hide or
+    delay a violation, so the verdict comes from the whole machine; with room for every slot
+    (a TLB of 4) the part's own shortest trace is the machine's."""
+    plain = Machine(*vm_tasks(2), cpus=2, design="per-mm", smp_safe=False, tlb_size=tlb_size)
+    r, whole = explore(plain), explore(plain, parts=False)
+    assert r.verdict == "violation" and (r.verdict, len(r.trace)) == (whole.verdict, len(whole.trace))
+    assert r.method.startswith("the whole machine" if tlb_size == 2 else "part by part")
+
+
+def test_each_part_takes_only_its_own_steps():
+    k, tasks = vm_tasks(3)
+    m = Machine(k, tasks, cpus=2, design="per-mm", tlb_size=8)
+    (label, part, count), = [p for p in m.setup.parts() if "files" in p[0]]
+    assert count == 3 and label == f"slot {tasks[0].files.label}"
+    state = m.setup.initial()
+    state, _ = part.next(state, (0, 0, 0), [0] * 8)   # cpu0 runs the first task
+    kinds = {(code[0], code[2]) for code, *_ in part.enabled(state)}
+    files_page = m.setup.task_reads[0][0][0]
+    assert (1, files_page) in kinds and all(k != 1 or arg == files_page for k, arg in kinds)
+    assert {arg for k, arg in kinds if k == 2} == {m.setup.task_reads[0][0][1]}  # updates: its files table only
+    # Under the other designs there is one page to read: nothing to cut.
+    assert Machine(k, tasks, cpus=2, design="per-task").setup.parts() is None
+
+
+@pytest.mark.slow
+def test_parts_agree_with_the_whole_machine_where_the_whole_machine_is_searchable():
+    """Same verdict, same shortest depth, part by part and all at once, on per-mm machines
+    with several tables each: every option, TLBs that can evict and TLBs that cannot."""
+    import random
+
+    rng = random.Random(14)
+    compared, cut, verdicts = 0, 0, set()
+    for _ in range(60):
+        recipe = rng.choice(["vm2", "vm3", "vm+fork", "files", "fork"])
+        k = Kernel()
+        p = k.fork(k.init)
+        tasks = {"vm2": lambda: [p, k.clone(p, "CLONE_VM|CLONE_FS")],
+                 "vm3": lambda: [p, k.clone(p, "CLONE_VM"), k.clone(p, "CLONE_VM|CLONE_FILES")],
+                 "vm+fork": lambda: [p, k.clone(p, "CLONE_VM"), k.fork(p)],
+                 "files": lambda: [p, k.clone(p, "CLONE_FILES")],
+                 "fork": lambda: [p, k.fork(p)]}[recipe]()
+        opts = dict(cpus=rng.choice([1, 2, 2, 3]) if len(tasks) == 2 else rng.choice([1, 2]),
+                    design="per-mm", fill=rng.choice(["hardware", "software"]), pcid=rng.random() < 0.3,
+                    smp_safe=rng.random() < 0.6, slots=rng.choice(["dynamic", "dynamic", "fixed"]),
+                    cache=rng.choice(["physical", "virtual"]), tlb_size=rng.choice([1, 2, 4, 8]),
+                    page_tables=rng.choice(["shared", "per-cpu"]), updates=rng.choice([1, 1, 2]),
+                    shared_placement=rng.choice(["per-mm allocator", "same colour"]))
+        if recipe in ("files", "fork", "vm+fork") and rng.random() < 0.5:
+            opts["shared_page"] = True
+        m = Machine(k, tasks, **opts)
+        whole = explore(m, parts=False, max_states=60_000)
+        if whole.verdict == "not proven":
+            continue
+        r = explore(m)
+        cut += m.setup.parts() is not None
+        assert (r.verdict, len(r.trace)) == (whole.verdict, len(whole.trace)), (recipe, opts, r.method)
+        verdicts.add(r.verdict)
+        compared += 1
+    assert compared >= 45 and cut >= 40 and verdicts == {"violation", "proven"}, (compared, cut, verdicts)
 
 
 def test_symmetry_reduction_identifies_states_that_differ_only_by_cpu_numbers():
@@ -262,3 +342,36 @@ def test_renaming_is_off_where_a_full_tlb_evicts_by_slot_order():
     k, tasks = vm_tasks(3)
     assert Machine(k, tasks, cpus=2, design="per-mm", tlb_size=4).setup.perms == []
     assert Machine(k, tasks, cpus=2, design="per-task", tlb_size=8).setup.perms == []
+
+
+@pytest.mark.slow
+def test_under_per_mm_a_right_tlb_entry_means_a_right_page_table():
+    """The lemma the part-by-part search rests on (explore._by_parts): along any run with no
+    violation yet, a TLB entry that holds the newest version of a slot's table is a copy of
+    what the page table maps, so dropping it can only turn a right read into a right walk."""
+    from ukva_widgets.engine import random_run
+
+    checked = 0
+    for n, (recipe, opts) in enumerate(small_configurations(200, seed=6)):
+        if opts["design"] != "per-mm":
+            continue
+        m = Machine(*build_recipe(recipe), **{**opts, "cpus": 2})
+        s = m.setup
+        for seed in range(3):
+            m.reset()
+            for choice in random_run(m.fresh(), 40, seed=seed + 10 * n):
+                m.step(choice)
+                if m.violation is not None:
+                    break
+                cpus, ptes, _, (versions, _), _ = m.state
+                for c, cpu in enumerate(cpus):
+                    for a, v, page in cpu[5]:
+                        mm = cpu[4][a][0]
+                        for i in range(len(s.tasks)):
+                            if s.task_mm[i] != mm:
+                                continue
+                            for w, o in s.task_reads[i]:
+                                if w == v and page == o * s.stride + versions[o]:
+                                    checked += 1
+                                    assert all(ptes[s.table(mm, x)][v] == page for x in range(s.ncpu)), (recipe, opts)
+    assert checked > 1000

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ukva_widgets.widgets import DesignLab
+from ukva_widgets.widgets.design_lab import spin_missing
 
 
 def test_per_task_with_hardware_fill_on_threads_is_a_violation_played_below(browser):
     w = DesignLab(design="per-task", fill="hardware", workload="threads")
     browser.click(w.check_button)
+    assert w.wait(60)
     assert w.result.violation is not None and w.result.violation.kind == "wrong-task"
     assert w.stepper.machine.violation == w.result.violation
     assert [c.label for c in w.stepper.machine.history] == [c.label for c in w.result.trace]
@@ -21,6 +25,7 @@ def test_choosing_software_fill_in_the_browser_makes_per_task_proven(browser):
     browser.set(w.fill, index=list(w.fill.options).index("software"))
     assert w.machine.options.fill == "software"
     browser.click(w.check_button)
+    assert w.wait(60)
     assert w.result.violation is None and w.result.complete
     assert "✓ proven" in w.verdict.value
 
@@ -86,6 +91,180 @@ def test_not_checked_yet_is_never_shown_beside_a_green_tick():
 def test_after_a_proof_run_to_violation_is_disabled_until_the_machine_changes(browser):
     w = DesignLab(fill="software")
     browser.click(w.check_button)
+    assert w.wait(60)
     assert w.result.verdict == "proven" and w.stepper.run_button.disabled
     browser.set(w.cpus_slider, value=1)
     assert not w.stepper.run_button.disabled
+
+
+# Per workload: (MMs, UKVA slots under per-mm with dynamic slots) for n tasks.
+SHAPES = {
+    "threads": lambda n: (1, 2),                       # one files and one sighand table for all
+    "threads sharing only the VM": lambda n: (1, 2 * n),
+    "CLONE_VM|CLONE_FS tasks": lambda n: (1, 2 * n),   # each its own files and sighand tables
+    "processes": lambda n: (n, 2 * n),
+}
+
+
+@pytest.mark.parametrize("workload", list(SHAPES))
+@pytest.mark.parametrize("tasks", [1, 2, 3, 4])
+def test_the_tasks_slider_builds_that_many_tasks_with_their_mms_and_slots(browser, workload, tasks):
+    w = DesignLab(design="per-mm", workload=workload, tasks=2 if tasks != 2 else 1)
+    browser.set(w.tasks_slider, value=tasks)
+    setup = w.machine.setup
+    mms, slots = SHAPES[workload](tasks)
+    assert len(setup.tasks) == tasks and len(setup.mms) == mms
+    assert sum(s >= 0 for row in setup.mm_slots for s in row) == slots
+    assert f"{mms} MM{'s' * (mms > 1)}, {slots} UKVA slot" in w.text()
+    assert "not checked yet" in w.text()
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3, 4])
+def test_the_cpus_slider_goes_from_1_to_4(browser, cpus):
+    w = DesignLab(workload="CLONE_VM|CLONE_FS tasks", tasks=4)
+    assert (w.cpus_slider.min, w.cpus_slider.max) == (1, 4)
+    browser.set(w.cpus_slider, value=cpus)
+    assert w.machine.options.cpus == cpus == w.machine.setup.ncpu
+    assert f"{cpus} CPU" in w.text().splitlines()[0]
+
+
+def test_cpus_or_tasks_out_of_range_are_refused_clearly():
+    with pytest.raises(ValueError, match="cpus=5 is out of range: use 1 to 4"):
+        DesignLab(cpus=5)
+    with pytest.raises(ValueError, match="tasks=0 is out of range: use 1 to 4"):
+        DesignLab(tasks=0)
+
+
+# The book's verdicts through the lab, by the synchronous path a chapter cell uses
+# (chapters 05 and 07 call lab.check() in a cell, then show the lab).
+@pytest.mark.parametrize("settings, verdict, kind", [
+    (dict(design="per-task", fill="hardware", cpus=2, workload="threads"), "violation", "wrong-task"),
+    (dict(design="per-task", fill="software", cpus=2, workload="threads"), "proven", None),
+    (dict(design="per-mm", workload="threads", smp_safe=True, slots="fixed"), "proven", None),
+    (dict(design="per-mm", workload="CLONE_VM|CLONE_FS tasks", slots="fixed"), "violation", "wrong-slot"),
+    (dict(design="per-mm", workload="threads", smp_safe=False), "violation", None),
+])
+def test_the_synchronous_check_gives_the_books_verdicts(settings, verdict, kind):
+    w = DesignLab(**settings)
+    assert w.check() is None and not w.running  # it returned with the verdict in
+    assert w.result.verdict == verdict
+    if kind:
+        assert w.result.violation.kind == kind
+    assert "checking" not in w.text() and w.text().count("verdict: ") == 1
+
+
+def big_lab() -> DesignLab:
+    """A machine whose search takes minutes (per-mm, a shared page under a virtual cache, 4 CPUs,
+    4 processes: over 400,000 states in 10 s here), with a bound far beyond what a test waits for."""
+    return DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, shared_page=True,
+                     cache="virtual", max_states=20_000_000)
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_button_checks_in_the_background_with_progress_and_cancel_stops_it(browser):
+    w = big_lab()
+    seen = []
+    w.progress.observe(lambda change: seen.append(change["new"]), "value")
+    browser.click(w.check_button)
+    assert w.running and w.cancel_button.layout.display is None and w.progress.layout.display is None
+    assert w.check_button.disabled and w.cpus_slider.disabled and w.options["cache"].disabled
+    wait_until(lambda: any("states/s" in v for v in seen))
+    assert "checking: " in w.text() and "states/s" in w.text()
+    browser.click(w.cancel_button)
+    assert w.wait(60)
+    assert w.result.cancelled and w.result.verdict == "not proven"
+    assert 0 < w.result.states < 20_000_000
+    assert "cancelled" in w.verdict.value and "verdict: cancelled after" in w.text()
+    assert w.progress.layout.display == "none" and w.cancel_button.layout.display == "none"
+    assert not w.check_button.disabled and not w.cpus_slider.disabled and not w.options["cache"].disabled
+    assert w.spin_row.layout.display == "none"  # a cancel is not the bound: nothing offered
+
+
+def test_a_change_made_from_code_during_a_check_cancels_it_and_drops_its_verdict(browser):
+    w = big_lab()
+    browser.click(w.check_button)
+    wait_until(lambda: "states/s" in w.progress.value)
+    w.cpus_slider.value = 1
+    assert w.wait(60)
+    assert w.machine.options.cpus == 1 and w.result is None
+    assert "verdict: not checked yet" in w.text() and not w.cpus_slider.disabled
+
+
+def test_an_error_in_the_background_check_shows_in_the_error_box(browser, monkeypatch):
+    import ukva_widgets.widgets.design_lab as lab
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("engine bug: the trace does not reproduce its violation")
+
+    monkeypatch.setattr(lab, "explore", broken)
+    w = DesignLab()
+    browser.click(w.check_button)
+    assert w.wait(60)
+    assert "engine bug" in w.error.message and "model checker stopped: engine bug" in w.text()
+    assert not w.running and not w.check_button.disabled
+
+
+def test_past_the_bound_the_verdict_offers_spin_or_says_why_it_cannot_run():
+    w = DesignLab(design="per-mm", workload="processes", tasks=3, cpus=3, max_states=50)
+    w.check()
+    assert w.result.verdict == "not proven" and not w.result.cancelled
+    assert "not proven" in w.verdict.value and w.spin_row.layout.display is None
+    missing = spin_missing()
+    if missing is None:
+        assert w.spin_button.layout.display is None and "offers: check with SPIN" in w.text()
+    else:
+        assert w.spin_button.layout.display == "none"
+        assert missing in w.spin_missing.value and f"SPIN cannot run here: {missing}" in w.text()
+
+
+needs_spin = pytest.mark.skipif(spin_missing() is not None, reason=f"SPIN cannot run here: {spin_missing()}")
+
+
+@needs_spin
+@pytest.mark.parametrize("settings, verdict", [
+    (dict(design="per-task", fill="hardware", workload="threads", max_states=3), "violation"),
+    (dict(design="per-mm", workload="threads", max_states=20), "proven"),
+])
+def test_check_with_spin_past_the_bound_finds_what_a_full_python_search_finds(browser, settings, verdict):
+    w = DesignLab(**settings)
+    w.check()
+    assert w.result.verdict == "not proven" and w.spin_button.layout.display is None
+    browser.click(w.spin_button)
+    assert w.wait(120)
+    full = DesignLab(**{**settings, "max_states": 1_000_000})
+    full.check()
+    assert w.result.engine == "spin" and w.result.verdict == full.result.verdict == verdict
+    assert f"verdict (SPIN): " in w.text() and "(SPIN)" in w.verdict.value
+    if verdict == "violation":  # SPIN's trail, replayed on the machine, is a shortest one too
+        assert len(w.result.trace) == len(full.result.trace)
+        assert [c.label for c in w.stepper.machine.history] == [c.label for c in w.result.trace]
+    assert w.spin_row.layout.display == "none"
+
+
+@needs_spin
+def test_a_spin_check_reports_progress_and_cancel_stops_it(browser):
+    w = DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, shared_page=True, cache="virtual",
+                  max_states=2_000)
+    w.check()
+    browser.click(w.spin_button)
+    wait_until(lambda: "SPIN builds its verifier" in w.status)
+    wait_until(lambda: "states/s" in w.status and "spin" in w.status, timeout=120)  # pan counts states
+    browser.click(w.cancel_button)
+    assert w.wait(60)
+    assert w.result.engine == "spin" and w.result.cancelled and w.result.states > 0
+    assert "cancelled (SPIN)" in w.verdict.value and "verdict (SPIN): cancelled after" in w.text()
+
+
+def test_where_spin_is_not_on_path_the_verdict_says_so_and_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no spin, no C compiler
+    w = DesignLab(design="per-mm", workload="threads", max_states=20)
+    w.check()
+    assert w.spin_row.layout.display is None and w.spin_button.layout.display == "none"
+    assert "apt-get install spin gcc" in w.spin_missing.value
+    assert "SPIN cannot run here: " in w.text() and "apt-get install spin gcc" in w.text()

@@ -12,8 +12,10 @@ update of a one-MM object or a write to one cache line, whichever CPU makes it
 (`Setup.enabled`).  Each reduction keeps one state of a class whose states have the same
 futures up to renaming, so the verdict and the depth of the first violation are those of the
 plain search; a slow test compares the two on 300 small machines, some symmetric only up to
-renaming and some not at all.  It keeps one parent
-pointer per state to rebuild the trace.  With `max_states` it stops when that many distinct
+renaming and some not at all.  A per-mm machine is first cut into parts that can be
+searched one at a time (`_by_parts`, `Setup.parts`): each table's slot is checked with the
+other tables' steps left out, which turns a product of every slot's TLB entries into a sum.
+It keeps one parent pointer per state to rebuild the trace.  With `max_states` it stops when that many distinct
 states are stored: the result is then "not proven", never an out-of-memory.  The stepper
 widget is the third decider."""
 
@@ -97,7 +99,8 @@ class ExploreResult:
             return (f"violation after {len(self.trace)} steps (a shortest trace; "
                     f"{self.states} states explored):\n{steps}\n{self.violation}")
         if self.complete:
-            return f"no violation: proven over all {self.states} reachable states"
+            how = "" if self.method in ("", "the whole machine") else f" ({self.method})"
+            return f"no violation: proven over all {self.states} reachable states{how}"
         if self.cancelled:
             return f"cancelled after {self.states} states: not proven"
         return (f"no violation found in {self.states} states, but the bound was reached before the "
@@ -110,16 +113,22 @@ class ExploreResult:
 
 
 def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES, *, engine: str = "python",
-            progress: Callable[[Progress], bool | None] | None = None, bitstate: bool = False) -> ExploreResult:
+            progress: Callable[[Progress], bool | None] | None = None, bitstate: bool = False,
+            parts: bool = True) -> ExploreResult:
     """Search every interleaving of `machine` from its start, breadth first.
 
     `engine="spin"` exports the same transition system to Promela and lets SPIN search it
     (spin.py); `bitstate` (SPIN only) hashes states into a bit array for spaces too big to
     store, and a result found that way is "not proven" unless a violation turns up.
     `progress`, if given, is called about every PROGRESS_EVERY seconds with a `Progress`;
-    returning False cancels the search (the result says "cancelled", not proven)."""
+    returning False cancels the search (the result says "cancelled", not proven).
+    With `parts` (the default) a per-mm machine is searched part by part (`_by_parts`: one
+    group of slots at a time, which is what makes machines with many private tables
+    tractable); `parts=False` searches the whole machine at once, for comparison."""
     if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
         raise ValueError(f"max_states must be a positive int; got {max_states!r}")
+    if not isinstance(parts, bool):
+        raise TypeError(f"parts must be True or False; got {parts!r}")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
     if progress is not None and not callable(progress):
@@ -133,11 +142,96 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES, *, engine: s
         search = functools.partial(spin.search, bitstate=bitstate)
     else:
         search = _search
-    out = search(machine.setup, max_states, progress)
+    setup = machine.setup
+    cut = setup.parts() if parts else None
+    method = "the whole machine"
+    if cut is not None:
+        out, exact, method = _by_parts(setup, cut, search, max_states, progress, t0)
+        if out.codes is not None and not exact:
+            # A part's TLBs never evict; the machine's may, which can hide that violation or
+            # delay it: only the whole machine can say (its search starts afresh).
+            method = "the whole machine (a part found a violation its TLB size may prevent)"
+            budget = max_states - out.states
+            if budget < 1:
+                return ExploreResult(None, [], out.states, False, time.perf_counter() - t0,
+                                     engine=engine, method=method)
+            whole = search(setup, budget, _offset(progress, out.states, "the whole machine", t0))
+            whole.states += out.states
+            out = whole
+    else:
+        out = search(setup, max_states, progress)
     if out.codes is not None:
-        return _replay(machine, out.codes, out.states, t0, engine)
+        result = _replay(machine, out.codes, out.states, t0, engine)
+        result.method = method
+        return result
     return ExploreResult(None, [], out.states, out.complete, time.perf_counter() - t0,
-                         cancelled=out.cancelled, engine=engine)
+                         cancelled=out.cancelled, engine=engine, method=method)
+
+
+def _offset(progress, before: int, part: str, t0: float):
+    """`progress` as one part of a longer search sees it: states so far added, time from t0."""
+    if progress is None:
+        return None
+    start = time.perf_counter() - t0
+
+    def report(p: Progress):
+        return progress(Progress(before + p.states, start + p.seconds, part))
+    return report
+
+
+def _by_parts(setup: Setup, parts: list, search, max_states: int, progress, t0: float) -> tuple[Outcome, bool, str]:
+    """Search each part of a per-mm machine (Setup.parts) on its own and combine.
+
+    Why this is sound.  Call a step a part's when it reads one of the part's UKVA pages,
+    updates one of its objects, or writes or evicts one of its cached pages; switches belong
+    to every part.  Within a part, a step looks up and changes only the part's TLB entries,
+    page-table entries, versions, updates in progress and cache lines, plus who runs where,
+    the ASIDs and tlb_gen; another part's step changes none of the first part's data, and
+    what it changes of the rest only removes TLB entries (an SMP-safe update bumps tlb_gen,
+    so a lazy CPU flushes its ASID at its next switch) or is its own update's bookkeeping.
+    Under per-mm a TLB entry that is right implies the page table is right: an entry is a
+    copy of its MM's entry, whose version only grows (a decrease is a lost update, itself a
+    violation) and the right version is the newest.  So dropping an entry never creates a
+    violation: a read that would have hit it walks the page table, and reads right.  Hence
+    (1) removing every other part's steps from a path, and giving TLBs room never to evict,
+    keeps its violation at no greater depth (each TLB then holds a superset of the entries,
+    with the same pages), so if no part has a violation, neither has the machine: "proven";
+    (2) where the machine's own TLBs cannot fill up either (`Setup.can_evict`), every path of
+    a part is a path of the machine, so the shortest violation of the machine is the shortest
+    among the parts' (exact); otherwise a part's violation may be one the machine's evictions
+    prevent, and `explore` searches the whole machine.  Parts that a renaming of the machine
+    maps onto each other have isomorphic searches: one stands for all.  A part's search keeps
+    the whole state; the other parts' entries and data simply never appear in it.  The slow
+    test that compares the explorer with a plain BFS on hundreds of machines covers this."""
+    exact = not setup.can_evict()
+    best: Outcome | None = None
+    total, complete, cancelled = 0, True, False
+    for n, (label, part, count) in enumerate(parts):
+        name = f"{label} ({n + 1} of {len(parts)})"
+        budget = max_states - total
+        if budget < 1:
+            complete = False
+            break
+        out = search(part, budget, _offset(progress, total, name, t0))
+        total += out.states
+        if out.cancelled:
+            cancelled, complete = True, False
+            break
+        if out.codes is not None:
+            if best is None or len(out.codes) < len(best.codes):
+                best = out
+            if not exact:
+                break
+            continue
+        complete = complete and out.complete
+        if not out.complete:
+            break
+    shown = sum(count for _, _, count in parts)
+    method = (f"part by part: {shown} parts (a group of slots and pages each), "
+              f"{len(parts)} searched up to renaming")
+    if best is not None and not cancelled:
+        return Outcome(best.codes, total, False), exact, method
+    return Outcome(None, total, complete, cancelled), exact, method
 
 
 def _search(setup: Setup, max_states: int,

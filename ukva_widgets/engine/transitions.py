@@ -81,6 +81,7 @@ are kept by the Machine along its history and are not part of the state the expl
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -234,6 +235,11 @@ class Setup:
         # CPU numbers matter under per-cpu (pages name CPUs) and where a switch rewrites one
         # CPU's copy of a page table; otherwise the CPUs may be sorted.
         self.symmetric = self.design != PER_CPU and not (self.per_cpu_tables and self.design != PER_MM)
+        self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
+        self._symmetries()
+
+    def _symmetries(self) -> None:
+        """The search's reductions that depend on what tasks may do: twins and renamings."""
         # Per task, the first task it is interchangeable with (Setup.enabled with search):
         # under per-mm, same MM and same slots; under the other designs pages name tasks.
         signature = [(self.task_mm[i], self.task_reads[i]) if self.design == PER_MM else i
@@ -242,7 +248,6 @@ class Setup:
         # Under per-mm a running task can be renamed to its first twin too (key): then the
         # state names no task but through its class, and its update in progress rides on its CPU.
         self.rename = self.design == PER_MM and any(t != i for i, t in enumerate(self.twin))
-        self.prune = self.design == PER_MM and opts.smp_safe  # only then does tlb_gen move
         # Symmetry up to renaming (per-mm): permutations of tasks that carry each task's
         # private objects and slots along and leave the machine the same (`_automorphisms`).
         # When one renames objects, `key` takes the least image of the state under all of
@@ -256,6 +261,107 @@ class Setup:
         self.orbits = [list(o) for o in sorted(orbits) if len(o) > 1]
         full = self.perms and len(self.perms) == math.prod(math.factorial(len(o)) for o in self.orbits)
         self.by_inverse = {g[4]: g for g in self.perms} if full else {}
+
+    # -- slot by slot (per-mm) --------------------------------------------------------------
+    def pages_per_mm(self) -> int:
+        """The UKVA pages of the MM that has most: slots and the shared page."""
+        return max([len(s) for s in self.mm_slots] + [v + 1 for v in self.shared_vpage] + [0])
+
+    def can_evict(self) -> bool:
+        """Whether a fill can find its TLB full (and so evict an entry)."""
+        return self.tlb_size < self.n_asids * self.pages_per_mm()
+
+    def unbounded(self) -> Setup:
+        """This machine with TLBs large enough never to evict (everything else the same)."""
+        if not self.can_evict():
+            return self
+        big = copy.copy(self)
+        big.tlb_size = self.n_asids * self.pages_per_mm()
+        big._enabled = {}
+        big._symmetries()
+        return big
+
+    def parts(self) -> list[tuple[str, Setup, int]] | None:
+        """Under per-mm, the machine cut into independent parts: one per group of slot
+        objects, UKVA pages and cached pages that reads, maps and the cache tie together
+        (with dynamic slots, one per files or sighand table, and one for the shared page),
+        each a Setup in which tasks take only that part's reads, updates and writes, with TLBs
+        that never evict; one part per class of parts that a renaming of the machine maps
+        onto each other.  Returns [(label, setup, parts it stands for)], or None where there
+        is nothing to cut (other designs, or one part).  `explore` says why this is sound."""
+        if self.design != PER_MM:
+            return None
+        base = self.unbounded()
+        parent: dict[tuple, tuple] = {}
+
+        def find(x: tuple) -> tuple:
+            while parent.setdefault(x, x) != x:
+                x = parent[x]
+            return x
+
+        def join(a: tuple, b: tuple) -> None:
+            parent[find(a)] = find(b)
+
+        for o, maps in enumerate(self.obj_maps):
+            find(("o", o))
+            for m, v in maps:
+                join(("o", o), ("v", m, v))
+        for i, reads in enumerate(self.task_reads):
+            m = self.task_mm[i]
+            for v in self.read_pages[i]:
+                o, p, _ = self.read_info[i][v]
+                if o is not None:
+                    join(("v", m, v), ("o", o))
+                if p >= 0:
+                    join(("v", m, v), ("p", p))
+        for p, o in enumerate(self.cached):
+            if o != SHARED:
+                join(("p", p), ("o", o))
+        groups: dict[tuple, set] = {}
+        for x in list(parent):
+            groups.setdefault(find(x), set()).add(x)
+        cut = [g for g in groups.values() if any(x[0] in "op" for x in g)]
+        if len(cut) < 2:
+            return None
+        cut.sort(key=lambda g: min(x for x in g if x[0] in "op"))
+        # Parts that a renaming of the (never evicting) machine maps onto each other: one search.
+        classes: list[list[set]] = []
+        for g in cut:
+            objs = {x[1] for x in g if x[0] == "o"}
+            for cls in classes:
+                rep = {x[1] for x in cls[0] if x[0] == "o"}
+                if objs and any(g2[1] is not None and {g2[1][o] for o in objs} == rep for g2 in base.perms):
+                    cls.append(g)
+                    break
+            else:
+                classes.append([g])
+        out = []
+        for cls in classes:
+            g = cls[0]
+            part = copy.copy(base)
+            part._enabled = {}
+            part.read_pages = tuple(tuple(v for v in pages if ("v", m, v) in g)
+                                    for pages, m in zip(self.read_pages, self.task_mm))
+            part.update_objects = tuple(tuple(o for o in objs if ("o", o) in g) for objs in self.update_objects)
+            part.task_writes = tuple(tuple(p for p in ps if ("p", p) in g) for ps in self.task_writes)
+            # Tasks that do the same in this part are twins (other parts' tables do not count).
+            signature = [(self.task_mm[i], tuple((v, self.read_info[i][v][0]) for v in part.read_pages[i]),
+                          part.update_objects[i], part.task_writes[i]) for i in range(len(self.tasks))]
+            part.twin = tuple(signature.index(sig) for sig in signature)
+            part.rename = any(t != i for i, t in enumerate(part.twin))
+            part.perms, part.orbits, part.by_inverse = [], [], {}
+            out.append((self._part_label(g), part, len(cls)))
+        return out
+
+    def _part_label(self, group: set) -> str:
+        names = []
+        for x in sorted(x for x in group if x[0] in "op"):
+            if x[0] == "o":
+                kind, obj = self.objects[x[1]]
+                names.append(getattr(obj, "label", kind))
+            elif self.cached[x[1]] == SHARED:
+                names.append("the shared page")
+        return "slot " + " + ".join(names) if names else "the shared page"
 
     MAX_PERMUTATIONS = 5040  # task permutations tried when looking for automorphisms
 
@@ -279,8 +385,7 @@ class Setup:
         same verdicts at the same depths, and the search may keep one of them."""
         import itertools
 
-        pages_per_mm = max([len(s) for s in self.mm_slots] + [v + 1 for v in self.shared_vpage] + [0])
-        if self.tlb_size < self.n_asids * pages_per_mm:
+        if self.can_evict():
             return []
         groups: dict[int, list[int]] = {}
         for i, m in enumerate(self.task_mm):

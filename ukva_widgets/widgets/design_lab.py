@@ -5,29 +5,52 @@ The tasks come from the task engine (threads share an MM by CLONE_VM, processes 
 dup_mm: kernel/fork.c copy_mm, FACTS.md §3); the machine, its options and their validation, and
 the verdict are the engine's (Machine, explore).
 
+The "check" button runs the search in a background thread, so the kernel stays free to show its
+progress (states, rate) and to take a press of "cancel"; the controls that would change the
+machine are disabled while it runs (a change made from code cancels the run and its verdict is
+dropped).  `check()` called from Python blocks until the verdict is in, so a notebook cell that
+calls it stays deterministic.  Past the bound the verdict offers "check with SPIN" where SPIN is
+installed (ukva_widgets.engine.spin), and says why not where it is not.
+
 CSS classes for browser tests: "ukva-design-lab", "ukva-design" (dropdown), "ukva-fill",
-"ukva-cpus-slider", "ukva-workload", "ukva-opt-<option>" on each option control (e.g.
+"ukva-cpus-slider", "ukva-workload", "ukva-tasks-slider", "ukva-workload-note" (what the workload's
+tasks share and the slots they need), "ukva-opt-<option>" on each option control (e.g.
 "ukva-opt-smp_safe", "ukva-opt-slots", "ukva-opt-cache", "ukva-opt-shared_page",
 "ukva-opt-flush_on_same_mm_switch", "ukva-opt-pcid"), "ukva-check" (run the model checker),
-"ukva-progress" (shown while it runs), "ukva-verdict", plus the SMPStepper's classes and "ukva-error".
+"ukva-cancel" (shown while a check runs in the background), "ukva-progress" (shown while it runs),
+"ukva-verdict", "ukva-check-spin" (the SPIN button) or "ukva-spin-missing" (why SPIN cannot run),
+plus the SMPStepper's classes and "ukva-error".
 """
 
 from __future__ import annotations
 
+import threading
+
 import ipywidgets as W
 
 from ..engine import Kernel, Machine, explore, make_tasks
+from ..engine.explore import ExploreResult, Progress
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
-from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, badge
+from ..engine.options import int_in
+from ..engine.transitions import SLOT_KINDS
+from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
 from .smp_stepper import SMPStepper
 
 # How the tasks are made: the clone flags that decide what they share (FACTS.md §5 for pthreads).
+# Without CLONE_FILES and CLONE_SIGHAND each clone gets its own files and sighand tables (dup_fd,
+# a fresh sighand: FACTS.md §3), so under per-mm each needs slots of its own.
 WORKLOADS = {
     "threads": "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM",
     "threads sharing only the VM": "CLONE_VM",
+    "CLONE_VM|CLONE_FS tasks": "CLONE_VM|CLONE_FS",
     "processes": None,
 }
 MAX_STATES = 300_000
+# SPIN stores states in C, far more compactly, so it may go further (a few GB of memory at most);
+# it searches without the Python explorer's reductions, so it needs the room.
+SPIN_MAX_STATES = 10_000_000
+MAX_CPUS = 4   # the engine allows more (options.MAX_CPUS); past 4 the lab's pictures stop fitting
+MAX_TASKS = 4
 # The options that only the per-MM design reads (the other designs have no slots or shared pages).
 PER_MM_OPTIONS = ("smp_safe", "slots", "cache", "shared_page")
 
@@ -40,31 +63,62 @@ def tasks_for(workload: str, n: int = 2) -> tuple[Kernel, list]:
     return make_tasks(threads=1, processes=n - 1) if flags is None else make_tasks(threads=n, sibling=flags)
 
 
+def spin_missing() -> str | None:
+    """None where `explore(..., engine="spin")` can run here; else a line saying why not and what to do."""
+    try:
+        from ..engine import spin
+    except ImportError:
+        return "SPIN is not wired into this version of ukva_widgets (no ukva_widgets.engine.spin)"
+    return spin.available()
+
+
+def _words(text: str, escape: bool = True) -> str:
+    return f'<span style="color:var(--jp-ui-font-color1)">{esc(text) if escape else text}</span>'
+
+
+def _verdict(text: str, colour: str, *, dashed: bool = False) -> str:
+    """The verdict as one block with its mark and colour (a `badge` that wraps stays one box)."""
+    return (f'<div style="display:inline-block;max-width:100%;box-sizing:border-box;border:2px '
+            f'{"dashed" if dashed else "solid"} {colour};border-radius:4px;padding:1px 6px;'
+            f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color1)">{esc(text)}</div>')
+
+
 class DesignLab(UkvaWidget):
-    """Design x fill x CPUs x workload x per-MM options -> the model checker's verdict."""
+    """Design x fill x CPUs x workload x tasks x per-MM options -> the model checker's verdict.
+
+    `cpus` and `tasks` go from 1 to 4; `workload` is a key of WORKLOADS; `max_states` bounds the
+    Python search (past it the verdict is "not proven" and SPIN is offered); the other keyword
+    arguments set the options (pcid, flush_on_same_mm_switch, smp_safe, slots, cache, shared_page)."""
 
     def __init__(self, design: str = "per-task", fill: str = "hardware", cpus: int = 2,
-                 workload: str = "threads", **options) -> None:
+                 workload: str = "threads", tasks: int = 2, *, max_states: int = MAX_STATES, **options) -> None:
+        int_in("cpus", cpus, 1, MAX_CPUS)
+        int_in("tasks", tasks, 1, MAX_TASKS)
+        self.max_states = int_in("max_states", max_states, 1, 10**9)
         self.design = W.Dropdown(options=DESIGNS, value=design, description="design")
         self.fill = W.ToggleButtons(options=FILLS, value=fill, description="TLB fill",
                                     style={"button_width": "90px"})
-        self.cpus_slider = W.IntSlider(value=cpus, min=1, max=3, description="CPUs")
-        self.workload = W.Dropdown(options=list(WORKLOADS), value=workload, description="tasks")
+        self.cpus_slider = W.IntSlider(value=cpus, min=1, max=MAX_CPUS, description="CPUs")
+        self.workload = W.Dropdown(options=list(WORKLOADS), value=workload, description="workload")
+        self.tasks_slider = W.IntSlider(value=tasks, min=1, max=MAX_TASKS, description="tasks")
+        self.workload_note = W.HTML()
+        self.workload_note.add_class("ukva-workload-note")
         self.options = {
             "pcid": W.Checkbox(value=False, description="PCID (tagged TLB)", indent=False),
             "flush_on_same_mm_switch": W.Checkbox(value=False, description="flush on same-MM switch", indent=False),
             "smp_safe": W.Checkbox(value=True, description="SMP-safe updates (lock + shootdown)", indent=False),
             "slots": W.Dropdown(options=SLOTS, value="dynamic", description="slots"),
             "cache": W.Dropdown(options=CACHES, value="physical", description="data cache"),
-            "shared_page": W.Checkbox(value=False, description="a page shared by two MMs", indent=False),
+            "shared_page": W.Checkbox(value=False, description="a page shared by every MM", indent=False),
         }
         for name, value in options.items():
             if name not in self.options:
                 raise ValueError(f"unknown option {name!r}: DesignLab has {', '.join(self.options)}")
             self.options[name].value = value
-        for control, cls in ((self.design, "ukva-design"), (self.fill, "ukva-fill"),
-                             (self.cpus_slider, "ukva-cpus-slider"), (self.workload, "ukva-workload")):
-            control.add_class(cls)
+        self.controls = {"design": self.design, "fill": self.fill, "cpus-slider": self.cpus_slider,
+                         "workload": self.workload, "tasks-slider": self.tasks_slider}
+        for cls, control in self.controls.items():
+            control.add_class(f"ukva-{cls}")
             control.observe(self._on_change, "value")
         for name, control in self.options.items():
             control.add_class(f"ukva-opt-{name}")
@@ -72,26 +126,47 @@ class DesignLab(UkvaWidget):
         self.check_button = W.Button(description="check all interleavings", icon="search",
                                      button_style="primary", layout=W.Layout(width="220px"))
         self.check_button.add_class("ukva-check")
-        self.check_button.on_click(lambda _: self.check())
-        self.progress = W.HTML(f'<span style="color:var(--jp-ui-font-color1)">⏳ exploring every interleaving '
-                               f"(up to {MAX_STATES:,} states)…</span>", layout=W.Layout(display="none"))
+        self.check_button.on_click(lambda _: self.check(wait=False))
+        self.cancel_button = W.Button(description="cancel", icon="stop", layout=W.Layout(width="100px", display="none"),
+                                      tooltip="stop the search; the verdict is then 'not proven'")
+        self.cancel_button.add_class("ukva-cancel")
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.progress = W.HTML(layout=W.Layout(display="none"))
         self.progress.add_class("ukva-progress")
         self.verdict = W.HTML()
         self.verdict.add_class("ukva-verdict")
+        self.spin_button = W.Button(description="check with SPIN", icon="search-plus", layout=W.Layout(width="180px"),
+                                    tooltip="export this machine to Promela and let the SPIN model checker search it")
+        self.spin_button.add_class("ukva-check-spin")
+        self.spin_button.on_click(lambda _: self.check(wait=False, engine="spin"))
+        self.spin_missing = W.HTML()
+        self.spin_missing.add_class("ukva-spin-missing")
+        self.spin_row = W.HBox([self.spin_button, self.spin_missing], layout=W.Layout(display="none"))
         self.error = ErrorBox()
-        self.result = None
+        self.result: ExploreResult | None = None
         self.stepper: SMPStepper | None = None
+        self.status = ""            # while a check runs: its progress, in words
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._bound = max_states
+        self._engine = "python"
+        self._error_from = "refused"
+        self._spin_missing: str | None = None
         self._build()
         per_mm = W.VBox([W.HTML('<b style="color:var(--jp-ui-font-color1)">per-MM options</b> '
                                 '<span style="color:var(--jp-ui-font-color2)">(used by the per-mm design only)</span>'),
                          self.options["smp_safe"], self.options["slots"], self.options["cache"],
                          self.options["shared_page"]])
-        general = W.VBox([self.design, self.fill, self.cpus_slider, self.workload, self.options["pcid"],
-                          self.options["flush_on_same_mm_switch"]])
+        general = W.VBox([self.design, self.fill, self.cpus_slider, self.workload, self.tasks_slider,
+                          self.workload_note, self.options["pcid"], self.options["flush_on_same_mm_switch"]])
         super().__init__([W.HBox([general, per_mm], layout=W.Layout(flex_flow="row wrap")),
-                          W.HBox([self.check_button, self.progress], layout=W.Layout(flex_flow="row wrap")),
-                          self.error, self.verdict, self.stepper])
+                          W.HBox([self.check_button, self.cancel_button, self.progress],
+                                 layout=W.Layout(flex_flow="row wrap", align_items="center")),
+                          self.error, self.verdict, self.spin_row, self.stepper])
         self.add_class("ukva-design-lab")
+
+    # -- the machine the controls describe -------------------------------------------------------------
 
     def _settings(self) -> dict:
         return {"cpus": self.cpus_slider.value, "design": self.design.value, "fill": self.fill.value,
@@ -100,18 +175,22 @@ class DesignLab(UkvaWidget):
     def _build(self) -> bool:
         """Build the machine the controls describe; on a refused combination show why, keep the old one."""
         try:
-            kernel, tasks = tasks_for(self.workload.value)
+            kernel, tasks = tasks_for(self.workload.value, self.tasks_slider.value)
             machine = Machine(kernel, tasks, **self._settings())
         except USER_ERRORS as e:
             self.error.show(e)
+            self._error_from = "refused"
             return False
         self.error.clear()
+        self._error_from = "refused"
         self.machine = machine
         self.result = None
         for name in PER_MM_OPTIONS:
             self.options[name].disabled = self.design.value != "per-mm"
-        self.verdict.value = (f'<span style="color:var(--jp-ui-font-color1)">not checked yet: press '
-                              f"<i>check all interleavings</i></span>")
+        self.workload_note.value = (f'<span style="color:var(--jp-ui-font-color2)">'
+                                    f'{esc(self.tasks_text()).replace("|", "|<wbr>")}</span>')
+        self.verdict.value = _words("not checked yet: press <i>check all interleavings</i>", escape=False)
+        self.spin_row.layout.display = "none"
         if self.stepper is None:
             self.stepper = SMPStepper(machine)
         else:
@@ -119,34 +198,171 @@ class DesignLab(UkvaWidget):
         return True
 
     def _on_change(self, change: dict) -> None:
+        if self._running:  # only code can get here: the controls are disabled while a check runs
+            self._cancel.set()
         self._build()
 
-    def check(self) -> None:
-        """Run the model checker on the current machine and play its counterexample, if any."""
-        self.check_button.disabled = True
-        self.progress.layout.display = None
+    def tasks_text(self) -> str:
+        """The tasks in words: how they were made, what each keeps to itself, the MMs and UKVA slots."""
+        setup, flags = self.machine.setup, WORKLOADS[self.workload.value]
+        n, mms = len(setup.tasks), len(setup.mms)
+        if flags is None:
+            how = f"{n} process{'es' * (n > 1)} forked from init"
+        else:
+            how = f"{n} task{'s' * (n > 1)} — a process"
+            if n > 1:
+                shares = self.machine.kernel.shares(setup.tasks[0], setup.tasks[1])
+                own = [kind for kind in SLOT_KINDS if not shares[kind]]
+                how += f" and {n - 1} clone{'s' * (n > 2)} of it with {flags}"
+                if own:
+                    how += f", each with its own {' and '.join(own)} table{'s' * (len(own) > 1)}"
+        where = f"{mms} MM{'s' * (mms != 1)}"
+        if self.design.value == "per-mm":
+            slots = sum(s >= 0 for row in setup.mm_slots for s in row)
+            where += f", {slots} UKVA slot{'s' * (slots != 1)}"
+        return f"{how} ({where})"
+
+    # -- the model checker -----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while a check runs."""
+        return self._running
+
+    def check(self, wait: bool = True, engine: str = "python") -> None:
+        """Run the model checker on the current machine and play its counterexample, if any.
+
+        With `wait=True` (the default, for code and notebook cells) it returns when the verdict
+        is in; the button passes `wait=False`, which searches in a background thread and returns
+        at once (`wait()` waits for it).  `engine="spin"` lets SPIN search instead of Python."""
+        if self._running:
+            if not wait:
+                raise RuntimeError("a check is already running: cancel() it or wait() for it first")
+            self.wait()
+            if self.result is not None:  # that run was of this machine (a change drops its verdict)
+                return
+        machine = self.machine
+        self._bound = SPIN_MAX_STATES if engine == "spin" else self.max_states
+        self._engine = engine
+        self._cancel = threading.Event()
+        self._set_running(True, background=not wait)
+        if wait:
+            self._run(machine, engine, reraise=True)
+            return
+        self._thread = threading.Thread(target=self._run, args=(machine, engine), daemon=True,
+                                        name="ukva-design-lab-check")
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop a running check; its verdict is then "cancelled, not proven"."""
+        if self._running:
+            self._cancel.set()
+            self.cancel_button.disabled = True
+            self.progress.value = self._progress_html(f"{self.status} — cancelling…")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a check running in the background; True once none runs."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _run(self, machine: Machine, engine: str, reraise: bool = False) -> None:
         try:
-            self.result = explore(self.machine.fresh(), max_states=MAX_STATES)
-        finally:
+            result = explore(machine.fresh(), max_states=self._bound, engine=engine, progress=self._on_progress)
+        except Exception as e:  # noqa: BLE001 - whatever stopped the search is shown, never lost
+            self._set_running(False)
+            self.verdict.value = _words("no verdict: the model checker stopped (the error above says why)")
+            self.error.show(e, f"the {engine} model checker stopped")
+            self._error_from = "the model checker stopped"
+            if reraise:
+                raise
+            return
+        self._set_running(False)
+        if machine is self.machine:  # else the controls changed under it: its verdict is of another machine
+            self._show(result)
+
+    def _on_progress(self, p: Progress) -> bool:
+        # SPIN first generates and compiles its verifier: no states to count yet.
+        self.status = p.text() if p.states or self._engine != "spin" else \
+            f"SPIN builds its verifier (spin -a, then cc): {p.seconds:.1f} s"
+        if not self._cancel.is_set():
+            self.progress.value = self._progress_html(f"exploring: {self.status} · bound {self._bound:,} states")
+        return not self._cancel.is_set()
+
+    @staticmethod
+    def _progress_html(words: str) -> str:
+        # Font Awesome (which ipywidgets' buttons use) draws the spinner; an emoji may have no glyph.
+        return (f'<span style="color:var(--jp-ui-font-color1)"><i class="fa fa-spinner fa-spin" aria-hidden="true">'
+                f"</i> {esc(words)}</span>")
+
+    def _set_running(self, running: bool, background: bool = False) -> None:
+        """Show the progress line (and, for a background run, the cancel button) and lock the controls."""
+        self._running = running
+        if not running:  # hide the progress before the controls come back: never both at once
             self.progress.layout.display = "none"
-            self.check_button.disabled = False
-        r = self.result
+        for control in [*self.controls.values(), self.options["pcid"], self.options["flush_on_same_mm_switch"]]:
+            control.disabled = running
+        for name in PER_MM_OPTIONS:
+            self.options[name].disabled = running or self.design.value != "per-mm"
+        self.check_button.disabled = running
+        self.spin_button.disabled = running
+        self.cancel_button.disabled = False
+        self.cancel_button.layout.display = None if running and background else "none"
+        if running:
+            self.status = "starting"
+            self.progress.value = self._progress_html(f"exploring every interleaving (up to {self._bound:,} "
+                                                      f"states)…")
+            self.progress.layout.display = None
+            self.verdict.value = _words("checking: the verdict appears here when the search ends")
+            self.spin_row.layout.display = "none"
+        else:
+            self.status = ""
+
+    def _show(self, r: ExploreResult) -> None:
+        self.result = r
+        self.spin_row.layout.display = "none"
+        by = " (SPIN)" if r.engine == "spin" else ""
         if r.violation is not None:
             self.stepper.play(r.trace)
-            self.verdict.value = badge(f"✗ violation ({r.violation.kind}) after {len(r.trace)} steps — "
+            self.verdict.value = _verdict(f"✗ violation{by} ({r.violation.kind}) after {len(r.trace)} steps — "
                                        f"the shortest trace, played below", BAD_COLOUR)
+            return
+        self.stepper.reset()
+        self.stepper.proven = r.complete  # nothing to run to: the stepper says so on its button
+        self.stepper.redraw()
+        if r.complete:
+            self.verdict.value = _verdict(f"✓ proven{by}: no violation in all {r.states:,} reachable states", OK_COLOUR)
+        elif r.cancelled:
+            self.verdict.value = _verdict(f"■ cancelled{by} after {r.states:,} states: not proven — "
+                                       f"press check to start again", OKABE_ITO["grey"], dashed=True)
         else:
-            self.stepper.reset()
-            self.stepper.proven = r.complete  # nothing to run to: the stepper says so on its button
-            self.stepper.redraw()
-            colour = OK_COLOUR if r.complete else OKABE_ITO["yellow"]
-            mark = "✓ proven" if r.complete else "? not proven"
-            self.verdict.value = badge(f"{mark}: no violation in {r.states:,} states", colour)
+            self.verdict.value = _verdict(f"? not proven{by}: no violation in {r.states:,} states, but the search "
+                                       f"stopped at its bound before it saw them all", OKABE_ITO["yellow"])
+            if r.engine == "python":
+                self._offer_spin()
+
+    def _offer_spin(self) -> None:
+        self._spin_missing = missing = spin_missing()
+        self.spin_button.layout.display = "none" if missing else None
+        self.spin_missing.value = ("" if missing is None else
+                                   f'<span style="color:var(--jp-ui-font-color2)">SPIN could search further, '
+                                   f"but it cannot run here: {esc(missing)}</span>")
+        self.spin_row.layout.display = None
 
     def text(self) -> str:
-        lines = [f"DesignLab: {self.machine.options.text()}; tasks: {self.workload.value}"]
+        lines = [f"DesignLab: {self.machine.options.text()}; workload: {self.workload.value}", self.tasks_text()]
         if self.error.message:
-            lines.append(f"refused: {self.error.message}")
-        lines.append(f"verdict: {self.result.text()}" if self.result else "verdict: not checked yet")
+            lines.append(f"{self._error_from}: {self.error.message}")
+        if self._running:
+            cancelling = " (cancelling)" if self._cancel.is_set() else ""
+            lines.append(f"checking{cancelling}: {self.status}")
+        else:
+            by = " (SPIN)" if self.result and self.result.engine == "spin" else ""
+            lines.append(f"verdict{by}: {self.result.text()}" if self.result else "verdict: not checked yet")
+        if self.spin_row.layout.display != "none":
+            missing = self._spin_missing
+            lines.append("offers: check with SPIN" if missing is None else f"SPIN cannot run here: {missing}")
         lines.append(self.stepper.text())
         return "\n".join(lines)
