@@ -65,7 +65,8 @@ def plain_states(setup: Setup) -> int:
 
 
 def big_check(updates: int = 1) -> Machine:
-    """Issue 14's big check (benchmarks/bench_machine.py): far too big to finish here."""
+    """Issue 14's big check (benchmarks/bench_machine.py): as one machine, far too big to finish
+    here; part by part, small."""
     k = Kernel()
     p = k.fork(k.init)
     tasks = [p] + [k.clone(p, "CLONE_VM|CLONE_FS") for _ in range(3)]
@@ -75,8 +76,9 @@ def big_check(updates: int = 1) -> Machine:
 @pytest.mark.usefixtures("needs_spin")
 @pytest.mark.parametrize("number,make,options", VERDICTS, ids=[f"verdict{v[0]}" for v in VERDICTS])
 def test_both_engines_give_each_of_the_twelve_verdicts_at_the_same_depth(number, make, options):
+    """The whole machine at once (parts=False): SPIN's model is the export of `m.setup`."""
     m = Machine(*make(), **options)
-    python, by_spin = explore(m), explore(m, engine="spin")
+    python, by_spin = explore(m, parts=False), explore(m, engine="spin", parts=False)
     assert by_spin.engine == "spin"
     assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), by_spin.text()
     if python.violation is not None:
@@ -96,25 +98,42 @@ def test_both_engines_give_each_of_the_twelve_verdicts_at_the_same_depth(number,
 def test_both_engines_agree_on_random_small_machines():
     """Same verdict and same shortest depth on machines drawn from every option (the draw of
     test_explore's plain-BFS comparison); a proven one has exactly the plain BFS's states."""
-    verdicts, compared = set(), 0
+    verdicts, compared, by_parts = set(), 0, 0
     for recipe, opts in small_configurations(20, seed=14):
         m = Machine(*build_recipe(recipe), **opts)
-        python = explore(m, max_states=20_000)
+        python = explore(m, max_states=20_000, parts=False)
         if python.verdict == "not proven":
             continue
-        by_spin = explore(m, engine="spin")
+        by_spin = explore(m, engine="spin", parts=False)
         assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), (recipe, opts)
         if python.verdict == "proven":
             assert by_spin.states == plain_states(m.setup) + 1, (recipe, opts)
+        if by_parts < 4 and m.setup.parts() is not None:  # and part by part, each engine on each part
+            python, by_spin = explore(m), explore(m, engine="spin")
+            assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), (recipe, opts)
+            by_parts += 1
         verdicts.add(python.verdict)
         compared += 1
-    assert compared >= 15 and verdicts == {"violation", "proven"}
+    assert compared >= 15 and by_parts == 4 and verdicts == {"violation", "proven"}
+
+
+@pytest.mark.usefixtures("needs_spin")
+def test_spin_part_by_part_gives_the_per_mm_verdicts_and_proves_the_big_check():
+    """explore cuts a per-mm machine into parts (derived Setups) and hands each to SPIN."""
+    for number, make, options in (VERDICTS[7], VERDICTS[8], VERDICTS[11]):
+        m = Machine(*make(), **options)
+        python, by_spin = explore(m), explore(m, engine="spin")
+        assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), number
+    r = explore(big_check(), engine="spin")
+    assert r.verdict == "proven" and r.method.startswith("part by part"), r.text()
 
 
 def derived(setup: Setup, **attributes) -> Setup:
     """A copy of `setup` with some attributes replaced, as explore's decomposition makes."""
     out = copy.copy(setup)
-    out._enabled = {}  # the memo of enabled choices belongs to the original's attributes
+    # The memo of enabled choices and the handlers (bound methods) belong to the original.
+    out._enabled = {}
+    out.handlers = (out._switch, out._read, out._update, out._write, out._evict, out._finish)
     for name, value in attributes.items():
         setattr(out, name, value)
     return out
@@ -140,6 +159,19 @@ def test_spin_searches_a_derived_setup_by_its_own_attributes_not_its_options():
 
 
 @pytest.mark.usefixtures("needs_spin")
+def test_spin_recycles_pcid_asids_round_robin_as_the_python_model_does():
+    """More MMs than ASID slots: switch_mm takes the next slot round-robin and flushes it (with
+    no more MMs than slots Setup pins one slot per MM, so this needs a derived Setup)."""
+    k = Kernel()
+    p = k.fork(k.init)
+    for design in ("per-task", "per-mm"):
+        setup = Machine(k, [p, k.fork(p), k.fork(p)], cpus=1, design=design, pcid=True).setup
+        recycled = derived(setup, n_asids=2, static_asids=False)
+        out = spin.search(recycled, 100_000)
+        assert out.complete and out.states == plain_states(recycled) + 1 > plain_states(setup) + 1
+
+
+@pytest.mark.usefixtures("needs_spin")
 def test_bitstate_hashing_finds_a_violation_but_never_proves():
     proven = explore(Machine(*two_threads(), cpus=2, design="per-cpu", fill="software"), engine="spin",
                      bitstate=True)
@@ -152,7 +184,7 @@ def test_bitstate_hashing_finds_a_violation_but_never_proves():
 
 @pytest.mark.usefixtures("needs_spin")
 def test_the_bound_stops_spin_at_exactly_max_states_and_says_not_proven():
-    r = explore(big_check(), engine="spin", max_states=5_000)
+    r = explore(big_check(), engine="spin", max_states=5_000, parts=False)
     assert (r.verdict, r.complete, r.cancelled, r.states) == ("not proven", False, False, 5_000)
 
 
@@ -164,7 +196,7 @@ def test_a_progress_callback_sees_spin_counting_and_can_cancel_it():
         reports.append(p)
         return p.states == 0  # let it compile, stop at pan's first count
 
-    r = explore(big_check(3), engine="spin", max_states=50_000_000, progress=progress)
+    r = explore(big_check(3), engine="spin", max_states=50_000_000, progress=progress, parts=False)
     assert r.cancelled and r.verdict == "not proven" and not r.complete
     assert reports[-1].part == "spin" and reports[-1].states > 0 and r.states == reports[-1].states
     assert "cancelled" in r.text()

@@ -136,11 +136,11 @@ def search(setup: Setup, max_states: int, progress: Callable[[Progress], bool | 
         out, cancelled = run(["./pan", *args])
         if cancelled:
             return Outcome(None, run.cancelled_at, False, cancelled=True)
-        stored = re.search(r"(\d+) states, stored", out)
+        stored = re.search(r"([0-9.e+]+) states, stored", out)  # %g: 1.2345679e+08 past 8 digits
         errors = re.search(r"errors: (\d+)", out)
         if stored is None or errors is None:
             raise RuntimeError(f"pan ended without its statistics: {out[-2000:]}")
-        states = int(stored.group(1))
+        states = int(float(stored.group(1)))
         if int(errors.group(1)):
             trail, _ = run(["./pan", "-r", "-S", f"{MODEL}.trail"])
             codes = [tuple(int(x) for x in line.split()[1:4]) for line in trail.splitlines()
