@@ -32,6 +32,7 @@ MEMO_SIZE = 1 << 15  # entries per memo before it is emptied
 _fills: dict[tuple, tuple[Entry, ...]] = {}
 _page_flushes: dict[tuple, tuple[Entry, ...]] = {}
 _switches: dict[tuple, tuple[CPU, int, int]] = {}
+_page_flushes_on: dict[tuple, CPU] = {}
 
 
 def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
@@ -70,6 +71,22 @@ def flush_page(tlb: tuple[Entry, ...], asid: int, vpage: int) -> tuple[Entry, ..
         if len(_page_flushes) >= MEMO_SIZE:
             _page_flushes.clear()
         out = _page_flushes[key] = tuple([e for e in tlb if e[0] != asid or e[1] != vpage])
+    return out
+
+
+def flush_page_on(cpu: CPU, vpage: int, context: tuple[int, int] | None) -> CPU:
+    """`cpu` after invalidating one page of its current ASID, as the local flush or a shootdown
+    IPI of an update does; with `context` (mm, tlb_gen), that ASID's slot also records that the
+    CPU is current with that tlb_gen (flush_tlb_func)."""
+    key = (cpu, vpage, context)
+    out = _page_flushes_on.get(key)
+    if out is None:
+        if len(_page_flushes_on) >= MEMO_SIZE:
+            _page_flushes_on.clear()
+        cur, loaded, asid, rr, asids, tlb = cpu
+        if context is not None:
+            asids = asids[:asid] + (context,) + asids[asid + 1:]
+        out = _page_flushes_on[key] = (cur, loaded, asid, rr, asids, flush_page(tlb, asid, vpage))
     return out
 
 

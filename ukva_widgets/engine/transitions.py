@@ -737,7 +737,8 @@ class Setup:
             row[vpage] = page
             rows[t] = tuple(row)
         ptes = tuple(rows)
-        safe, user, flush = self.safe, self.user, T.flush_page
+        safe, user, flush = self.safe, self.user, T.flush_page_on
+        current = None
         if safe:
             now = mm_gen[m] + 1
             mm_gen = mm_gen[:m] + (now,) + mm_gen[m + 1:]
@@ -746,15 +747,13 @@ class Setup:
         for x, cpu in enumerate(cpus):
             if cpu[1] != m:
                 continue  # not in the cpumask
-            cur_x, loaded, asid, rr, asids, tlb = cpu
             if x != c:
+                cur_x = cpu[0]
                 if not safe or cur_x < 0 or not user[cur_x]:
                     continue  # no shootdown; or lazy: skipped, catches up at its next switch_mm
                 counts[IPI] += 1
             counts[PFLUSH] += 1
-            if safe:
-                asids = asids[:asid] + (current,) + asids[asid + 1:]
-            cpus[x] = (cur_x, loaded, asid, rr, asids, flush(tlb, asid, vpage))
+            cpus[x] = flush(cpu, vpage, current)
         nxt = (tuple(cpus), ptes, mm_gen, (versions, pending), caches)
         if old != first:
             return nxt, (c, cur, vpage, old, first, "lost")
