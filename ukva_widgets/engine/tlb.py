@@ -15,13 +15,24 @@ The SMP machine (machine.py) keeps each CPU as the tuple
   victim, not LRU: the model stays deterministic and the explorer's state space small).
 
 Every function returns new tuples and never mutates: the explorer hashes these states.
+Being pure functions of small immutable inputs, `fill`, `flush_page` and `switch_mm` are
+memoised (the explorer asks the same questions of the same TLBs again and again); each memo
+is a dict emptied when it reaches MEMO_SIZE entries, so it never grows without bound.
 Sources: FACTS.md §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 Entry = tuple[int, int, int]
 CPU = tuple[int, int, int, int, tuple[tuple[int, int], ...], tuple[Entry, ...]]
+
+MEMO_SIZE = 1 << 15  # entries per memo before it is emptied
+_fills: dict[tuple, tuple[Entry, ...]] = {}
+_page_flushes: dict[tuple, tuple[Entry, ...]] = {}
+_switches: dict[tuple, tuple[CPU, int, int]] = {}
+_page_flushes_on: dict[tuple, CPU] = {}
 
 
 def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
@@ -34,17 +45,49 @@ def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
 
 def fill(tlb: tuple[Entry, ...], asid: int, vpage: int, page: int, size: int) -> tuple[Entry, ...]:
     """The TLB after loading (asid, vpage) -> page, dropping the lowest other entry when full."""
-    entry = (asid, vpage, page)
-    tlb = tuple(sorted(tlb + (entry,)))
+    key = (tlb, asid, vpage, page, size)
+    out = _fills.get(key)
+    if out is None:
+        if len(_fills) >= MEMO_SIZE:
+            _fills.clear()
+        out = _fills[key] = _fill(tlb, (asid, vpage, page), size)
+    return out
+
+
+def _fill(tlb: tuple[Entry, ...], entry: Entry, size: int) -> tuple[Entry, ...]:
+    at = bisect_left(tlb, entry)  # `tlb` is sorted: inserting here keeps it so
+    tlb = tlb[:at] + (entry,) + tlb[at:]
     if len(tlb) > size:
         victim = tlb[0] if tlb[0] != entry else tlb[1]
-        tlb = tuple(e for e in tlb if e != victim)
+        tlb = tuple([e for e in tlb if e != victim])
     return tlb
 
 
 def flush_page(tlb: tuple[Entry, ...], asid: int, vpage: int) -> tuple[Entry, ...]:
     """The TLB after invalidating one page of one address space (x86 INVLPG / INVPCID)."""
-    return tuple([e for e in tlb if e[0] != asid or e[1] != vpage])
+    key = (tlb, asid, vpage)
+    out = _page_flushes.get(key)
+    if out is None:
+        if len(_page_flushes) >= MEMO_SIZE:
+            _page_flushes.clear()
+        out = _page_flushes[key] = tuple([e for e in tlb if e[0] != asid or e[1] != vpage])
+    return out
+
+
+def flush_page_on(cpu: CPU, vpage: int, context: tuple[int, int] | None) -> CPU:
+    """`cpu` after invalidating one page of its current ASID, as the local flush or a shootdown
+    IPI of an update does; with `context` (mm, tlb_gen), that ASID's slot also records that the
+    CPU is current with that tlb_gen (flush_tlb_func)."""
+    key = (cpu, vpage, context)
+    out = _page_flushes_on.get(key)
+    if out is None:
+        if len(_page_flushes_on) >= MEMO_SIZE:
+            _page_flushes_on.clear()
+        cur, loaded, asid, rr, asids, tlb = cpu
+        if context is not None:
+            asids = asids[:asid] + (context,) + asids[asid + 1:]
+        out = _page_flushes_on[key] = (cur, loaded, asid, rr, asids, flush_page(tlb, asid, vpage))
+    return out
 
 
 def flush_asid(tlb: tuple[Entry, ...], asid: int) -> tuple[Entry, ...]:
@@ -63,6 +106,16 @@ def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int, static: bool = False
     slots, round-robin never recycles one, so which slot an MM got carries no information and
     fixing it keeps equivalent states equal.
     """
+    key = (cpu, mm, mm_gen, n_asids, static)
+    out = _switches.get(key)
+    if out is None:
+        if len(_switches) >= MEMO_SIZE:
+            _switches.clear()
+        out = _switches[key] = _switch_mm(cpu, mm, mm_gen, n_asids, static)
+    return out
+
+
+def _switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int, static: bool) -> tuple[CPU, int, int]:
     cur, loaded, asid, rr, asids, tlb = cpu
     if loaded == mm:
         if asids[asid][1] >= mm_gen:

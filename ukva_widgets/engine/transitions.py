@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import copy
 import math
+from bisect import bisect_left, insort
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import tlb as T
@@ -687,9 +688,12 @@ class Setup:
     @staticmethod
     def _prune(cpu: tuple, mm_gen: tuple[int, ...]) -> tuple:
         asids = cpu[4]
+        for ctx, gen in asids:
+            if ctx >= 0 and gen < mm_gen[ctx]:
+                break
+        else:
+            return cpu  # the usual case: nothing stale, nothing to build
         stale = [i for i, (ctx, gen) in enumerate(asids) if ctx >= 0 and gen < mm_gen[ctx]]
-        if not stale:
-            return cpu
         asids = tuple((ctx, -1) if i in stale else (ctx, gen) for i, (ctx, gen) in enumerate(asids))
         return cpu[:4] + (asids, tuple(e for e in cpu[5] if e[0] not in stale))
 
@@ -699,37 +703,36 @@ class Setup:
         return self.handlers[ch[0]](state, ch[1], ch[2], counts)
 
     def _switch(self, state: tuple, c: int, n: int, counts: list[int]) -> tuple[tuple, None]:
-        cpus = state[0]
+        cpus, ptes, mm_gen, updates, caches = state
         cpu = cpus[c]
-        if n < 0 or not self.user[n]:
-            # Lazy TLB: the idle task and kernel threads keep the previous MM loaded.
-            return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
-        m = self.task_mm[n]
-        if self.plain_switch and cpu[1] == m and cpu[4][cpu[2]][1] >= state[2][m]:
-            # The hot path: same MM, tlb_gen current, nothing the design rewrites.
-            return (cpus[:c] + ((n,) + cpu[1:],) + cpus[c + 1:],) + state[1:], None
-        _, ptes, mm_gen, updates, caches = state
-        cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids, self.static_asids)
-        counts[CR3] += cr3
-        counts[FFLUSH] += full
-        cur, loaded, asid, rr, asids, tlb = cpu
-        if self.design != PER_MM:
-            if self.hardware:
-                # The switch points the UKVA entry of the MM's page table (this CPU's copy
-                # under per-CPU page tables) at the new task's (or CPU's) page.
-                page = n if self.design == PER_TASK else c
-                t = self.table(m, c)
-                if ptes[t][0] != page:
-                    ptes = ptes[:t] + ((page,),) + ptes[t + 1:]
-                drop = self.opts.flush_on_same_mm_switch
-            else:
-                # Software refill: per-task drops the CPU's entry so the handler reloads it.
-                drop = self.design == PER_TASK
-            if drop and not full:
-                tlb = T.flush_page(tlb, asid, 0)
-                counts[PFLUSH] += 1
-        cpus = cpus[:c] + ((n, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
-        return (cpus, ptes, mm_gen, updates, caches), None
+        _, loaded, asid, rr, asids, tlb = cpu
+        if n >= 0 and self.user[n]:
+            m = self.task_mm[n]
+            if not (self.plain_switch and loaded == m and asids[asid][1] >= mm_gen[m]):
+                # Anything but the hot path (same MM, tlb_gen current, nothing the design rewrites).
+                cpu, cr3, full = T.switch_mm(cpu, m, mm_gen[m], self.n_asids, self.static_asids)
+                counts[CR3] += cr3
+                counts[FFLUSH] += full
+                _, loaded, asid, rr, asids, tlb = cpu
+                if self.design != PER_MM:
+                    if self.hardware:
+                        # The switch points the UKVA entry of the MM's page table (this CPU's copy
+                        # under per-CPU page tables) at the new task's (or CPU's) page.
+                        page = n if self.design == PER_TASK else c
+                        t = self.table(m, c)
+                        if ptes[t][0] != page:
+                            ptes = ptes[:t] + ((page,),) + ptes[t + 1:]
+                        drop = self.opts.flush_on_same_mm_switch
+                    else:
+                        # Software refill: per-task drops the CPU's entry so the handler reloads it.
+                        drop = self.design == PER_TASK
+                    if drop and not full:
+                        tlb = T.flush_page(tlb, asid, 0)
+                        counts[PFLUSH] += 1
+        # else lazy TLB: the idle task and kernel threads keep the previous MM loaded.
+        cpus = list(cpus)
+        cpus[c] = (n, loaded, asid, rr, asids, tlb)
+        return (tuple(cpus), ptes, mm_gen, updates, caches), None
 
     def _read(self, state: tuple, c: int, vpage: int, counts: list[int]) -> tuple[tuple, tuple | None]:
         """Read one UKVA page: a slot (its translation is checked), and the data of a page
@@ -741,35 +744,36 @@ class Setup:
         cur = cpu[0]
         o, p, key = self.read_info[cur][vpage]
         if o is not None:
-            tlb = cpu[5]
             asid = cpu[2]
             page = -1
-            for a, v, pg in tlb:
+            for a, v, pg in cpu[5]:
                 if a == asid and v == vpage:
                     page = pg
                     break
-            if self.design == PER_MM:
+            design = self.design
+            if design == PER_MM:
                 want = o * self.stride + state[3][0][o]
             else:
-                want = cur if self.design == PER_TASK else c
+                want = cur if design == PER_TASK else c
             if page >= 0:
                 if page == want and p < 0:
                     return state, None        # the hot path: a hit, and right
                 source = "tlb"
             else:
                 counts[MISS] += 1
-                if self.hardware or self.design == PER_MM:
+                if self.hardware or design == PER_MM:
                     counts[WALK if self.hardware else REFILL] += 1
                     page = state[1][self.table(self.task_mm[cur], c)][vpage]
                     source = "walk" if self.hardware else "refill"
                 else:
                     counts[REFILL] += 1
-                    page = want if self.design != PER_MM else page
+                    page = want
                     source = "refill"
-                tlb = T.fill(tlb, asid, vpage, page, self.tlb_size)
-                cpus = cpus[:c] + (cpu[:5] + (tlb,),) + cpus[c + 1:]
+                cpus = list(cpus)
+                cpus[c] = (cur, cpu[1], asid, cpu[3], cpu[4], T.fill(cpu[5], asid, vpage, page, self.tlb_size))
+                cpus = tuple(cpus)
             if page != want:
-                return (cpus,) + state[1:], (c, cur, vpage, page, want, source)
+                return (cpus, state[1], state[2], state[3], state[4]), (c, cur, vpage, page, want, source)
         caches = state[4]
         if p >= 0:
             truth, memory, lines = caches[p]
@@ -781,13 +785,15 @@ class Setup:
             source = "cache"
             if got < 0:
                 got, source = memory, "memory"
-                lines = tuple(sorted(lines + ((key, memory, 0),)))
+                line = (key, memory, 0)
+                at = bisect_left(lines, line)  # `lines` is sorted: inserting here keeps it so
+                lines = lines[:at] + (line,) + lines[at:]
                 caches = caches[:p] + ((truth, memory, lines),) + caches[p + 1:]
             if got != truth:
-                return (cpus,) + state[1:4] + (caches,), (c, cur, vpage, got, truth, source)
+                return (cpus, state[1], state[2], state[3], caches), (c, cur, vpage, got, truth, source)
         if cpus is state[0] and caches is state[4]:
             return state, None
-        return (cpus,) + state[1:4] + (caches,), None
+        return (cpus, state[1], state[2], state[3], caches), None
 
     def _update(self, state: tuple, c: int, o: int, counts: list[int]) -> tuple[tuple, tuple | None]:
         """Under the lock: remap the slot in the object's first MM and shoot down (the other
@@ -795,16 +801,21 @@ class Setup:
         updater's MM maps (FINISH maps it)."""
         versions, pending = state[3]
         cur = state[0][c][0]
-        m = self.task_mm[cur]
-        if not self.obj_maps[o]:
+        maps = self.obj_maps[o]
+        if not maps:
             # No slot maps it (a fixed slot shows another object of its kind): only the data changes.
             versions = versions[:o] + (versions[o] + 1,) + versions[o + 1:]
-            return state[:3] + ((versions, pending), state[4]), None
-        vpage = next((v for mm, v in self.obj_maps[o] if mm == m), -1)
-        base = state[1][self.table(m, c)][vpage] - o * self.stride if vpage >= 0 else versions[o]
+            return (state[0], state[1], state[2], (versions, pending), state[4]), None
+        m = self.task_mm[cur]
+        for mm, vpage in maps:
+            if mm == m:
+                base = state[1][self.table(m, c)][vpage] - o * self.stride
+                break
+        else:
+            base = versions[o]
         if not self.safe:
             pending = pending[:cur] + ((o, base, 0),) + pending[cur + 1:]
-            return state[:3] + ((versions, pending), state[4]), None
+            return (state[0], state[1], state[2], (versions, pending), state[4]), None
         return self._install(state, c, cur, o, base, 0, counts)
 
     def _finish(self, state: tuple, c: int, arg: int, counts: list[int]) -> tuple[tuple, tuple | None]:
@@ -820,36 +831,44 @@ class Setup:
         SMP-safe.  If that MM no longer maps version `base`, this overwrites an update it
         never saw: a lost update."""
         cpus, ptes, mm_gen, (versions, pending), caches = state
-        m, vpage = self.obj_maps[o][k]
-        page = o * self.stride + base + 1
+        maps = self.obj_maps[o]
+        m, vpage = maps[k]
+        first = o * self.stride + base  # the page of version `base`
+        page = first + 1
         old = ptes[self.table(m, c)][vpage]
-        lost = old != o * self.stride + base
-        versions = versions[:o] + (max(versions[o], base + 1),) + versions[o + 1:]
+        if versions[o] <= base:
+            versions = versions[:o] + (base + 1,) + versions[o + 1:]
         k += 1
-        pending = pending[:cur] + ((o, base, k) if k < len(self.obj_maps[o]) else None,) + pending[cur + 1:]
-        safe, user = self.safe, self.user
-        for t in range(self.table(m, 0), self.table(m, 0) + self.copies):
-            row = ptes[t]
-            ptes = ptes[:t] + (row[:vpage] + (page,) + row[vpage + 1:],) + ptes[t + 1:]
+        mine = (o, base, k) if k < len(maps) else None
+        if pending[cur] != mine:
+            pending = pending[:cur] + (mine,) + pending[cur + 1:]
+        rows = list(ptes)
+        t = self.table(m, 0)
+        for t in range(t, t + self.copies):
+            row = list(rows[t])
+            row[vpage] = page
+            rows[t] = tuple(row)
+        ptes = tuple(rows)
+        safe, user, flush = self.safe, self.user, T.flush_page_on
+        current = None
         if safe:
             now = mm_gen[m] + 1
             mm_gen = mm_gen[:m] + (now,) + mm_gen[m + 1:]
+            current = (m, now)
         cpus = list(cpus)
         for x, cpu in enumerate(cpus):
             if cpu[1] != m:
                 continue  # not in the cpumask
-            cur_x, loaded, asid, rr, asids, tlb = cpu
             if x != c:
+                cur_x = cpu[0]
                 if not safe or cur_x < 0 or not user[cur_x]:
                     continue  # no shootdown; or lazy: skipped, catches up at its next switch_mm
                 counts[IPI] += 1
             counts[PFLUSH] += 1
-            if safe:
-                asids = asids[:asid] + ((m, now),) + asids[asid + 1:]
-            cpus[x] = (cur_x, loaded, asid, rr, asids, T.flush_page(tlb, asid, vpage))
+            cpus[x] = flush(cpu, vpage, current)
         nxt = (tuple(cpus), ptes, mm_gen, (versions, pending), caches)
-        if lost:
-            return nxt, (c, cur, vpage, old, o * self.stride + base, "lost")
+        if old != first:
+            return nxt, (c, cur, vpage, old, first, "lost")
         return nxt, None
 
     def _write(self, state: tuple, c: int, p: int, counts: list[int]) -> tuple[tuple, None]:
@@ -857,8 +876,9 @@ class Setup:
         truth, memory, lines = caches[p]
         key = self.cache_key(p, self.task_mm[cpus[c][0]])
         truth += 1
-        lines = tuple(sorted(tuple(line for line in lines if line[0] != key) + ((key, truth, 1),)))
-        return (cpus, ptes, mm_gen, updates, caches[:p] + ((truth, memory, lines),) + caches[p + 1:]), None
+        kept = [line for line in lines if line[0] != key]
+        insort(kept, (key, truth, 1))  # `lines` is sorted: inserting here keeps it so
+        return (cpus, ptes, mm_gen, updates, caches[:p] + ((truth, memory, tuple(kept)),) + caches[p + 1:]), None
 
     def _evict(self, state: tuple, _: int, arg: int, counts: list[int]) -> tuple[tuple, None]:
         cpus, ptes, mm_gen, updates, caches = state
@@ -867,5 +887,5 @@ class Setup:
         for k, gen, dirty in lines:
             if k == key and dirty:
                 memory = gen
-        lines = tuple(line for line in lines if line[0] != key)
+        lines = tuple([line for line in lines if line[0] != key])
         return (cpus, ptes, mm_gen, updates, caches[:p] + ((truth, memory, lines),) + caches[p + 1:]), None
