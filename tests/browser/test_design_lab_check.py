@@ -20,10 +20,10 @@ from test_widget_views import LAYOUTS, OVERFLOW_JS, layout
 from ukva_widgets.widgets.design_lab import spin_missing
 
 NOTEBOOK = "design-lab-check.ipynb"
-# Per-mm with a shared page under a virtual cache, 4 CPUs, 4 processes: minutes of searching, far
-# more than a test waits; and the same machine with a bound it reaches at once.
-BIG = ('DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, shared_page=True, '
-       'cache="virtual", max_states={bound})')
+# Per-task with software refill and PCID, 4 CPUs, 4 processes: minutes of searching, far more than a
+# test waits; and the same machine with a bound it reaches at once.
+BIG = ('DesignLab(design="per-task", fill="software", pcid=True, workload="processes", tasks=4, cpus=4, '
+       'max_states={bound})')
 CELLS = ["from ukva_widgets.widgets import DesignLab",
          f"big = {BIG.format(bound='20_000_000')}\nbig",
          f"bounded = {BIG.format(bound='2_000')}\nbounded"]

@@ -154,10 +154,10 @@ def test_the_synchronous_check_gives_the_books_verdicts(settings, verdict, kind)
 
 
 def big_lab() -> DesignLab:
-    """A machine whose search takes minutes (per-mm, a shared page under a virtual cache, 4 CPUs,
-    4 processes: over 400,000 states in 10 s here), with a bound far beyond what a test waits for."""
-    return DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, shared_page=True,
-                     cache="virtual", max_states=20_000_000)
+    """A machine whose search takes minutes (per-task with software refill and PCID, 4 CPUs, 4
+    processes: a proof needs millions of states), with a bound far beyond what a test waits for."""
+    return DesignLab(design="per-task", fill="software", pcid=True, workload="processes", tasks=4, cpus=4,
+                     max_states=20_000_000)
 
 
 def wait_until(condition, timeout: float = 60.0) -> None:
@@ -173,7 +173,7 @@ def test_the_button_checks_in_the_background_with_progress_and_cancel_stops_it(b
     w.progress.observe(lambda change: seen.append(change["new"]), "value")
     browser.click(w.check_button)
     assert w.running and w.cancel_button.layout.display is None and w.progress.layout.display is None
-    assert w.check_button.disabled and w.cpus_slider.disabled and w.options["cache"].disabled
+    assert w.check_button.disabled and w.cpus_slider.disabled and w.options["pcid"].disabled
     wait_until(lambda: any("states/s" in v for v in seen))
     assert "checking: " in w.text() and "states/s" in w.text()
     browser.click(w.cancel_button)
@@ -182,7 +182,7 @@ def test_the_button_checks_in_the_background_with_progress_and_cancel_stops_it(b
     assert 0 < w.result.states < 20_000_000
     assert "cancelled" in w.verdict.value and "verdict: cancelled after" in w.text()
     assert w.progress.layout.display == "none" and w.cancel_button.layout.display == "none"
-    assert not w.check_button.disabled and not w.cpus_slider.disabled and not w.options["cache"].disabled
+    assert not w.check_button.disabled and not w.cpus_slider.disabled and not w.options["pcid"].disabled
     assert w.spin_row.layout.display == "none"  # a cancel is not the bound: nothing offered
 
 
@@ -249,7 +249,7 @@ def test_check_with_spin_past_the_bound_finds_what_a_full_python_search_finds(br
 
 @needs_spin
 def test_a_spin_check_reports_progress_and_cancel_stops_it(browser):
-    w = DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, shared_page=True, cache="virtual",
+    w = DesignLab(design="per-task", fill="software", pcid=True, workload="processes", tasks=4, cpus=4,
                   max_states=2_000)
     w.check()
     browser.click(w.spin_button)
