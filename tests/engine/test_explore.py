@@ -56,7 +56,8 @@ def test_a_complete_search_is_a_proof_and_says_so():
     assert r.text() == f"no violation: proven over all {r.states} reachable states"
     r = explore(Machine(*threads(4), cpus=3, design="per-mm"))
     assert r.verdict == "proven" and r.complete and r.method.startswith("part by part: 2 parts")
-    assert r.text() == f"no violation: proven over all {r.states} reachable states ({r.method})"
+    assert r.text() == (f"no violation: proven over every reachable state, searched {r.method}: "
+                        f"{r.states} states in all")
 
 
 @pytest.mark.parametrize("updates", [1, 2, 3])

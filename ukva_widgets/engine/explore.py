@@ -99,8 +99,10 @@ class ExploreResult:
             return (f"violation after {len(self.trace)} steps (a shortest trace; "
                     f"{self.states} states explored):\n{steps}\n{self.violation}")
         if self.complete:
-            how = "" if self.method in ("", "the whole machine") else f" ({self.method})"
-            return f"no violation: proven over all {self.states} reachable states{how}"
+            if self.method.startswith("part by part"):
+                return (f"no violation: proven over every reachable state, searched {self.method}: "
+                        f"{self.states} states in all")
+            return f"no violation: proven over all {self.states} reachable states"
         if self.cancelled:
             return f"cancelled after {self.states} states: not proven"
         return (f"no violation found in {self.states} states, but the bound was reached before the "

@@ -333,7 +333,9 @@ class DesignLab(UkvaWidget):
         self.stepper.proven = r.complete  # nothing to run to: the stepper says so on its button
         self.stepper.redraw()
         if r.complete:
-            self.verdict.value = _verdict(f"✓ proven{by}: no violation in all {r.states:,} reachable states", OK_COLOUR)
+            how = " (slot by slot)" if r.method.startswith("part by part") else ""
+            self.verdict.value = _verdict(f"✓ proven{by}: no violation in any reachable state{how} — "
+                                          f"{r.states:,} states searched", OK_COLOUR)
         elif r.cancelled:
             self.verdict.value = _verdict(f"■ cancelled{by} after {r.states:,} states: not proven — "
                                        f"press check to start again", OKABE_ITO["grey"], dashed=True)
