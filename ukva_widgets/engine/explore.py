@@ -229,8 +229,9 @@ def _by_parts(setup: Setup, parts: list, search, max_states: int, progress, t0: 
         if not out.complete:
             break
     shown = sum(count for _, _, count in parts)
-    method = (f"part by part: {shown} parts (a group of slots and pages each), "
-              f"{len(parts)} searched up to renaming")
+    method = f"part by part: {shown} parts, " + (
+        "each searched" if shown == len(parts) else
+        f"{len(parts)} searched (the others are the same up to a renaming of the tasks)")
     if best is not None and not cancelled:
         return Outcome(best.codes, total, False), exact, method
     return Outcome(None, total, complete, cancelled), exact, method
