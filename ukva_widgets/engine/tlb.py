@@ -15,7 +15,7 @@ The SMP machine (machine.py) keeps each CPU as the tuple
   victim, not LRU: the model stays deterministic and the explorer's state space small).
 
 Every function returns new tuples and never mutates: the explorer hashes these states.
-Being pure functions of small immutable inputs, `fill`, `flush_page` and `switch_mm` are
+Being pure functions of small immutable inputs, `fill`, `flush_page`, `shoot_down` and `switch_mm` are
 memoised (the explorer asks the same questions of the same TLBs again and again); each memo
 is a dict emptied when it reaches MEMO_SIZE entries, so it never grows without bound.
 Sources: FACTS.md §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid).
@@ -32,7 +32,8 @@ MEMO_SIZE = 1 << 15  # entries per memo before it is emptied
 _fills: dict[tuple, tuple[Entry, ...]] = {}
 _page_flushes: dict[tuple, tuple[Entry, ...]] = {}
 _switches: dict[tuple, tuple[CPU, int, int]] = {}
-_page_flushes_on: dict[tuple, CPU] = {}
+_forgotten: dict[tuple, CPU] = {}
+_shootdowns: dict[tuple, tuple[tuple[CPU, ...], int, int]] = {}
 
 
 def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
@@ -74,19 +75,55 @@ def flush_page(tlb: tuple[Entry, ...], asid: int, vpage: int) -> tuple[Entry, ..
     return out
 
 
-def flush_page_on(cpu: CPU, vpage: int, context: tuple[int, int] | None) -> CPU:
-    """`cpu` after invalidating one page of its current ASID, as the local flush or a shootdown
-    IPI of an update does; with `context` (mm, tlb_gen), that ASID's slot also records that the
-    CPU is current with that tlb_gen (flush_tlb_func)."""
-    key = (cpu, vpage, context)
-    out = _page_flushes_on.get(key)
+def shoot_down(cpus: tuple[CPU, ...], c: int, mm: int, vpage: int, context: tuple[int, int] | None,
+               user: tuple[bool, ...]) -> tuple[tuple[CPU, ...], int, int]:
+    """The CPUs after CPU `c` remapped `vpage` of MM `mm`: returns (cpus, IPIs, page flushes).
+
+    Every CPU with `mm` loaded flushes that page of its current ASID: `c` itself always; the
+    others only with `context` (mm, its new tlb_gen), i.e. an SMP-safe update, and only when
+    they run a user task (`user[task]`): a lazy CPU is skipped and catches up on tlb_gen at its
+    next switch_mm.  With `context` each CPU flushed also records that it is current with that
+    tlb_gen (flush_tlb_func)."""
+    key = (cpus, c, mm, vpage, context, user)
+    out = _shootdowns.get(key)
     if out is None:
-        if len(_page_flushes_on) >= MEMO_SIZE:
-            _page_flushes_on.clear()
-        cur, loaded, asid, rr, asids, tlb = cpu
-        if context is not None:
-            asids = asids[:asid] + (context,) + asids[asid + 1:]
-        out = _page_flushes_on[key] = (cur, loaded, asid, rr, asids, flush_page(tlb, asid, vpage))
+        if len(_shootdowns) >= MEMO_SIZE:
+            _shootdowns.clear()
+        new = list(cpus)
+        ipis = flushes = 0
+        for x, cpu in enumerate(cpus):
+            cur, loaded, asid, rr, asids, tlb = cpu
+            if loaded != mm:
+                continue  # not in the cpumask
+            if x != c:
+                if context is None or cur < 0 or not user[cur]:
+                    continue  # no shootdown; or lazy
+                ipis += 1
+            flushes += 1
+            if context is not None:
+                asids = asids[:asid] + (context,) + asids[asid + 1:]
+            new[x] = (cur, loaded, asid, rr, asids, flush_page(tlb, asid, vpage))
+        out = _shootdowns[key] = (tuple(new), ipis, flushes)
+    return out
+
+
+def forget_stale(cpu: CPU, mm_gen: tuple[int, ...]) -> CPU:
+    """`cpu` with every ASID slot whose tlb_gen is behind its MM's (`mm_gen`) marked -1 and its
+    entries dropped: switch_mm flushes such a slot before anyone can read it, so what it holds
+    does not matter.  The same `cpu` when no slot is stale."""
+    key = (cpu, mm_gen)
+    out = _forgotten.get(key)
+    if out is None:
+        if len(_forgotten) >= MEMO_SIZE:
+            _forgotten.clear()
+        asids = cpu[4]
+        stale = [i for i, (ctx, gen) in enumerate(asids) if ctx >= 0 and gen < mm_gen[ctx]]
+        if stale:
+            asids = tuple([(ctx, -1) if i in stale else (ctx, gen) for i, (ctx, gen) in enumerate(asids)])
+            out = cpu[:4] + (asids, tuple([e for e in cpu[5] if e[0] not in stale]))
+        else:
+            out = cpu
+        _forgotten[key] = out
     return out
 
 

@@ -685,17 +685,8 @@ class Setup:
                     return True
         return False
 
-    @staticmethod
-    def _prune(cpu: tuple, mm_gen: tuple[int, ...]) -> tuple:
-        asids = cpu[4]
-        for ctx, gen in asids:
-            if ctx >= 0 and gen < mm_gen[ctx]:
-                break
-        else:
-            return cpu  # the usual case: nothing stale, nothing to build
-        stale = [i for i, (ctx, gen) in enumerate(asids) if ctx >= 0 and gen < mm_gen[ctx]]
-        asids = tuple((ctx, -1) if i in stale else (ctx, gen) for i, (ctx, gen) in enumerate(asids))
-        return cpu[:4] + (asids, tuple(e for e in cpu[5] if e[0] not in stale))
+    # A CPU with its stale ASID slots forgotten (tlb.py, memoised): what `key` keeps of it.
+    _prune = staticmethod(T.forget_stale)
 
     def next(self, state: tuple, ch: tuple[int, int, int], counts: list[int]) -> tuple[tuple, tuple | None]:
         """The state after choice `ch`, and the raw violation it caused (or None).
@@ -763,7 +754,8 @@ class Setup:
                 counts[MISS] += 1
                 if self.hardware or design == PER_MM:
                     counts[WALK if self.hardware else REFILL] += 1
-                    page = state[1][self.table(self.task_mm[cur], c)][vpage]
+                    m = self.task_mm[cur]
+                    page = state[1][m * self.copies + c if self.per_cpu_tables else m][vpage]
                     source = "walk" if self.hardware else "refill"
                 else:
                     counts[REFILL] += 1
@@ -809,7 +801,8 @@ class Setup:
         m = self.task_mm[cur]
         for mm, vpage in maps:
             if mm == m:
-                base = state[1][self.table(m, c)][vpage] - o * self.stride
+                row = state[1][m * self.copies + c if self.per_cpu_tables else m]
+                base = row[vpage] - o * self.stride
                 break
         else:
             base = versions[o]
@@ -835,7 +828,6 @@ class Setup:
         m, vpage = maps[k]
         first = o * self.stride + base  # the page of version `base`
         page = first + 1
-        old = ptes[self.table(m, c)][vpage]
         if versions[o] <= base:
             versions = versions[:o] + (base + 1,) + versions[o + 1:]
         k += 1
@@ -843,30 +835,27 @@ class Setup:
         if pending[cur] != mine:
             pending = pending[:cur] + (mine,) + pending[cur + 1:]
         rows = list(ptes)
-        t = self.table(m, 0)
-        for t in range(t, t + self.copies):
-            row = list(rows[t])
+        if self.per_cpu_tables:
+            t = m * self.copies
+            old = rows[t + c][vpage]
+            for t in range(t, t + self.copies):
+                row = list(rows[t])
+                row[vpage] = page
+                rows[t] = tuple(row)
+        else:
+            row = list(rows[m])
+            old = row[vpage]
             row[vpage] = page
-            rows[t] = tuple(row)
-        ptes = tuple(rows)
-        safe, user, flush = self.safe, self.user, T.flush_page_on
+            rows[m] = tuple(row)
         current = None
-        if safe:
+        if self.safe:
             now = mm_gen[m] + 1
             mm_gen = mm_gen[:m] + (now,) + mm_gen[m + 1:]
             current = (m, now)
-        cpus = list(cpus)
-        for x, cpu in enumerate(cpus):
-            if cpu[1] != m:
-                continue  # not in the cpumask
-            if x != c:
-                cur_x = cpu[0]
-                if not safe or cur_x < 0 or not user[cur_x]:
-                    continue  # no shootdown; or lazy: skipped, catches up at its next switch_mm
-                counts[IPI] += 1
-            counts[PFLUSH] += 1
-            cpus[x] = flush(cpu, vpage, current)
-        nxt = (tuple(cpus), ptes, mm_gen, (versions, pending), caches)
+        cpus, ipis, flushes = T.shoot_down(cpus, c, m, vpage, current, self.user)
+        counts[IPI] += ipis
+        counts[PFLUSH] += flushes
+        nxt = (cpus, tuple(rows), mm_gen, (versions, pending), caches)
         if old != first:
             return nxt, (c, cur, vpage, old, first, "lost")
         return nxt, None
