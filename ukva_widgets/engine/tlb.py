@@ -15,9 +15,10 @@ The SMP machine (machine.py) keeps each CPU as the tuple
   victim, not LRU: the model stays deterministic and the explorer's state space small).
 
 Every function returns new tuples and never mutates: the explorer hashes these states.
-Being pure functions of small immutable inputs, `fill`, `flush_page`, `shoot_down` and `switch_mm` are
-memoised (the explorer asks the same questions of the same TLBs again and again); each memo
-is a dict emptied when it reaches MEMO_SIZE entries, so it never grows without bound.
+Being pure functions of small immutable inputs, `fill`, `flush_page`, `forget_stale`,
+`switch_mm` and `shoot_down` (per CPU) are memoised: the explorer asks the same questions of
+the same TLBs again and again.  Each memo is a dict emptied when it reaches MEMO_SIZE entries,
+so it never grows without bound.
 Sources: FACTS.md §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid).
 """
 
@@ -33,7 +34,7 @@ _fills: dict[tuple, tuple[Entry, ...]] = {}
 _page_flushes: dict[tuple, tuple[Entry, ...]] = {}
 _switches: dict[tuple, tuple[CPU, int, int]] = {}
 _forgotten: dict[tuple, CPU] = {}
-_shootdowns: dict[tuple, tuple[tuple[CPU, ...], int, int]] = {}
+_flushed: dict[tuple, CPU] = {}
 
 
 def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
@@ -83,28 +84,30 @@ def shoot_down(cpus: tuple[CPU, ...], c: int, mm: int, vpage: int, context: tupl
     others only with `context` (mm, its new tlb_gen), i.e. an SMP-safe update, and only when
     they run a user task (`user[task]`): a lazy CPU is skipped and catches up on tlb_gen at its
     next switch_mm.  With `context` each CPU flushed also records that it is current with that
-    tlb_gen (flush_tlb_func)."""
-    key = (cpus, c, mm, vpage, context, user)
-    out = _shootdowns.get(key)
-    if out is None:
-        if len(_shootdowns) >= MEMO_SIZE:
-            _shootdowns.clear()
-        new = list(cpus)
-        ipis = flushes = 0
-        for x, cpu in enumerate(cpus):
+    tlb_gen (flush_tlb_func).  Memoised per CPU: the CPUs together repeat far less often."""
+    new = list(cpus)
+    ipis = flushes = 0
+    memo = _flushed
+    for x, cpu in enumerate(cpus):
+        if cpu[1] != mm:
+            continue  # not in the cpumask
+        if x != c:
+            cur = cpu[0]
+            if context is None or cur < 0 or not user[cur]:
+                continue  # no shootdown; or lazy
+            ipis += 1
+        flushes += 1
+        key = (cpu, vpage, context)
+        out = memo.get(key)
+        if out is None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
             cur, loaded, asid, rr, asids, tlb = cpu
-            if loaded != mm:
-                continue  # not in the cpumask
-            if x != c:
-                if context is None or cur < 0 or not user[cur]:
-                    continue  # no shootdown; or lazy
-                ipis += 1
-            flushes += 1
             if context is not None:
                 asids = asids[:asid] + (context,) + asids[asid + 1:]
-            new[x] = (cur, loaded, asid, rr, asids, flush_page(tlb, asid, vpage))
-        out = _shootdowns[key] = (tuple(new), ipis, flushes)
-    return out
+            out = memo[key] = (cur, loaded, asid, rr, asids, flush_page(tlb, asid, vpage))
+        new[x] = out
+    return tuple(new), ipis, flushes
 
 
 def forget_stale(cpu: CPU, mm_gen: tuple[int, ...]) -> CPU:
