@@ -109,7 +109,7 @@ def test_parts_agree_with_the_whole_machine_where_the_whole_machine_is_searchabl
 
     rng = random.Random(14)
     compared, cut, verdicts = 0, 0, set()
-    for _ in range(60):
+    for _ in range(36):
         recipe = rng.choice(["vm2", "vm3", "vm+fork", "files", "fork"])
         k = Kernel()
         p = k.fork(k.init)
@@ -135,7 +135,7 @@ def test_parts_agree_with_the_whole_machine_where_the_whole_machine_is_searchabl
         assert (r.verdict, len(r.trace)) == (whole.verdict, len(whole.trace)), (recipe, opts, r.method)
         verdicts.add(r.verdict)
         compared += 1
-    assert compared >= 45 and cut >= 40 and verdicts == {"violation", "proven"}, (compared, cut, verdicts)
+    assert compared >= 26 and cut >= 22 and verdicts == {"violation", "proven"}, (compared, cut, verdicts)
 
 
 def test_symmetry_reduction_identifies_states_that_differ_only_by_cpu_numbers():

@@ -8,7 +8,6 @@ except under UKVA_REQUIRE_SPIN=1 (CI), where they fail.
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 from pathlib import Path
@@ -99,7 +98,7 @@ def test_both_engines_agree_on_random_small_machines():
     """Same verdict and same shortest depth on machines drawn from every option (the draw of
     test_explore's plain-BFS comparison); a proven one has exactly the plain BFS's states."""
     verdicts, compared, by_parts = set(), 0, 0
-    for recipe, opts in small_configurations(20, seed=14):
+    for recipe, opts in small_configurations(14, seed=14):
         m = Machine(*build_recipe(recipe), **opts)
         python = explore(m, max_states=20_000, parts=False)
         if python.verdict == "not proven":
@@ -108,13 +107,13 @@ def test_both_engines_agree_on_random_small_machines():
         assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), (recipe, opts)
         if python.verdict == "proven":
             assert by_spin.states == plain_states(m.setup) + 1, (recipe, opts)
-        if by_parts < 4 and m.setup.parts() is not None:  # and part by part, each engine on each part
+        if by_parts < 3 and m.setup.parts() is not None:  # and part by part, each engine on each part
             python, by_spin = explore(m), explore(m, engine="spin")
             assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), (recipe, opts)
             by_parts += 1
         verdicts.add(python.verdict)
         compared += 1
-    assert compared >= 15 and by_parts == 4 and verdicts == {"violation", "proven"}
+    assert compared >= 10 and by_parts == 3 and verdicts == {"violation", "proven"}
 
 
 @pytest.mark.usefixtures("needs_spin")
@@ -128,24 +127,13 @@ def test_spin_part_by_part_gives_the_per_mm_verdicts_and_proves_the_big_check():
     assert r.verdict == "proven" and r.method.startswith("part by part"), r.text()
 
 
-def derived(setup: Setup, **attributes) -> Setup:
-    """A copy of `setup` with some attributes replaced, as explore's decomposition makes."""
-    out = copy.copy(setup)
-    # The memo of enabled choices and the handlers (bound methods) belong to the original.
-    out._enabled = {}
-    out.handlers = (out._switch, out._read, out._update, out._write, out._evict, out._finish)
-    for name, value in attributes.items():
-        setattr(out, name, value)
-    return out
-
-
 @pytest.mark.usefixtures("needs_spin")
 def test_spin_searches_a_derived_setup_by_its_own_attributes_not_its_options():
     setup = Machine(*two_threads(), cpus=2, design="per-mm", smp_safe=False).setup
     # No updates left to make: the stale read of verdict 9 cannot happen.
-    frozen = derived(setup, update_objects=tuple(() for _ in setup.update_objects))
+    frozen = setup.derived(update_objects=tuple(() for _ in setup.update_objects))
     # One TLB entry and only the files slot read and updated: still the stale read, same depth.
-    files = derived(setup, tlb_size=1, read_pages=tuple(pages[:1] for pages in setup.read_pages),
+    files = setup.derived(tlb_size=1, read_pages=tuple(pages[:1] for pages in setup.read_pages),
                     update_objects=tuple(objs[:1] for objs in setup.update_objects))
     found = []
     for s in (setup, frozen, files):
@@ -166,7 +154,7 @@ def test_spin_recycles_pcid_asids_round_robin_as_the_python_model_does():
     p = k.fork(k.init)
     for design in ("per-task", "per-mm"):
         setup = Machine(k, [p, k.fork(p), k.fork(p)], cpus=1, design=design, pcid=True).setup
-        recycled = derived(setup, n_asids=2, static_asids=False)
+        recycled = setup.derived(n_asids=2, static_asids=False)
         out = spin.search(recycled, 100_000)
         assert out.complete and out.states == plain_states(recycled) + 1 > plain_states(setup) + 1
 
