@@ -41,7 +41,7 @@ PROGRESS_EVERY = 0.25  # seconds between two progress reports
 @dataclass(frozen=True)
 class Progress:
     """What a running search reports to its `progress` callback: the states stored so far
-    (over every part searched), the CPU-free wall seconds since it began, their rate, and
+    (over every part searched), the wall-clock seconds since it began, their rate, and
     which part of the search it is in (e.g. "slot files#2 (1 of 2)")."""
 
     states: int
