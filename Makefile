@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: book test bench serve site hub student notebooks clean
+.PHONY: book test lint bench serve site hub student notebooks clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "ukva_widgets needs Python 3.10 or newer; set PYTHON=python3.x")'
@@ -42,8 +42,12 @@ hub: $(VENV)/.hub $(HUB_PROXY)  ## JupyterHub on http://127.0.0.1:8000 (users ad
 	UKVA_HUB_PROXY=$(abspath $(HUB_PROXY)) UKVA_HUB_STATE=$(abspath $(VENV))/hub \
 	UKVA_HUB_HOMES=$(abspath $(VENV))/hub/homes $(VENV)/bin/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
 
-test: $(VENV)/.test   ## set up and run the whole suite
+test: $(VENV)/.test   ## set up, lint (ruff) and run the whole suite
+	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+lint: $(VENV)/.test   ## ruff, as configured in pyproject.toml
+	$(PY) -m ruff check .
 
 bench: $(VENV)/.test  ## run the benchmark harness
 	$(PY) benchmarks/run.py

@@ -5,7 +5,7 @@ tests/browser/book_pages.py GALLERY_CELLS), and how long a chapter takes to open
 - CloneExplorer: click a flag checkbox -> the picture redrawn (first painted frame after it changed);
 - SMPStepper: press a step -> the machine picture and the trace redrawn;
 - SMPStepper: click a step of the trace -> the machine moved there and redrawn;
-  each p95 over at least 30 interactions, goal 150 ms (issues 7 and 11);
+  each p95 over at least 30 interactions, goal 150 ms;
 - Voila: from navigating to a chapter to every widget drawn, per chapter (our goal: 10 s).
 
 Times are taken inside the page: from the input event's timestamp to the next animation frame

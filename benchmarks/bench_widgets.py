@@ -56,8 +56,15 @@ def _unsafe_trace(k, p, th) -> list:
 def run() -> list[Result]:
     from ukva_widgets.engine import Kernel
     from ukva_widgets.engine.machine import Machine
-    from ukva_widgets.widgets import (AddressSpaceMap, CacheAliasing, CloneExplorer, CostPlot, DesignLab,
-                                      SMPStepper, TaskTree)
+    from ukva_widgets.widgets import (
+        AddressSpaceMap,
+        CacheAliasing,
+        CloneExplorer,
+        CostPlot,
+        DesignLab,
+        SMPStepper,
+        TaskTree,
+    )
 
     out = []
     w = CloneExplorer(flags="CLONE_VM")

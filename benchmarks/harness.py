@@ -13,7 +13,7 @@ class Result:
     name: str        # what was measured
     value: float     # the figure
     unit: str        # "ms", "ops/s", ...
-    goal: float      # the target from the issue
+    goal: float      # the target it must meet
     higher_is_better: bool = False
     detail: str = ""
 

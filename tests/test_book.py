@@ -1,7 +1,7 @@
 """Structure checks for the book in notebooks/: what every chapter must have besides passing nbval.
 
 nbval proves the stored outputs are what the code produces; these tests prove the book is shaped
-the way issues 5 and 12 ask: goals, the crux and a time estimate first; discussion prompts, summary,
+the way a textbook chapter should: goals, the crux and a time estimate first; discussion prompts, summary,
 check-yourself and sources last, then links to the previous and next chapter; every claim of the argument
 linked from the front page to a cell that asserts it; terms linked to a glossary whose anchors exist; a live
 widget in every chapter; every output a labelled sentence, a table, a figure or a widget, never a bare Python
@@ -22,7 +22,7 @@ CHAPTERS = [
     "00-start", "01-unix-process", "02-tasks-and-clone", "03-lifetimes",
     "04-tlbs", "05-where-can-ukva-live", "06-living-with-per-mm", "07-what-linux-did",
 ]
-ORDER = [*CHAPTERS, "glossary"]          # the reading order the previous/next links follow
+ORDER = [*CHAPTERS, "glossary", "sources"]         # the reading order the previous/next links follow
 CLAIMS = range(1, 12)
 CLOSING_SECTIONS = ["Summary", "Check yourself", "Sources"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -76,7 +76,7 @@ def front_page_claim_links() -> dict[int, tuple[str, str, str]]:
     return links
 
 
-def test_the_book_has_its_eight_chapters_a_glossary_and_nothing_else():
+def test_the_book_has_its_eight_chapters_a_glossary_its_sources_and_nothing_else():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(ORDER)
 
 
@@ -99,7 +99,7 @@ def test_every_chapter_has_discussion_prompts_for_a_class(name):
 def test_every_page_ends_with_links_to_the_previous_and_next_page(name):
     last = load(name).cells[-1]
     links = {target for target, _ in LINK.findall(last.source)}
-    links |= set(re.findall(r"\]\((glossary\.ipynb)\)", last.source))
+    links |= set(re.findall(r"\]\(((?:glossary|sources)\.ipynb)\)", last.source))
     at = ORDER.index(name)
     if at > 0:
         assert f"{ORDER[at - 1]}.ipynb" in links, f"{name} ends with a link back to {ORDER[at - 1]}"
@@ -126,7 +126,7 @@ def test_glossary_links_land_on_a_term():
         assert not missing, f"{name} links to glossary terms that do not exist: {missing}"
 
 
-# Terms issue 12 found used before being defined: where the book first names one, it links the glossary.
+# Terms a reader met before their definition: where the book first names one, it links the glossary.
 FIRST_USE = {"CR3": "cr3", "IPI": "ipi", "PCID": "asid", "shootdown": "tlb-shootdown", "lazy TLB": "lazy-tlb",
              "PAGE_OFFSET": "page-offset", "high memory": "high-memory", "mm_cpumask": "mm-cpumask",
              "tlb_gen": "tlb-gen", "kmap": "kmap", "subreaper": "subreaper", "vDSO": "vdso"}
@@ -146,7 +146,7 @@ def test_a_term_links_the_glossary_where_the_book_first_names_it(term):
 
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_figures_show_before_the_notebook_is_trusted_and_say_what_they_show(name):
-    for cell, out in outputs(load(name)):
+    for _cell, out in outputs(load(name)):
         data = out.get("data", {})
         if "image/svg+xml" in data:
             # JupyterLab renders no SVG output of an untrusted notebook; it does render markdown images.

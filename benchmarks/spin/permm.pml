@@ -1,4 +1,4 @@
-/* The reference model for issue 14's benchmark: the per-MM UKVA with SMP-safe updates, written
+/* The reference model for the big check's benchmark: the per-MM UKVA with SMP-safe updates, written
  * directly in Promela (not exported by the engine), small enough for SPIN to finish.
  *
  * One MM shared by NTASKS tasks (made with CLONE_VM), each task with one private object whose

@@ -3,10 +3,10 @@ and the book working with the internet cut off (ipywidgets and bqplot from the i
 
 from __future__ import annotations
 
+import http.client
 import re
 import subprocess
 import sys
-import http.client
 import urllib.parse
 
 import book_pages as bp

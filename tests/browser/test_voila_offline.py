@@ -5,8 +5,9 @@ end, and leaves no error or warning in the browser console."""
 from __future__ import annotations
 
 import book_pages as bp
-from ukva_widgets.serving import chapter_url_path
 import pytest
+
+from ukva_widgets.serving import chapter_url_path
 
 
 @pytest.fixture(scope="module")

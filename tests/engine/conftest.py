@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-
 from engine_snapshot import snapshot
 
 from ukva_widgets.engine import Kernel

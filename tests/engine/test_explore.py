@@ -62,7 +62,7 @@ def test_a_complete_search_is_a_proof_and_says_so():
 
 @pytest.mark.parametrize("updates", [1, 2, 3])
 def test_the_big_check_is_proven_part_by_part(updates):
-    """Issue 14's check: 3 CPUs, four tasks made with CLONE_VM|CLONE_FS (8 private tables), per-mm,
+    """The big check: 3 CPUs, four tasks made with CLONE_VM|CLONE_FS (8 private tables), per-mm,
     SMP-safe, dynamic slots, hardware fill, a TLB of 4 entries.  The whole machine is out of reach
     (millions of states for one update); slot by slot it is a few hundred."""
     m = Machine(*vm_tasks(4), cpus=3, design="per-mm", updates=updates)
@@ -113,11 +113,11 @@ def test_parts_agree_with_the_whole_machine_where_the_whole_machine_is_searchabl
         recipe = rng.choice(["vm2", "vm3", "vm+fork", "files", "fork"])
         k = Kernel()
         p = k.fork(k.init)
-        tasks = {"vm2": lambda: [p, k.clone(p, "CLONE_VM|CLONE_FS")],
-                 "vm3": lambda: [p, k.clone(p, "CLONE_VM"), k.clone(p, "CLONE_VM|CLONE_FILES")],
-                 "vm+fork": lambda: [p, k.clone(p, "CLONE_VM"), k.fork(p)],
-                 "files": lambda: [p, k.clone(p, "CLONE_FILES")],
-                 "fork": lambda: [p, k.fork(p)]}[recipe]()
+        tasks = {"vm2": lambda k, p: [p, k.clone(p, "CLONE_VM|CLONE_FS")],
+                 "vm3": lambda k, p: [p, k.clone(p, "CLONE_VM"), k.clone(p, "CLONE_VM|CLONE_FILES")],
+                 "vm+fork": lambda k, p: [p, k.clone(p, "CLONE_VM"), k.fork(p)],
+                 "files": lambda k, p: [p, k.clone(p, "CLONE_FILES")],
+                 "fork": lambda k, p: [p, k.fork(p)]}[recipe](k, p)
         opts = dict(cpus=rng.choice([1, 2, 2, 3]) if len(tasks) == 2 else rng.choice([1, 2]),
                     design="per-mm", fill=rng.choice(["hardware", "software"]), pcid=rng.random() < 0.3,
                     smp_safe=rng.random() < 0.6, slots=rng.choice(["dynamic", "dynamic", "fixed"]),
@@ -368,7 +368,7 @@ def test_under_per_mm_a_right_tlb_entry_means_a_right_page_table():
                 if m.violation is not None:
                     break
                 cpus, ptes, _, (versions, _), _ = m.state
-                for c, cpu in enumerate(cpus):
+                for _c, cpu in enumerate(cpus):
                     for a, v, page in cpu[5]:
                         mm = cpu[4][a][0]
                         for i in range(len(s.tasks)):

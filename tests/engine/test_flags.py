@@ -16,7 +16,7 @@ F = CloneFlags
 
 def header_values() -> dict[str, int]:
     text = SCHED_H.read_text()
-    return {name: int(value.rstrip("ULL"), 16)
+    return {name: int(value.removesuffix("ULL"), 16)
             for name, value in re.findall(r"#define\s+(CLONE_\w+)\s+(0x[0-9a-fA-F]+(?:ULL)?)", text)}
 
 

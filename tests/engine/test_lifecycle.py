@@ -1,5 +1,5 @@
 """A task's life in the engine: what clone shares and counts, then exit, wait, execve, unshare,
-kernel threads and kcmp, each as kernel/fork.c, kernel/exit.c and fs/exec.c do it (FACTS.md §3-4)."""
+kernel threads and kcmp, each as kernel/fork.c, kernel/exit.c and fs/exec.c do it (notebooks/sources.ipynb §3, §4)."""
 
 import re
 
@@ -419,7 +419,7 @@ def test_bad_arguments_to_the_small_calls_are_refused_and_change_nothing(k, sh, 
         call(k, sh)
 
 
-# -- issue 10: lifecycles the kernel was checked on (see also tests/real/test_sequences.py) -------
+# -- lifecycles the kernel was checked on (see also tests/real/test_sequences.py) -------
 
 def test_init_sends_sigchld_like_the_real_init_after_its_execve(k):
     assert k.init.exit_signal == SIGCHLD and k.init.comm == "init"

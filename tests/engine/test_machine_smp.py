@@ -1,4 +1,4 @@
-"""Issue 10's SMP points, one test (or a few) each: the lock and lost updates (11), pages
+"""The SMP machine's finer points, one test (or a few) each: the lock and lost updates (11), pages
 mapped in several MMs through the cache and per-MM update steps (9), where those pages are
 placed (10), the cause a PCID violation names (13), reads that target one slot (14), and
 per-CPU page tables (12)."""
@@ -15,7 +15,7 @@ def switch(m: Machine, cpu: int, task) -> None:
 
 
 def files_shared_by_two_mms() -> tuple[Kernel, list]:
-    """Issue 10's case: p; t = clone(p, CLONE_VM); q = clone(t, CLONE_FILES).  t's files table
+    """An object shared across MMs: p; t = clone(p, CLONE_VM); q = clone(t, CLONE_FILES).  t's files table
     is q's too, but t and q have different MMs: mm of p has four slots, q's mm two."""
     k = Kernel()
     p = k.fork(k.init)

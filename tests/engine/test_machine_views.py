@@ -1,4 +1,4 @@
-"""What the machine tells a view beyond its text: the stale TLB entries (issue 11, point 1)
+"""What the machine tells a view beyond its text: the stale TLB entries
 and what each step changed."""
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ import errno
 
 import pytest
 
-from ukva_widgets.engine import (CLONE_RULES, UNSHARE_RULES, CloneError, CloneFlags, Kernel,
-                                 NotModelled, all_rules)
+from ukva_widgets.engine import CLONE_RULES, UNSHARE_RULES, CloneError, CloneFlags, Kernel, NotModelled, all_rules
 from ukva_widgets.engine.flags import SIGCHLD
 
 F = CloneFlags
@@ -116,7 +115,7 @@ def test_two_different_exit_signals_are_a_value_error(k, sh, unchanged):
         k.clone(sh, 0x100 | SIGCHLD, exit_signal=10)
 
 
-# Issue 10 point 4: legacy clone(2) takes any CSIGNAL byte; clone3 refuses a non-signal with EINVAL.
+# Legacy clone(2) takes any CSIGNAL byte; clone3 refuses a non-signal with EINVAL.
 @pytest.mark.parametrize("word_signal", [65, 0x80, 100, 255])
 def test_legacy_clone_accepts_any_exit_signal_byte(k, sh, word_signal):
     child = k.clone(sh, 0x100 | word_signal)
@@ -141,7 +140,7 @@ def test_what_no_clone_call_can_express_is_a_value_error(k, sh, unchanged, call)
         call(k, sh)
 
 
-# Issue 10 point 5: copy_semundo() runs before copy_namespaces() refuses NEWIPC|SYSVSEM.
+# copy_semundo() runs before copy_namespaces() refuses NEWIPC|SYSVSEM.
 @pytest.mark.parametrize("privileged, code", [(True, errno.EINVAL), (False, errno.EPERM)])
 def test_a_refused_newipc_sysvsem_clone_leaves_the_caller_an_undo_list(privileged, code):
     k = Kernel(privileged=privileged)

@@ -16,8 +16,7 @@ import pytest
 from test_explore import build_recipe, small_configurations
 from test_verdicts import two_processes, two_threads, unequal_processes, vm_not_files
 
-from ukva_widgets.engine import Kernel, Machine, explore
-from ukva_widgets.engine import spin
+from ukva_widgets.engine import Kernel, Machine, explore, spin
 from ukva_widgets.engine.explore import _search
 from ukva_widgets.engine.transitions import Setup
 
@@ -64,7 +63,7 @@ def plain_states(setup: Setup) -> int:
 
 
 def big_check(updates: int = 1) -> Machine:
-    """Issue 14's big check (benchmarks/bench_machine.py): as one machine, far too big to finish
+    """The big check (benchmarks/bench_machine.py): as one machine, far too big to finish
     here; part by part, small."""
     k = Kernel()
     p = k.fork(k.init)

@@ -1,4 +1,4 @@
-"""The twelve verdicts of the SMP machine (issue 3's table), one test each.
+"""The twelve verdicts of the SMP machine (the design table of DESIGN and chapter 05), one test each.
 
 Each builds the tasks with the real task engine, so CLONE_VM decides who shares a page table,
 explores every interleaving, and checks the verdict; for a violation it also replays the

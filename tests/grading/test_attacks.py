@@ -1,4 +1,4 @@
-"""A hostile class, graded for real: every attack of issue 13 is a submission in one batch, next to
+"""A hostile class, graded for real: every attack is a submission in one batch, next to
 honest ones, graded by `ukva grade` in its own process with real sandboxed kernels.
 
 Each attack is the chapter-01 solution notebook with one more cell that tries something, then
@@ -473,7 +473,7 @@ def test_the_disk_a_submission_can_fill_is_its_tmpfs(batch):
 
 def test_a_flood_during_collection_costs_only_its_own_output(batch):
     # What the sandbox controls: the batch went on, the flooder's own answers were collected.
-    # (Capping output during collection is the report side's, issue 13 point 5.)
+    # (Capping output during collection is the report side's.)
     sub = batch["by_name"]["attack_floods_collection.ipynb"]
     assert _result(batch, "floods_collection") == {"started": True}
     assert sub["points"] == FULL01
@@ -481,7 +481,7 @@ def test_a_flood_during_collection_costs_only_its_own_output(batch):
 
 def test_a_hostile_file_name_never_reaches_the_kernel(batch):
     # The kernel sees its notebook as submission.ipynb and no name on any command line; what the
-    # terminal and CSV show of the name is the report side's (escaping, issue 13 point 5).
+    # terminal and CSV show of the name is the report side's (escaping).
     res = _result(batch, "ansi_name")
     assert res == {"files": ["submission.ipynb"], "name_on_cmdline": False}, res
     assert batch["by_name"][ANSI_NAME]["points"] == FULL01

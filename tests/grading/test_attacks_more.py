@@ -23,8 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_raw_cell
-
+from nbformat.v4 import new_code_cell, new_raw_cell
 from test_attacks import FULL01, SOL01, _grade_batch, _nonroot_wrapper, _processes_of, _result
 
 SURVIVOR = "ukvasurvivor" + secrets.token_hex(6)

@@ -213,7 +213,7 @@ def test_a_protocol_with_unknown_or_unpaired_steps_is_refused_with_a_reason():
     assert "released" in check("6.1", ["read_pte", "write_pte", "lock"]).text()
 
 
-# -- items the engine cannot answer (issue 12, point 12) ---------------------------------------
+# -- items the engine cannot answer ---------------------------------------
 
 def test_every_chapter_has_an_item_that_needs_reasoning_the_engine_cannot_do():
     from ukva_widgets.grading.chapters.reasons import QUESTIONS
@@ -329,7 +329,7 @@ def test_an_auto_solver_that_runs_the_engine_no_longer_gets_full_marks():
         assert mean <= most - 0.25, f"chapter {chapter}: the auto-solver averages {mean:.2f} of {most}"
 
 
-# -- feedback that points the right way (issue 12, point 14) -------------------------------------
+# -- feedback that points the right way -------------------------------------
 
 def test_refcount_feedback_names_only_operations_the_script_contains():
     from ukva_widgets.grading.chapters.ch03_lifetimes import HELD, replay
@@ -415,8 +415,9 @@ def test_an_allocator_that_loops_forever_is_stopped_and_told_it_timed_out(monkey
 
 def test_the_6_2_answer_is_defined_before_its_check_runs_in_the_notebooks():
     """A check that runs out of time must not leave answer_6_2 undefined for the grader."""
-    import nbformat
     from pathlib import Path
+
+    import nbformat
 
     root = Path(__file__).resolve().parents[2] / "exercises"
     for path in (root / "06-living-with-per-mm.ipynb", root / "solutions" / "06-living-with-per-mm.ipynb"):

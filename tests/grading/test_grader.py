@@ -57,7 +57,7 @@ def _with_cells(source: Path, cells: dict[int, str], answers: dict[str, str] | N
     for at, code in sorted(cells.items(), reverse=True):
         nb.cells.insert(at, new_code_cell(code))
     for var, value in (answers or {}).items():
-        for i, c in enumerate(nb.cells):
+        for _i, c in enumerate(nb.cells):
             if c.cell_type == "code" and "### END SOLUTION" in c.source and var in c.source:
                 c.source = c.source.replace("### END SOLUTION", f"{var} = {value}\n### END SOLUTION")
     return nb

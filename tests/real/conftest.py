@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 
 import pytest
-
 from real_helpers import RANDOM_SEQUENCES, skip_or_fail
 
 from ukva_widgets.real.probe import ProbeResult, probe_all, unavailable_reason

@@ -1,5 +1,5 @@
 """The engine against the running kernel, on every subset of the eight flags the book studies,
-and on scripted sequences of calls (the cases issue 10 lists, and random ones).
+and on scripted sequences of calls (the lifecycle cases of real/sequences.py, and random ones).
 
 For each subset a shell forked from init clones in the engine, and a caller clones on the real
 kernel; they must agree on the errno, on sharing VM/FS/FILES/SIGHAND, on the thread group and
@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from real_helpers import RANDOM_SEQUENCES, deny_kcmp, run_python
 
-from ukva_widgets.real import PROBED_FLAGS, ProbeResult, disagreements, flag_label, probe_many, subsets
 from ukva_widgets.engine import CloneFlags, parse_flags
+from ukva_widgets.real import PROBED_FLAGS, ProbeResult, disagreements, flag_label, probe_many, subsets
 from ukva_widgets.real.command import engine_answer
 from ukva_widgets.real.sequences import LISTED
 
@@ -31,7 +31,7 @@ def test_engine_answers_clone_as_the_running_kernel_does(kernel_answers, flags):
 
 
 # Beyond the 256: the other legacy flags one by one, and flag pairs that copy_process() or
-# kernel_clone() refuse with EINVAL before any capability check (FACTS.md section 2), so
+# kernel_clone() refuse with EINVAL before any capability check (notebooks/sources.ipynb §2), so
 # the answer does not depend on who runs the test. Namespace flags alone are left out:
 # the engine does not model namespaces and says so.
 MORE_FLAGS = {spec: int(parse_flags(spec)) for spec in (

@@ -1,5 +1,5 @@
 """Scripted sequences on the running kernel (ukva_widgets/real/sequences.py): what the kernel
-shows after the cases issue 10 lists, that the runs are reproducible and leave no task behind,
+shows after the lifecycle cases, that the runs are reproducible and leave no task behind,
 and how `ukva probe --sequences` reports. The agreement with the engine is judged in
 test_conformance.py."""
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import traitlets
 import pytest
+import traitlets
 
-from ukva_widgets.widgets import CloneExplorer
 from ukva_widgets.engine.flags import PRESETS
+from ukva_widgets.widgets import CloneExplorer
 
 
 def cells(w: CloneExplorer, cls: str) -> list[str]:

@@ -30,7 +30,7 @@ def test_moving_the_cpu_slider_in_the_browser_resimulates_in_place(browser):
 def test_more_threads_add_points_to_every_line(browser):
     w = CostPlot(threads=4, refs=2_000)
     browser.set(w.threads, value=12)
-    assert all(list(l.x) == [1, 2, 4, 8, 12] for marks in w.lines.values() for l in marks.values())
+    assert all(list(ln.x) == [1, 2, 4, 8, 12] for marks in w.lines.values() for ln in marks.values())
 
 
 def test_the_same_settings_give_the_same_text():
@@ -39,7 +39,7 @@ def test_the_same_settings_give_the_same_text():
 
 def test_each_design_differs_by_more_than_colour():
     w = CostPlot(refs=2_000)
-    styles = {(l.marker, l.line_style) for l in w.lines["tlb_misses"].values()}
+    styles = {(ln.marker, ln.line_style) for ln in w.lines["tlb_misses"].values()}
     assert len(styles) == 3
 
 
@@ -65,12 +65,12 @@ def test_per_mm_is_the_one_solid_thickest_line_drawn_on_top():
     w = CostPlot(threads=2, refs=2_000)
     lines = w.lines["tlb_misses"]
     mm = lines["per-mm"]
-    assert mm.line_style == "solid" and all(l.line_style != "solid" for d, l in lines.items() if d != "per-mm")
-    assert all(mm.stroke_width > l.stroke_width for d, l in lines.items() if d != "per-mm")
+    assert mm.line_style == "solid" and all(ln.line_style != "solid" for d, ln in lines.items() if d != "per-mm")
+    assert all(mm.stroke_width > ln.stroke_width for d, ln in lines.items() if d != "per-mm")
     figure = next(f for f in w.children[-1].children)
     assert figure.marks[-1] is mm
     # a line lying under per-mm still shows: its marker is bigger
-    assert all(mm.marker_size < l.marker_size for d, l in lines.items() if d != "per-mm")
+    assert all(mm.marker_size < ln.marker_size for d, ln in lines.items() if d != "per-mm")
 
 
 def test_designs_incorrect_on_smp_say_so_in_the_legend_by_the_model_checkers_verdict(browser):

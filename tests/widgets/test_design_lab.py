@@ -240,7 +240,7 @@ def test_check_with_spin_past_the_bound_finds_what_a_full_python_search_finds(br
     full = DesignLab(**{**settings, "max_states": 1_000_000})
     full.check()
     assert w.result.engine == "spin" and w.result.verdict == full.result.verdict == verdict
-    assert f"verdict (SPIN): " in w.text() and "(SPIN)" in w.verdict.value
+    assert "verdict (SPIN): " in w.text() and "(SPIN)" in w.verdict.value
     if verdict == "violation":  # SPIN's trail, replayed on the machine, is a shortest one too
         assert len(w.result.trace) == len(full.result.trace)
         assert [c.label for c in w.stepper.machine.history] == [c.label for c in w.result.trace]

@@ -11,7 +11,8 @@ from .task import Task, TaskStateError, WaitResult
 
 __all__ = [
     "CSIGNAL", "PRESETS", "SIGCHLD", "CloneFlags", "flag_names", "format_flags", "parse_flags",
-    "IoprioError", "Kernel", "WaitResult", "FS", "MM", "Files", "IOContext", "SemUndo", "SharedObject", "SigHand", "Signal",
+    "IoprioError", "Kernel", "WaitResult",
+    "FS", "MM", "Files", "IOContext", "SemUndo", "SharedObject", "SigHand", "Signal",
     "CLONE_RULES", "UNSHARE_RULES", "CloneError", "NotModelled", "Rule", "all_rules",
     "Task", "TaskStateError",
 ]
@@ -24,7 +25,8 @@ from .workloads import THREAD_FLAGS, make_tasks
 
 __all__ += [
     "ExploreResult", "explore", "random_run", "AddressSpace", "Region", "address_space", "slot_address",
-    "ukva_shows", "UkvaView", "ukva_view", "Choice", "Effects", "Machine", "Options", "StaleEntry", "Violation", "THREAD_FLAGS", "make_tasks",
+    "ukva_shows", "UkvaView", "ukva_view", "Choice", "Effects", "Machine", "Options", "StaleEntry", "Violation",
+    "THREAD_FLAGS", "make_tasks",
 ]
 __all__ += ["simulate_costs", "cost_curves"]
 

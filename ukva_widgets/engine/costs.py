@@ -14,7 +14,7 @@ design costs on a long synthetic run, for the book's plots.  The workload, drawn
 3. Each design is costed in its best local form, with one rule for every design:
    - a switch to another MM writes CR3: without PCID that flushes the whole TLB; with PCID the
      MM keeps its ASID, which is flushed only when new or stale (switch_mm_irqs_off,
-     FACTS.md §6);
+     notebooks/sources.ipynb §6);
    - the UKVA entry a CPU holds under an MM's ASID translates to a page: per-task, the last
      task this CPU ran in that MM; per-cpu, this CPU's; per-mm, the MM's.  A switch drops it
      (a page flush) only when it translates to another page than the incoming task needs, i.e.

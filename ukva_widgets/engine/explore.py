@@ -25,8 +25,8 @@ import functools
 import gc
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .machine import Choice, Machine, Violation
 from .transitions import FINISH, UPDATE, Setup
@@ -208,7 +208,7 @@ def _by_parts(setup: Setup, parts: list, search, max_states: int, progress, t0: 
     exact = not setup.can_evict()
     best: Outcome | None = None
     total, complete, cancelled = 0, True, False
-    for n, (label, part, count) in enumerate(parts):
+    for n, (label, part, _count) in enumerate(parts):
         name = f"{label} ({n + 1} of {len(parts)})"
         budget = max_states - total
         if budget < 1:

@@ -63,7 +63,8 @@ NEWER_THAN_THIS_KERNEL = {
     "CLONE_PIDFD_AUTOKILL": 1 << 36,
 }
 
-# What glibc passes (FACTS.md §5: sysdeps/unix/sysv/linux fork, vfork, clone-internal, spawni).
+# What glibc passes (notebooks/sources.ipynb §5: glibc nptl/pthread_create.c,
+# sysdeps/unix/sysv/linux arch-fork.h, spawni.c).
 # Exit signals: fork, vfork and posix_spawn send SIGCHLD (the engine's default for a new
 # process); pthread_create passes 0, which CLONE_THREAD turns into -1 anyway.
 PRESETS: dict[str, CloneFlags] = {

@@ -29,10 +29,20 @@ import signal
 from collections.abc import Iterable
 
 from . import invariants, lifecycle
-from .flags import (CLONE3_ONLY, CSIGNAL, NSIG, SIGCHLD, CloneFlags, check_flag_bits, format_flags,
-                    parse_flags)
-from .objects import (FS, MM, SA_NOCLDWAIT, SIG_DFL, Files, IOContext, SemUndo, SharedObject, SigHand,
-                      Signal, SignalFlags)
+from .flags import CLONE3_ONLY, CSIGNAL, NSIG, SIGCHLD, CloneFlags, check_flag_bits, format_flags, parse_flags
+from .objects import (
+    FS,
+    MM,
+    SA_NOCLDWAIT,
+    SIG_DFL,
+    Files,
+    IOContext,
+    SemUndo,
+    SharedObject,
+    SigHand,
+    Signal,
+    SignalFlags,
+)
 from .rules import CLONE_RULES, CloneError, CloneRequest, first_failure, refuse_unmodelled
 from .task import ZOMBIE, Task, TaskStateError, WaitResult, truncate_comm
 
@@ -397,7 +407,7 @@ class Kernel:
         return sorted(self._objects.values(), key=lambda o: (order[o.kind], o.id))
 
     def kcmp(self, a: Task, b: Task, kind: str | int) -> int:
-        """kcmp(2) (kernel/kcmp.c, FACTS.md §4): 0 if both tasks point at the same object (or both
+        """kcmp(2) (kernel/kcmp.c, notebooks/sources.ipynb §4): 0 if both tasks point at the same object (or both
         at none, as with a lazily allocated io_context or undo list), else 1 or 2 ordering the two;
         the kernel orders obfuscated pointers, the engine object ids."""
         name = KCMP_NUMBERS.get(kind, kind) if isinstance(kind, int) else kind

@@ -1,6 +1,6 @@
 """What one MM's address space looks like with a UKVA in it, and what the UKVA shows.
 
-The addresses are those of i386 with the 3G/1G split the 2002 thread argued about (FACTS.md §1:
+The addresses are those of i386 with the 3G/1G split the 2002 thread argued about (notebooks/sources.ipynb §1:
 Linus kept 3/1G): user space below PAGE_OFFSET, the kernel above it, and the UKVA as Martin
 Bligh proposed it, a fixed amount of space between the top of the user stack and PAGE_OFFSET
 (<2156501334.1029532543@[10.10.2.3]>).  The user regions are illustrative, not read from a

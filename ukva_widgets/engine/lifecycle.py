@@ -1,5 +1,5 @@
 """A task's life after clone(): exit, wait, execve and unshare, following kernel/exit.c,
-fs/exec.c (begin_new_exec, de_thread) and kernel/fork.c (ksys_unshare); FACTS.md §3.
+fs/exec.c (begin_new_exec, de_thread) and kernel/fork.c (ksys_unshare); notebooks/sources.ipynb §3.
 
 Each function checks everything first and only then changes state, so a refused call changes nothing.
 """

@@ -16,19 +16,33 @@ from __future__ import annotations
 import copy
 import difflib
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from .layout import slot_address
 from .options import CACHES, COUNTERS, DESIGNS, FILLS, MAX_TASKS, PAGE_TABLES, PLACEMENTS, SLOTS, Options
-from .transitions import (COLOURS, FINISH, HOLE, PER_CPU, PER_MM, PER_TASK, READ, SHARED, SHARED_KEY_PHYSICAL,
-                          SWITCH, UPDATE, WRITE, Setup)
+from .transitions import (
+    COLOURS,
+    FINISH,
+    HOLE,
+    PER_CPU,
+    PER_MM,
+    PER_TASK,
+    READ,
+    SHARED,
+    SHARED_KEY_PHYSICAL,
+    SWITCH,
+    UPDATE,
+    WRITE,
+    Setup,
+)
 
 if TYPE_CHECKING:
     from .kernel import Kernel
     from .task import Task
 
 # The settings' names live in options.py; views import them from here with the Machine.
-__all__ = ["CACHES", "COLOURS", "COUNTERS", "DESIGNS", "FILLS", "PAGE_TABLES", "PLACEMENTS", "SLOTS", "SHARED_KEY_PHYSICAL",
+__all__ = ["CACHES", "COLOURS", "COUNTERS", "DESIGNS", "FILLS", "PAGE_TABLES", "PLACEMENTS", "SLOTS",
+           "SHARED_KEY_PHYSICAL",
            "Choice", "Effects", "Machine", "Options", "Pick", "StaleEntry", "Violation"]
 
 
@@ -101,7 +115,7 @@ class StaleEntry:
         return f"stale: page table says {self.current_label}"
 
     def __iter__(self):
-        # Unpacks as (cpu, vpage, cached, current), the form issue 11 names.
+        # Unpacks as (cpu, vpage, cached, current), the short form a test or a reader can write.
         return iter((self.cpu, self.vpage, self.cached, self.current))
 
 
@@ -125,7 +139,7 @@ class Effects:
         return "\n".join((str(self.choice),) + tuple("  " + line for line in self.lines))
 
 
-Pick = Union[Choice, str, int]
+Pick = Choice | str | int
 
 
 class Machine:
@@ -254,7 +268,7 @@ class Machine:
 
     # -- lazy TLB references ---------------------------------------------------------------
     def _pass_lazy(self, choice: Choice, before: tuple, after: tuple) -> tuple[int, ...]:
-        """The lazy mm_count references after a step, by the scheduler's rules (FACTS.md §6,
+        """The lazy mm_count references after a step, by the scheduler's rules (notebooks/sources.ipynb §6,
         kernel/sched/core.c context_switch): user -> kernel grabs the MM it leaves loaded
         (mmgrab_lazy_tlb); kernel -> kernel passes that reference along; kernel -> user drops it
         once the switch is done.  Then checked: exactly one reference per lazy CPU, on the MM it
@@ -338,9 +352,9 @@ class Machine:
             if c != actor and choice.action in ("update", "finish") and old[4] != new[4]:
                 ipis.append((actor, c))
                 lines.append(f"cpu{actor} sends a shootdown IPI to cpu{c}")
-            for a, v, p in gone:
+            for _a, v, p in gone:
                 lines.append(f"cpu{c} drops its TLB entry {slot_address(v):#010x}->{self.page_label(p)}")
-            for a, v, p in came:
+            for _a, v, p in came:
                 lines.append(f"cpu{c} loads a TLB entry {slot_address(v):#010x}->{self.page_label(p)}")
         ptes = []
         s = self.setup
@@ -438,7 +452,6 @@ class Machine:
         """Why cpu `c` still held an old translation of (m, vpage): the step that remapped it
         last, and whether c then had m loaded (no shootdown reached it) or kept m's entries
         under a PCID while it ran another MM (switch_mm reused the ASID unflushed)."""
-        s = self.setup
         for i in range(len(self.effects) - 1, -1, -1):
             e = self.effects[i]
             if not any(mm == m and v == vpage for mm, v, _, _ in e.ptes):
@@ -534,13 +547,13 @@ class Machine:
         s = self.setup
         cpus, ptes, mm_gen, (_, pending), caches = self.state
         lines = [self.options.text()]
-        for c, (cur, loaded, asid, _, _, tlb) in enumerate(cpus):
-            lazy = (f" (lazy, holds an mm_count reference)" if loaded >= 0 and (cur < 0 or not s.user[cur])
+        for c, (cur, loaded, _asid, _, _, tlb) in enumerate(cpus):
+            lazy = (" (lazy, holds an mm_count reference)" if loaded >= 0 and (cur < 0 or not s.user[cur])
                     else "")
             if cur >= 0 and pending[cur] is not None:
                 o, base, k = pending[cur]
                 lazy = f" (updating {self.object_label(o)}: copied v{base}, mapped in {k} of {len(s.obj_maps[o])} MMs)"
-            entries = ", ".join(f"{'asid%d ' % a if s.n_asids > 1 else ''}{slot_address(v):#010x}->"
+            entries = ", ".join(f"{f'asid{a} ' if s.n_asids > 1 else ''}{slot_address(v):#010x}->"
                                 f"{self.page_label(p)}" for a, v, p in tlb) or "empty"
             lines.append(f"cpu{c}: {self.task_label(cur)}, loaded {self.mm_label(loaded)}{lazy}; TLB: {entries}")
         for m in range(len(s.mms)):
@@ -553,7 +566,7 @@ class Machine:
                 lines.append(f"{whose}{self.mm_label(m)} page table: {maps}; tlb_gen {mm_gen[m]}; "
                              f"cpumask {{{', '.join(mask)}}}; mm_count {self.mm_count(m)}")
         for p, (truth, memory, cache) in enumerate(caches):
-            held = ", ".join(f"{'phys' if k < 0 else 'colour %d' % k}=v{g}{'*' if d else ''}"
+            held = ", ".join(f"{'phys' if k < 0 else f'colour {k}'}=v{g}{'*' if d else ''}"
                              for k, g, d in cache) or "empty"
             at = ", ".join(f"{self.mm_label(m)} at {slot_address(v):#010x}"
                            for m, v in enumerate(s.cached_vpage[p]) if v >= 0)

@@ -1,4 +1,4 @@
-"""The objects tasks share, each with the reference counter the kernel keeps for it (FACTS.md §3).
+"""The objects tasks share, each with the reference counter the kernel keeps for it (notebooks/sources.ipynb §3).
 
 MM is mm_struct, FS fs_struct, Files files_struct, SigHand sighand_struct, Signal signal_struct
 (the thread group), IOContext io_context, SemUndo the SysV semaphore undo list. The Kernel changes

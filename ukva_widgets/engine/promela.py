@@ -181,12 +181,12 @@ class _Exporter:
         if self.s.tlb_size >= self.tlb_slots:
             return  # it cannot overfill
         base, new = c * self.tlb_slots, f"as[{c}] * {self.nv} + {v}"
-        w(f"if", f":: tn[{c}] > {self.s.tlb_size} ->")
-        w(f"   tj = 0;",
-          f"   do",
+        w("if", f":: tn[{c}] > {self.s.tlb_size} ->")
+        w("   tj = 0;",
+          "   do",
           f"   :: tj < {self.tlb_slots} && (tl[{base} + tj] == 0 || tj == {new}) -> tj++",
-          f"   :: else -> break",
-          f"   od;",
+          "   :: else -> break",
+          "   od;",
           f"   tl[{base} + tj] = 0; tn[{c}]--")
         w(":: else -> skip", "fi;")
 

@@ -1,6 +1,6 @@
 """Every check clone() and unshare() make before they change anything, one named Rule each.
 
-Read CLONE_RULES next to kernel/fork.c (torvalds/linux 07c3ef58223e; FACTS.md §2): clone3's own
+Read CLONE_RULES next to kernel/fork.c (torvalds/linux 07c3ef58223e; notebooks/sources.ipynb §2): clone3's own
 argument checks (clone3_args_valid), then kernel_clone(), then the guard clauses at the top of
 copy_process(), then the checks made while copying resources (copy_fs, copy_namespaces). The first
 rule that fires is the error, as in the kernel. UNSHARE_RULES follow check_unshare_flags().

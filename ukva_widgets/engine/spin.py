@@ -24,8 +24,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import promela
 from .explore import PROGRESS_EVERY, Outcome, Progress

@@ -19,7 +19,7 @@ Being pure functions of small immutable inputs, `fill`, `flush_page`, `forget_st
 `switch_mm` and `shoot_down` (per CPU) are memoised: the explorer asks the same questions of
 the same TLBs again and again.  Each memo is a dict emptied when it reaches MEMO_SIZE entries,
 so it never grows without bound.
-Sources: FACTS.md §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid).
+Sources: notebooks/sources.ipynb §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid).
 """
 
 from __future__ import annotations

@@ -7,24 +7,24 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
 
 1. Tasks.  The machine runs tasks of a `Kernel` (kernel.py, task.py).  Which page table a task uses is
    decided by its `mm`: tasks made with CLONE_VM share one MM and so one page table, a forked
-   task gets its own (FACTS.md §3).  Kernel threads have no MM.  Each CPU also has an idle task.
+   task gets its own (notebooks/sources.ipynb §3).  Kernel threads have no MM.  Each CPU also has an idle task.
 2. CPUs and TLBs.  Each CPU has a current task, a loaded MM (its CR3) and a TLB of bounded size
    (tlb.py).  Without PCID entries are untagged and a CR3 write drops them all; with PCID each
-   CPU keeps 6 ASID slots, reused by MM and flushed only when stale (FACTS.md §6).
+   CPU keeps 6 ASID slots, reused by MM and flushed only when stale (notebooks/sources.ipynb §6).
 3. switch_mm.  Switching to a task of the loaded MM skips the CR3 write, as x86
    switch_mm_irqs_off does; a kernel thread or the idle task keeps the previous MM loaded
    (lazy TLB).  A CPU is in an MM's cpumask while it has that MM loaded.  A lazy CPU holds one
    mm_count reference on the MM it keeps: taken on a user -> kernel switch, passed along on
-   kernel -> kernel switches, dropped on kernel -> user (kernel/sched/core.c, FACTS.md §6);
+   kernel -> kernel switches, dropped on kernel -> user (kernel/sched/core.c, notebooks/sources.ipynb §6);
    machine.py's `Machine` keeps and checks these (they are not part of the explored state).
 4. Page tables.  `page_tables="shared"`: one page table per MM, which every CPU running the MM
    walks, as on Linux.  `page_tables="per-cpu"`: each CPU has its own copy of each MM's page
    table, so a switch can rewrite this CPU's copy without touching what the other CPUs walk
-   (what Linus Torvalds' reply calls per-CPU page tables; FACTS.md §1).  An update of a slot
+   (what Linus Torvalds' reply calls per-CPU page tables; notebooks/sources.ipynb §1).  An update of a slot
    writes every copy.
 5. The UKVA.  A kernel area at a fixed address (layout.py).  What it shows is the `design`
    (the three places Linus Torvalds weighed in his reply to Martin Bligh, 16 Aug 2002,
-   <Pine.LNX.4.44.0208162134440.2497-100000@home.transmeta.com>; FACTS.md §1):
+   <Pine.LNX.4.44.0208162134440.2497-100000@home.transmeta.com>; notebooks/sources.ipynb §1):
    - "per-task": the running task's page.  With hardware fill the switch rewrites the UKVA
      entry of the task's page table (this CPU's copy under per-CPU page tables), which the MM's
      other tasks share; with software fill the switch drops the CPU's UKVA entry and the
@@ -39,12 +39,12 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
 6. Fills.  A TLB miss under `fill="hardware"` walks the page table the CPU has loaded, as x86
    does; under `fill="software"` it traps to a handler that loads the current task's
    (per-task) or this CPU's (per-cpu) page, or walks the page table (per-mm), as MIPS's
-   generated handlers or sparc64's TSB miss trap may (FACTS.md §6).
+   generated handlers or sparc64's TSB miss trap may (notebooks/sources.ipynb §6).
 7. Updates (per-mm).  "update slot files#2" remaps the slot to a fresh page (a copy of the
    version the updater's MM maps, one version newer), as growing a file table would.
    - `smp_safe=True` takes the lock, bumps the MM's tlb_gen, flushes the local entry and sends
      a shootdown IPI to every other CPU in the cpumask that is not lazy; lazy or switched-away
-     CPUs catch up on tlb_gen when they load the MM again (flush_tlb_mm_range, FACTS.md §6).
+     CPUs catch up on tlb_gen when they load the MM again (flush_tlb_mm_range, notebooks/sources.ipynb §6).
      For an object mapped in one MM that is one step.
    - `smp_safe=False` takes no lock, bumps no tlb_gen and sends no IPI: the update is two steps,
      "begin" (copy the version its MM maps to a new page) and "finish" (map the copy and flush
@@ -62,7 +62,7 @@ SMPStepper widget through machine.py's `Machine`, `random_run`) is separate from
    or the physical one (`cache="physical"`).  A virtually indexed cache has COLOURS page
    colours (ARM's SHMLBA is 4 pages): two mappings of one page at addresses of different
    colour are held in two lines, aliases, which is why Linux needs flush_dcache_page there and
-   not on physically indexed IA32 (Documentation/core-api/cachetlb.rst, FACTS.md §7).  Where
+   not on physically indexed IA32 (Documentation/core-api/cachetlb.rst, notebooks/sources.ipynb §7).  Where
    each MM puts such a page is `shared_placement`: "per-mm allocator" takes each MM's first
    free slot, so the colours differ whenever the MMs' layouts do; "same colour" puts every
    mapping of a page at a slot of one colour, as SHMLBA alignment does, and no alias can form.
@@ -84,7 +84,8 @@ from __future__ import annotations
 import copy
 import math
 from bisect import bisect_left, insort
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import tlb as T
 from .options import DESIGNS, Options
@@ -93,8 +94,8 @@ if TYPE_CHECKING:
     from .task import Task
 
 SLOT_KINDS = ("files", "sighand")
-N_PCID_ASIDS = 6  # TLB_NR_DYN_ASIDS on x86 (FACTS.md §6)
-COLOURS = 4       # page colours of the virtually indexed cache: ARM's SHMLBA is 4 pages (FACTS.md §7)
+N_PCID_ASIDS = 6  # TLB_NR_DYN_ASIDS on x86 (notebooks/sources.ipynb §6)
+COLOURS = 4       # page colours of the virtually indexed cache: ARM's SHMLBA is 4 pages (notebooks/sources.ipynb §7)
 
 # Choice kinds and the counters' positions, as small ints for the explorer's hot loop.
 SWITCH, READ, UPDATE, WRITE, EVICT, FINISH = range(6)
@@ -315,7 +316,7 @@ class Setup:
             find(("o", o))
             for m, v in maps:
                 join(("o", o), ("v", m, v))
-        for i, reads in enumerate(self.task_reads):
+        for i, _reads in enumerate(self.task_reads):
             m = self.task_mm[i]
             for v in self.read_pages[i]:
                 o, p, _ = self.read_info[i][v]
@@ -836,9 +837,9 @@ class Setup:
             pending = pending[:cur] + (mine,) + pending[cur + 1:]
         rows = list(ptes)
         if self.per_cpu_tables:
-            t = m * self.copies
-            old = rows[t + c][vpage]
-            for t in range(t, t + self.copies):
+            first = m * self.copies
+            old = rows[first + c][vpage]
+            for t in range(first, first + self.copies):
                 row = list(rows[t])
                 row[vpage] = page
                 rows[t] = tuple(row)

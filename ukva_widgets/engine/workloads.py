@@ -6,7 +6,7 @@ from __future__ import annotations
 from .kernel import Kernel
 from .task import Task
 
-# The sharing part of what glibc's pthread_create passes (FACTS.md §5).
+# The sharing part of what glibc's pthread_create passes (notebooks/sources.ipynb §5).
 THREAD_FLAGS = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 
 

@@ -225,7 +225,7 @@ def _choose_items(path: Path, nb: NotebookNode | None, item_ids: list[str] | Non
     return ids, ",".join(chapters) or None, "the notebook (its file name names no chapter)"
 
 
-def grade(path: Path, grading_seed: int, limits: Limits = Limits(),
+def grade(path: Path, grading_seed: int, limits: Limits = Limits(),  # noqa: B008 (Limits is a frozen dataclass)
           item_ids: list[str] | None = None, chapter: str | None = None,
           owner: tuple[str, int] | None = None) -> SubmissionGrade:
     """Grade one submission; never raises for anything the submission contains. `owner` is

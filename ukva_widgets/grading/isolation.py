@@ -13,7 +13,8 @@ sandbox, via a symlink only the grader's private work directory holds, so nothin
 writes ever lands on the host's disks. Once the kernel has bound them (before any student code
 runs), `pin_sockets` opens them without following symlinks and the grader connects only through
 /proc/self/fd links to those descriptors: whatever the kernel does to its $HOME/.ipc afterwards,
-a reconnection reaches the same sockets, never a path of the host. The environment is an allow-list. bwrap was chosen over our own unshare/clone code because it is small,
+a reconnection reaches the same sockets, never a path of the host. The environment is an allow-list.
+bwrap was chosen over our own unshare/clone code because it is small,
 audited, used by Flatpak, and fails closed: any namespace or mount it cannot make stops it.
 
 Limits per submission, across all its processes: when the grader is root, a memory cgroup
@@ -462,7 +463,8 @@ class Sandbox:
                 self.socket_prefix = f"{self.link}{HOME}/.ipc/kernel"
                 cg = (f"memory {memory_mib} MiB in all (cgroup {self.cgroup.version}); pids {processes}"
                       if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS) and in all "
-                      f"(polled every {WATCH_SECONDS:g} s; no cgroup writable{'' if root else ', not root'}); processes "
+                      f"(polled every {WATCH_SECONDS:g} s; no cgroup writable{'' if root else ', not root'}); "
+                      f"processes "
                       f"{processes} (RLIMIT_NPROC in its user ns)")
                 if self.cgroup is None:
                     self.watch_bytes = memory_mib << 20
@@ -569,7 +571,7 @@ class Sandbox:
         for proc in self.launched:
             if proc.returncode is not None:  # reaped already: its pid may belong to another process
                 continue
-            for target in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
+            for target in (lambda p=proc: os.killpg(p.pid, signal.SIGKILL), proc.kill):
                 try:
                     target()
                 except (ProcessLookupError, PermissionError, OSError):

@@ -8,8 +8,9 @@ even where it lives under /root, or the grader's work directory is in a private 
 killed when the grader dies; fork bwrap, which (as root: after becoming uid/gid 65534 with no
 supplementary groups) asks to die with this process; point the grader's link at the sandbox's
 root (/proc/PID/root, where the kernel's sockets are), and wait for bwrap, exiting with its status.
-This process keeps the grader's uid, so the link's directory stays the grader's alone. jupyter_client stops "the kernel" by killing this
-process's group, which holds this process and bwrap (the sandbox is in a session of its own);
+This process keeps the grader's uid, so the link's directory stays the grader's alone. jupyter_client stops
+"the kernel" by killing this process's group, which holds this process and bwrap (the sandbox is in a session
+of its own);
 bwrap's --die-with-parent and the pid namespace take everything inside down with them.
 """
 

@@ -87,7 +87,7 @@ class AnswerError(ValueError):
     """The answer has the wrong shape (a list where a dict was asked...): nothing to judge."""
 
 
-# Scoring that pays only for knowledge (issue 13): what a guess that knows nothing earns is 0.
+# Scoring that pays only for knowledge: what a guess that knows nothing earns is 0.
 SCORING = ("Scoring: an empty, None or all-the-same answer (every part the same option) earns 0 "
            "unless it is entirely right; in a set answer each wrong pick cancels a right one "
            "(never below 0), and picking every option earns 0.")

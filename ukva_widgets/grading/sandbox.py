@@ -31,7 +31,8 @@ from .isolation import Sandbox, SandboxUnavailable, check_bwrap, shutdown_all
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-__all__ = ["KernelMessageError", "Limits", "Run", "SandboxUnavailable", "check_available", "run_submission", "shutdown_all"]
+__all__ = ["KernelMessageError", "Limits", "Run", "SandboxUnavailable", "check_available", "run_submission",
+           "shutdown_all"]
 
 MIB = 1 << 20
 COLLECTED_BYTES = 16 * MIB  # one item's record (to_plain bounds an honest one far below this)
@@ -156,7 +157,6 @@ def _guarded_socket(self, channel: str, identity: bytes | None = None):
 def _was_cut(kc) -> bool:
     """Whether ZMQ cut any of the grader's connections to this (live) kernel: it sent a frame
     over MESSAGE_BYTES (or broke the protocol); what it sent then was lost."""
-    import zmq
 
     cut = False
     for monitor in getattr(kc, "ukva_monitors", []):

@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
     agent((void *)idx);
     return 0;
 }
-""" % {"SLOTS": SLOTS, "HEADER_SIZE": HEADER_SIZE, "SHM_SIZE": SHM_SIZE}
+""" % {"SLOTS": SLOTS, "HEADER_SIZE": HEADER_SIZE, "SHM_SIZE": SHM_SIZE}  # noqa: UP031 (C braces)
 
 
 def compiler() -> str | None:

@@ -219,7 +219,7 @@ def _kernel_name() -> str:
 
 def render_one(row: Row) -> str:
     """Kernel and engine side by side, one line per thing compared."""
-    from ukva_widgets.real.probe import SHARED_RESOURCES, ProbeResult
+    from ukva_widgets.real.probe import SHARED_RESOURCES
 
     def cells(r: ProbeResult) -> list[str]:
         if not r.available:

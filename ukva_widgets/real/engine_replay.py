@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 
 from ukva_widgets.engine import CloneError, IoprioError, Kernel, NotModelled, TaskStateError
 from ukva_widgets.real.agent import AGENT_NAME
-from ukva_widgets.real.sequences import (FILES, FS, IO, NEWIPC, PARENT, SIGCHLD, SIGHAND, SYSVSEM,
-                                         THREAD, VFORK, VM)
+from ukva_widgets.real.sequences import FILES, FS, IO, NEWIPC, PARENT, SIGCHLD, SIGHAND, SYSVSEM, THREAD, VFORK, VM
 
 AGENT_PATH = f"/ukva/{AGENT_NAME}"   # only its basename shows (as comm), so any directory will do
 KCMP_KINDS = (("vm", "KCMP_VM"), ("files", "KCMP_FILES"), ("fs", "KCMP_FS"), ("sighand", "KCMP_SIGHAND"),

@@ -47,7 +47,7 @@ _REFUSED_FLAGS = {
     0x00080000: "CLONE_SETTLS needs a thread-local-storage block for the child, "
                 "which the probe does not build",
 }
-CSIGNAL = 0xFF   # the low byte of a legacy clone() flag word is the exit signal (FACTS.md section 2)
+CSIGNAL = 0xFF   # the low byte of a legacy clone() flag word is the exit signal (notebooks/sources.ipynb §2)
 
 # kcmp(2)'s number per architecture (arch/x86/entry/syscalls/syscall_64.tbl;
 # include/uapi/asm-generic/unistd.h for arm64).
@@ -75,7 +75,7 @@ class ProbeResult:
     ``shares`` maps each kcmp(2) resource to True when caller and child point at the
     same object. kcmp compares pointers, so two tasks that both lack an io_context or a
     SysV undo list (both allocated lazily) compare equal: ``io`` and ``sysvsem`` are
-    True for a plain fork (kernel/kcmp.c; FACTS.md section 4). None means kcmp refused.
+    True for a plain fork (kernel/kcmp.c; notebooks/sources.ipynb §4). None means kcmp refused.
     """
 
     flags: int

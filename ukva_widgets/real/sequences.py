@@ -56,7 +56,7 @@ VM, FS, FILES, SIGHAND = 0x100, 0x200, 0x400, 0x800
 VFORK, PARENT, THREAD, SYSVSEM, NEWIPC, IO = 0x4000, 0x8000, 0x10000, 0x40000, 0x08000000, 0x80000000
 T = VM | FS | FILES | SIGHAND | THREAD          # a thread, as pthread_create makes one (less SYSVSEM)
 
-# The cases issue 10 names, each a sequence a single call cannot show.
+# The lifecycle cases, each a sequence a single call cannot show.
 LISTED: dict[str, list[list]] = {
     "exec after a custom exit signal": [
         ["clone", 0, SIGUSR1, 1], ["exec", 1]],

@@ -395,7 +395,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # -I left our folder out
-    from worker import kernel_can_be_asked                             # the probe's own check
+    from worker import kernel_can_be_asked  # the probe's own check
     why = kernel_can_be_asked(spec["kcmp_nr"])
     out = sys.stdout
     out.write(json.dumps({"available": not why, "why": why, "privileged": privileged()}) + "\n")

@@ -27,7 +27,7 @@ KCMP_TYPES = {"vm": 1, "fs": 3, "files": 2, "sighand": 4, "io": 5, "sysvsem": 6}
 
 # waitpid(2)'s __WALL: also wait for children whose exit signal is not SIGCHLD (a
 # CLONE_PARENT child takes the exit signal of the caller's group leader: kernel/fork.c
-# copy_process, FACTS.md section 3).
+# copy_process, notebooks/sources.ipynb §3).
 WALL = 0x40000000
 # <linux/prctl.h>
 PR_SET_NAME = 15

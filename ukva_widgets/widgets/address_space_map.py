@@ -5,7 +5,7 @@ one page table maps there now, ✓ or ✗.
 
 The layout and the answers are the engine's (engine/layout.py: address_space, ukva_view); the
 machine moves only when the learner schedules a task on a CPU (a Machine step). The addresses are
-i386's with the 3G/1G split the 2002 thread kept (FACTS.md §1), as engine/layout.py models them.
+i386's with the 3G/1G split the 2002 thread kept (notebooks/sources.ipynb §1), as engine/layout.py models them.
 
 CSS classes for browser tests: "ukva-address-space-map", "ukva-asm-design" (design dropdown),
 "ukva-asm-task" (whose address space), "ukva-asm-cpu<N>" (what runs on CPU N), "ukva-regions"

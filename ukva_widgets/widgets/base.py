@@ -29,7 +29,7 @@ KIND_COLOUR = {
 OK_COLOUR = OKABE_ITO["green"]
 BAD_COLOUR = OKABE_ITO["vermillion"]
 # The Task attribute holding each kind of shared object, in the order copy_process() copies them
-# (kernel/fork.c at 07c3ef58223e: copy_mm ... copy_signal ... copy_io; FACTS.md §3).
+# (kernel/fork.c at 07c3ef58223e: copy_mm ... copy_signal ... copy_io; notebooks/sources.ipynb §3).
 KIND_ATTR = {"mm": "mm", "fs": "fs", "files": "files", "sighand": "sighand", "signal": "signal",
              "io": "io_context", "sysvsem": "sysvsem"}
 

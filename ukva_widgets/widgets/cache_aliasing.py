@@ -4,7 +4,7 @@ read through the other (the stale read), and with a physically indexed cache it 
 
 Why it matters: Linus's third condition on a per-MM UKVA — nothing shared between MMs may go in
 it on virtual caches (seed, <Pine.LNX.4.44.0208162134440.2497-100000@home.transmeta.com>;
-Documentation/core-api/cachetlb.rst, FACTS.md §7). The machine (per-mm design, shared_page=True)
+Documentation/core-api/cachetlb.rst, notebooks/sources.ipynb §7). The machine (per-mm design, shared_page=True)
 models the cache and judges every read; this view draws it as a picture (two virtual addresses ->
 their cache lines -> one physical page, a line older than the last write marked stale) above the
 SMPStepper it extends, whose CPUs and TLBs (which do not matter here) fold away.

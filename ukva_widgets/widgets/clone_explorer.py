@@ -1,4 +1,4 @@
-"""CloneExplorer: tick clone() flags (or pick a glibc preset: the flags glibc passes, FACTS.md §5, as
+"""CloneExplorer: tick clone() flags (or pick a glibc preset: the flags glibc passes, notebooks/sources.ipynb §5, as
 engine/flags.py PRESETS) and see what the child shares with its caller.
 
 The engine does the clone; this view only draws the result in three columns, "caller's own | shared |
@@ -18,12 +18,24 @@ button), "ukva-probe-result", plus the base class "ukva-error".
 
 from __future__ import annotations
 
-import traitlets
 import ipywidgets as W
+import traitlets
 
 from ..engine import PRESETS, CloneError, CloneFlags, Kernel, NotModelled, flag_names, parse_flags
-from .base import (BAD_COLOUR, KIND_ATTR, KIND_COLOUR, OK_COLOUR, USER_ERRORS, ErrorBox, UkvaWidget, badge,
-                   errno_name, esc, label_of, scroll_box)
+from .base import (
+    BAD_COLOUR,
+    KIND_ATTR,
+    KIND_COLOUR,
+    OK_COLOUR,
+    USER_ERRORS,
+    ErrorBox,
+    UkvaWidget,
+    badge,
+    errno_name,
+    esc,
+    label_of,
+    scroll_box,
+)
 
 # The flags that decide what the picture shows, beside it; the rest fold under "more flags".
 MAIN_FLAGS = ["CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_THREAD", "CLONE_IO", "CLONE_SYSVSEM"]
@@ -218,7 +230,7 @@ class CloneExplorer(UkvaWidget):
         caller, child = self.caller, self.child
         cell = "padding:2px 1px;vertical-align:middle;text-align:center"
         who = (f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">caller pid {caller.pid}</span>',
-               f'<span style="color:var(--jp-ui-font-color2)">both</span>',
+               '<span style="color:var(--jp-ui-font-color2)">both</span>',
                f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">child pid {child.pid}</span>' if child
                else f'<span style="{_CHIP};border:2px solid {BAD_COLOUR}">no child</span>')
         head = "".join(f'<th style="{cell};font-weight:600;white-space:nowrap">{t}</th>'

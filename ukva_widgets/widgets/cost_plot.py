@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 
 import ipywidgets as W
-from bqplot import Axis, Figure, Lines, LinearScale, LogScale
+from bqplot import Axis, Figure, LinearScale, Lines, LogScale
 
 from ..engine import Machine, explore, make_tasks
 from ..engine.costs import cost_curves

@@ -2,7 +2,7 @@
 shortest counterexample in an embedded SMPStepper.
 
 The tasks come from the task engine (threads share an MM by CLONE_VM, processes get their own by
-dup_mm: kernel/fork.c copy_mm, FACTS.md §3); the machine, its options and their validation, and
+dup_mm: kernel/fork.c copy_mm, notebooks/sources.ipynb §3); the machine, its options and their validation, and
 the verdict are the engine's (Machine, explore).
 
 The "check" button runs the search in a background thread, so the kernel stays free to show its
@@ -36,9 +36,9 @@ from ..engine.transitions import SLOT_KINDS
 from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
 from .smp_stepper import SMPStepper
 
-# How the tasks are made: the clone flags that decide what they share (FACTS.md §5 for pthreads).
+# How the tasks are made: the clone flags that decide what they share (notebooks/sources.ipynb §5 for pthreads).
 # Without CLONE_FILES and CLONE_SIGHAND each clone gets its own files and sighand tables (dup_fd,
-# a fresh sighand: FACTS.md §3), so under per-mm each needs slots of its own.
+# a fresh sighand: notebooks/sources.ipynb §3), so under per-mm each needs slots of its own.
 WORKLOADS = {
     "threads": "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM",
     "threads sharing only the VM": "CLONE_VM",

@@ -63,7 +63,7 @@ def machine_svg(machine: Machine) -> str:
     # Room in each CPU for as many entries as its TLB can ever hold here, so stepping does not resize it.
     most = min(s.tlb_size, max(len(row) for row in ptes) * s.n_asids)
     y = 0.0
-    for c, (cur, loaded, asid, _rr, _asids, tlb) in enumerate(cpus):
+    for c, (cur, loaded, _asid, _rr, _asids, tlb) in enumerate(cpus):
         lazy = loaded >= 0 and (cur < 0 or not s.user[cur])
         bad_cpu = v is not None and v.cpu == c
         rows = max(len(tlb), most, 1)
@@ -81,7 +81,7 @@ def machine_svg(machine: Machine) -> str:
         if not tlb:
             parts.append(f'<text x="{CPU_X + 14}" y="{ey + 15}" style="{MUTED}">TLB empty</text>')
         for a, vpage, page in tlb:
-            label = ("asid%d " % a if s.n_asids > 1 else "") + f"{slot_address(vpage):#010x}"
+            label = (f"asid{a} " if s.n_asids > 1 else "") + f"{slot_address(vpage):#010x}"
             current = stale.get((c, a, vpage))
             bad = bad_cpu and slot_address(vpage) == v.address
             entry = _Entry(CPU_X + 8, ey, CPU_W - 16, page, (c, a, vpage))

@@ -319,7 +319,7 @@ class TaskTree(UkvaWidget):
                           f"display:flex;flex-direction:column;justify-content:center;white-space:nowrap;"
                           f'background:var(--jp-layout-color{2 if shared else 1})">'
                           f"<span><b>{esc(_short(obj))}</b> ×{esc(obj.refcount)}</span>"
-                          + (f'<span style="font-size:10px;color:var(--jp-ui-font-color2)">also held by another row</span>'
+                          + ('<span style="font-size:10px;color:var(--jp-ui-font-color2)">also held by another row</span>'
                              if elsewhere else "")
                           + (f'<span style="font-size:10px">{note}</span>' if note else "") + "</div></td>")
             tr.append("</tr>")

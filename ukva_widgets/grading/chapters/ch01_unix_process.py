@@ -1,7 +1,7 @@
 """Chapter 01 exercises: the traditional Unix process — fork copies, wait reports, one u-area.
 
 Sources: fork(2), wait(2) and Python's os module for 1.1-1.3; 4.2BSD `struct user`
-(its user.h, via dspinellis/unix-history-repo; FACTS.md section 8) for 1.4.
+(its user.h, via dspinellis/unix-history-repo; notebooks/sources.ipynb §8) for 1.4.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def _judge_wait_status(settings: dict[str, Any], answer: Any) -> list[Part]:
 
 register(Item("1.3", "read a child's exit status", 1.0, _make_wait_status, _judge_wait_status))
 
-# 4.2BSD struct user (FACTS.md section 8): what a process had exactly one of, in its u-area,
+# 4.2BSD struct user (notebooks/sources.ipynb §8): what a process had exactly one of, in its u-area,
 # against tables the whole system had one of (never per process).
 U_AREA = {
     "the open file table (u_ofile)": True,
@@ -156,7 +156,7 @@ def _judge_u_area(settings: dict[str, Any], answer: Any) -> list[Part]:
 
 register(Item("1.4", "what lived in the u-area", 1.0, _make_u_area, _judge_u_area))
 
-# 1.5 predict-then-explain: what fork copies and what it shares (fork(2), FACTS.md section 8).
+# 1.5 predict-then-explain: what fork copies and what it shares (fork(2), notebooks/sources.ipynb §8).
 reason_item("1.5", "predict, then explain what fork copies", (
     Question(
         "A process runs\n\n    fd = os.open(\"/etc/services\", os.O_RDONLY)\n    pid = os.fork()\n"

@@ -1,7 +1,7 @@
 """Chapter 02 exercises: tasks and clone() — what a child shares, which flags do what, which fail.
 
 Every expected answer comes from the engine (ukva_widgets.engine), which follows kernel/fork.c
-copy_process() (FACTS.md sections 2 and 3); glibc's thread flags are FACTS.md section 5.
+copy_process() (notebooks/sources.ipynb §2, §3); glibc's thread flags are notebooks/sources.ipynb §5.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .reasons import Question, reason_item
 RESOURCES = ("vm", "fs", "files", "sighand", "signal")
 # The sharing flags and what each needs, by construction of the problems (copy_process rules).
 SHARING = ("CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_THREAD")
-# What glibc pthread_create passes to clone: FACTS.md section 5.
+# What glibc pthread_create passes to clone: notebooks/sources.ipynb §5.
 PTHREAD_FLAGS = frozenset({"CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SYSVSEM", "CLONE_SIGHAND",
                            "CLONE_THREAD", "CLONE_SETTLS", "CLONE_PARENT_SETTID", "CLONE_CHILD_CLEARTID"})
 
@@ -241,7 +241,7 @@ register(Item("2.4", "predict a child's thread group and parent", 1.0, _make_fam
 
 
 # 2.5 predict-then-explain: what makes a thread, and why copy_process refuses a combination
-# (kernel/fork.c copy_process, FACTS.md section 2).
+# (kernel/fork.c copy_process, notebooks/sources.ipynb §2).
 reason_item("2.5", "predict, then explain what a flag combination makes", (
     Question(
         "Process P (pid 2) calls clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND): every sharing "

@@ -1,7 +1,7 @@
 """Chapter 03 exercises: lifetimes — refcounts after clone, exit and execve; what gets freed.
 
 Expected answers come from replaying the problem's script on the engine, which follows
-kernel/fork.c, kernel/exit.c and fs/exec.c (begin_new_exec, de_thread); FACTS.md section 3.
+kernel/fork.c, kernel/exit.c and fs/exec.c (begin_new_exec, de_thread); notebooks/sources.ipynb §3.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ register(Item("3.3", "execve from a thread", 1.0, _make_exec_thread, _judge_exec
 
 
 # 3.4 predict-then-explain: what a zombie keeps, and what execve keeps (kernel/exit.c
-# release_task; fs/exec.c begin_new_exec; FACTS.md section 3).
+# release_task; fs/exec.c begin_new_exec; notebooks/sources.ipynb §3).
 reason_item("3.4", "predict, then explain what outlives an exit or an execve", (
     Question(
         "On the engine:\n\n    k = Kernel(); P = k.fork(k.init)\n    C = k.fork(P)\n    k.exit(C)\n\n"

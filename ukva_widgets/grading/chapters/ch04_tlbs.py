@@ -2,7 +2,7 @@
 
 Expected answers come from replaying the schedule on the engine's SMP machine, which follows
 x86 switch_mm_irqs_off (no CR3 write when the next task has the loaded MM), PCID with 6 dynamic
-ASIDs per CPU, and flush_tlb_mm_range's shootdown IPIs (FACTS.md section 6).
+ASIDs per CPU, and flush_tlb_mm_range's shootdown IPIs (notebooks/sources.ipynb §6).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _judge_cr3(settings: dict[str, Any], answer: Any) -> list[Part]:
 
 register(Item("4.2", "which switches write CR3", 1.0, _make_cr3, _judge_cr3))
 
-# FACTS.md section 6: x86 walks page tables in hardware; MIPS (arch/mips/mm/tlbex.c),
+# notebooks/sources.ipynb §6: x86 walks page tables in hardware; MIPS (arch/mips/mm/tlbex.c),
 # PowerPC 4xx/8xx and sparc64 (TSB plus a miss trap) refill the TLB in software.
 FILL = {"x86": "hardware", "MIPS": "software", "PowerPC 4xx": "software", "PowerPC 8xx": "software",
         "sparc64": "software"}
@@ -151,7 +151,7 @@ register(Item("4.3", "hardware walk or software refill", 1.0, _make_fill, _judge
 
 
 # 4.4 predict-then-explain: when a switch reloads CR3, and who gets a shootdown IPI
-# (x86 switch_mm_irqs_off, flush_tlb_mm_range; FACTS.md section 6).
+# (x86 switch_mm_irqs_off, flush_tlb_mm_range; notebooks/sources.ipynb §6).
 reason_item("4.4", "predict, then explain a switch or a shootdown", (
     Question(
         "One CPU, no PCID. Tasks 2 and 3 are threads of one MM. The CPU runs task 2, then switches "

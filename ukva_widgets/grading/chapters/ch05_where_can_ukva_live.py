@@ -3,7 +3,7 @@ per-CPU, and predict the model checker's verdicts.
 
 A schedule is checked by replaying it, step by step, on a fresh engine machine (the same one
 `explore` searches); verdicts come from `explore` itself. The argument is Linus Torvalds',
-<Pine.LNX.4.44.0208162134440.2497-100000@home.transmeta.com>; the machine is FACTS.md section 6.
+<Pine.LNX.4.44.0208162134440.2497-100000@home.transmeta.com>; the machine is notebooks/sources.ipynb §6.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def _judge_verdicts(settings: dict[str, Any], answer: Any) -> list[Part]:
 register(Item("5.3", "predict the model checker's verdicts", 1.0, _make_verdicts, _judge_verdicts))
 
 
-# 5.4 predict-then-explain: why a design holds or breaks (the seed message; FACTS.md section 6).
+# 5.4 predict-then-explain: why a design holds or breaks (the seed message; notebooks/sources.ipynb §6).
 reason_item("5.4", "predict, then explain a verdict", (
     Question(
         "A per-task UKVA with hardware fill on ONE CPU, two threads of one MM, and the kernel flushes "

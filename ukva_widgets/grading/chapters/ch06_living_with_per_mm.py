@@ -7,7 +7,7 @@ once), so a flaw comes back as a shortest schedule. 6.2's allocator is the learn
 grader drives it in the learner's kernel on every operation sequence up to a bound plus longer
 random ones from the grading seed, and checks the slots it returned here. 6.3's verdicts are the engine's
 `explore`, kept as data (tests check them). Sources: the seed message (SMP-safe updates, dynamic allocation), x86
-flush_tlb_mm_range and the PTI LDT slots (FACTS.md sections 6 and 7).
+flush_tlb_mm_range and the PTI LDT slots (notebooks/sources.ipynb §6, §7).
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ def _check_sequence(nslots: int, seq: list, out: Any) -> str | None:
         return "the observations do not match the operations"
     live: list[int] = []
     last_freed, double_freed = None, False
-    for i, (op, got) in enumerate(zip(seq, out)):
+    for _i, (op, got) in enumerate(zip(seq, out)):
         if op == "a":
             if got is None:
                 if len(live) < nslots:
@@ -389,7 +389,7 @@ register(Item("6.3", "which per-MM machines still break", 1.0, _make_per_mm, _ju
 
 
 # 6.4 predict-then-explain: what each step of the update protocol is for (ProtocolModel above;
-# flush_tlb_mm_range waits for the other CPUs to flush, FACTS.md section 6).
+# flush_tlb_mm_range waits for the other CPUs to flush, notebooks/sources.ipynb §6).
 reason_item("6.4", "predict, then explain a flawed update protocol", (
     Question(
         "Two CPUs share one MM; cpu0 remaps a UKVA slot with the protocol\n"

@@ -4,7 +4,7 @@ why kmap_local and the LDT alias are safe, and explain the vDSO's shared page (m
 Sources: mm/highmem.c (kmap_local slots), arch/x86/kernel/ldt.c (commit f55f0501cbf6: two slots,
 install_ldt's IPIs, "Two mms never share an LDT"), arch/x86/entry/vdso/vma.c and vsyscall_64.c,
 arch/mips/kernel/vdso.c (the coloured data page), the process-local memory and ASI RFCs;
-FACTS.md sections 1 and 7.
+notebooks/sources.ipynb §1, §7.
 """
 
 from __future__ import annotations
