@@ -190,3 +190,12 @@ def test_the_vectorised_simulator_agrees_with_a_reference_by_reference_replay(de
     got = simulate_costs(threads, cpus, 4000, design, fill, pcid, seed=11)
     want = reference_costs(threads, cpus, 4000, design, fill, pcid, seed=11)
     assert {key: got[key] for key in want} == want
+
+
+def test_the_update_share_drives_the_updates_and_their_shootdowns():
+    quiet = simulate_costs(4, 4, 10_000, "per-mm", p_update=0)
+    busy = simulate_costs(4, 4, 10_000, "per-mm", p_update=0.05)
+    assert quiet["updates"] == quiet["ipis"] == 0
+    assert busy["updates"] > simulate_costs(4, 4, 10_000, "per-mm")["updates"] > 0 and busy["ipis"] > 0
+    with pytest.raises(ValueError, match="p_update=1.5 is not a share of references"):
+        simulate_costs(4, 4, 100, "per-mm", p_update=1.5)

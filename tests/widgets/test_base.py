@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ukva_widgets.widgets.base import KIND_COLOUR, OKABE_ITO, ErrorBox, UkvaWidget
+from ukva_widgets.widgets.base import ErrorBox, UkvaWidget
+from ukva_widgets.widgets.palette import KIND_COLOUR, OKABE_ITO
 
 
 def test_the_error_box_is_hidden_until_it_shows_an_error_and_hidden_again_after():

@@ -46,7 +46,7 @@ MAX_CELLS = 100_000_000  # cpus x refs: each CPU makes a pass over the trace
 
 
 def _schedule(threads: int, cpus: int, cpu: np.ndarray, u: np.ndarray, choice: np.ndarray,
-              design: int, pcid: bool) -> dict:
+              design: int, pcid: bool, p_update: float = P_UPDATE) -> dict:
     """The switches and updates, one at a time (they are ~6% of the references): who runs
     where after each, and every invalidation of a (cpu, MM) UKVA entry they cause."""
     ntasks = threads + 1
@@ -76,7 +76,7 @@ def _schedule(threads: int, cpus: int, cpu: np.ndarray, u: np.ndarray, choice: n
     sw_t: list[int] = []
     sw_task: list[int] = []
     n_page = n_full = n_cr3 = n_ipi = n_switch = n_update = 0
-    events = np.flatnonzero(u < P_SWITCH + P_UPDATE)
+    events = np.flatnonzero(u < P_SWITCH + p_update)
     for t, c, r, x in zip(events.tolist(), cpu[events].tolist(), u[events].tolist(), choice[events].tolist()):
         cur = running[c]
         if r < P_SWITCH:
@@ -135,10 +135,11 @@ def _schedule(threads: int, cpus: int, cpu: np.ndarray, u: np.ndarray, choice: n
 
 
 def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = "hardware",
-                   pcid: bool = False, seed: int = 0) -> dict[str, int]:
+                   pcid: bool = False, seed: int = 0, p_update: float = P_UPDATE) -> dict[str, int]:
     """Run the synthetic trace; returns the machine's counters (tlb_misses, page_walks,
     refill_traps, page_flushes, full_flushes, cr3_writes, ipis) and the workload's size
-    (references, reads, switches, updates).  The same arguments always give the same numbers."""
+    (references, reads, switches, updates).  `p_update` is the share of references that update
+    the UKVA (the rest after the switches are reads).  The same arguments always give the same numbers."""
     int_in("threads", threads, 1, 4096)
     int_in("cpus", cpus, 1, 64)
     int_in("refs", refs, 1, MAX_REFS)
@@ -146,6 +147,8 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
         raise ValueError(f"cpus x refs = {cpus * refs:,} is more than this simulator keeps in memory "
                          f"({MAX_CELLS:,}): use fewer references or fewer CPUs")
     int_in("seed", seed, 0, 2**63 - 1)
+    if isinstance(p_update, bool) or not isinstance(p_update, (int, float)) or not 0 <= p_update <= 1 - P_SWITCH:
+        raise ValueError(f"p_update={p_update!r} is not a share of references: use 0 to {1 - P_SWITCH}")
     d = DESIGNS.index(pick("design", design, DESIGNS))
     hardware = pick("fill", fill, FILLS) == "hardware"
     boolean("pcid", pcid)
@@ -154,7 +157,7 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
     cpu = rng.integers(0, cpus, refs)
     u = rng.random(refs)
     choice = rng.random(refs)
-    run = _schedule(threads, cpus, cpu, u, choice, d, pcid)
+    run = _schedule(threads, cpus, cpu, u, choice, d, pcid, p_update)
 
     # Who runs where: per CPU, the task after each of its references (forward-filled
     # switches over that CPU's references only); -1 idle.
@@ -170,7 +173,7 @@ def simulate_costs(threads: int, cpus: int, refs: int, design: str, fill: str = 
         last = np.maximum.accumulate(np.where(here != -2, np.arange(mine.size), -1))
         start = c if c < threads + 1 else -1
         task_at[mine] = np.where(last >= 0, here[np.maximum(last, 0)], start)
-    reads = np.flatnonzero(u >= P_SWITCH + P_UPDATE)
+    reads = np.flatnonzero(u >= P_SWITCH + p_update)
     read_cpu = cpu[reads]
     read_task = task_at[reads]
     busy = read_task >= 0

@@ -8,10 +8,12 @@ combination is refused. The sharing flags and CLONE_THREAD sit beside the pictur
 names the ones it leaves out.
 
 CSS classes for browser tests: "ukva-clone-explorer" (the widget), "ukva-flag-<NAME>" on each flag
-checkbox (e.g. "ukva-flag-CLONE_VM"), "ukva-more-flags" (the fold with the other flags),
+checkbox (e.g. "ukva-flag-CLONE_VM"), "ukva-more-flags" (the fold with the other flags, opened by its
+button "ukva-fold-header"),
 "ukva-preset" (preset dropdown), "ukva-flags-text" (flags text box, applied on Enter; plus
 "ukva-invalid" while it holds flags that were not applied), "ukva-clone-picture" (the columns:
-"ukva-own-caller", "ukva-shared", "ukva-own-child" on the object cells), "ukva-stale-note" (shown
+"ukva-own-caller", "ukva-shared", "ukva-own-child" on the object cells, "ukva-changed" on a kind whose
+sharing the last change of flags turned over), "ukva-stale-note" (shown
 while the picture is of the last applied flags), "ukva-summary", "ukva-probe" (ask-the-kernel
 button), "ukva-probe-result", plus the base class "ukva-error".
 """
@@ -22,20 +24,9 @@ import ipywidgets as W
 import traitlets
 
 from ..engine import PRESETS, CloneError, CloneFlags, Kernel, NotModelled, flag_names, parse_flags
-from .base import (
-    BAD_COLOUR,
-    KIND_ATTR,
-    KIND_COLOUR,
-    OK_COLOUR,
-    USER_ERRORS,
-    ErrorBox,
-    UkvaWidget,
-    badge,
-    errno_name,
-    esc,
-    label_of,
-    scroll_box,
-)
+from . import draw as d
+from .base import KIND_ATTR, USER_ERRORS, ErrorBox, Fold, UkvaWidget, changed_chip, errno_name, label_of
+from .palette import BAD_COLOUR, CHANGE_OUTLINE, KIND_COLOUR, OK_COLOUR
 
 # The flags that decide what the picture shows, beside it; the rest fold under "more flags".
 MAIN_FLAGS = ["CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_THREAD", "CLONE_IO", "CLONE_SYSVSEM"]
@@ -62,11 +53,10 @@ class CloneExplorer(UkvaWidget):
         groups = []
         for title, names in FLAG_GROUPS.items():
             boxes = [self._checkbox(n) for n in names if n in CloneFlags.__members__]
-            groups.append(W.VBox([W.HTML(f'<b style="color:var(--jp-ui-font-color1)">{esc(title)}</b>'), *boxes],
+            groups.append(W.VBox([W.HTML(d.tag("b", d.esc(title), style=d.style(color=d.FG))), *boxes],
                                  layout=W.Layout(min_width="170px", flex="1 1 170px")))
-        self.more_flags = W.Accordion(children=[W.HBox(groups, layout=W.Layout(flex_flow="row wrap"))],
-                                      titles=("more flags (thread setup, parent and signals, namespaces)",),
-                                      selected_index=None, layout=W.Layout(width="100%"))
+        self.more_flags = Fold("more flags (thread setup, parent and signals, namespaces)",
+                               W.HBox(groups, layout=W.Layout(flex_flow="row wrap")))
         self.more_flags.add_class("ukva-more-flags")
         self.preset = W.Dropdown(options=[("(choose a preset)", "")] + [(p, p) for p in PRESETS],
                                  description="preset", layout=W.Layout(width="260px", max_width="100%"))
@@ -141,8 +131,9 @@ class CloneExplorer(UkvaWidget):
             # Next to the box: what was wrong (the engine's words); the picture stays, with a note.
             self.error.show(str(e.__cause__ or e), title="not applied")
             self.text_box.add_class("ukva-invalid")
-            self.stale_note.value = (f'<div style="color:var(--jp-ui-font-color2);font-size:12px">still showing '
-                                     f"clone({esc(self.flags or '0')}): the flags typed above were not applied</div>")
+            self.stale_note.value = d.tag("div", d.esc(f"still showing clone({self.flags or '0'}): the flags typed "
+                                                       "above were not applied"),
+                                          style=d.style(color=d.MUTED, font_size="12px"))
         else:
             if change["new"] == self.flags or _canonical(change["new"]) == self.flags:
                 self._valid()
@@ -182,7 +173,7 @@ class CloneExplorer(UkvaWidget):
             self._probe_text = ""
             return
         ok = self._probe_text.startswith("agrees")
-        self.probe_result.value = badge(("✓ " if ok else "✗ ") + self._probe_text, OK_COLOUR if ok else BAD_COLOUR)
+        self.probe_result.value = d.chip(("✓ " if ok else "✗ ") + self._probe_text, OK_COLOUR if ok else BAD_COLOUR)
 
     # -- engine ---------------------------------------------------------------------------------------
 
@@ -225,55 +216,71 @@ class CloneExplorer(UkvaWidget):
     def _rows(self) -> list[tuple[str, object, object]]:
         return [(kind, getattr(self.caller, attr), getattr(self.child, attr)) for kind, attr in KIND_ATTR.items()]
 
+    def _sharing(self) -> dict[str, tuple]:
+        """Per kind, what the picture says of it: shared (with its refcount) or each task's own."""
+        if self.child is None:
+            return {}
+        return {kind: ("shared", a.refcount) if a is b and a is not None else ("own", _count(a), _count(b))
+                for kind, a, b in self._rows()}
+
     def _picture_html(self) -> str:
-        """Three columns, caller's own | shared | child's own, a row per kind of object either task holds."""
+        """Three columns, caller's own | shared | child's own, a row per kind of object either task holds;
+        a kind whose sharing the last change of flags turned over is marked."""
         caller, child = self.caller, self.child
-        cell = "padding:2px 1px;vertical-align:middle;text-align:center"
-        who = (f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">caller pid {caller.pid}</span>',
-               '<span style="color:var(--jp-ui-font-color2)">both</span>',
-               f'<span style="{_CHIP};border-color:{KIND_COLOUR["task"]}">child pid {child.pid}</span>' if child
-               else f'<span style="{_CHIP};border:2px solid {BAD_COLOUR}">no child</span>')
-        head = "".join(f'<th style="{cell};font-weight:600;white-space:nowrap">{t}</th>'
+        before, self._shown = getattr(self, "_shown", {}), self._sharing()
+        cell = d.style(padding="2px 1px", vertical_align="middle", text_align="center")
+        task_chip = _chip(KIND_COLOUR["task"])
+        who = (d.tag("span", f"caller pid {caller.pid}", style=task_chip), d.tag("span", "both", style=f"color:{d.MUTED}"),
+               d.tag("span", f"child pid {child.pid}", style=task_chip) if child else
+               d.tag("span", "no child", style=_chip(BAD_COLOUR)))
+        head = "".join(d.tag("th", t, scope="col", style=f"{cell};font-weight:600")
                        for t in ("", "caller's own", "shared", "child's own"))
-        rows = [f'<tr><td></td>{"".join(f"<td style={chr(34)}{cell}{chr(34)}>{w}</td>" for w in who)}</tr>']
+        rows = [d.tag("tr", d.tag("td", ""), *(d.tag("td", w, style=cell) for w in who))]
         if child is None:
-            why = (f"✗ clone() fails with {esc(errno_name(self.clone_error.errno))}: rule "
-                   f"<code>{esc(self.clone_error.rule.name)}</code>" if self.clone_error else
+            why = (f"✗ clone() fails with {d.esc(errno_name(self.clone_error.errno))}: rule "
+                   + d.tag("code", d.esc(self.clone_error.rule.name)) if self.clone_error else
                    "? the engine does not model these flags")
-            rows.append(f'<tr><td></td><td colspan="3" style="{cell};color:var(--jp-ui-font-color1);'
-                        f'border:2px solid {BAD_COLOUR};border-radius:4px">{why}</td></tr>')
-        else:
-            for kind, a, b in self._rows():  # every kind, held or not: the picture keeps its height
-                kind_cell = (f'<td style="{cell};text-align:right;white-space:nowrap;padding-right:4px">'
-                             f'<span style="border-bottom:3px solid {KIND_COLOUR[kind]}">{esc(kind)}</span></td>')
-                if a is b and a is not None:
-                    row = (f'<td></td><td class="ukva-shared" style="{cell}"><span style="{_CHIP};border:3px solid '
-                           f'{KIND_COLOUR[kind]};background:var(--jp-layout-color2)">◀ {esc(a.label)} ×{a.refcount} ▶'
-                           f"</span></td><td></td>")
-                else:
-                    row = "".join(f'<td class="{cls}" style="{cell}">'
-                                  + (f'<span style="{_CHIP};border-color:{KIND_COLOUR[kind]}">{esc(o.label)} ×{o.refcount}</span>'
-                                     if o is not None else '<span style="color:var(--jp-ui-font-color3)">none</span>')
-                                  + "</td>" + ('<td></td>' if cls == "ukva-own-caller" else "")
-                                  for cls, o in (("ukva-own-caller", a), ("ukva-own-child", b)))
-                rows.append(f"<tr>{kind_cell}{row}</tr>")
-        return scroll_box(f'<table style="border-collapse:separate;border-spacing:0 3px;'
-                          f'color:var(--jp-ui-font-color1);font-size:12px;width:100%">'
-                          f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            rows.append(d.tag("tr", d.tag("td", ""), d.tag("td", why, colspan=3, style=f"{cell};border:2px solid "
+                                                                                      f"{BAD_COLOUR};border-radius:4px")))
+        for kind, a, b in self._rows() if child is not None else ():  # every kind: the picture keeps its height
+            turned = bool(before) and before.get(kind) != self._shown[kind] and \
+                before.get(kind, ("",))[0] != self._shown[kind][0]
+            mark = d.tag("div", changed_chip("changed")) if turned else ""
+            kind_cell = d.tag("td", d.tag("span", d.esc(kind), style=f"border-bottom:3px solid {KIND_COLOUR[kind]}"),
+                              mark, style=f"{cell};text-align:right;white-space:nowrap;padding-right:4px")
+            if a is b and a is not None:
+                objects = [d.tag("td", ""), d.tag("td", d.tag("span", d.esc(f"◀ {_short(a)} ×{a.refcount} ▶"),
+                                                              style=_chip(KIND_COLOUR[kind], 3, shared=True),
+                                                              title=a.label),
+                                                  cls="ukva-shared", style=cell), d.tag("td", "")]
+            else:
+                objects = [d.tag("td", d.tag("span", d.esc(f"{_short(o)} ×{o.refcount}"), style=_chip(KIND_COLOUR[kind]),
+                                             title=o.label)
+                                 if o is not None else d.tag("span", "none", style=f"color:{d.FAINT}"), cls=cls, style=cell)
+                           for cls, o in (("ukva-own-caller", a), ("ukva-own-child", b))]
+                objects.insert(1, d.tag("td", ""))
+            outline = f"outline:3px solid {CHANGE_OUTLINE};outline-offset:-1px" if turned else ""
+            rows.append(d.tag("tr", kind_cell, *objects, cls="ukva-changed" if turned else None, style=outline or None))
+        return d.scroll_box(d.tag("table", d.tag("thead", d.tag("tr", head)), d.tag("tbody", *rows),
+                                  style=d.style(border_collapse="separate", border_spacing="0 3px", color=d.FG,
+                                                font_size="12px", width="100%")))
 
     def _summary_html(self) -> str:
         if self.not_modelled:
-            return (f'<div style="color:var(--jp-ui-font-color1)">{badge("? not modelled", BAD_COLOUR)} '
-                    f"{esc(self.not_modelled)}</div>")
+            return d.tag("div", d.chip("? not modelled", BAD_COLOUR), " ", d.esc(self.not_modelled),
+                         style=d.style(color=d.FG))
         if self.child is None:
             e = self.clone_error
-            return (f'<div style="color:var(--jp-ui-font-color1)">{badge("✗ refused", BAD_COLOUR)} '
-                    f"clone() fails with <b>{esc(errno_name(e.errno))}</b> — rule <code>{esc(e.rule.name)}</code>: "
-                    f"{esc(e.rule.reason)}</div>")
+            return d.tag("div", d.chip("✗ refused", BAD_COLOUR), " clone() fails with ",
+                         d.tag("b", d.esc(errno_name(e.errno))), " — rule ", d.tag("code", d.esc(e.rule.name)),
+                         ": ", d.esc(e.rule.reason), style=d.style(color=d.FG))
         c = self.child
         group = "the caller's thread group" if c.tgid == self.caller.tgid else f"a thread group of its own (tgid {c.tgid})"
-        return (f'<div style="color:var(--jp-ui-font-color1);font-size:12px">child pid {c.pid} is in {group}; '
-                f"its parent is pid {c.parent.pid if c.parent else '-'}</div>")
+        return d.tag("div", d.esc(f"child pid {c.pid} is in {group}; its parent is pid "
+                                  f"{c.parent.pid if c.parent else '-'}"), style=d.style(color=d.FG, font_size="12px"))
+
+    def snapshot(self) -> str:
+        return d.tag("div", d.tag("code", d.esc(f"clone({self.flags or '0'})"))) + self.picture.value + self.summary.value
 
     def text(self) -> str:
         head = f"CloneExplorer: clone({self.flags or '0'}) from pid {self.caller.pid}"
@@ -298,8 +305,14 @@ class CloneExplorer(UkvaWidget):
         return "\n".join(lines)
 
 
-_CHIP = ("display:inline-block;border:2px solid;border-radius:4px;padding:0 3px;white-space:nowrap;"
-         "color:var(--jp-ui-font-color1);background:var(--jp-layout-color1)")
+def _chip(colour: str, width: int = 2, shared: bool = False) -> str:
+    return d.style(display="inline-block", border=f"{width}px solid {colour}", border_radius="4px", padding="0 3px",
+                   white_space="nowrap", color=d.FG, background=d.BG2 if shared else d.BG1)
+
+
+def _short(obj) -> str:
+    """"#2" for mm#2: the row names the kind (the chip's tooltip gives the whole label)."""
+    return obj.label.removeprefix(obj.kind)
 
 
 def _canonical(spec: int | str) -> str:

@@ -1,9 +1,16 @@
 """DesignLab: choose a UKVA design and a machine, let the model checker judge it, and play the
-shortest counterexample in an embedded SMPStepper.
+shortest counterexample in an embedded SMPStepper, whose picture shows the page the CPU read and
+the page it should have read.
 
 The tasks come from the task engine (threads share an MM by CLONE_VM, processes get their own by
-dup_mm: kernel/fork.c copy_mm, notebooks/sources.ipynb §3); the machine, its options and their validation, and
-the verdict are the engine's (Machine, explore).
+dup_mm: kernel/fork.c copy_mm, notebooks/sources.ipynb §3) and are named as the chapters name them
+("thread A", "process B"); the machine, its options and their validation, and the verdict are the
+engine's (Machine, explore).
+
+Public state, as traitlets the view observes: the settings `design`, `fill`, `cpus`, `workload`,
+`tasks` and the options (`pcid`, `flush_on_same_mm_switch`, `smp_safe`, `slots`, `cache`,
+`shared_page`), each linked to its control; `machine` (the Machine they describe) and `verdict`
+(the verdict in words, "" until checked).  Assigning a setting from code moves its control too.
 
 The "check" button runs the search in a background thread, so the kernel stays free to show its
 progress (states, rate) and to take a press of "cancel"; the controls that would change the
@@ -27,23 +34,27 @@ from __future__ import annotations
 import threading
 
 import ipywidgets as W
+import traitlets
 
 from ..engine import Kernel, Machine, explore, make_tasks
 from ..engine.explore import ExploreResult, Progress
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
-from ..engine.options import int_in
+from ..engine.options import int_in, pick
 from ..engine.transitions import SLOT_KINDS
-from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
+from . import draw as d
+from .base import USER_ERRORS, ErrorBox, UkvaWidget
+from .palette import BAD_COLOUR, OK_COLOUR, OKABE_ITO
 from .smp_stepper import SMPStepper
 
-# How the tasks are made: the clone flags that decide what they share (notebooks/sources.ipynb §5 for pthreads).
-# Without CLONE_FILES and CLONE_SIGHAND each clone gets its own files and sighand tables (dup_fd,
-# a fresh sighand: notebooks/sources.ipynb §3), so under per-mm each needs slots of its own.
+# How the tasks are made: the clone flags that decide what they share (notebooks/sources.ipynb §5 for
+# pthreads), and what the chapters call them.  Without CLONE_FILES and CLONE_SIGHAND each clone gets
+# its own files and sighand tables (dup_fd, a fresh sighand: notebooks/sources.ipynb §3), so under
+# per-mm each needs slots of its own.  Only the first workload's tasks are threads (CLONE_THREAD).
 WORKLOADS = {
-    "threads": "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM",
-    "threads sharing only the VM": "CLONE_VM",
-    "CLONE_VM|CLONE_FS tasks": "CLONE_VM|CLONE_FS",
-    "processes": None,
+    "threads": ("CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM", "thread"),
+    "tasks sharing only the VM": ("CLONE_VM", "task"),
+    "CLONE_VM|CLONE_FS tasks": ("CLONE_VM|CLONE_FS", "task"),
+    "processes": (None, "process"),
 }
 MAX_STATES = 300_000
 # SPIN stores states in C, far more compactly, so it may go further (a few GB of memory at most);
@@ -53,14 +64,20 @@ MAX_CPUS = 4   # the engine allows more (options.MAX_CPUS); past 4 the lab's pic
 MAX_TASKS = 4
 # The options that only the per-MM design reads (the other designs have no slots or shared pages).
 PER_MM_OPTIONS = ("smp_safe", "slots", "cache", "shared_page")
+SETTINGS = ("design", "fill", "cpus", "workload", "tasks", "pcid", "flush_on_same_mm_switch", *PER_MM_OPTIONS)
 
 
 def tasks_for(workload: str, n: int = 2) -> tuple[Kernel, list]:
-    """A fresh kernel and `n` tasks: a process forked from init plus n-1 clones of it (or forks)."""
+    """A fresh kernel and `n` tasks: a process forked from init plus n-1 clones of it (or forks),
+    named "thread A", "thread B"... (prctl(PR_SET_NAME), as a program names its threads)."""
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}: use one of {', '.join(WORKLOADS)}")
-    flags = WORKLOADS[workload]
-    return make_tasks(threads=1, processes=n - 1) if flags is None else make_tasks(threads=n, sibling=flags)
+    flags, noun = WORKLOADS[workload]
+    kernel, tasks = (make_tasks(threads=1, processes=n - 1) if flags is None
+                     else make_tasks(threads=n, sibling=flags))
+    for i, task in enumerate(tasks):
+        kernel.set_comm(task, f"{noun} {'ABCDEFGH'[i]}")
+    return kernel, tasks
 
 
 def spin_missing() -> str | None:
@@ -72,15 +89,14 @@ def spin_missing() -> str | None:
     return spin.available()
 
 
-def _words(text: str, escape: bool = True) -> str:
-    return f'<span style="color:var(--jp-ui-font-color1)">{esc(text) if escape else text}</span>'
-
-
-def _verdict(text: str, colour: str, *, dashed: bool = False) -> str:
-    """The verdict as one block with its mark and colour (a `badge` that wraps stays one box)."""
-    return (f'<div style="display:inline-block;max-width:100%;box-sizing:border-box;border:2px '
-            f'{"dashed" if dashed else "solid"} {colour};border-radius:4px;padding:1px 6px;'
-            f'color:var(--jp-ui-font-color1);background:var(--jp-layout-color1)">{esc(text)}</div>')
+def _verdict_html(words: str, colour: str | None, *, dashed: bool = False) -> str:
+    """The verdict as one block with its mark and colour (a chip that wraps stays one box)."""
+    if colour is None:
+        return d.tag("span", d.esc(words), style=d.style(color=d.FG))
+    return d.tag("div", d.esc(words), role="status", aria_live="polite",
+                 style=d.style(display="inline-block", max_width="100%", box_sizing="border-box",
+                               border=f"2px {'dashed' if dashed else 'solid'} {colour}", border_radius="4px",
+                               padding="1px 6px", color=d.FG, background=d.BG1))
 
 
 class DesignLab(UkvaWidget):
@@ -90,39 +106,44 @@ class DesignLab(UkvaWidget):
     Python search (past it the verdict is "not proven" and SPIN is offered); the other keyword
     arguments set the options (pcid, flush_on_same_mm_switch, smp_safe, slots, cache, shared_page)."""
 
+    design = traitlets.Unicode("per-task")
+    fill = traitlets.Unicode("hardware")
+    cpus = traitlets.Int(2)
+    workload = traitlets.Unicode("threads")
+    tasks = traitlets.Int(2)
+    pcid = traitlets.Bool(False)
+    flush_on_same_mm_switch = traitlets.Bool(False)
+    smp_safe = traitlets.Bool(True)
+    slots = traitlets.Unicode("dynamic")
+    cache = traitlets.Unicode("physical")
+    shared_page = traitlets.Bool(False)
+    machine = traitlets.Instance(Machine, allow_none=True)
+    verdict = traitlets.Unicode("")
+
     def __init__(self, design: str = "per-task", fill: str = "hardware", cpus: int = 2,
                  workload: str = "threads", tasks: int = 2, *, max_states: int = MAX_STATES, **options) -> None:
-        int_in("cpus", cpus, 1, MAX_CPUS)
-        int_in("tasks", tasks, 1, MAX_TASKS)
+        for name in options:
+            if name not in SETTINGS[5:]:
+                raise ValueError(f"unknown option {name!r}: DesignLab has {', '.join(SETTINGS[5:])}")
         self.max_states = int_in("max_states", max_states, 1, 10**9)
-        self.design = W.Dropdown(options=DESIGNS, value=design, description="design")
-        self.fill = W.ToggleButtons(options=FILLS, value=fill, description="TLB fill",
-                                    style={"button_width": "90px"})
-        self.cpus_slider = W.IntSlider(value=cpus, min=1, max=MAX_CPUS, description="CPUs")
-        self.workload = W.Dropdown(options=list(WORKLOADS), value=workload, description="workload")
-        self.tasks_slider = W.IntSlider(value=tasks, min=1, max=MAX_TASKS, description="tasks")
+        self.controls = {
+            "design": W.Dropdown(options=DESIGNS, description="design"),
+            "fill": W.ToggleButtons(options=FILLS, description="TLB fill", style={"button_width": "90px"}),
+            "cpus": W.IntSlider(min=1, max=MAX_CPUS, description="CPUs"),
+            "workload": W.Dropdown(options=list(WORKLOADS), description="workload"),
+            "tasks": W.IntSlider(min=1, max=MAX_TASKS, description="tasks"),
+            "pcid": W.Checkbox(description="PCID (tagged TLB)", indent=False),
+            "flush_on_same_mm_switch": W.Checkbox(description="flush on same-MM switch", indent=False),
+            "smp_safe": W.Checkbox(description="SMP-safe updates (lock + shootdown)", indent=False),
+            "slots": W.Dropdown(options=SLOTS, description="slots"),
+            "cache": W.Dropdown(options=CACHES, description="data cache"),
+            "shared_page": W.Checkbox(description="a page shared by every MM", indent=False),
+        }
+        css = {"cpus": "ukva-cpus-slider", "tasks": "ukva-tasks-slider"}
+        for name, control in self.controls.items():
+            control.add_class(css.get(name, f"ukva-{name}" if name in SETTINGS[:5] else f"ukva-opt-{name}"))
         self.workload_note = W.HTML()
         self.workload_note.add_class("ukva-workload-note")
-        self.options = {
-            "pcid": W.Checkbox(value=False, description="PCID (tagged TLB)", indent=False),
-            "flush_on_same_mm_switch": W.Checkbox(value=False, description="flush on same-MM switch", indent=False),
-            "smp_safe": W.Checkbox(value=True, description="SMP-safe updates (lock + shootdown)", indent=False),
-            "slots": W.Dropdown(options=SLOTS, value="dynamic", description="slots"),
-            "cache": W.Dropdown(options=CACHES, value="physical", description="data cache"),
-            "shared_page": W.Checkbox(value=False, description="a page shared by every MM", indent=False),
-        }
-        for name, value in options.items():
-            if name not in self.options:
-                raise ValueError(f"unknown option {name!r}: DesignLab has {', '.join(self.options)}")
-            self.options[name].value = value
-        self.controls = {"design": self.design, "fill": self.fill, "cpus-slider": self.cpus_slider,
-                         "workload": self.workload, "tasks-slider": self.tasks_slider}
-        for cls, control in self.controls.items():
-            control.add_class(f"ukva-{cls}")
-            control.observe(self._on_change, "value")
-        for name, control in self.options.items():
-            control.add_class(f"ukva-opt-{name}")
-            control.observe(self._on_change, "value")
         self.check_button = W.Button(description="check all interleavings", icon="search",
                                      button_style="primary", layout=W.Layout(width="220px"))
         self.check_button.add_class("ukva-check")
@@ -133,8 +154,8 @@ class DesignLab(UkvaWidget):
         self.cancel_button.on_click(lambda _: self.cancel())
         self.progress = W.HTML(layout=W.Layout(display="none"))
         self.progress.add_class("ukva-progress")
-        self.verdict = W.HTML()
-        self.verdict.add_class("ukva-verdict")
+        self.verdict_box = W.HTML()
+        self.verdict_box.add_class("ukva-verdict")
         self.spin_button = W.Button(description="check with SPIN", icon="search-plus", layout=W.Layout(width="180px"),
                                     tooltip="export this machine to Promela and let the SPIN model checker search it")
         self.spin_button.add_class("ukva-check-spin")
@@ -153,29 +174,59 @@ class DesignLab(UkvaWidget):
         self._engine = "python"
         self._error_from = "refused"
         self._spin_missing: str | None = None
+        self._building = True
+        settings = {"design": design, "fill": fill, "cpus": cpus, "workload": workload, "tasks": tasks, **options}
+        for name in SETTINGS:
+            if name in settings:
+                setattr(self, name, settings[name])
+            self.controls[name].value = getattr(self, name)
+            traitlets.link((self, name), (self.controls[name], "value"))
+        self._building = False
         self._build()
-        per_mm = W.VBox([W.HTML('<b style="color:var(--jp-ui-font-color1)">per-MM options</b> '
-                                '<span style="color:var(--jp-ui-font-color2)">(used by the per-mm design only)</span>'),
-                         self.options["smp_safe"], self.options["slots"], self.options["cache"],
-                         self.options["shared_page"]])
-        general = W.VBox([self.design, self.fill, self.cpus_slider, self.workload, self.tasks_slider,
-                          self.workload_note, self.options["pcid"], self.options["flush_on_same_mm_switch"]])
+        c = self.controls
+        per_mm = W.VBox([W.HTML(d.tag("b", "per-MM options", style=d.style(color=d.FG)) + " "
+                                + d.tag("span", "(used by the per-mm design only)", style=d.style(color=d.MUTED))),
+                         c["smp_safe"], c["slots"], c["cache"], c["shared_page"]])
+        general = W.VBox([c["design"], c["fill"], c["cpus"], c["workload"], c["tasks"], self.workload_note,
+                          c["pcid"], c["flush_on_same_mm_switch"]])
         super().__init__([W.HBox([general, per_mm], layout=W.Layout(flex_flow="row wrap")),
                           W.HBox([self.check_button, self.cancel_button, self.progress],
                                  layout=W.Layout(flex_flow="row wrap", align_items="center")),
-                          self.error, self.verdict, self.spin_row, self.stepper])
+                          self.error, self.verdict_box, self.spin_row, self.stepper])
         self.add_class("ukva-design-lab")
 
-    # -- the machine the controls describe -------------------------------------------------------------
+    # -- the settings and the machine they describe ------------------------------------------------------
+
+    @traitlets.validate("design", "fill", "workload", "slots", "cache", "cpus", "tasks")
+    def _valid_setting(self, proposal: dict) -> object:
+        name, value = proposal["trait"].name, proposal["value"]
+        allowed = {"design": DESIGNS, "fill": FILLS, "workload": tuple(WORKLOADS), "slots": SLOTS, "cache": CACHES}
+        try:
+            if name in ("cpus", "tasks"):
+                return int_in(name, value, 1, MAX_CPUS if name == "cpus" else MAX_TASKS)
+            return pick(name, value, allowed[name])
+        except (TypeError, ValueError) as e:
+            raise traitlets.TraitError(str(e)) from e
+
+    @traitlets.observe(*SETTINGS)
+    def _on_setting(self, change: dict) -> None:
+        if self._building:
+            return
+        if self._running:  # only code can get here: the controls are disabled while a check runs
+            self._cancel.set()
+        self._build()
+
+    @traitlets.observe("verdict")
+    def _on_verdict(self, change: dict) -> None:
+        self.verdict_box.value = self._verdict_html()
 
     def _settings(self) -> dict:
-        return {"cpus": self.cpus_slider.value, "design": self.design.value, "fill": self.fill.value,
-                **{name: control.value for name, control in self.options.items()}}
+        return {name: getattr(self, name) for name in SETTINGS if name not in ("workload", "tasks")}
 
     def _build(self) -> bool:
-        """Build the machine the controls describe; on a refused combination show why, keep the old one."""
+        """Build the machine the settings describe; on a refused combination show why, keep the old one."""
         try:
-            kernel, tasks = tasks_for(self.workload.value, self.tasks_slider.value)
+            kernel, tasks = tasks_for(self.workload, self.tasks)
             machine = Machine(kernel, tasks, **self._settings())
         except USER_ERRORS as e:
             self.error.show(e)
@@ -183,33 +234,30 @@ class DesignLab(UkvaWidget):
             return False
         self.error.clear()
         self._error_from = "refused"
-        self.machine = machine
         self.result = None
+        self.machine = machine
         for name in PER_MM_OPTIONS:
-            self.options[name].disabled = self.design.value != "per-mm"
-        self.workload_note.value = (f'<span style="color:var(--jp-ui-font-color2)">'
-                                    f'{esc(self.tasks_text()).replace("|", "|<wbr>")}</span>')
-        self.verdict.value = _words("not checked yet: press <i>check all interleavings</i>", escape=False)
+            self.controls[name].disabled = self.design != "per-mm"
+        self.workload_note.value = d.tag("span", d.esc(self.tasks_text()).replace("|", "|<wbr>"),
+                                         style=d.style(color=d.MUTED))
+        self._say("")
+        self.verdict_box.value = self._verdict_html()
         self.spin_row.layout.display = "none"
         if self.stepper is None:
             self.stepper = SMPStepper(machine)
         else:
-            self.stepper.set_machine(machine)
+            self.stepper.machine = machine
         return True
-
-    def _on_change(self, change: dict) -> None:
-        if self._running:  # only code can get here: the controls are disabled while a check runs
-            self._cancel.set()
-        self._build()
 
     def tasks_text(self) -> str:
         """The tasks in words: how they were made, what each keeps to itself, the MMs and UKVA slots."""
-        setup, flags = self.machine.setup, WORKLOADS[self.workload.value]
+        setup, (flags, noun) = self.machine.setup, WORKLOADS[self.workload]
         n, mms = len(setup.tasks), len(setup.mms)
+        names = ", ".join(t.comm for t in setup.tasks)
         if flags is None:
-            how = f"{n} process{'es' * (n > 1)} forked from init"
+            how = f"{n} process{'es' * (n > 1)} forked from init ({names})"
         else:
-            how = f"{n} task{'s' * (n > 1)} — a process"
+            how = f"{n} {noun}{'s' * (n > 1)} ({names}): a process"
             if n > 1:
                 shares = self.machine.kernel.shares(setup.tasks[0], setup.tasks[1])
                 own = [kind for kind in SLOT_KINDS if not shares[kind]]
@@ -217,7 +265,7 @@ class DesignLab(UkvaWidget):
                 if own:
                     how += f", each with its own {' and '.join(own)} table{'s' * (len(own) > 1)}"
         where = f"{mms} MM{'s' * (mms != 1)}"
-        if self.design.value == "per-mm":
+        if self.design == "per-mm":
             slots = sum(s >= 0 for row in setup.mm_slots for s in row)
             where += f", {slots} UKVA slot{'s' * (slots != 1)}"
         return f"{how} ({where})"
@@ -273,14 +321,14 @@ class DesignLab(UkvaWidget):
             result = explore(machine.fresh(), max_states=self._bound, engine=engine, progress=self._on_progress)
         except Exception as e:  # noqa: BLE001 - whatever stopped the search is shown, never lost
             self._set_running(False)
-            self.verdict.value = _words("no verdict: the model checker stopped (the error above says why)")
+            self._say("no verdict: the model checker stopped (the error above says why)")
             self.error.show(e, f"the {engine} model checker stopped")
             self._error_from = "the model checker stopped"
             if reraise:
                 raise
             return
         self._set_running(False)
-        if machine is self.machine:  # else the controls changed under it: its verdict is of another machine
+        if machine is self.machine:  # else the settings changed under it: its verdict is of another machine
             self._show(result)
 
     def _on_progress(self, p: Progress) -> bool:
@@ -294,18 +342,16 @@ class DesignLab(UkvaWidget):
     @staticmethod
     def _progress_html(words: str) -> str:
         # Font Awesome (which ipywidgets' buttons use) draws the spinner; an emoji may have no glyph.
-        return (f'<span style="color:var(--jp-ui-font-color1)"><i class="fa fa-spinner fa-spin" aria-hidden="true">'
-                f"</i> {esc(words)}</span>")
+        return d.tag("span", d.tag("i", cls="fa fa-spinner fa-spin", aria_hidden="true"), " ", d.esc(words),
+                     role="status", style=d.style(color=d.FG))
 
     def _set_running(self, running: bool, background: bool = False) -> None:
         """Show the progress line (and, for a background run, the cancel button) and lock the controls."""
         self._running = running
         if not running:  # hide the progress before the controls come back: never both at once
             self.progress.layout.display = "none"
-        for control in [*self.controls.values(), self.options["pcid"], self.options["flush_on_same_mm_switch"]]:
-            control.disabled = running
-        for name in PER_MM_OPTIONS:
-            self.options[name].disabled = running or self.design.value != "per-mm"
+        for name, control in self.controls.items():
+            control.disabled = running or (name in PER_MM_OPTIONS and self.design != "per-mm")
         self.check_button.disabled = running
         self.spin_button.disabled = running
         self.cancel_button.disabled = False
@@ -315,10 +361,20 @@ class DesignLab(UkvaWidget):
             self.progress.value = self._progress_html(f"exploring every interleaving (up to {self._bound:,} "
                                                       f"states)…")
             self.progress.layout.display = None
-            self.verdict.value = _words("checking: the verdict appears here when the search ends")
+            self._say("checking: the verdict appears here when the search ends")
             self.spin_row.layout.display = "none"
         else:
             self.status = ""
+
+    def _say(self, words: str, colour: str | None = None, dashed: bool = False) -> None:
+        self._colour, self._dashed = colour, dashed
+        self.verdict = words
+
+    def _verdict_html(self) -> str:
+        if not self.verdict:
+            return d.tag("span", "not checked yet: press ", d.tag("i", "check all interleavings"),
+                         style=d.style(color=d.FG))
+        return _verdict_html(self.verdict, getattr(self, "_colour", None), dashed=getattr(self, "_dashed", False))
 
     def _show(self, r: ExploreResult) -> None:
         self.result = r
@@ -326,22 +382,22 @@ class DesignLab(UkvaWidget):
         by = " (SPIN)" if r.engine == "spin" else ""
         if r.violation is not None:
             self.stepper.play(r.trace)
-            self.verdict.value = _verdict(f"✗ violation{by} ({r.violation.kind}) after {len(r.trace)} steps — "
-                                       f"the shortest trace, played below", BAD_COLOUR)
+            self._say(f"✗ violation{by} ({r.violation.kind}) after {len(r.trace)} steps — the shortest trace, "
+                      f"played below", BAD_COLOUR)
             return
         self.stepper.reset()
         self.stepper.proven = r.complete  # nothing to run to: the stepper says so on its button
         self.stepper.redraw()
         if r.complete:
             how = " (slot by slot)" if r.method.startswith("part by part") else ""
-            self.verdict.value = _verdict(f"✓ proven{by}: no violation in any reachable state{how} — "
-                                          f"{r.states:,} states searched", OK_COLOUR)
+            self._say(f"✓ proven{by}: no violation in any reachable state{how} — {r.states:,} states searched",
+                      OK_COLOUR)
         elif r.cancelled:
-            self.verdict.value = _verdict(f"■ cancelled{by} after {r.states:,} states: not proven — "
-                                       f"press check to start again", OKABE_ITO["grey"], dashed=True)
+            self._say(f"■ cancelled{by} after {r.states:,} states: not proven — press check to start again",
+                      OKABE_ITO["grey"], dashed=True)
         else:
-            self.verdict.value = _verdict(f"? not proven{by}: no violation in {r.states:,} states, but the search "
-                                       f"stopped at its bound before it saw them all", OKABE_ITO["yellow"])
+            self._say(f"? not proven{by}: no violation in {r.states:,} states, but the search stopped at its "
+                      f"bound before it saw them all", OKABE_ITO["yellow"])
             if r.engine == "python":
                 self._offer_spin()
 
@@ -349,12 +405,18 @@ class DesignLab(UkvaWidget):
         self._spin_missing = missing = spin_missing()
         self.spin_button.layout.display = "none" if missing else None
         self.spin_missing.value = ("" if missing is None else
-                                   f'<span style="color:var(--jp-ui-font-color2)">SPIN could search further, '
-                                   f"but it cannot run here: {esc(missing)}</span>")
+                                   d.tag("span", d.esc(f"SPIN could search further, but it cannot run here: "
+                                                       f"{missing}"), style=d.style(color=d.MUTED)))
         self.spin_row.layout.display = None
 
+    def snapshot(self) -> str:
+        settings = self.machine.options.text() + f"; workload: {self.workload}"
+        return "".join([d.tag("div", d.tag("b", "DesignLab"), ": ", d.esc(settings), style=d.style(color=d.FG)),
+                        d.tag("div", d.esc(self.tasks_text()), style=d.style(color=d.MUTED)),
+                        self._verdict_html(), self.stepper.snapshot()])
+
     def text(self) -> str:
-        lines = [f"DesignLab: {self.machine.options.text()}; workload: {self.workload.value}", self.tasks_text()]
+        lines = [f"DesignLab: {self.machine.options.text()}; workload: {self.workload}", self.tasks_text()]
         if self.error.message:
             lines.append(f"{self._error_from}: {self.error.message}")
         if self._running:

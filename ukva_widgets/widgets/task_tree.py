@@ -1,8 +1,11 @@
 """TaskTree: step forward and back through a script of fork/clone/execve/unshare/exit/wait calls and
 see who shares what as a matrix: tasks as rows (named as the script names them, children indented
 under their parent, thread groups bracketed), object kinds as columns, each object one cell spanning
-the rows of the tasks that hold it, with its refcount; what the last step created, freed or
-re-pointed is highlighted; freed objects wait, muted, in the last row.
+the rows of the tasks that hold it, with its refcount; freed objects wait, muted, in the last row.
+Where the output is narrow (below 600 px) the matrix is transposed (kinds as rows, tasks as
+columns), so every column shows.  What the last step changed carries the kit's one "changed" cue
+(outline, a pulse, a chip): "new", "+1"/"−1" on a refcount, "re-pointed", "freed now", and a muted
+ghost row for a task that ended ("sh — ended by de_thread (t's execve)").
 
 A script is a list of lines (or one string with a line per call), each `[name =] call target [arg]`:
     sh = fork init
@@ -12,26 +15,31 @@ A script is a list of lines (or one string with a line per call), each `[name =]
 A target is `init`, a name bound earlier or a pid. Going back replays the script from a freshly booted
 kernel (the engine is deterministic), so every position shows exactly what the engine computed.
 
+Public state: `position` (the calls taken), a traitlet the view observes.
+
 CSS classes for browser tests: "ukva-task-tree", "ukva-back", "ukva-step", "ukva-reset",
-"ukva-step-label", "ukva-matrix" (the table: "ukva-task-row", "ukva-object" on each object cell,
+"ukva-step-label", "ukva-matrix" (the tables, "ukva-matrix-table" wide and
+"ukva-matrix-transposed" narrow: "ukva-task-row", "ukva-object" on each object cell,
 "ukva-thread-group", "ukva-created", "ukva-freed-now", "ukva-repointed", "ukva-new-task",
-"ukva-freed"), plus "ukva-error".
+"ukva-recounted" (refcount moved), "ukva-ended" (a ghost row), "ukva-freed", "ukva-changed"),
+plus "ukva-error".
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ipywidgets as W
 import traitlets
 
 from ..engine import Kernel
-from .base import KIND_ATTR, KIND_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc, scroll_box
+from . import draw as d
+from .base import KIND_ATTR, USER_ERRORS, ErrorBox, UkvaWidget, changed_chip
+from .palette import CHANGE_OUTLINE, KIND_COLOUR
 
 CALLS = {"fork": 0, "clone": 1, "execve": 1, "unshare": 1, "exit": (0, 1), "wait": 0, "kthread": None, "comm": 1}
-ROW_PX, HEAD_PX, FREED_LINE_PX = 40, 30, 24
-CHANGE_COLOUR = OKABE_ITO["yellow"]
+ROW_PX = 40
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,17 @@ def parse_script(script: str | list[str]) -> list[Call]:
     return calls
 
 
+@dataclass
+class Moment:
+    """What one position shows, to compare with the one before: each task by its birth (the call that
+    made it, 0 for init: pids move under de_thread), its name, pid, thread group and objects; the
+    objects alive with their refcounts; the objects freed."""
+
+    tasks: dict[int, tuple[str, int, int, dict[str, int | None]]] = field(default_factory=dict)
+    counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    freed: set[tuple[str, int]] = field(default_factory=set)
+
+
 class TaskTree(UkvaWidget):
     """A script of task calls, stepped forward and back over a fresh engine Kernel."""
 
@@ -90,13 +109,13 @@ class TaskTree(UkvaWidget):
         self.step_label = W.HTML()
         self.step_label.add_class("ukva-step-label")
         self.error = ErrorBox()
-        # One size for every step: as many rows as the most tasks alive at once, every kind of object
-        # the script ever shows, and room for every object it ever frees (objects only accumulate).
+        # One size for every step: as many rows as the most tasks alive at once (plus one for a task
+        # that just ended), every kind of object the script ever shows, room for every object it frees.
         self.most_tasks = self._replay(len(self.calls))
         self.kinds = [kind for kind in KIND_ATTR if any(k == kind for k, _ in self.seen)]
-        most_freed = max([sum(o.freed for o in self.seen.values() if o.kind == kind) for kind in self.kinds] or [0])
-        height = HEAD_PX + self.most_tasks * ROW_PX + max(most_freed, 1) * FREED_LINE_PX + 40
-        self.matrix = W.HTML(layout=W.Layout(width="100%", min_height=f"{height}px"))
+        self.most_freed = max([sum(o.freed for o in self.seen.values() if o.kind == kind)
+                               for kind in self.kinds] or [0])
+        self.matrix = W.HTML(layout=W.Layout(width="100%"))
         self.matrix.add_class("ukva-matrix")
         super().__init__([W.HBox([self.back_button, self.step_button, self.reset_button],
                                  layout=W.Layout(flex_flow="row wrap")),
@@ -121,23 +140,26 @@ class TaskTree(UkvaWidget):
 
     def _replay(self, upto: int | None = None) -> int:
         """Run the first `upto` (default `position`) calls on a fresh kernel, remembering every object
-        ever held; returns the most tasks alive at once."""
+        ever held and the call each task was born of; returns the most tasks alive at once (+1 when
+        a step ends a task, for its ghost row)."""
         self.kernel = k = Kernel()
         self.names = names = {"init": k.init}
         self.results: list[str] = []
         self.failure: str | None = None
         self.seen: dict[tuple[str, int], object] = {}
-        self._collect()
+        self.birth: dict[int, int] = {id(k.init): 0}
+        self._collect(0)
         most = len(k.tasks)
-        for call in self.calls[: self.position if upto is None else upto]:
+        for n, call in enumerate(self.calls[: self.position if upto is None else upto], 1):
+            alive = len(k.tasks)
             try:
                 self.results.append(self._apply(call, names))
                 self.failure = None
             except USER_ERRORS as e:  # CloneError is an OSError
                 self.results.append(f"fails: {e}")
                 self.failure = f"{call.line}: {e}"
-            self._collect()
-            most = max(most, len(k.tasks))
+            self._collect(n)
+            most = max(most, len(k.tasks), alive + (len(k.tasks) < alive))
         return most
 
     def _apply(self, call: Call, names: dict) -> str:
@@ -175,35 +197,39 @@ class TaskTree(UkvaWidget):
             return self.kernel.task(int(ref))
         raise ValueError(f"no task called {ref!r}; name it first ('sh = fork init') or give a pid")
 
-    def _collect(self) -> None:
+    def _collect(self, call: int) -> None:
         for task in self.kernel.tasks:
+            self.birth.setdefault(id(task), call)
             for kind, attr in KIND_ATTR.items():
                 obj = getattr(task, attr)
                 if obj is not None:
                     self.seen.setdefault((kind, obj.id), obj)
 
-    # -- views ----------------------------------------------------------------------------------------
+    # -- what changed -----------------------------------------------------------------------------------
 
-    def _snapshot(self) -> tuple[dict, set, set]:
-        """What a step can change, to highlight it: each task's objects, the objects alive, the freed."""
-        held = {t.pid: {kind: getattr(t, attr) and getattr(t, attr).id for kind, attr in KIND_ATTR.items()}
+    def _name(self, task) -> str:
+        """The name the script gave the task (as the chapter calls it); tasks it did not name go by comm."""
+        return next((name for name, t in reversed(self.names.items()) if t is task and name != "init"), task.comm)
+
+    def _moment(self) -> Moment:
+        held = {self.birth[id(t)]: (self._name(t), t.pid, t.tgid,
+                                    {kind: getattr(t, attr) and getattr(t, attr).id for kind, attr in KIND_ATTR.items()})
                 for t in self.kernel.tasks}
-        alive = {key for key, o in self.seen.items() if not o.freed}
-        return held, alive, {key for key, o in self.seen.items() if o.freed}
+        counts = {key: o.refcount for key, o in self.seen.items() if not o.freed}
+        return Moment(held, counts, {key for key, o in self.seen.items() if o.freed})
 
     def _redraw(self) -> None:
         if self.position:
             self._replay(self.position - 1)
-            self.before = self._snapshot()
+            self.before = self._moment()
         else:
             self.before = None
         self._replay()
         self.back_button.disabled = self.position == 0
         self.step_button.disabled = self.position == len(self.calls)
         here = self.calls[self.position - 1].line if self.position else "boot"
-        self.step_label.value = (f'<span style="color:var(--jp-ui-font-color1)">step {self.position} of '
-                                 f"{len(self.calls)}: <code>{esc(here)}</code> "
-                                 f"{esc('→ ' + self.results[-1]) if self.results else ''}</span>")
+        self.step_label.value = d.tag("span", d.esc(f"step {self.position} of {len(self.calls)}: "), d.tag("code", d.esc(here)),
+                                      d.esc(f" → {self.results[-1]}") if self.results else "", style=d.style(color=d.FG))
         if self.failure:
             self.error.show(self.failure)
         else:
@@ -211,22 +237,37 @@ class TaskTree(UkvaWidget):
         self.matrix.value = self._matrix_html()
 
     def changes(self) -> dict[str, list]:
-        """What the last step did: objects created and freed, (task, kind) pairs re-pointed, new tasks."""
-        out: dict[str, list] = {"created": [], "freed": [], "repointed": [], "new tasks": []}
+        """What the last step did: objects created and freed, (pid, kind) pairs re-pointed, new tasks
+        (pids), refcounts moved ((kind, id, before, after)) and tasks ended ((name, pid, why))."""
+        out: dict[str, list] = {"created": [], "freed": [], "repointed": [], "new tasks": [], "recounted": [],
+                                "ended": []}
         if self.before is None:
             return out
-        held, alive, freed = self.before
-        now_held, now_alive, now_freed = self._snapshot()
-        out["created"] = sorted(now_alive - alive - freed, key=_key_order)
-        out["freed"] = sorted(now_freed - freed, key=_key_order)
-        out["new tasks"] = [pid for pid in now_held if pid not in held]
-        out["repointed"] = [(pid, kind) for pid, kinds in now_held.items() if pid in held
-                            for kind, oid in kinds.items() if held[pid][kind] != oid]
+        was, now = self.before, self._moment()
+        out["created"] = sorted(set(now.counts) - set(was.counts) - was.freed, key=_key_order)
+        out["freed"] = sorted(now.freed - was.freed, key=_key_order)
+        out["new tasks"] = [pid for b, (_n, pid, _g, _o) in now.tasks.items() if b not in was.tasks]
+        out["repointed"] = [(pid, kind) for b, (_n, pid, _g, objs) in now.tasks.items() if b in was.tasks
+                            for kind, oid in objs.items() if was.tasks[b][3][kind] != oid]
+        out["recounted"] = [(kind, oid, was.counts[(kind, oid)], n) for (kind, oid), n in now.counts.items()
+                            if (kind, oid) in was.counts and was.counts[(kind, oid)] != n]
+        call = self.calls[self.position - 1]
+        for b, (name, pid, tgid, _objs) in was.tasks.items():
+            if b not in now.tasks:
+                out["ended"].append((name, pid, self._why_ended(call, tgid, was)))
         return out
 
-    def _names(self) -> dict[int, str]:
-        """pid -> the name the script gave the task (as the chapter calls it); tasks it did not name go by comm."""
-        return {task.pid: name for name, task in self.names.items() if task in self.kernel.tasks and name != "init"}
+    def _why_ended(self, call: Call, tgid: int, was: Moment) -> str:
+        if call.call == "execve" and any(name == call.target and group == tgid
+                                         for name, _pid, group, _objs in was.tasks.values()):
+            return f"ended by de_thread ({call.target}'s execve)"
+        if call.call == "wait":
+            return f"reaped by {call.target}'s wait"
+        if call.call == "exit":
+            return "exited (a thread is reaped at once)"
+        return f"ended by {call.call}"
+
+    # -- views ----------------------------------------------------------------------------------------
 
     def _rows(self) -> list[tuple]:
         """Tasks in tree order, the members of a thread group together (leader first), each with its depth."""
@@ -250,98 +291,152 @@ class TaskTree(UkvaWidget):
             visit(tgid, 0)
         return order
 
+    def _spans(self, rows: list[tuple], kind: str) -> list[tuple[int, int, object]]:
+        """(first row, rows spanned, object) per run of consecutive rows holding one object of `kind`."""
+        out, r = [], 0
+        while r < len(rows):
+            obj = getattr(rows[r][0], KIND_ATTR[kind])
+            n = 1
+            while r + n < len(rows) and obj is not None and getattr(rows[r + n][0], KIND_ATTR[kind]) is obj:
+                n += 1
+            out.append((r, n, obj))
+            r += n
+        return out
+
+    def _object_cell(self, obj, kind: str, rows: list[tuple], first: int, n: int, change: dict, span: str) -> str:
+        """One object: "#3 ×2" in its kind's colour, and what the last step did to it."""
+        tag_name = "td"
+        if obj is None:
+            return d.tag(tag_name, "none", **{span: n if n > 1 else None},
+                         style=d.style(color=d.FAINT, padding="2px 4px", border_bottom=f"1px solid {d.BORDER_FAINT}"))
+        key = (kind, obj.id)
+        holders = [u for u, _ in rows if getattr(u, KIND_ATTR[kind]) is obj]
+        moved = any((u.pid, kind) in change["repointed"] for u, _ in rows[first:first + n])
+        counted = next(((a, b) for k, i, a, b in change["recounted"] if (k, i) == key), None)
+        marks = (["new"] if key in change["created"] else []) + (["re-pointed"] if moved else []) + \
+            ([f"{counted[1] - counted[0]:+d}".replace("-", "−")] if counted else [])
+        classes = ("ukva-object" + (" ukva-created" if key in change["created"] else "")
+                   + (" ukva-repointed" if moved else "") + (" ukva-recounted" if counted else "")
+                   + (" ukva-changed" if marks else ""))
+        chips = "".join(changed_chip(m) for m in marks)
+        extra = (d.tag("span", "also held by another row", style=d.style(font_size="11px", color=d.MUTED))
+                 if len(holders) > n else "")
+        box = d.style(border=f"{3 if marks else 1}px solid {CHANGE_OUTLINE if marks else KIND_COLOUR[kind]}",
+                      border_left=f"6px solid {KIND_COLOUR[kind]}", border_radius="4px", padding="1px 4px",
+                      min_height=f"{ROW_PX - 12}px" if span == "rowspan" else None, height="100%",
+                      box_sizing="border-box", display="flex", flex_direction="column", justify_content="center",
+                      white_space="nowrap", background=d.BG2 if len(holders) > 1 else d.BG1)
+        return d.tag(tag_name, d.tag("div", d.tag("span", d.tag("b", d.esc(_short(obj))), f" ×{obj.refcount}", chips),
+                                     extra, style=box),
+                     cls=classes, title=f"{obj.label}, refcount {obj.refcount}", **{span: n if n > 1 else None},
+                     style=d.style(padding="2px 3px", vertical_align="middle", height="1px"))
+
+    def _task_label(self, t, depth: int, change: dict) -> str:
+        name = self._name(t)
+        extra = [f"pid {t.pid}"] + ([f"comm {t.comm}"] if name != t.comm else []) + \
+            ([] if t.is_leader else [f"thread of {self._name(t.group_leader)}"])
+        state = "" if t.state == "running" else f" ✝ {t.state}"
+        new = t.pid in change["new tasks"]
+        return (("└ " if depth and t.is_leader else "") + d.tag("b", d.esc(name))
+                + (changed_chip("new") if new else "")
+                + d.tag("div", d.esc(", ".join(extra) + state), style=d.style(color=d.MUTED, font_size="11px")))
+
     def _matrix_html(self) -> str:
         rows = self._rows()
-        names = self._names()
         change = self.changes()
-        created, freed_now = set(change["created"]), set(change["freed"])
-        repointed, new_tasks = set(change["repointed"]), set(change["new tasks"])
-        cell = "padding:3px 6px;border-bottom:1px solid var(--jp-border-color2);vertical-align:middle"
-        head = "".join(f'<th style="{cell};text-align:left;border-bottom:2px solid {KIND_COLOUR[k]}">{esc(k)}</th>'
-                       for k in self.kinds)
-        html = [f'<table class="ukva-matrix-table" style="border-collapse:collapse;color:var(--jp-ui-font-color1);'
-                f'font-size:12px;table-layout:auto"><thead><tr style="height:{HEAD_PX}px">'
-                f'<th style="{cell};text-align:left" colspan="2">task (pid)</th>{head}</tr></thead><tbody>']
-        # A cell per run of consecutive rows holding one object; the object's refcount inside it.
-        spans: dict[tuple[int, str], int] = {}
-        for kind in self.kinds:
-            r = 0
-            while r < len(rows):
-                obj = getattr(rows[r][0], KIND_ATTR[kind])
-                n = 1
-                while r + n < len(rows) and obj is not None and getattr(rows[r + n][0], KIND_ATTR[kind]) is obj:
-                    n += 1
-                spans[(r, kind)] = n
-                r += n
-        group_span: dict[int, int] = {}
-        for r, (t, _) in enumerate(rows):
-            if r == 0 or rows[r - 1][0].tgid != t.tgid:
-                group_span[r] = sum(1 for u, _ in rows[r:] if u.tgid == t.tgid)
+        legend = d.tag("div", "one cell per object (#2 in the mm column is mm#2), shared by the tasks that hold it "
+                       "(×refcount); the bracket groups a thread group; ",
+                       d.tag("span", "outlined", style=d.style(border=f"3px solid {CHANGE_OUTLINE}", padding="0 3px")),
+                       " with a", changed_chip("chip"), ": what the last step changed",
+                       style=d.style(color=d.MUTED, font_size="11px", margin_top="4px"))
+        return d.two_layouts(d.scroll_box(self._wide(rows, change)), self._narrow(rows, change)) + legend
+
+    def _wide(self, rows: list[tuple], change: dict) -> str:
+        cell = d.style(padding="3px 6px", border_bottom=f"1px solid {d.BORDER_FAINT}", vertical_align="middle")
+        head = "".join(d.tag("th", d.esc(k), scope="col", style=f"{cell};text-align:left;border-bottom:2px solid "
+                                                                f"{KIND_COLOUR[k]}") for k in self.kinds)
+        out = [d.tag("tr", d.tag("th", "task (pid)", colspan=2, scope="col", style=f"{cell};text-align:left"), head)]
+        starts = {kind: {r: (n, obj) for r, n, obj in self._spans(rows, kind)} for kind in self.kinds}
+        group_span = {r: sum(1 for u, _ in rows[r:] if u.tgid == t.tgid) for r, (t, _) in enumerate(rows)
+                      if r == 0 or rows[r - 1][0].tgid != t.tgid}
         for r, (t, depth) in enumerate(rows):
-            row_classes = "ukva-task-row" + (" ukva-new-task" if t.pid in new_tasks else "")
-            tr = [f'<tr class="{row_classes}" style="height:{ROW_PX}px">']
+            tr = []
             if r in group_span:
                 n = group_span[r]
-                tr.append(f'<td class="ukva-thread-group" rowspan="{n}" style="{cell};padding:0 2px 0 0">'
-                          f'<div title="thread group {t.tgid}: {n} task{"s" if n > 1 else ""}" style="height:{n * ROW_PX - 8}px;'
-                          f'min-width:30px;border:2px solid var(--jp-ui-font-color2);border-right:none;border-radius:6px 0 0 6px;'
-                          f'display:flex;align-items:center;justify-content:center;font-size:10px;'
-                          f'color:var(--jp-ui-font-color2);writing-mode:vertical-rl;transform:rotate(180deg)">'
-                          f"tg {t.tgid}</div></td>")
-            name = names.get(t.pid, t.comm)
-            extra = [f"pid {t.pid}"] + ([f"comm {t.comm}"] if name != t.comm else []) + \
-                ([] if t.is_leader else [f"thread of {names.get(t.tgid, t.group_leader.comm)}"])
-            state = "" if t.state == "running" else f" ✝ {t.state}"
-            mark = (f' <span style="background:{CHANGE_COLOUR};color:#000;border-radius:3px;padding:0 3px">new</span>'
-                    if t.pid in new_tasks else "")
-            tr.append(f'<td style="{cell};white-space:nowrap;padding-left:{6 + 14 * depth}px">'
-                      f"{'└ ' if depth and t.is_leader else ''}<b>{esc(name)}</b>{mark}"
-                      f'<div style="color:var(--jp-ui-font-color2);font-size:11px">{esc(", ".join(extra))}{esc(state)}</div></td>')
+                tr.append(d.tag("td", d.tag("div", f"tg {t.tgid}", title=f"thread group {t.tgid}: {n} task{'s' * (n > 1)}",
+                                            style=_BRACKET), cls="ukva-thread-group", rowspan=n if n > 1 else None,
+                                style=f"{cell};padding:0 2px 0 0;height:1px"))
+            tr.append(d.tag("td", self._task_label(t, depth, change),
+                            style=f"{cell};white-space:nowrap;padding-left:{6 + 14 * depth}px"))
             for kind in self.kinds:
-                if (r, kind) not in spans:
-                    continue
-                obj = getattr(t, KIND_ATTR[kind])
-                n = spans[(r, kind)]
-                if obj is None:
-                    tr.append(f'<td style="{cell};color:var(--jp-ui-font-color3)">none</td>')
-                    continue
-                key = (kind, obj.id)
-                holders = [u for u, _ in rows if getattr(u, KIND_ATTR[kind]) is obj]
-                moved = any((u.pid, kind) in repointed for u, _ in rows[r:r + n])
-                classes = "ukva-object" + (" ukva-created" if key in created else "") + (" ukva-repointed" if moved else "")
-                note = "new" if key in created else "re-pointed" if moved else ""
-                shared = len(holders) > 1
-                elsewhere = len(holders) > n  # also held by a row this cell cannot span
-                tr.append(f'<td class="{classes}" rowspan="{n}" title="{esc(obj.label)}, refcount {obj.refcount}" '
-                          f'style="{cell};padding:2px 3px">'
-                          f'<div style="border:{3 if note else 1}px solid {CHANGE_COLOUR if note else KIND_COLOUR[kind]};'
-                          f"border-left:6px solid {KIND_COLOUR[kind]};border-radius:4px;padding:1px 4px;height:{n * ROW_PX - 12}px;"
-                          f"display:flex;flex-direction:column;justify-content:center;white-space:nowrap;"
-                          f'background:var(--jp-layout-color{2 if shared else 1})">'
-                          f"<span><b>{esc(_short(obj))}</b> ×{esc(obj.refcount)}</span>"
-                          + ('<span style="font-size:10px;color:var(--jp-ui-font-color2)">also held by another row</span>'
-                             if elsewhere else "")
-                          + (f'<span style="font-size:10px">{note}</span>' if note else "") + "</div></td>")
-            tr.append("</tr>")
-            html.append("".join(tr))
-        for _ in range(self.most_tasks - len(rows)):  # blank rows keep the size while stepping
-            html.append(f'<tr style="height:{ROW_PX}px"><td colspan="{len(self.kinds) + 2}"></td></tr>')
-        freed_cells = []
+                if r in starts[kind]:
+                    n, obj = starts[kind][r]
+                    tr.append(self._object_cell(obj, kind, rows, r, n, change, "rowspan"))
+            new = t.pid in change["new tasks"]
+            out.append(d.tag("tr", *tr, cls="ukva-task-row" + (" ukva-new-task ukva-changed" if new else ""),
+                             style=f"height:{ROW_PX}px"))
+        for name, pid, why in change["ended"]:
+            out.append(d.tag("tr", d.tag("td", ""), d.tag("td", d.tag("s", d.esc(name)), d.esc(f" — {why}"),
+                                                          d.tag("div", f"was pid {pid}", style="font-size:11px"),
+                                                          colspan=len(self.kinds) + 1, style=_GHOST),
+                             cls="ukva-ended ukva-changed", style=f"height:{ROW_PX}px"))
+        for _ in range(self.most_tasks - len(rows) - len(change["ended"])):  # blank rows keep the size
+            out.append(d.tag("tr", d.tag("td", "", colspan=len(self.kinds) + 2), style=f"height:{ROW_PX}px"))
+        freed = [d.tag("td", self._freed(kind, change), style=f"{cell};vertical-align:top") for kind in self.kinds]
+        out.append(d.tag("tr", d.tag("td", "freed objects", colspan=2, style=f"{cell};color:{d.MUTED};vertical-align:top"),
+                         *freed, style=f"height:{max(self.most_freed, 1) * 24}px"))
+        return d.tag("table", d.tag("thead", out[0]), d.tag("tbody", *out[1:]), cls="ukva-matrix-table",
+                     style=d.style(border_collapse="collapse", color=d.FG, font_size="12px"))
+
+    def _freed(self, kind: str, change: dict, inline: bool = False) -> str:
+        gone = sorted((o for o in self.seen.values() if o.kind == kind and o.freed), key=lambda o: o.id)
+        out = []
+        for o in gone:
+            now = (kind, o.id) in change["freed"]
+            out.append(d.tag("span" if inline else "div", d.tag("s", d.esc(_short(o))), " freed", changed_chip("now") if now else "",
+                             cls="ukva-freed" + (" ukva-freed-now ukva-changed" if now else ""),
+                             style=d.style(border=f"{3 if now else 1}px {'solid' if now else 'dashed'} "
+                                                  f"{CHANGE_OUTLINE if now else d.BORDER}",
+                                           border_radius="4px", padding="0 4px", margin="1px 0", white_space="nowrap",
+                                           color=d.FG if now else d.FAINT,
+                                           display="inline-block" if inline else None)))
+        return " ".join(out)
+
+    def _narrow(self, rows: list[tuple], change: dict) -> str:
+        """Transposed: a row per kind of object, a column per task, so every kind shows in 365 px."""
+        cell = d.style(padding="3px 4px", border_bottom=f"1px solid {d.BORDER_FAINT}", vertical_align="middle")
+        names = [d.tag("th", self._task_label(t, 0, change), scope="col",
+                       cls="ukva-task-row" + (" ukva-new-task ukva-changed" if t.pid in change["new tasks"] else ""),
+                       style=f"{cell};text-align:left;font-weight:400;min-width:56px") for t, _ in rows]
+        ghosts = [d.tag("th", d.tag("s", d.esc(name)), d.tag("div", d.esc(why), style="font-size:11px"),
+                        cls="ukva-ended ukva-changed", style=f"{cell};{_GHOST};font-weight:400")
+                  for name, _pid, why in change["ended"]]
+        blanks = [d.tag("th", "", style=cell)] * max(self.most_tasks - len(rows) - len(change["ended"]), 0)
+        out = [d.tag("tr", d.tag("th", "", style=cell), *names, *ghosts, *blanks)]
+        groups, c = [], 0
+        while c < len(rows):
+            tgid = rows[c][0].tgid
+            n = sum(1 for u, _ in rows[c:] if u.tgid == tgid)
+            groups.append(d.tag("td", f"tg {tgid}", colspan=n if n > 1 else None, cls="ukva-thread-group",
+                                style=d.style(border_top=f"2px solid {d.MUTED}", color=d.MUTED, font_size="11px",
+                                              text_align="center", padding="0 2px")))
+            c += n
+        out.append(d.tag("tr", d.tag("td", ""), *groups, d.tag("td", "", colspan=len(ghosts) + len(blanks))
+                         if ghosts or blanks else ""))
         for kind in self.kinds:
-            gone = sorted((o for o in self.seen.values() if o.kind == kind and o.freed), key=lambda o: o.id)
-            freed_cells.append("".join(
-                f'<div class="ukva-freed{" ukva-freed-now" if (kind, o.id) in freed_now else ""}" '
-                f'style="border:1px dashed var(--jp-border-color1);border-radius:4px;padding:0 4px;margin:1px 0;'
-                f"white-space:nowrap;color:var(--jp-ui-font-color3);"
-                f'{"outline:3px solid " + CHANGE_COLOUR + ";color:var(--jp-ui-font-color1)" if (kind, o.id) in freed_now else ""}">'
-                f"<s>{esc(_short(o))}</s> freed{' now' if (kind, o.id) in freed_now else ''}</div>" for o in gone))
-        html.append(f'<tr><td colspan="2" style="{cell};color:var(--jp-ui-font-color2);vertical-align:top">freed objects</td>'
-                    + "".join(f'<td style="{cell};vertical-align:top">{c}</td>' for c in freed_cells) + "</tr>")
-        html.append("</tbody></table>")
-        legend = ('<div style="color:var(--jp-ui-font-color2);font-size:11px;margin-top:4px">one cell per object '
-                  "(#2 in the mm column is mm#2), spanning the tasks that hold it (×refcount); the bracket on the left groups a thread group; "
-                  f'<span style="border:2px solid {CHANGE_COLOUR};padding:0 3px">marked</span> what the last step changed</div>')
-        return scroll_box("".join(html)) + legend
+            cells = [self._object_cell(obj, kind, rows, r, n, change, "colspan") for r, n, obj in self._spans(rows, kind)]
+            out.append(d.tag("tr", d.tag("th", d.esc(kind), scope="row", style=f"{cell};text-align:left;border-left:4px "
+                                                                                 f"solid {KIND_COLOUR[kind]}"),
+                             *cells, d.tag("td", "", colspan=len(ghosts) + len(blanks)) if ghosts or blanks else ""))
+        freed = "".join(d.tag("div", d.tag("b", d.esc(kind)), " ", self._freed(kind, change, inline=True), style="margin:1px 0")
+                        for kind in self.kinds if any(o.kind == kind and o.freed for o in self.seen.values()))
+        return (d.tag("table", *out, cls="ukva-matrix-transposed",
+                      style=d.style(border_collapse="collapse", color=d.FG, font_size="12px"))
+                + d.tag("div", d.tag("span", "freed objects: ", style=f"color:{d.MUTED}") + (freed or "none yet"),
+                        style=d.style(color=d.FG, font_size="12px", min_height=f"{max(self.most_freed, 1) * 20}px")))
+
+    def snapshot(self) -> str:
+        return self.step_label.value + self._matrix_html()
 
     def _objects(self) -> list:
         return sorted(self.seen.values(), key=lambda o: (list(KIND_ATTR).index(o.kind), o.id))
@@ -363,11 +458,19 @@ class TaskTree(UkvaWidget):
                 ([f"freed {', '.join(self.seen[k].label for k in change['freed'])}"] if change["freed"] else []) + \
                 ([f"re-pointed {', '.join(f'pid {pid} {kind}' for pid, kind in change['repointed'])}"]
                  if change["repointed"] else []) + \
-                ([f"new task {', '.join(f'pid {pid}' for pid in change['new tasks'])}"] if change["new tasks"] else [])
+                ([f"new task {', '.join(f'pid {pid}' for pid in change['new tasks'])}"] if change["new tasks"] else []) + \
+                ([f"ended {', '.join(f'{name} (pid {pid}): {why}' for name, pid, why in change['ended'])}"]
+                 if change["ended"] else [])
         if words:
             lines.append("  last step: " + "; ".join(words))
         return "\n".join(lines)
 
+
+_GHOST = d.style(color=d.MUTED, font_style="italic", border=f"2px dashed {CHANGE_OUTLINE}", padding="2px 6px")
+_BRACKET = d.style(height="100%", min_height=f"{ROW_PX - 8}px", min_width="30px", border=f"2px solid {d.MUTED}",
+                   border_right="none", border_radius="6px 0 0 6px", display="flex", align_items="center",
+                   justify_content="center", font_size="11px", color=d.MUTED, writing_mode="vertical-rl",
+                   transform="rotate(180deg)", box_sizing="border-box")
 
 
 def _short(obj) -> str:

@@ -1,0 +1,240 @@
+"""What the widgets read of an SMP Machine's state, by name: the one place that knows how the
+engine lays its state out (the CPUs' TLBs, the page tables, the versions, the caches).
+
+Every widget reads the machine through these functions, never by position, so a change in how
+the engine stores its state is an edit of this module only.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..engine import Machine, slot_address
+
+
+class TlbEntry(NamedTuple):
+    asid: int       # ASID slot (always 0 without PCID)
+    vpage: int      # the UKVA page
+    page: int       # the physical page it translates to
+
+
+class Cpu(NamedTuple):
+    running: int    # task index, -1 idle
+    loaded: int     # MM index in CR3, -1 none
+    lazy: bool      # a kernel thread or idle with an MM still loaded (lazy TLB)
+    tlb: tuple[TlbEntry, ...]
+
+
+class Table(NamedTuple):
+    row: int        # which page table (one per MM, or per MM and CPU)
+    mm: int
+    copy_of: int    # the CPU whose copy this is under per-CPU page tables, else -1
+    pages: tuple[int, ...]   # per UKVA page, the physical page it maps (-1 unmapped)
+    slots: tuple[int | None, ...]   # per UKVA page, the object whose slot it is (None: none)
+
+
+class PageGroup(NamedTuple):
+    name: str       # "files#2", "task 2 (sh)'s page", "cpu0's page"
+    pages: tuple[int, ...]   # the versions side by side (one page for per-task and per-CPU)
+
+
+class SharedPage(NamedTuple):
+    written: int    # the version written last
+    memory: int     # the version in memory
+    lines: tuple[tuple[int, int, bool], ...]   # cache lines: (key, version, dirty)
+
+
+def cpus(m: Machine) -> list[Cpu]:
+    user = m.setup.user
+    return [Cpu(cur, loaded, loaded >= 0 and (cur < 0 or not user[cur]),
+                tuple(TlbEntry(*e) for e in tlb))
+            for cur, loaded, _asid, _rr, _asids, tlb in m.state[0]]
+
+
+def running(m: Machine, cpu: int) -> int:
+    """The task index running on `cpu` (-1 idle)."""
+    return m.state[0][cpu][0]
+
+
+def task_mm(m: Machine, task: int) -> int:
+    """The MM index of task `task` (-1 for a kernel thread or idle)."""
+    return m.setup.task_mm[task] if task >= 0 else -1
+
+
+def loaded_after_each_step(m: Machine, start: int = 0) -> list[tuple[int, ...]]:
+    """Per step of the history from `start` on, the MM each CPU had loaded just after it (the last
+    is read off the machine; earlier ones by replaying its history on a twin)."""
+    if start == len(m.history) - 1:
+        return [tuple(cpu.loaded for cpu in cpus(m))]
+    twin, out = m.fresh(), []
+    for k, choice in enumerate(m.history):
+        twin.step(choice.label)
+        if k >= start:
+            out.append(tuple(cpu.loaded for cpu in cpus(twin)))
+    return out
+
+
+def tables(m: Machine) -> list[Table]:
+    s = m.setup
+    copies = len(m.state[1]) // max(len(s.mms), 1)
+    out = []
+    for row, pages in enumerate(m.state[1]):
+        mm = row // copies
+        slots = s.mm_slots[mm] if s.mm_slots else ()
+        out.append(Table(row, mm, row % copies if copies > 1 else -1, tuple(pages),
+                         tuple(slots[v] if v < len(slots) and slots[v] >= 0 else None for v in range(len(pages)))))
+    return out
+
+
+def tlb_gen(m: Machine, mm: int) -> int:
+    return m.state[2][mm]
+
+
+def cpumask(m: Machine, mm: int) -> list[int]:
+    """The CPUs that have `mm` loaded (mm_cpumask)."""
+    return [c for c, cpu in enumerate(cpus(m)) if cpu.loaded == mm]
+
+
+def n_asids(m: Machine) -> int:
+    return m.setup.n_asids
+
+
+def tlb_rows(m: Machine) -> int:
+    """How many TLB entries a CPU can ever hold here: room for them, so stepping resizes nothing."""
+    s = m.setup
+    return max(1, min(s.tlb_size, max(len(row) for row in m.state[1]) * s.n_asids))
+
+
+def page_groups(m: Machine) -> list[PageGroup]:
+    """Every physical page the UKVA can map on this machine, grouped: per-MM, each slot object's
+    versions side by side, in the order the page tables hold the slots; per-task and per-CPU,
+    each task's or CPU's page.  Fixed for the machine's life, so the picture never reorders."""
+    s = m.setup
+    if m.options.design != "per-mm":  # per-task pages are task indices, per-CPU pages CPU indices
+        per_task = m.options.design == "per-task"
+        owners = [i for i in range(len(s.tasks) if per_task else s.ncpu) if not per_task or s.user[i]]
+        return [PageGroup(m.page_label(i), (i,)) for i in owners]
+    order = list(dict.fromkeys(o for slots in s.mm_slots for o in slots if o >= 0))
+    order += [o for o in range(len(s.objects)) if o not in order]
+    return [PageGroup(m.object_label(o), tuple(o * s.stride + g for g in range(s.stride))) for o in order]
+
+
+def written(m: Machine, page: int) -> bool:
+    """Whether this page holds data yet: a newer version exists once an update made it."""
+    s = m.setup
+    if m.options.design != "per-mm":
+        return True
+    o, gen = divmod(page, s.stride)
+    return gen <= m.state[3][0][o]
+
+
+def copying(m: Machine) -> dict[int, int]:
+    """Per CPU in the middle of a plain (not SMP-safe) update: the page of the copy it is making."""
+    s = m.setup
+    _versions, pending = m.state[3]
+    out = {}
+    for c, cpu in enumerate(cpus(m)):
+        if cpu.running >= 0 and pending[cpu.running] is not None:
+            o, base, _k = pending[cpu.running]
+            out[c] = o * s.stride + base + 1
+    return out
+
+
+def page_of(m: Machine, words: str) -> int | None:
+    """The page a label names ("files#2 v1", "task 3 (sh)'s page"), or None if none does."""
+    for group in page_groups(m):
+        for page in group.pages:
+            if m.page_label(page) == words:
+                return page
+    return None
+
+
+# --- the shared page (CacheAliasing) ---------------------------------------------------------------
+
+def shared_page(m: Machine) -> SharedPage:
+    written_v, memory, lines = m.state[4][m.setup.shared_index]
+    return SharedPage(written_v, memory, tuple((k, g, bool(d)) for k, g, d in lines))
+
+
+def shared_mappings(m: Machine) -> list[tuple[int, int, int]]:
+    """Per MM mapping the shared page: (mm, its UKVA page, the cache line that address indexes)."""
+    s = m.setup
+    p = s.shared_index
+    return [(mm, s.shared_vpage[mm], s.cache_key(p, mm)) for mm in range(len(s.mms))]
+
+
+def virtual_cache(m: Machine) -> bool:
+    return m.setup.virtual_cache
+
+
+def user_tasks(m: Machine) -> list:
+    """The machine's tasks that have an MM (kernel threads have no UKVA to read)."""
+    return [t for t in m.setup.tasks if t.mm is not None]
+
+
+# --- choices ----------------------------------------------------------------------------------------
+
+ACTIONS = ("switch", "read", "update", "finish", "write", "evict")
+
+
+def choice_words(choice) -> str:
+    """A choice's words without its actor ("read slot files#2" for "cpu0: read slot files#2")."""
+    return choice.label.split(": ", 1)[1] if ": " in choice.label else choice.label
+
+
+def choice_keys(choices: list) -> list[tuple]:
+    """Where each choice goes among a CPU's buttons: a switch by its target, any other step by its
+    verb and its rank among that CPU's steps of that verb (the running task's first slot, its
+    second...), the cache's by its words.  A key means the same thing whatever runs."""
+    keys, rank = [], {}
+    for choice in choices:
+        if choice.action in ("switch", "evict"):
+            keys.append((choice.action, choice_words(choice)))
+        else:
+            n = rank.get((choice.cpu, choice.action), 0)
+            rank[(choice.cpu, choice.action)] = n + 1
+            keys.append((choice.action, n))
+    return keys
+
+
+def choice_catalogue(m: Machine) -> tuple[dict[tuple, str], dict[tuple, str]]:
+    """The buttons a CPU of this machine needs, key -> the words first seen there (see choice_keys),
+    in button order; and the cache's.  Found from the choices cpu0 has at the start, after switching
+    to each task, and after it then updates or writes (what a CPU may do depends only on what it
+    runs, and every CPU may do what cpu0 may).  The stepper lays the buttons out once, so they keep
+    their places; a choice met later (another interleaving) gets a button at the end."""
+    from ..engine.machine import COUNTERS, Choice
+
+    s = m.setup
+    scratch = m.fresh()
+    counts = [0] * len(COUNTERS)
+    mine: dict[tuple, str] = {}
+    cache: dict[tuple, str] = {}
+
+    def offered(state: tuple) -> list:
+        scratch.state = state
+        out = [Choice(code, scratch.label(code)) for code, *_ in s.enabled(state)]
+        for choice, key in zip(out, choice_keys(out)):
+            if choice.cpu == 0:
+                mine.setdefault(key, choice_words(choice))
+            elif choice.cpu < 0:
+                cache.setdefault(key, choice_words(choice))
+        return out
+
+    start = scratch.state
+    for switch in offered(start):
+        if switch.cpu != 0:
+            continue
+        running, bad = s.next(start, switch.code, counts)
+        for choice in offered(running) if bad is None else ():
+            if choice.cpu == 0 and choice.action in ("update", "write"):
+                after, bad = s.next(running, choice.code, counts)
+                if bad is None:
+                    offered(after)
+    order = sorted(mine, key=lambda k: ACTIONS.index(k[0]))  # stable: first seen within a verb
+    return {k: mine[k] for k in order}, cache
+
+
+def address(vpage: int) -> int:
+    """The virtual address of a UKVA page."""
+    return slot_address(vpage)
