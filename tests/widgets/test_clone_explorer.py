@@ -10,9 +10,10 @@ from ukva_widgets.widgets import CloneExplorer
 
 
 def cells(w: CloneExplorer, cls: str) -> list[str]:
-    """The object labels drawn in one column of the picture ("ukva-own-caller", "ukva-shared", "ukva-own-child")."""
-    parts = w.picture.value.split(f'class="{cls}"')[1:]
-    return [p.split("</td>")[0].split(">")[-2].split("<")[0] for p in parts if "none" not in p.split("</td>")[0]]
+    """The objects drawn in one column of the picture ("ukva-own-caller", "ukva-shared", "ukva-own-child"):
+    "mm#2: ◀ #2 ×2 ▶", the whole label (the chip's tooltip) and the words drawn (the row names the kind)."""
+    parts = [p.split("</td>")[0] for p in w.picture.value.split(f'class="{cls}"')[1:]]
+    return [p.split('title="')[1].split('"')[0] + ": " + p.split(">")[-2].split("<")[0] for p in parts if "none" not in p]
 
 
 def test_sighand_without_vm_shows_einval_and_the_rule():
@@ -34,7 +35,8 @@ def test_vm_with_sighand_shows_shared_mm_and_sighand_with_refcount_two():
     assert "files    separate" in text
     # drawn once, in the shared column between the tasks
     shared = cells(w, "ukva-shared")
-    assert f"◀ {w.caller.mm.label} ×2 ▶" in shared and f"◀ {w.caller.sighand.label} ×2 ▶" in shared
+    assert f"{w.caller.mm.label}: ◀ #{w.caller.mm.id} ×2 ▶" in shared
+    assert f"{w.caller.sighand.label}: ◀ #{w.caller.sighand.id} ×2 ▶" in shared
     assert not any(w.caller.mm.label in c for c in cells(w, "ukva-own-caller") + cells(w, "ukva-own-child"))
 
 
@@ -168,8 +170,9 @@ def test_the_sharing_flags_sit_beside_the_picture_and_the_rest_fold_under_more_f
     beside = w.children[w.children.index(w.error) + 1].children[0]
     shown = [b.description for b in beside.children[1].children]
     assert shown == ["VM", "FS", "FILES", "SIGHAND", "THREAD", "IO", "SYSVSEM"]
-    assert w.more_flags.selected_index is None  # folded
-    assert "ukva-flag-CLONE_SETTLS" in w.more_flags.children[0].children[0].children[1]._dom_classes
+    assert not w.more_flags.shown and w.more_flags.content.layout.display == "none"  # folded
+    assert "ukva-fold-header" in w.more_flags.header._dom_classes  # a real button opens it
+    assert "ukva-flag-CLONE_SETTLS" in w.more_flags.content.children[0].children[1]._dom_classes
 
 
 def test_the_error_box_says_not_applied_not_the_trait_machinery(browser):
@@ -185,7 +188,15 @@ def test_a_refused_clone_is_drawn_with_its_errno_and_rule_in_the_picture():
 
 def test_the_picture_keeps_one_row_per_kind_whatever_the_flags(browser):
     w = CloneExplorer()
-    rows = w.picture.value.count("<tr>")
+    rows = w.picture.value.count("<tr")
     for flag in ("CLONE_VM", "CLONE_IO", "CLONE_SYSVSEM", "CLONE_SIGHAND"):
         browser.set(w.checkboxes[flag], value=True)
-        assert w.picture.value.count("<tr>") == rows
+        assert w.picture.value.count("<tr") == rows
+
+
+def test_a_kind_whose_sharing_a_flag_turned_over_is_marked_changed(browser):
+    w = CloneExplorer("CLONE_VM")
+    assert "ukva-changed" not in w.picture.value
+    browser.set(w.checkboxes["CLONE_FILES"], value=True)
+    changed = [row for row in w.picture.value.split("<tr")[1:] if 'class="ukva-changed"' in row.split(">")[0]]
+    assert len(changed) == 1 and ">files<" in changed[0] and ">changed<" in changed[0]

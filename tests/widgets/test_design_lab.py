@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import traitlets
 
 from ukva_widgets.widgets import DesignLab
 from ukva_widgets.widgets.design_lab import spin_missing
@@ -17,17 +18,17 @@ def test_per_task_with_hardware_fill_on_threads_is_a_violation_played_below(brow
     assert w.result.violation is not None and w.result.violation.kind == "wrong-task"
     assert w.stepper.machine.violation == w.result.violation
     assert [c.label for c in w.stepper.machine.history] == [c.label for c in w.result.trace]
-    assert "✗ violation" in w.verdict.value and "verdict: violation" in w.text()
+    assert "✗ violation" in w.verdict_box.value and "verdict: violation" in w.text()
 
 
 def test_choosing_software_fill_in_the_browser_makes_per_task_proven(browser):
     w = DesignLab()
-    browser.set(w.fill, index=list(w.fill.options).index("software"))
+    browser.set(w.controls["fill"], index=list(w.controls["fill"].options).index("software"))
     assert w.machine.options.fill == "software"
     browser.click(w.check_button)
     assert w.wait(60)
     assert w.result.violation is None and w.result.complete
-    assert "✓ proven" in w.verdict.value
+    assert "✓ proven" in w.verdict_box.value
 
 
 def test_processes_that_share_nothing_are_the_easy_case():
@@ -37,7 +38,7 @@ def test_processes_that_share_nothing_are_the_easy_case():
 
 
 def test_per_mm_with_fixed_slots_breaks_when_threads_have_their_own_files():
-    w = DesignLab(design="per-mm", workload="threads sharing only the VM", slots="fixed")
+    w = DesignLab(design="per-mm", workload="tasks sharing only the VM", slots="fixed")
     w.check()
     assert w.result.violation.kind == "wrong-slot"
 
@@ -45,7 +46,7 @@ def test_per_mm_with_fixed_slots_breaks_when_threads_have_their_own_files():
 def test_changing_an_option_rebuilds_the_machine_and_forgets_the_old_verdict(browser):
     w = DesignLab()
     w.check()
-    browser.set(w.cpus_slider, value=1)
+    browser.set(w.controls["cpus"], value=1)
     assert w.machine.options.cpus == 1 and w.result is None
     assert "verdict: not checked yet" in w.text()
     assert w.stepper.machine is w.machine
@@ -54,7 +55,7 @@ def test_changing_an_option_rebuilds_the_machine_and_forgets_the_old_verdict(bro
 def test_a_refused_combination_shows_the_engines_error_and_keeps_the_machine(browser):
     w = DesignLab(design="per-task")
     before = w.machine
-    browser.set(w.options["shared_page"], value=True)
+    browser.set(w.controls["shared_page"], value=True)
     assert w.machine is before
     assert "shared_page" in w.error.message and "refused:" in w.text()
 
@@ -76,15 +77,15 @@ def test_an_unknown_option_is_refused_clearly():
 def test_per_mm_options_are_disabled_under_the_other_designs_and_enabled_under_per_mm(browser):
     w = DesignLab(design="per-task")
     per_mm = ("smp_safe", "slots", "cache", "shared_page")
-    assert all(w.options[name].disabled for name in per_mm)
-    assert not w.options["pcid"].disabled
-    browser.set(w.design, index=list(w.design.options).index("per-mm"))
-    assert not any(w.options[name].disabled for name in per_mm)
+    assert all(w.controls[name].disabled for name in per_mm)
+    assert not w.controls["pcid"].disabled
+    browser.set(w.controls["design"], index=list(w.controls["design"].options).index("per-mm"))
+    assert not any(w.controls[name].disabled for name in per_mm)
 
 
 def test_not_checked_yet_is_never_shown_beside_a_green_tick():
     w = DesignLab()
-    assert "not checked yet" in w.verdict.value
+    assert "not checked yet" in w.verdict_box.value
     assert "✓" not in w.stepper.violation_box.value
 
 
@@ -93,14 +94,14 @@ def test_after_a_proof_run_to_violation_is_disabled_until_the_machine_changes(br
     browser.click(w.check_button)
     assert w.wait(60)
     assert w.result.verdict == "proven" and w.stepper.run_button.disabled
-    browser.set(w.cpus_slider, value=1)
+    browser.set(w.controls["cpus"], value=1)
     assert not w.stepper.run_button.disabled
 
 
 # Per workload: (MMs, UKVA slots under per-mm with dynamic slots) for n tasks.
 SHAPES = {
     "threads": lambda n: (1, 2),                       # one files and one sighand table for all
-    "threads sharing only the VM": lambda n: (1, 2 * n),
+    "tasks sharing only the VM": lambda n: (1, 2 * n),
     "CLONE_VM|CLONE_FS tasks": lambda n: (1, 2 * n),   # each its own files and sighand tables
     "processes": lambda n: (n, 2 * n),
 }
@@ -110,7 +111,7 @@ SHAPES = {
 @pytest.mark.parametrize("tasks", [1, 2, 3, 4])
 def test_the_tasks_slider_builds_that_many_tasks_with_their_mms_and_slots(browser, workload, tasks):
     w = DesignLab(design="per-mm", workload=workload, tasks=2 if tasks != 2 else 1)
-    browser.set(w.tasks_slider, value=tasks)
+    browser.set(w.controls["tasks"], value=tasks)
     setup = w.machine.setup
     mms, slots = SHAPES[workload](tasks)
     assert len(setup.tasks) == tasks and len(setup.mms) == mms
@@ -122,17 +123,47 @@ def test_the_tasks_slider_builds_that_many_tasks_with_their_mms_and_slots(browse
 @pytest.mark.parametrize("cpus", [1, 2, 3, 4])
 def test_the_cpus_slider_goes_from_1_to_4(browser, cpus):
     w = DesignLab(workload="CLONE_VM|CLONE_FS tasks", tasks=4)
-    assert (w.cpus_slider.min, w.cpus_slider.max) == (1, 4)
-    browser.set(w.cpus_slider, value=cpus)
+    assert (w.controls["cpus"].min, w.controls["cpus"].max) == (1, 4)
+    browser.set(w.controls["cpus"], value=cpus)
     assert w.machine.options.cpus == cpus == w.machine.setup.ncpu
     assert f"{cpus} CPU" in w.text().splitlines()[0]
 
 
 def test_cpus_or_tasks_out_of_range_are_refused_clearly():
-    with pytest.raises(ValueError, match="cpus=5 is out of range: use 1 to 4"):
+    with pytest.raises(traitlets.TraitError, match="cpus=5 is out of range: use 1 to 4"):
         DesignLab(cpus=5)
-    with pytest.raises(ValueError, match="tasks=0 is out of range: use 1 to 4"):
+    with pytest.raises(traitlets.TraitError, match="tasks=0 is out of range: use 1 to 4"):
         DesignLab(tasks=0)
+    with pytest.raises(traitlets.TraitError, match="unknown design 'per-thread'"):
+        DesignLab().design = "per-thread"
+
+
+def test_the_settings_are_traitlets_linked_to_their_controls_and_the_verdict_is_one_too():
+    w = DesignLab()
+    seen = []
+    w.observe(lambda change: seen.append(change["new"]), "verdict")
+    w.design = "per-mm"
+    assert w.controls["design"].value == "per-mm" and w.machine.options.design == "per-mm"
+    w.controls["cpus"].value = 3
+    assert w.cpus == 3 and w.machine.options.cpus == 3
+    w.check()
+    assert seen[-1].startswith("✓ proven") and w.verdict in w.verdict_box.value
+
+
+def test_the_tasks_are_named_as_the_chapters_name_them():
+    w = DesignLab(workload="threads")
+    assert [t.comm for t in w.machine.setup.tasks] == ["thread A", "thread B"]
+    assert "thread A (2)&#x27;s page" in w.stepper.picture.value and "init" not in w.stepper.picture.value
+    w.workload = "processes"
+    assert [t.comm for t in w.machine.setup.tasks] == ["process A", "process B"]
+
+
+def test_the_played_counterexample_draws_the_page_the_cpu_should_have_read():
+    w = DesignLab(design="per-task", fill="hardware", workload="threads")
+    w.check()
+    svg = w.stepper.picture.value
+    assert "ukva-expected" in svg and "ukva-got" in svg and "ukva-expected-arrow" in svg
+    assert "thread A (2)&#x27;s page" in svg and "it should have read task 2 (thread A)'s page" in w.stepper.headline.words
 
 
 # The book's verdicts through the lab, by the synchronous path a chapter cell uses
@@ -173,16 +204,16 @@ def test_the_button_checks_in_the_background_with_progress_and_cancel_stops_it(b
     w.progress.observe(lambda change: seen.append(change["new"]), "value")
     browser.click(w.check_button)
     assert w.running and w.cancel_button.layout.display is None and w.progress.layout.display is None
-    assert w.check_button.disabled and w.cpus_slider.disabled and w.options["pcid"].disabled
+    assert w.check_button.disabled and w.controls["cpus"].disabled and w.controls["pcid"].disabled
     wait_until(lambda: any("states/s" in v for v in seen))
     assert "checking: " in w.text() and "states/s" in w.text()
     browser.click(w.cancel_button)
     assert w.wait(60)
     assert w.result.cancelled and w.result.verdict == "not proven"
     assert 0 < w.result.states < 20_000_000
-    assert "cancelled" in w.verdict.value and "verdict: cancelled after" in w.text()
+    assert "cancelled" in w.verdict_box.value and "verdict: cancelled after" in w.text()
     assert w.progress.layout.display == "none" and w.cancel_button.layout.display == "none"
-    assert not w.check_button.disabled and not w.cpus_slider.disabled and not w.options["pcid"].disabled
+    assert not w.check_button.disabled and not w.controls["cpus"].disabled and not w.controls["pcid"].disabled
     assert w.spin_row.layout.display == "none"  # a cancel is not the bound: nothing offered
 
 
@@ -190,10 +221,10 @@ def test_a_change_made_from_code_during_a_check_cancels_it_and_drops_its_verdict
     w = big_lab()
     browser.click(w.check_button)
     wait_until(lambda: "states/s" in w.progress.value)
-    w.cpus_slider.value = 1
+    w.controls["cpus"].value = 1
     assert w.wait(60)
     assert w.machine.options.cpus == 1 and w.result is None
-    assert "verdict: not checked yet" in w.text() and not w.cpus_slider.disabled
+    assert "verdict: not checked yet" in w.text() and not w.controls["cpus"].disabled
 
 
 def test_an_error_in_the_background_check_shows_in_the_error_box(browser, monkeypatch):
@@ -214,7 +245,7 @@ def test_past_the_bound_the_verdict_offers_spin_or_says_why_it_cannot_run():
     w = DesignLab(design="per-mm", workload="processes", tasks=3, cpus=3, max_states=50)
     w.check()
     assert w.result.verdict == "not proven" and not w.result.cancelled
-    assert "not proven" in w.verdict.value and w.spin_row.layout.display is None
+    assert "not proven" in w.verdict_box.value and w.spin_row.layout.display is None
     missing = spin_missing()
     if missing is None:
         assert w.spin_button.layout.display is None and "offers: check with SPIN" in w.text()
@@ -240,7 +271,7 @@ def test_check_with_spin_past_the_bound_finds_what_a_full_python_search_finds(br
     full = DesignLab(**{**settings, "max_states": 1_000_000})
     full.check()
     assert w.result.engine == "spin" and w.result.verdict == full.result.verdict == verdict
-    assert "verdict (SPIN): " in w.text() and "(SPIN)" in w.verdict.value
+    assert "verdict (SPIN): " in w.text() and "(SPIN)" in w.verdict_box.value
     if verdict == "violation":  # SPIN's trail, replayed on the machine, is a shortest one too
         assert len(w.result.trace) == len(full.result.trace)
         assert [c.label for c in w.stepper.machine.history] == [c.label for c in w.result.trace]
@@ -258,7 +289,7 @@ def test_a_spin_check_reports_progress_and_cancel_stops_it(browser):
     browser.click(w.cancel_button)
     assert w.wait(60)
     assert w.result.engine == "spin" and w.result.cancelled and w.result.states > 0
-    assert "cancelled (SPIN)" in w.verdict.value and "verdict (SPIN): cancelled after" in w.text()
+    assert "cancelled (SPIN)" in w.verdict_box.value and "verdict (SPIN): cancelled after" in w.text()
 
 
 def test_where_spin_is_not_on_path_the_verdict_says_so_and_how_to_install_it(monkeypatch, tmp_path):

@@ -103,11 +103,22 @@ def test_an_unknown_task_name_is_a_clear_error_in_the_widget():
     assert "no task called 'nobody'" in w.error.message
 
 
+def wide(w: TaskTree) -> str:
+    """The matrix as drawn where the output is wide: tasks as rows."""
+    return w.matrix.value.split('class="ukva-narrow"')[0]
+
+
+def narrow(w: TaskTree) -> str:
+    """The matrix as drawn where the output is narrow: transposed, tasks as columns."""
+    return w.matrix.value.split('class="ukva-narrow"')[1]
+
+
 def test_a_thread_group_is_one_bracket_spanning_its_members_rows():
     w = TaskTree(THREADS)
     w.position = 2
-    groups = w.matrix.value.split('class="ukva-thread-group"')[1:]
-    spans = sorted(int(g.split('rowspan="')[1].split('"')[0]) for g in groups)
+    groups = wide(w).split('class="ukva-thread-group"')[1:]
+    spans = sorted(int(g.split('rowspan="')[1].split('"')[0]) if 'rowspan="' in g.split(">")[0] else 1
+                   for g in groups)
     assert spans == [1, 2]  # init alone; sh and its thread t together
     assert "tg 2" in w.matrix.value and "thread of sh" in w.matrix.value
 
@@ -116,8 +127,10 @@ def test_a_shared_object_is_one_cell_spanning_the_rows_of_its_holders_with_its_r
     w = TaskTree(THREADS)
     w.position = 2
     mm = w.kernel.task(2).mm
-    cells = [c for c in w.matrix.value.split('<td class="ukva-object')[1:] if f'title="{mm.label}, ' in c]
+    cells = [c.split("</td>")[0] for c in wide(w).split('<td class="ukva-object')[1:] if f'title="{mm.label}, ' in c]
     assert len(cells) == 1 and 'rowspan="2"' in cells[0] and f"<b>#{mm.id}</b> ×2" in cells[0]
+    cells = [c.split("</td>")[0] for c in narrow(w).split('<td class="ukva-object')[1:] if f'title="{mm.label}, ' in c]
+    assert len(cells) == 1 and 'colspan="2"' in cells[0]  # transposed: one cell across their columns
 
 
 def test_tasks_are_named_as_the_script_names_them():
@@ -157,21 +170,64 @@ FAMILY = "sh = fork init\nexecve sh /bin/sh\nfork sh\nfork sh\nt = clone sh CLON
 def test_a_child_is_indented_under_its_parent_in_tree_order():
     w = TaskTree(FAMILY)
     w.position = len(w.calls)
-    rows = w.matrix.value.split('class="ukva-task-row')[1:]
+    rows = wide(w).split('class="ukva-task-row')[1:]
     assert [r.split("<b>")[1].split("</b>")[0] for r in rows][:3] == ["init", "sh", "t"]
     assert "└ <b>sh</b>" in rows[1] and "└" not in rows[2].split("<b>")[0]  # t is sh's thread, not its child
 
 
 def test_the_matrix_keeps_one_size_while_stepping(browser):
     w = TaskTree(FAMILY)
-    height = w.matrix.layout.min_height
-    rows = None
+    shape = None
     for _ in w.calls:
         browser.click(w.step_button)
-        assert w.matrix.layout.min_height == height
-        count = w.matrix.value.count("<tr")
-        assert rows in (None, count)
-        rows = count
+        now = (wide(w).count("<tr"), narrow(w).count("<tr"), narrow(w).split("</tr>")[0].count("<th"))
+        assert shape in (None, now)  # as many rows (wide) and columns (narrow) at every step
+        shape = now
+
+
+LIFE = ["sh = fork init", "execve sh /bin/sh", "t = clone sh CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD",
+        "c = clone sh CLONE_FILES", "exit c 3", "wait sh", "execve t /bin/ls"]
+
+
+def test_a_task_that_ended_leaves_a_ghost_row_saying_why():
+    w = TaskTree(LIFE)
+    w.position = 7  # t's execve: de_thread ends sh, t takes its pid
+    assert w.changes()["ended"] == [("sh", 2, "ended by de_thread (t's execve)")]
+    ghost = wide(w).split('class="ukva-ended ukva-changed"')[1].split("</tr>")[0]
+    assert "<s>sh</s> — ended by de_thread (t&#x27;s execve)" in ghost and "was pid 2" in ghost
+    assert "ukva-ended" in narrow(w)
+    assert "ended sh (pid 2): ended by de_thread (t's execve)" in w.text()
+    w.position = 6  # wait reaps the zombie c
+    assert w.changes()["ended"] == [("c", 4, "reaped by sh's wait")]
+    w.position = 5
+    assert w.changes()["ended"] == [] and "ukva-ended" not in w.matrix.value
+
+
+def test_a_refcount_that_moved_carries_its_change():
+    w = TaskTree(LIFE)
+    w.position = 4  # c = clone sh CLONE_FILES: sh's files table gains a holder
+    files = w.kernel.task(2).files
+    assert ("files", files.id, 2, 3) in w.changes()["recounted"]
+    cell = [c for c in wide(w).split('<td class="ukva-object')[1:] if f'title="{files.label}, ' in c][0]
+    assert "ukva-recounted" in cell.split(">")[0] and ">+1<" in cell.split("</td>")[0]
+    w.position = 5  # c exits: its files reference goes
+    cell = [c for c in wide(w).split('<td class="ukva-object')[1:] if f'title="{files.label}, ' in c][0]
+    assert ">−1<" in cell.split("</td>")[0]
+
+
+def test_the_narrow_matrix_is_transposed_with_a_row_per_kind_and_a_column_per_task():
+    w = TaskTree(LIFE)
+    w.position = 4
+    table = narrow(w).split("</table>")[0]
+    heads = [r.split("</th>")[0].split(">")[-1] for r in table.split('<th scope="row"')[1:]]
+    assert heads == w.kinds and table.count('<th scope="col"') == 4  # init, sh, t, c
+
+
+def test_the_snapshot_draws_the_matrix():
+    w = TaskTree(LIFE)
+    w.position = 3
+    html = w._repr_mimebundle_()["text/html"]
+    assert "ukva-matrix-table" in html and "ukva-matrix-transposed" in html and "<button" not in html
 
 
 def test_comm_renames_a_task_as_prctl_does_and_the_matrix_shows_it():

@@ -31,6 +31,7 @@ PTE_H, PAGE_TOP = 36, 11       # the entry's box, and where the pages' boxes sta
 HEAD = 40                      # a CPU's title lines
 TABLE_HEAD = 54                # a page table's: its MM, its tlb_gen, its cpumask
 CPU_W, PAGE_W, PTE_W = 176, 150, 150
+NARROW_CPU_W = 172             # two side by side in the narrowest output area (356 px)
 TITLE = 18                     # the columns' titles
 STALE_FILL = "rgba(213,94,0,0.18)"
 
@@ -108,12 +109,11 @@ def machine_svg(m: Machine) -> str:
 def _draw(f: Facts, narrow: bool) -> str:
     cpu_h = HEAD + f.rows * ROW + 6
     if narrow:
-        per_row = 2 if len(f.cpus) > 1 else 1
-        cpu_boxes = [Box((c % per_row) * (CPU_W + 8), (c // per_row) * (cpu_h + 8), CPU_W, cpu_h)
-                     for c in range(len(f.cpus))]
+        per_row, w = (2, NARROW_CPU_W) if len(f.cpus) > 1 else (1, CPU_W)
+        cpu_boxes = [Box((c % per_row) * (w + 8), (c // per_row) * (cpu_h + 8), w, cpu_h) for c in range(len(f.cpus))]
         top = math.ceil(len(f.cpus) / per_row) * (cpu_h + 8) + 8
         page_x, pte_x = 0, PAGE_W + 30
-        width = max(per_row * (CPU_W + 8) - 8, pte_x + PTE_W)
+        width = max(per_row * (w + 8) - 8, pte_x + PTE_W)
     else:
         cpu_boxes = [Box(0, TITLE + c * (cpu_h + 10), CPU_W, cpu_h) for c in range(len(f.cpus))]
         top = 0
@@ -155,7 +155,7 @@ def _slot_rows(f: Facts, page_x: float, pte_x: float, top: float) -> tuple[dict,
     y = top
     first_row = None
     for t in f.tables:
-        entries = [v for v, page in enumerate(t.pages) if page >= 0 or t.slots[v] is not None]
+        entries = t.used
         height = TABLE_HEAD + len(entries) * SLOT_ROW + 2
         whose = f" (cpu{t.copy_of}'s copy)" if t.copy_of >= 0 else ""
         mask = ",".join(f"cpu{c}" for c in ms.cpumask(m, t.mm)) or "none"

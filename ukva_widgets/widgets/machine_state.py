@@ -31,6 +31,7 @@ class Table(NamedTuple):
     copy_of: int    # the CPU whose copy this is under per-CPU page tables, else -1
     pages: tuple[int, ...]   # per UKVA page, the physical page it maps (-1 unmapped)
     slots: tuple[int | None, ...]   # per UKVA page, the object whose slot it is (None: none)
+    used: tuple[int, ...]    # the UKVA pages the design uses (not a hole left by "same colour" placement)
 
 
 class PageGroup(NamedTuple):
@@ -75,6 +76,8 @@ def loaded_after_each_step(m: Machine, start: int = 0) -> list[tuple[int, ...]]:
 
 
 def tables(m: Machine) -> list[Table]:
+    from ..engine.transitions import HOLE
+
     s = m.setup
     copies = len(m.state[1]) // max(len(s.mms), 1)
     out = []
@@ -82,7 +85,8 @@ def tables(m: Machine) -> list[Table]:
         mm = row // copies
         slots = s.mm_slots[mm] if s.mm_slots else ()
         out.append(Table(row, mm, row % copies if copies > 1 else -1, tuple(pages),
-                         tuple(slots[v] if v < len(slots) and slots[v] >= 0 else None for v in range(len(pages)))))
+                         tuple(slots[v] if v < len(slots) and slots[v] >= 0 else None for v in range(len(pages))),
+                         tuple(v for v in range(len(pages)) if v >= len(slots) or slots[v] != HOLE)))
     return out
 
 
