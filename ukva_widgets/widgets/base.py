@@ -67,6 +67,10 @@ PICTURE_CSS = (
 STYLESHEET = ("<style>" + PICTURE_CSS + _VERBS +
               ".ukva-widget :is(button,input,select,textarea,summary,.noUi-handle,[tabindex]):focus-visible"
               "{outline:3px solid var(--jp-brand-color1) !important;outline-offset:1px;}"
+              # ipywidgets paints the slider's track and handle white whatever the theme
+              ".ukva-widget .widget-slider .noUi-target{background:var(--jp-layout-color3);}"
+              ".ukva-widget .widget-slider .noUi-handle{background:var(--jp-layout-color1);"
+              "border-color:var(--jp-border-color1);}"
               ".ukva-widget .bqplot{--bq-content-font-color:var(--jp-ui-font-color1);"
               "--bq-mainheading-fill:var(--jp-ui-font-color1);--bq-axislabel-fill:var(--jp-ui-font-color1);"
               "--bq-axis-tick-text-fill:var(--jp-ui-font-color2);}"

@@ -30,7 +30,7 @@ SLOT_ROW = 44                  # a slot's row: its page-table entry (two lines) 
 PTE_H, PAGE_TOP = 36, 11       # the entry's box, and where the pages' boxes start in the row
 HEAD = 40                      # a CPU's title lines
 TABLE_HEAD = 54                # a page table's: its MM, its tlb_gen, its cpumask
-CPU_W, PAGE_W, PTE_W = 176, 150, 150
+CPU_W, PAGE_W, PTE_W = 176, 166, 156
 NARROW_CPU_W = 172             # two side by side in the narrowest output area (356 px)
 TITLE = 18                     # the columns' titles
 STALE_FILL = "rgba(213,94,0,0.18)"
@@ -112,7 +112,7 @@ def _draw(f: Facts, narrow: bool) -> str:
         per_row, w = (2, NARROW_CPU_W) if len(f.cpus) > 1 else (1, CPU_W)
         cpu_boxes = [Box((c % per_row) * (w + 8), (c // per_row) * (cpu_h + 8), w, cpu_h) for c in range(len(f.cpus))]
         top = math.ceil(len(f.cpus) / per_row) * (cpu_h + 8) + 8
-        page_x, pte_x = 0, PAGE_W + 30
+        page_x, pte_x = 0, PAGE_W + 24
         width = max(per_row * (w + 8) - 8, pte_x + PTE_W)
     else:
         cpu_boxes = [Box(0, TITLE + c * (cpu_h + 10), CPU_W, cpu_h) for c in range(len(f.cpus))]
@@ -241,8 +241,9 @@ def _read_arrows(f: Facts, cpu_boxes: list[Box], pages: dict[int, Box]) -> list[
     if v is None or v.cpu < 0:
         return []
     box, out = cpu_boxes[v.cpu], []
+    title = Box(box.x, box.y, box.w, 22)  # from the CPU's name, clear of its TLB entries' arrows
     if f.expected in pages:
-        out.append(link(box, pages[f.expected], colour=OK_COLOUR, width=2, dash="6,4",
+        out.append(link(title, pages[f.expected], colour=OK_COLOUR, width=2, dash="6,4",
                         cls="ukva-arrow ukva-expected-arrow"))
     through_entry = any(e.vpage == v.vpage for e in f.cpus[v.cpu].tlb) and v.source in ("tlb", "walk", "refill")
     if f.got in pages and not through_entry:
@@ -289,7 +290,7 @@ def _pte(f: Facts, t: ms.Table, vpage: int, box: Box, page: int) -> str:
              d.label(box.x + 6, box.y + 15, d.fit(slot, box.w - 12), weight=600),
              d.label(box.x + 6, box.y + 30, words, mono=True, size=d.MIN_FONT)]
     if change is not None:
-        parts.append(d.chip_svg(box.x + box.w - 3, box.y + 19, "remapped", fill=CHANGE_FILL, anchor="end"))
+        parts.append(d.chip_svg(box.x + box.w - 3, box.y + 20, "remapped", fill=CHANGE_FILL, anchor="end"))
     title = f"{m.mm_label(t.mm)}'s entry for {words} ({slot}) maps {m.page_label(page)}"
     return d.group(*parts, cls="ukva-pte" + (" ukva-changed" if change else ""), title=title)
 

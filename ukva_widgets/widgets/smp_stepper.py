@@ -73,10 +73,12 @@ class SMPStepper(UkvaWidget):
         self.proven = False
         self._moving = False
         self.trace: list = []
+        # The buttons first, under the lanes' titles: nothing above them changes size as the reader
+        # steps, so no button ever moves under the pointer; what a step did is said and drawn below.
         super().__init__([self.header, W.HBox([self.back_button, self.reset_button, self.run_button],
                                               layout=W.Layout(flex_flow="row wrap")),
-                          self.step_label, self.headline, self.why, self.error, self.picture, self.lanes,
-                          self.choices, self.trace_caption, self.trace_chart, self.counters])
+                          self.lanes, self.choices, self.error, self.headline, self.why, self.step_label,
+                          self.picture, self.trace_caption, self.trace_chart, self.counters])
         self.add_class("ukva-smp-stepper")
         self.machine = machine
         if trace is not None:

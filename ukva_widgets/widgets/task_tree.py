@@ -140,8 +140,7 @@ class TaskTree(UkvaWidget):
 
     def _replay(self, upto: int | None = None) -> int:
         """Run the first `upto` (default `position`) calls on a fresh kernel, remembering every object
-        ever held and the call each task was born of; returns the most tasks alive at once (+1 when
-        a step ends a task, for its ghost row)."""
+        ever held and the call each task was born of; returns the most tasks alive at once."""
         self.kernel = k = Kernel()
         self.names = names = {"init": k.init}
         self.results: list[str] = []
@@ -151,7 +150,6 @@ class TaskTree(UkvaWidget):
         self._collect(0)
         most = len(k.tasks)
         for n, call in enumerate(self.calls[: self.position if upto is None else upto], 1):
-            alive = len(k.tasks)
             try:
                 self.results.append(self._apply(call, names))
                 self.failure = None
@@ -159,7 +157,7 @@ class TaskTree(UkvaWidget):
                 self.results.append(f"fails: {e}")
                 self.failure = f"{call.line}: {e}"
             self._collect(n)
-            most = max(most, len(k.tasks), alive + (len(k.tasks) < alive))
+            most = max(most, len(k.tasks))  # a task that ends takes its ghost row from the tasks before
         return most
 
     def _apply(self, call: Call, names: dict) -> str:
@@ -325,7 +323,8 @@ class TaskTree(UkvaWidget):
                       border_left=f"6px solid {KIND_COLOUR[kind]}", border_radius="4px", padding="1px 4px",
                       min_height=f"{ROW_PX - 12}px" if span == "rowspan" else None, height="100%",
                       box_sizing="border-box", display="flex", flex_direction="column", justify_content="center",
-                      white_space="nowrap", background=d.BG2 if len(holders) > 1 else d.BG1)
+                      white_space="nowrap" if span == "rowspan" else None, overflow_wrap="anywhere",
+                      background=d.BG2 if len(holders) > 1 else d.BG1)
         return d.tag(tag_name, d.tag("div", d.tag("span", d.tag("b", d.esc(_short(obj))), f" ×{obj.refcount}", chips),
                                      extra, style=box),
                      cls=classes, title=f"{obj.label}, refcount {obj.refcount}", **{span: n if n > 1 else None},
@@ -407,12 +406,12 @@ class TaskTree(UkvaWidget):
         cell = d.style(padding="3px 4px", border_bottom=f"1px solid {d.BORDER_FAINT}", vertical_align="middle")
         names = [d.tag("th", self._task_label(t, 0, change), scope="col",
                        cls="ukva-task-row" + (" ukva-new-task ukva-changed" if t.pid in change["new tasks"] else ""),
-                       style=f"{cell};text-align:left;font-weight:400;min-width:56px") for t, _ in rows]
-        ghosts = [d.tag("th", d.tag("s", d.esc(name)), d.tag("div", d.esc(why), style="font-size:11px"),
-                        cls="ukva-ended ukva-changed", style=f"{cell};{_GHOST};font-weight:400")
-                  for name, _pid, why in change["ended"]]
+                       style=f"{cell};text-align:left;font-weight:400;overflow-wrap:anywhere") for t, _ in rows]
+        ghosts = [d.tag("th", d.tag("s", d.esc(name)), d.esc(f" (pid {pid})"), d.tag("div", d.esc(why), style="font-size:11px"),
+                        cls="ukva-ended ukva-changed", style=f"{cell};{_GHOST};font-weight:400;overflow-wrap:anywhere")
+                  for name, pid, why in change["ended"]]
         blanks = [d.tag("th", "", style=cell)] * max(self.most_tasks - len(rows) - len(change["ended"]), 0)
-        out = [d.tag("tr", d.tag("th", "", style=cell), *names, *ghosts, *blanks)]
+        out = [d.tag("tr", d.tag("th", "", style=f"{cell};width:64px"), *names, *ghosts, *blanks)]
         groups, c = [], 0
         while c < len(rows):
             tgid = rows[c][0].tgid
@@ -430,8 +429,10 @@ class TaskTree(UkvaWidget):
                              *cells, d.tag("td", "", colspan=len(ghosts) + len(blanks)) if ghosts or blanks else ""))
         freed = "".join(d.tag("div", d.tag("b", d.esc(kind)), " ", self._freed(kind, change, inline=True), style="margin:1px 0")
                         for kind in self.kinds if any(o.kind == kind and o.freed for o in self.seen.values()))
+        # A fixed layout over the whole width: the columns share it and their words wrap, never overflow.
         return (d.tag("table", *out, cls="ukva-matrix-transposed",
-                      style=d.style(border_collapse="collapse", color=d.FG, font_size="12px"))
+                      style=d.style(border_collapse="collapse", color=d.FG, font_size="12px", width="100%",
+                                    table_layout="fixed"))
                 + d.tag("div", d.tag("span", "freed objects: ", style=f"color:{d.MUTED}") + (freed or "none yet"),
                         style=d.style(color=d.FG, font_size="12px", min_height=f"{max(self.most_freed, 1) * 20}px")))
 
