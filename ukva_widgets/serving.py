@@ -2,6 +2,13 @@
 chapter as a Voila app. Both listen on 127.0.0.1 only and require a token, and both load the
 ipywidgets and bqplot front ends from the installed packages, so no CDN or internet is needed.
 
+Every Voila page view starts a kernel of its own. Two things stop them piling up (a reader who
+opens chapters one after another, or reloads, would otherwise leave one kernel per view behind):
+the page's shutdown beacon, which Voila sends when the reader leaves, is accepted (Voila's pages set
+no XSRF cookie, so jupyter_server refused the beacon with 403; `set_xsrf_cookie` sets one as the
+page is made), and a kernel left idle with no page connected (a crashed browser sends no beacon) is
+culled after `CULL_IDLE_SECONDS`.
+
 The browser tests and benchmarks start their servers through `lab_server` / `voila_server` too,
 so what is tested is what a reader runs.
 """
@@ -123,7 +130,32 @@ def lab_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> 
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 
 
-def voila_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -> Server:
+# A kernel no page is connected to and that ran nothing for this long is shut down (checked every
+# CULL_INTERVAL_SECONDS); a reader's open page stays connected, so its kernel is never culled.
+CULL_IDLE_SECONDS = 300
+CULL_INTERVAL_SECONDS = 60
+
+
+def set_xsrf_cookie(handler, notebook, cwd) -> None:
+    """Voila's prelaunch hook: make the page set jupyter_server's XSRF cookie (reading the token
+    sets it), which the page's shutdown beacon sends back; returns None, the notebook unchanged."""
+    handler.xsrf_token  # noqa: B018 - the property sets the cookie
+
+
+def voila_main() -> None:
+    """`python -c "from ukva_widgets.serving import voila_main; voila_main()" ARGS`: Voila, with the
+    book's prelaunch hook (a Python callable cannot be given on a command line)."""
+    from traitlets.config import Config
+    from voila.app import Voila
+
+    config = Config()
+    config.VoilaConfiguration.prelaunch_hook = set_xsrf_cookie
+    Voila.launch_instance(config=config)
+
+
+def voila_server(root: Path, port: int, token: str, extra: Sequence[str] = (),
+                 cull_idle_seconds: int = CULL_IDLE_SECONDS, cull_interval_seconds: int = CULL_INTERVAL_SECONDS
+                 ) -> Server:
     """Voila serving the book in `root` as apps: the chapters (notebooks/) and the exercises
     (exercises/), so a chapter's link to its exercises works; a reader lands on the front page
     (notebooks/00-start), and the tree page at / is the index of both folders.
@@ -131,11 +163,16 @@ def voila_server(root: Path, port: int, token: str, extra: Sequence[str] = ()) -
     The pages use the book's template (Voila's lab one without CDN links or build-version notices,
     see jupyter_data/voila/templates/ukva), found through JUPYTER_PATH; the index is Voila's plain
     HTML list of chapters (its JupyterLab-based one loads the widget plugins with no kernel and logs
-    errors). The reader may pick the dark theme with `?theme=dark` on a chapter's URL."""
-    argv = [sys.executable, "-m", "voila", str(root), "--no-browser",
+    errors). The reader may pick the dark theme with `?theme=dark` on a chapter's URL (each page
+    has a button for it). Kernels: see the module's docstring."""
+    argv = [sys.executable, "-c", "from ukva_widgets.serving import voila_main; voila_main()", str(root),
+            "--no-browser",
             "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
             f"--Voila.token={token}", "--VoilaConfiguration.allow_theme_override=YES",
-            "--VoilaConfiguration.template=ukva", "--VoilaConfiguration.classic_tree=True", *extra]
+            "--VoilaConfiguration.template=ukva", "--VoilaConfiguration.classic_tree=True",
+            f"--MappingKernelManager.cull_idle_timeout={cull_idle_seconds}",
+            f"--MappingKernelManager.cull_interval={cull_interval_seconds}",
+            "--MappingKernelManager.cull_connected=False", *extra]
     jupyter_path = os.pathsep.join(filter(None, [str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")]))
     return Server("Voila", argv, port, token, landing=f"/voila/render/notebooks/{FIRST_CHAPTER}", health="/",
                   env={"JUPYTER_PATH": jupyter_path})

@@ -1,18 +1,23 @@
 """`ukva serve` and `ukva book` as a reader starts them: the printed URL, the token, the index page,
-and the book working with the internet cut off (ipywidgets and bqplot from the installed packages)."""
+the book working with the internet cut off (ipywidgets and bqplot from the installed packages),
+kernels that do not pile up as a reader opens page after page (the shutdown beacon is accepted; a
+kernel whose page vanished without one is culled), and the Voila page's theme button."""
 
 from __future__ import annotations
 
 import http.client
+import os
 import re
+import secrets
 import subprocess
 import sys
+import time
 import urllib.parse
 
 import book_pages as bp
 import pytest
 
-from ukva_widgets.serving import free_port
+from ukva_widgets.serving import CULL_IDLE_SECONDS, free_port, voila_server
 
 
 @pytest.fixture
@@ -32,6 +37,7 @@ def ukva(tmp_path):
                 return match.group(0)
         raise AssertionError(f"ukva {' '.join(args)} exited without printing a URL")
 
+    start.processes = started
     yield start
     for process in started:
         process.terminate()
@@ -145,5 +151,93 @@ def test_a_chapter_link_in_voila_opens_that_chapter_as_an_app(context, voila):
         page.wait_for_url(f"**/voila/render/notebooks/{target}**", timeout=60_000)
         page.locator("#rendered_cells").wait_for(state="visible", timeout=60_000)
         bp.wait_for_widgets(page, bp.expected(bp.ROOT, target).widgets)
+    finally:
+        page.close(run_before_unload=False)
+
+
+def kernels_under(pid: int) -> int:
+    """How many Jupyter kernels run below process `pid` (its children, theirs...), read from /proc."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:  # it ended meanwhile
+                continue
+
+    def below(p: int) -> bool:
+        while p in parent:
+            p = parent[p]
+            if p == pid:
+                return True
+        return False
+
+    count = 0
+    for p in parent:
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if b"ipykernel" in f.read() and below(p):
+                    count += 1
+        except OSError:
+            continue
+    return count
+
+
+def wait_for_kernels(pid: int, at_most: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while (n := kernels_under(pid)) > at_most and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return n
+
+
+def test_page_views_leave_no_kernel_behind_when_the_reader_moves_on(ukva, context):
+    url = ukva("serve")
+    server = ukva.processes[-1].pid
+    first = bp.chapters()[0]
+    page = context.new_page()
+    try:
+        for view in range(4):  # four page views in one tab: reloads and chapter to chapter
+            page.goto(url, timeout=120_000)
+            page.locator("#rendered_cells").wait_for(state="visible", timeout=120_000)
+            bp.wait_for_widgets(page, bp.expected(bp.ROOT, first).widgets)
+            assert wait_for_kernels(server, at_most=1) == 1, f"kernels piled up after {view + 1} page views"
+        # The reader goes back to the index of chapters: the page's shutdown beacon stops its kernel.
+        page.goto(url.replace("/voila/render/notebooks/00-start.ipynb", "/voila/tree/notebooks"))
+        assert wait_for_kernels(server, at_most=0) == 0, "the shutdown beacon did not stop the last kernel"
+    finally:
+        page.close(run_before_unload=False)
+
+
+def test_a_kernel_whose_page_vanished_without_a_beacon_is_culled(tmp_path, context):
+    assert CULL_IDLE_SECONDS <= 600  # ukva serve culls within minutes; here, within seconds
+    voila = voila_server(bp.private_book(tmp_path / "book"), free_port(), secrets.token_hex(16),
+                         cull_idle_seconds=3, cull_interval_seconds=1)
+    voila.start(env=bp.lab_environment(tmp_path), log=tmp_path / "voila.log")
+    try:
+        page = context.new_page()
+        bp.open_in_voila(page, voila, bp.chapters()[0])
+        bp.wait_for_widgets(page, bp.expected(bp.ROOT, bp.chapters()[0]).widgets)
+        assert kernels_under(voila.process.pid) == 1
+        page.close(run_before_unload=False)  # as a crashed browser: no beacon
+        assert wait_for_kernels(voila.process.pid, at_most=0, timeout=30) == 0
+        log = (tmp_path / "voila.log").read_text()
+        assert "Culling 'idle' kernel" in log and "403" not in log
+    finally:
+        voila.stop()
+
+
+def test_the_voila_page_has_a_button_that_reopens_it_in_the_other_theme(context, voila):
+    page = context.new_page()
+    try:
+        bp.open_in_voila(page, voila, bp.chapters()[0])
+        button = page.locator("button.ukva-theme-toggle")
+        assert button.inner_text() == "☾ dark theme" and button.is_visible()
+        button.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=120_000)
+        assert "theme=dark" in page.url and "token=" in page.url
+        page.locator("#rendered_cells").wait_for(state="visible", timeout=120_000)
+        assert page.locator("button.ukva-theme-toggle").inner_text() == "☀ light theme"
     finally:
         page.close(run_before_unload=False)
