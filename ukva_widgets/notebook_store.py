@@ -20,7 +20,9 @@ _MACHINE_PATH = re.compile(r"(/(?:tmp|root|home|work)/[^\s'\"]*)")
 def normalise(nb) -> None:
     """Make a notebook's stored form independent of the machine and the moment it ran."""
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata.pop("widgets", None)  # random model ids; the text/plain repr is what is kept
+    # Random model ids; what is kept of a widget is its text/plain view and its text/html picture
+    # (widgets.base.UkvaWidget: a deterministic snapshot, which the static site shows).
+    nb.metadata.pop("widgets", None)
     nb.metadata["language_info"] = {"name": "python"}
     for cell in nb.cells:
         cell.metadata.pop("execution", None)

@@ -2,9 +2,10 @@
 
 Built with nbconvert (already installed with JupyterLab; jupyter-book would add Sphinx and a second
 way of rendering notebooks for the same pages) from the stored, executed notebooks, in JupyterLab's
-own look. The stored notebooks keep each widget's text view (its `text/plain`), not its live state
-(notebook_store drops the random widget ids), so every widget is shown as that text view, marked
-`.ukva-widget-text`. The pages load no script or stylesheet from anywhere: nbconvert's require.js,
+own look. The stored notebooks keep each widget's text view (its `text/plain`) and a static picture of
+it (its `text/html`), not its live state (notebook_store drops the random widget ids), so every widget
+is shown as that picture, marked `.ukva-widget-snapshot` with "interactive in JupyterLab / live" beside
+it and its text view under it (`.ukva-widget-text`; alone for an output without a picture). The pages load no script or stylesheet from anywhere: nbconvert's require.js,
 MathJax and Mermaid tags (CDN links) are left out, the search is a small script of its own over an
 index written beside the pages, and links between notebooks point at the pages.
 
@@ -86,7 +87,10 @@ def pages_of(root: Path) -> list[Page]:
 
 
 def _text_views(nb) -> int:
-    """Replace each widget view by its text view (what the stored notebook keeps); count them."""
+    """Replace each widget view by what a page without a kernel can show; count them.  A widget stores
+    a static picture of the state the chapter left it in (its mime bundle's text/html, see
+    widgets.base.UkvaWidget.snapshot): shown, marked as a picture of a live widget, with the text view
+    folded under it; an output with no picture (an older notebook) shows the text view."""
     count = 0
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -98,18 +102,46 @@ def _text_views(nb) -> int:
             if WIDGET_MIME in data:
                 data.pop(WIDGET_MIME)
                 text = data.pop("text/plain", "(a widget: run the chapter in JupyterLab to use it)")
-                data["text/html"] = (f'<div class="ukva-widget-text" title="a widget, shown as its text '
-                                     f'view"><pre>{html.escape(text)}</pre></div>')
+                if isinstance(text, list):
+                    text = "".join(text)
+                snapshot = data.pop("text/html", None)
+                data["text/html"] = _widget_html(text, "".join(snapshot) if isinstance(snapshot, list) else snapshot)
                 count += 1
             elif "text/html" in data:
                 data["text/html"] = NOTEBOOK_LINK.sub(r"\1\2.html", data["text/html"])
     return count
 
 
+def _widget_html(text: str, snapshot: str | None) -> str:
+    """A widget on a static page: its picture, a note that it is interactive in JupyterLab or live,
+    and its text view (folded under the picture, or alone when there is no picture)."""
+    view = f"<pre>{html.escape(text)}</pre>"
+    if snapshot is None:
+        return f'<div class="ukva-widget-text" title="a widget, shown as its text view">{view}</div>'
+    return (f'<figure class="ukva-widget-snapshot" style="margin:0.4em 0;padding:0.4em 0 0.4em 0.6em;'
+            f'border-left:3px solid var(--jp-brand-color1)">{snapshot}'
+            '<figcaption class="ukva-live-note" style="color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0);'
+            'margin:0.3em 0">a picture of the widget as the chapter left it: interactive in JupyterLab / live'
+            "</figcaption>"
+            f'<details class="ukva-widget-text"><summary>the same as text</summary>{view}</details></figure>')
+
+
+# Markdown's marks, taken out of the search index so a result reads as prose: headings' #, emphasis,
+# code ticks, a link's [text](target) kept as its text, HTML tags.
+MARKDOWN_MARKS = [(re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"), (re.compile(r"<[^>]+>"), " "),
+                  (re.compile(r"^\s{0,3}(#{1,6}|>|[-*+]|\d+\.)\s+", re.M), ""), (re.compile(r"`+"), ""),
+                  (re.compile(r"(?<![\w*])([*_]{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])"), r"\2"),
+                  (re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*$", re.M), " "), (re.compile(r"\|"), " ")]
+
+
 def _plain_text(nb) -> str:
     parts = []
     for cell in nb.cells:
-        parts.append(cell.source)
+        source = cell.source
+        if cell.cell_type == "markdown":
+            for pattern, replacement in MARKDOWN_MARKS:
+                source = pattern.sub(replacement, source)
+        parts.append(source)
         for output in cell.get("outputs", []):
             parts.append(output.get("text", "") or output.get("data", {}).get("text/plain", ""))
     return re.sub(r"\s+", " ", " ".join(p if isinstance(p, str) else "".join(p) for p in parts))

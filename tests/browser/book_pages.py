@@ -341,11 +341,12 @@ def whole_screenshot(page: Page, path: Path, scroller: str, element: str) -> Non
     (both front ends scroll inside an element, so a full-page screenshot would show one screen)."""
     height = page.evaluate("(css) => { const s = document.querySelector(css); s.scrollTop = 0; "
                            "return s.scrollHeight - s.clientHeight + window.innerHeight; }", scroller)
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(height + 50, 16_000)})
+    before = page.viewport_size or VIEWPORT
+    page.set_viewport_size({"width": before["width"], "height": min(height + 50, 16_000)})
     page.wait_for_timeout(500)  # bqplot redraws figures on resize
     path.parent.mkdir(parents=True, exist_ok=True)
     page.locator(element).first.screenshot(path=str(path))
-    page.set_viewport_size(VIEWPORT)
+    page.set_viewport_size(before)
 
 
 # --- Voila -----------------------------------------------------------------------------------

@@ -346,3 +346,27 @@ def test_folds_open_with_real_buttons_from_the_keyboard(page):
     picture.wait_for(state="visible", timeout=10_000)
     page.keyboard.press("Space")
     picture.wait_for(state="hidden", timeout=10_000)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_in_voila_too_nothing_is_clipped_at_either_width_and_no_white_slabs_in_dark(page, context, voila, theme,
+                                                                                    screenshots):
+    app = context.new_page()  # `page` wrote the gallery into the served book
+    try:
+        bp.open_in_voila(app, voila, NOTEBOOK, theme=theme)
+        bp.wait_for_widgets(app, WIDGETS, timeout_ms=120_000)
+        for width in (1400, 800):
+            app.set_viewport_size({"width": width, "height": 900})
+            app.wait_for_timeout(600)
+            assert app.evaluate(OVERFLOW_JS) == [], f"{width} px, {theme}"
+            assert app.evaluate(CLIPPED_JS) == [], f"{width} px, {theme}"
+            if theme == "dark":
+                assert app.evaluate(WHITE_SLABS_JS) == [], f"{width} px"
+            for i in range(app.locator(ROOTS).count()):
+                root = app.locator(ROOTS).nth(i)
+                root.scroll_into_view_if_needed()
+                name = kind_of(root.evaluate("(r) => [...r.classList]")).removeprefix("ukva-")
+                root.screenshot(path=str(screenshots / f"voila-{name}-{width}px-{theme}.png"))
+        assert bp.cell_errors(app) == []
+    finally:
+        app.close(run_before_unload=True)
