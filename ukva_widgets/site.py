@@ -5,9 +5,10 @@ way of rendering notebooks for the same pages) from the stored, executed noteboo
 own look. The stored notebooks keep each widget's text view (its `text/plain`) and a static picture of
 it (its `text/html`), not its live state (notebook_store drops the random widget ids), so every widget
 is shown as that picture, marked `.ukva-widget-snapshot` with "interactive in JupyterLab / live" beside
-it and its text view under it (`.ukva-widget-text`; alone for an output without a picture). The pages load no script or stylesheet from anywhere: nbconvert's require.js,
-MathJax and Mermaid tags (CDN links) are left out, the search is a small script of its own over an
-index written beside the pages, and links between notebooks point at the pages.
+it and its text view under it (`.ukva-widget-text`; alone for an output without a picture). The pages
+load no script or stylesheet from anywhere: nbconvert's require.js, MathJax and Mermaid tags (CDN
+links) are left out, the search is a small script of its own over an index written beside the pages,
+and links between notebooks point at the pages.
 
     site/index.html             contents: the chapters in order, then the other pages (a glossary, ...)
     site/notebooks/NN-*.html    a chapter each, with previous/next/contents/glossary/search links
@@ -120,9 +121,9 @@ def _widget_html(text: str, snapshot: str | None) -> str:
         return f'<div class="ukva-widget-text" title="a widget, shown as its text view">{view}</div>'
     return (f'<figure class="ukva-widget-snapshot" style="margin:0.4em 0;padding:0.4em 0 0.4em 0.6em;'
             f'border-left:3px solid var(--jp-brand-color1)">{snapshot}'
-            '<figcaption class="ukva-live-note" style="color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0);'
-            'margin:0.3em 0">a picture of the widget as the chapter left it: interactive in JupyterLab / live'
-            "</figcaption>"
+            '<figcaption class="ukva-live-note" style="color:var(--jp-ui-font-color2);'
+            'font-size:var(--jp-ui-font-size0);margin:0.3em 0">a picture of the widget as the chapter left it: '
+            "interactive in JupyterLab / live</figcaption>"
             f'<details class="ukva-widget-text"><summary>the same as text</summary>{view}</details></figure>')
 
 

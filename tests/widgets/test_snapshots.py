@@ -9,7 +9,8 @@ import nbformat
 from ukva_widgets.engine import Kernel, Machine, explore
 from ukva_widgets.notebook_store import normalise
 from ukva_widgets.site import WIDGET_MIME, _plain_text, _text_views
-from ukva_widgets.widgets import AddressSpaceMap, CacheAliasing, CloneExplorer, CostPlot, DesignLab, SMPStepper, TaskTree  # noqa: E501
+from ukva_widgets.widgets import CacheAliasing, CloneExplorer, CostPlot, DesignLab, SMPStepper, TaskTree
+from ukva_widgets.widgets.address_space_map import AddressSpaceMap
 
 
 def stepper() -> SMPStepper:
