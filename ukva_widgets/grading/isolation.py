@@ -150,7 +150,11 @@ def bwrap_argv(bwrap: str, binds: list[tuple[str, str]], link: str, disk_mib: in
         a += ["--ro-bind", f, f]
     for source, inside in binds:
         a += ["--ro-bind", source, inside]
-    a += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MIB << 20), "--tmpfs", "/dev/shm",
+    a += ["--proc", "/proc"]
+    for f in ("/proc/keys", "/proc/key-users"):  # which keys this uid has, by name: nothing to see
+        if os.path.exists(f):
+            a += ["--ro-bind", "/dev/null", f]
+    a += ["--dev", "/dev", "--size", str(SHM_MIB << 20), "--tmpfs", "/dev/shm",
           "--remount-ro", "/dev",
           "--size", str(disk_mib << 20), "--perms", "0700", "--tmpfs", HOME,
           "--dir", f"{HOME}/.tmp", "--dir", f"{HOME}/.ipc",
@@ -336,6 +340,16 @@ class Sandbox:
         if self.watch_bytes:
             _start_watch()
 
+    def kernel_alive(self, grace: float = 1.0) -> bool:
+        """Whether the last kernel still runs `grace` seconds from now (a kernel that just died
+        closes its connections a moment before its launcher exits)."""
+        deadline = time.monotonic() + grace
+        while self.launched and self.launched[-1].poll() is None:
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.02)
+        return False
+
     def hit_memory_limit(self) -> bool:
         return self.memory_killed or (self.cgroup is not None and self.cgroup.hit_memory_limit())
 
@@ -414,6 +428,8 @@ class Sandbox:
     def kill(self) -> None:
         """SIGKILL every kernel of this submission (bwrap's process group; then its pid
         namespace dies with its first process) and everything in its cgroups."""
+        if self.meter:
+            self.meter.killing = True
         self.dying.update(self._sandbox_pids())
         for proc in self.launched:
             if proc.returncode is not None:  # reaped already: its pid may belong to another process

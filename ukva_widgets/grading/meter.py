@@ -135,6 +135,7 @@ class Meter:
         self.violation: str | None = None
         self.fired: str | None = None
         self.cut = False
+        self.killing = False       # the grader is killing the kernel: its connections will close
         self.alarm = math.inf
         self._tokens, self._refilled = float(BURST), time.monotonic()
         self._listeners: dict[socket.socket, str] = {}   # listening socket -> kernel socket path
@@ -168,7 +169,7 @@ class Meter:
     def reset(self) -> None:
         """Before the next kernel: close every listener and connection of the last one."""
         self._do(self._drop_all)
-        self.cut, self.fired, self.alarm = False, None, math.inf
+        self.cut, self.killing, self.fired, self.alarm = False, False, None, math.inf
 
     def arm(self, seconds: float) -> None:
         self.alarm = time.monotonic() + seconds
@@ -209,6 +210,7 @@ class Meter:
             self.violation = why
         if fired:
             self.fired = fired
+        self.killing = True
         self._drop_all()
         self._kill()
 
@@ -282,7 +284,7 @@ class Meter:
             if k_events & (select.POLLIN | select.POLLHUP | select.POLLERR):
                 data = p.k.recv(CHUNK)
                 if not data:
-                    self.cut = True
+                    self.cut = self.cut or not self.killing
                     return self._drop(p)
                 self.received += len(data)
                 messages, why = p.zmtp.feed(data)

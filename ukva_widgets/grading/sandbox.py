@@ -137,12 +137,16 @@ def run_submission(nb: NotebookNode, items: dict[str, Any], limits: Limits = Lim
                     outcome = _run_cells(client, box, nb, code, skip, finished, end, limits, run)
                     if outcome == "collect":
                         _collect(client, box, items, end, limits, run)
-                        if box.meter.violation or box.meter.cut:  # before the kernel is shut down
-                            raise KernelMessageError(box.meter.violation or "the kernel cut a connection to the grader")
+                        if box.meter.violation:
+                            raise KernelMessageError(box.meter.violation)
+                        if box.meter.cut and box.kernel_alive():  # before the kernel is shut down
+                            raise KernelMessageError("the kernel cut a connection to the grader")
                         break
                 box.kill()  # whatever the kernel left running dies with it, before the next one starts
         except _Stopped:
-            pass
+            for item_id in items:
+                run.records.setdefault(item_id, {"unread": f"the time budget ({limits.total_seconds:g} s) ran out "
+                                                           "before this answer was read"})
         except KernelMessageError:
             raise
         except (RuntimeError, OSError):  # a kernel that did not start: was it the meter?
@@ -234,9 +238,9 @@ def _run_cells(client, box: Sandbox, nb, code: list[int], skip: set[int], finish
     for i in code:
         if i in skip:
             continue
-        # A replay may use the budget to its end; a cell that never finished stops before the reserve.
-        until = end if i in finished else end - limits.reserve
-        left = until - time.monotonic()
+        # A replay may use the budget to its end; a cell that never finished, and the time to
+        # interrupt it, stop before the reserve.
+        left = (end if i in finished else end - limits.reserve - IOPUB_SECONDS - INTERRUPT_GRACE) - time.monotonic()
         if left < SHORTEST_CELL:
             if i in finished:
                 _lost(box, f"cell {i} was replayed", limits, run)
@@ -302,7 +306,7 @@ def _collect(client, box: Sandbox, items: dict[str, Any], end: float, limits: Li
             _lost(box, "the answers were collected", limits, run)
             run.records[item_id] = {"unread": f"reading the answer took longer than {seconds:g} s and the "
                                               "kernel did not stop, or it died"}
-            unread_rest("the kernel died while an earlier answer was read")
+            unread_rest("the kernel was stopped, or died, while an earlier answer was read")
             return
         if outcome == "interrupted":
             run.records[item_id] = {"unread": f"running the answer took longer than {seconds:g} s"}
