@@ -323,12 +323,13 @@ def _grade_batch(base: Path, attacks: dict[str, str], honest: int, extra_env: di
         nbformat.write(_attack_notebook(code.format(**fill)), subs / file)
     if prepare:  # more submissions, written by the caller
         prepare(subs)
-    if user:  # the grader's uid must own what it reads and writes
+    if user:  # the grader's uid must own what it reads and writes (a link itself, not its target)
         for d in (base, home, subs, reports, tmp):
             shutil.chown(d, 65534, 65534)
         for f in [*subs.iterdir(), canary]:
-            shutil.chown(f, 65534, 65534)
-    site_before, subs_before = set(os.listdir(sitepkg)), {p.name: p.read_bytes() for p in subs.iterdir()}
+            os.chown(f, 65534, 65534, follow_symlinks=False)
+    site_before = set(os.listdir(sitepkg))
+    subs_before = {p.name: p.read_bytes() for p in subs.iterdir() if p.is_file() and not p.is_symlink()}
     home_before = _tree(home)
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "UKVA_CANARY_ENV": CANARY, **(extra_env or {})}
     cmd = [sys.executable, "-m", "ukva_widgets.cli", "grade", str(subs), "--json", str(reports / "g.json"),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import jupyter_client
 import nbclient
+import traitlets
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
@@ -82,7 +83,7 @@ class GuardedSession(Session):
     jupyter_client or nbclient; binary attachments are dropped unread (and counted in `tally`,
     the sandbox's)."""
 
-    tally: dict[str, int] | None = None
+    tally = traitlets.Any(None)  # a trait, so that the clone each kernel client gets shares it
 
     def feed_identities(self, msg_list, copy=True):
         try:
@@ -109,9 +110,8 @@ class GuardedSession(Session):
 
 
 def _count_refused(session: Session) -> None:
-    tally = getattr(session, "tally", None)
-    if tally is not None:
-        tally["refused"] += 1
+    if getattr(session, "tally", None) is not None:
+        session.tally["refused"] += 1
 
 
 class ReplyChannel(AsyncZMQSocketChannel):
