@@ -173,7 +173,7 @@ class Meter:
 
     def arm(self, seconds: float) -> None:
         self.alarm = time.monotonic() + seconds
-        os.write(self._wake_w, b".")
+        self._wake()
 
     def disarm(self) -> None:
         self.alarm = math.inf
@@ -189,12 +189,15 @@ class Meter:
         """Run `action` on the meter's thread and wait for it (sockets are that thread's alone)."""
         done = threading.Event()
         self._actions.append((action, done))
-        try:
-            os.write(self._wake_w, b".")
-        except OSError:
-            pass
+        self._wake()
         if self._thread.is_alive():
             done.wait(5)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b".")
+        except OSError:  # full: the thread is awake already
+            pass
 
     # ------------------------------------------------------------------------ the thread
     def _drop_all(self) -> None:

@@ -38,7 +38,7 @@ __all__ = ["KernelMessageError", "Limits", "Run", "SandboxUnavailable", "check_a
            "shutdown_all", "totals_warning"]
 
 MIB = 1 << 20
-IOPUB_SECONDS = 2.0      # after a cell's reply, how long its last output may take to arrive
+IOPUB_SECONDS = 2        # after a cell's reply, how long its last output may take to arrive
 INTERRUPT_GRACE = 2.0    # how long an interrupted cell gets to stop before its kernel is killed
 SHORTEST_CELL = 0.5      # less time left than this: the cell does not start
 
