@@ -5,8 +5,9 @@ The grader makes them below its own cgroups, so the grader's own limits still co
 - as an ordinary user, in a cgroup delegated to it: cgroup v1 directories chowned to the user
   (what an administrator does to delegate them), or a cgroup v2 directory it owns whose memory and
   pids controllers it may enable, as in a systemd user scope made with
-  `systemd-run --user --scope -p Delegate=yes ukva grade ...`. There the grader first moves itself
-  into a leaf (`ukva-grader`) of that directory, as cgroup v2 wants processes only in leaves.
+  `systemd-run --user --scope -p Delegate=yes ukva grade ...`.
+In a cgroup v2 directory whose controllers are available but not enabled for children, the grader
+first moves itself into a leaf (`ukva-grader`), as cgroup v2 wants processes only in leaves.
 Without one, `cgroup_parents()` says so (None) and isolation.py falls back on rlimits, which count
 no kernel memory (socket buffers) and cap no CPU share: `ukva grade` then warns.
 """
@@ -65,8 +66,9 @@ def _words(path: str) -> set[str]:
 
 
 def _delegated_v2(d: str) -> bool:
-    """In a cgroup v2 directory this (non-root) process owns and sits in, with memory and pids
-    available: move into a leaf and enable the controllers for its children. False if it cannot."""
+    """In a cgroup v2 directory this process may write and sits in, with memory and pids available
+    but not enabled for children (a delegated systemd scope): move into a leaf and enable them.
+    False if it cannot (another process in `d`, say: cgroup v2 allows processes only in leaves)."""
     if not {"memory", "pids"} <= _words(os.path.join(d, "cgroup.controllers")):
         return False
     try:
@@ -104,7 +106,7 @@ def cgroup_parents() -> tuple[str, dict[str, str]] | None:
         d = os.path.join(mounts[""], own[""].lstrip("/"))
         if os.access(d, os.W_OK):
             enabled = _words(os.path.join(d, "cgroup.subtree_control"))
-            if not {"memory", "pids"} <= enabled and os.geteuid() != 0 and _delegated_v2(d):
+            if not {"memory", "pids"} <= enabled and _delegated_v2(d):
                 enabled = _words(os.path.join(d, "cgroup.subtree_control"))
             if {"memory", "pids"} <= enabled:
                 _parents = ("v2", {c: d for c in CONTROLLERS if c in enabled})

@@ -11,9 +11,10 @@ ZMQ sockets are Unix sockets (ipc transport: the network namespace is empty, the
 all) in $HOME/.ipc, inside its own tmpfs: the grader reaches them through /proc/PID/root of the
 sandbox, via a symlink only the grader's private work directory holds, so nothing the kernel
 writes ever lands on the host's disks. Once the kernel has bound them (before any student code
-runs), `pin_sockets` opens them without following symlinks and the grader connects only through
-/proc/self/fd links to those descriptors: whatever the kernel does to its $HOME/.ipc afterwards,
-a reconnection reaches the same sockets, never a path of the host. The environment is an allow-list.
+runs), `pin_sockets` opens them without following symlinks and the submission's meter (meter.py)
+relays the grader's connections to those descriptors only: whatever the kernel does to its
+$HOME/.ipc afterwards, a reconnection reaches the same sockets, never a path of the host. The
+environment is an allow-list.
 bwrap was chosen over our own unshare/clone code because it is small,
 audited, used by Flatpak, and fails closed: any namespace or mount it cannot make stops it.
 
@@ -487,7 +488,9 @@ def totals_warning() -> str | None:
     """What an instructor must know when no cgroup can be made here (None when one can)."""
     if cgroup_parents() is not None:
         return None
-    return ("no cgroup can be made here (not root, and no cgroup is delegated to this user): a "
+    why = ("its cgroup has no memory and pids controllers to give" if os.geteuid() == 0
+           else "not root, and no cgroup is delegated to this user")
+    return (f"no cgroup can be made here ({why}): a "
             "submission's memory total is approximate (socket buffers and other kernel memory are not "
             "counted) and its CPU share is not capped, so one submission can slow or starve the machine; "
             "grade as root, or inside a delegated cgroup (`systemd-run --user --scope -p Delegate=yes "
