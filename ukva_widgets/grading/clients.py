@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import threading
 import time
 from queue import Empty
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,10 @@ PRIVATE = {
     NotebookClient: ("_async_poll_kernel_alive",),
 }
 PINS = {"jupyter_client": ">=8,<9", "nbclient": ">=0.10,<0.12"}
+# traitlets turns a trait's class named by a string ("jupyter_client.session.Session") into the
+# class the first time it checks a value, and two grading threads can meet there (a TypeError from
+# import_item): the classes below are constructed under this lock.
+_TRAITS = threading.RLock()
 
 
 def check_private_names(private: dict[type, tuple[str, ...]] = PRIVATE) -> None:
@@ -174,6 +179,10 @@ class PromptClient(AsyncKernelClient):
     control_channel_class = Type(ReplyChannel)
     iopub_channel_class = Type(OutputChannel)
 
+    def __init__(self, **kwargs: Any) -> None:
+        with _TRAITS:
+            super().__init__(**kwargs)
+
     async def wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout or 60)
         while True:
@@ -204,13 +213,18 @@ def kernel_manager_class(box: Sandbox) -> type[AsyncKernelManager]:
         _create_connected_socket = _guarded_socket
 
         def __init__(self, **kwargs) -> None:
-            super().__init__(**kwargs)
-            self.session = GuardedSession(parent=self, key=self.session.key)
-            self.session.tally = box.tally
-            self.client_factory = PromptClient
-            self.transport = "ipc"  # Unix sockets: the kernel's network namespace is empty
-            self.connection_file = box.connection_file()
-            self.ip = box.socket_prefix
+            with _TRAITS:
+                super().__init__(**kwargs)
+                self.session = GuardedSession(parent=self, key=self.session.key)
+                self.session.tally = box.tally
+                self.client_factory = PromptClient
+                self.transport = "ipc"  # Unix sockets: the kernel's network namespace is empty
+                self.connection_file = box.connection_file()
+                self.ip = box.socket_prefix
+
+        def client(self, **kwargs):
+            with _TRAITS:  # it clones the session and makes a PromptClient
+                return super().client(**kwargs)
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             return box.kernel_command()
@@ -263,6 +277,10 @@ class CappedClient(NotebookClient):
     dropped = False
     dropped_collecting = False
     collecting = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with _TRAITS:
+            super().__init__(*args, **kwargs)
 
     async def _async_poll_kernel_alive(self) -> None:
         # nbclient leaves this poll running when a cell ends by an exception (a
