@@ -356,7 +356,8 @@ def test_a_linked_folder_is_not_entered(batch):
 
 # ---------------------------------------------------------------- as an ordinary user, delegated
 
-NONROOT = ["keyring_and_seccomp", "socket_buffers", "cpu_hog", "open_files"]
+NONROOT = ["reply_flood", "output_flood", "big_attachments", "keyring_and_seccomp", "socket_buffers", "cpu_hog",
+           "open_files"]
 
 
 class Delegated:
@@ -413,6 +414,10 @@ def test_as_an_ordinary_user_a_delegated_cgroup_gives_the_same_totals():
         assert batch["by_name"]["honest_a.ipynb"]["points"] == FULL01
         isolations = {s["isolation"] for s in batch["report"]["submissions"] if s.get("isolation")}
         assert all("cgroup v1, delegated" in i and "cpu 1 core(s)" in i for i in isolations), isolations
+        assert "a reply to a request the grader never made" in _sub(batch, "reply_flood")["error"]
+        flood = _sub(batch, "output_flood")
+        assert "more than 500 messages a second" in flood["error"] and flood["points"] == FULL01, flood
+        assert "larger than 32 MiB" in _sub(batch, "big_attachments")["error"]
         _assert_keyring_and_seccomp(_result(batch, "keyring_and_seccomp"))
         _assert_socket_buffers_counted(batch)
         assert _result(batch, "cpu_hog")["cpu_per_wall"] <= 1.3
