@@ -140,7 +140,7 @@ def test_one_cpu_measures_the_switches_and_says_why_not_the_shootdowns():
 def test_without_perf_permission_it_counts_from_proc_interrupts_and_says_why():
     if len(os.sched_getaffinity(0)) < 2:
         skip_or_fail("the shootdown experiments need two CPUs")
-    out = json.loads(run_as_nobody(f"""
+    out = json.loads(run_as_nobody("""
         import json
         from ukva_widgets.real.measure_lab import measure
         lab = measure(cpus=2, repeats=3, updates=300, round_trips=300)
