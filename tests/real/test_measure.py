@@ -220,3 +220,18 @@ def test_differences_name_the_kernel_mechanism_behind_a_gap():
         "remote wrong CPU": {"cpu0": 0.0, "cpu1": 0.4}}}, predict("processes-update", 2, False), vm)
     assert any("Some are 'remote wrong CPU'" in d and "209954cbc7d0" in d for d in more)
     assert any("other programs" in d for d in more)
+
+
+def test_the_reference_stores_measurements_and_recomputes_the_engines_side(lab, tmp_path):
+    from ukva_widgets.real.measure_lab import Lab, save_reference
+
+    measured = Lab("Linux test machine", list(lab.values()),
+                   kernel_side.Machine("Linux test machine", [0, 1], pcid=True, virtual=False, tracepoint=None))
+    save_reference(measured, "a test", tmp_path / "ref.json")
+    stored = json.loads((tmp_path / "ref.json").read_text())
+    assert all(set(e) == {"name", "cpus", "repeats", "measured", "source"} for e in stored["experiments"])
+    again = reference(tmp_path / "ref.json")
+    assert [e.measured for e in again.experiments] == [e.measured for e in lab.values()]
+    switch = again.experiments[-1]
+    assert switch.predicted["flushes_per_process_switch"] == 0, "predicted afresh, for a CPU with PCID"
+    assert any("This CPU has PCIDs" in d for d in switch.differences)

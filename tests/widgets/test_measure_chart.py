@@ -52,9 +52,16 @@ def test_what_this_machine_could_not_measure_is_said_and_left_out_of_the_bars():
                    for name in ("threads-update", "processes-update", "lazy-update")})
     w = MeasureChart(lab)
     assert math.isnan(w.bars.y[0][0]) and not math.isnan(w.bars.y[0][-1])   # the switches were measured
-    assert f"threads-update: {why}" in w.note.value
-    assert f"not measured: lazy-update: {why}" in w.text()
-    assert "not counted" in w.table.value
+    assert f"threads-update, processes-update, lazy-update: {why}" in w.note.value, "one line per reason"
+    assert f"not measured: threads-update, processes-update, lazy-update: {why}" in w.text()
+    assert w.table.value.count("not measured") == 4 and "not counted" not in w.table.value
+
+
+def test_a_figure_measured_without_its_counter_is_not_counted_not_zero():
+    switch = reference().experiments[-1].measured
+    uncounted = {k: v for k, v in switch.items() if not k.startswith(("cr3_", "flushes_"))}
+    w = MeasureChart(a_lab(**{"switch-thread-vs-process": {"measured": uncounted}}))
+    assert math.isnan(w.bars.y[0][-1]) and w.table.value.count("not counted") == 2
 
 
 def test_a_machine_that_measured_nothing_shows_only_the_reference():

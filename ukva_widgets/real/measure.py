@@ -28,7 +28,7 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,6 +179,13 @@ def build() -> tuple[Path | None, str]:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return None, f"building {SOURCE.name} with {cc} failed: {last}"
+    try:   # without its arguments the program says how to call it and exits with status 2
+        ran = subprocess.run([str(binary)], capture_output=True, timeout=30).returncode
+    except OSError as exc:
+        ran = exc
+    if ran != 2:
+        return None, (f"the measuring program built in {directory} does not run ({ran}); is the temporary "
+                      "directory mounted noexec? Point TMPDIR at one that allows programs")
     _built["binary"] = binary
     return binary, ""
 
@@ -192,8 +199,11 @@ def run_program(binary: Path, experiment: str, cpus: list[int], repeats: int, co
 
     args = [str(binary), experiment, ",".join(map(str, cpus)), str(repeats), str(count),
             str(-1 if tracepoint is None else tracepoint)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    except OSError as exc:
+        raise RuntimeError(f"the {experiment} experiment could not start: {exc}") from exc
     lines: list[dict] = []
     per_repeat = 2 if experiment == "switch" else 1      # a switch repeat prints threads, then processes
     timer = _kill_after(proc, timeout)
@@ -286,18 +296,31 @@ def switch_figures(lines: list[dict], round_trips: int, traced: bool, pcid: bool
     return values
 
 
+def check_experiments(names: Sequence[str]) -> list[str]:
+    """`names` in EXPERIMENTS order, each checked; a ValueError names the ones there are."""
+    if isinstance(names, str):
+        names = [names]
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown or not names:
+        raise ValueError(f"{'no experiment given' if not names else f'unknown experiment {unknown[0]!r}'}: "
+                         f"choose from {', '.join(EXPERIMENTS)}")
+    return [n for n in EXPERIMENTS if n in names]
+
+
 def measure_kernel(cpus: int | None = None, repeats: int = REPEATS, updates: int = UPDATES,
-                   round_trips: int = ROUND_TRIPS, progress: Progress | None = None,
-                   timeout: float = 120.0) -> tuple[Machine | None, list[Measured]]:
-    """Run the four experiments on this kernel: (the machine, one Measured per experiment, in
-    EXPERIMENTS order). `cpus` is how many CPUs to use (default: the usable ones, up to MAX_CPUS).
-    Whatever cannot be measured says why instead; nothing raises for a machine that cannot be asked."""
+                   round_trips: int = ROUND_TRIPS, progress: Progress | None = None, timeout: float = 120.0,
+                   experiments: Sequence[str] = EXPERIMENTS) -> tuple[Machine | None, list[Measured]]:
+    """Run `experiments` (default: all four) on this kernel: (the machine, one Measured per
+    experiment, in EXPERIMENTS order). `cpus` is how many CPUs to use (default: the usable ones,
+    up to MAX_CPUS). Whatever cannot be measured says why instead; nothing raises for a machine
+    that cannot be asked."""
+    names = check_experiments(experiments)
     for name, value, low in (("repeats", repeats, 1), ("updates", updates, 1), ("round_trips", round_trips, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be a whole number >= {low}, not {value!r}")
     why = unavailable_reason()
     if why:
-        return None, [Measured(name, [], repeats, why=why) for name in EXPERIMENTS]
+        return None, [Measured(name, [], repeats, why=why) for name in names]
     box = machine()
     usable = box.cpus
     if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= MAX_CPUS):
@@ -308,10 +331,10 @@ def measure_kernel(cpus: int | None = None, repeats: int = REPEATS, updates: int
                          f"({', '.join(map(str, usable))}): ask for at most {len(usable)}")
     binary, why = build()
     if binary is None:
-        return box, [Measured(name, chosen, repeats, why=why) for name in EXPERIMENTS]
+        return box, [Measured(name, chosen, repeats, why=why) for name in names]
     columns, _ = tlb_columns()
     out = []
-    for name in EXPERIMENTS:
+    for name in names:
         try:
             out.append(_one(name, box, binary, chosen, columns, repeats, updates, round_trips, timeout, progress))
         except RuntimeError as exc:
@@ -332,9 +355,10 @@ def _one(name: str, box: Machine, binary: Path, cpus: list[int], columns: list[i
             values["counts_unavailable"] = box.why_no_trace or perf_why
         return Measured(name, cpus[:1], repeats, values, SOURCE_TRACEPOINT if traced else "clock_gettime only")
     if len(cpus) < 2:
+        where = (f"only one CPU ({cpus[0]}) is usable by this process (sched_getaffinity)" if len(box.cpus) < 2
+                 else "one CPU was asked for")
         return Measured(name, cpus, repeats, why=(
-            f"only one CPU ({cpus[0]}) is usable by this process (sched_getaffinity): a shootdown "
-            f"needs a second CPU; run on a machine with two or more CPUs, outside taskset"))
+            f"{where}: a shootdown needs a second CPU; run on a machine with two or more CPUs, outside taskset"))
     experiments = ("lazy-sleep", "lazy-other") if name == "lazy-update" else (name,)
     values: dict = {}
     for experiment in experiments:

@@ -17,7 +17,7 @@ EXIT_MEASURED, EXIT_BAD_INPUT, EXIT_PARTLY = 0, 2, 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ukva_widgets.real.measure import MAX_CPUS, REPEATS
+    from ukva_widgets.real.measure import EXPERIMENTS, MAX_CPUS, REPEATS
 
     parser = subparsers.add_parser(
         "measure", help="count this kernel's TLB shootdowns and CR3 writes, beside the engine's prediction",
@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "tlb:tlb_flush tracepoint; print it beside the engine's prediction for the same "
                     "schedules, and say where and why they differ. Exit status: 0 all measured, "
                     "2 bad input, 3 some experiments could not be measured here.")
+    parser.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                        help=f"run only these ({', '.join(EXPERIMENTS)}; default: all)")
     parser.add_argument("--cpus", type=int, default=None, metavar="N",
                         help=f"use N CPUs (1 to {MAX_CPUS}; default: the usable ones, up to {MAX_CPUS})")
     parser.add_argument("--repeats", type=int, default=REPEATS, metavar="R",
@@ -38,11 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ukva_widgets.real.measure import EXPERIMENTS
     from ukva_widgets.real.measure_lab import measure
 
     show = _progress(sys.stderr)
     try:
-        lab = measure(cpus=args.cpus, repeats=args.repeats, progress=show)
+        lab = measure(cpus=args.cpus, repeats=args.repeats, progress=show,
+                      experiments=args.experiments or EXPERIMENTS)
     except ValueError as exc:
         print(f"ukva measure: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

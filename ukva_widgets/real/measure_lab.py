@@ -45,10 +45,12 @@ class Experiment:
 
 @dataclass
 class Lab:
-    """A whole run: the machine in words, and the experiments in EXPERIMENTS order."""
+    """A whole run: the machine in words, the experiments in EXPERIMENTS order, and the machine's
+    facts (None where it could not be asked)."""
 
     machine: str
     experiments: list[Experiment]
+    box: Box | None = None
 
     @property
     def measured_any(self) -> bool:
@@ -170,8 +172,8 @@ def explain(name: str, measured: dict, predicted: dict, box: Box | None) -> list
     got, want = measured["shootdowns_per_update"], predicted["shootdowns_per_update"]
     traced = "reasons_per_update" in measured
     if name == "threads-update":
-        out.append(f"{got:.3g} shootdowns per update against the model's {want:.3g}: like the model, the kernel "
-                   "sends one IPI to each other CPU running the MM per flush, however many pages it covers "
+        out.append(f"Shootdown IPIs per update: {got:.3g} measured, {want:.3g} in the model. Like the model, the "
+                   "kernel sends one IPI to each other CPU running the MM per flush, however many pages it covers "
                    "(flush_tlb_mm_range() in arch/x86/mm/tlb.c): an IPI per CPU, not per page.")
         if got < want and not close(got, want):
             out.append("Fewer than the model: on some updates another CPU was running something else (a busy "
@@ -185,29 +187,30 @@ def explain(name: str, measured: dict, predicted: dict, box: Box | None) -> list
                 out.append(f"The updating CPU traced {_reason(measured, 4, 'first'):.3g} 'remote IPI send' per update; "
                            f"the others traced {_reason(measured, 1):.3g} 'remote shootdown'.")
     elif name == "processes-update":
-        out.append(f"{got:.3g} shootdowns per update against the model's {want:.3g}: each process has its own "
-                   "MM, so the updating MM is loaded on no other CPU and no IPI is due.")
+        out.append(f"Shootdown IPIs per update: {got:.3g} measured, {want:.3g} in the model. Each process has "
+                   "its own MM, so the updating MM is loaded on no other CPU and no IPI is due.")
     else:
         lazy = predicted["deferred_flushes_per_cpu"]
-        out.append(f"{got:.3g} shootdowns per update to sleeping threads' CPUs against the model's {want:.3g}: "
-                   "should_flush_tlb() skips a CPU in lazy TLB mode (is_lazy; commit 145f573b89a6 \"x86/mm/tlb: "
+        out.append(f"Shootdown IPIs per update to sleeping threads' CPUs: {got:.3g} measured, {want:.3g} in the "
+                   "model. should_flush_tlb() skips a CPU in lazy TLB mode (is_lazy; commit 145f573b89a6 \"x86/mm/tlb: "
                    "Make lazy TLB mode lazier\") unless page tables were freed; the CPU catches up on the MM's "
                    f"tlb_gen when it switches back (switch_mm_irqs_off()), as in the model: {lazy:.3g} flush per lazy "
                    f"CPU for all {UPDATES} updates, deferred.")
         other = measured.get("other_mm")
         if other:
-            out.append(f"{other['shootdowns_per_update']:.3g} per update to CPUs running another process against the "
-                       f"model's {predicted['other_mm']['shootdowns_per_update']:.3g}: another MM is loaded there.")
+            out.append(f"To CPUs running another process: {other['shootdowns_per_update']:.3g} per update measured, "
+                       f"{predicted['other_mm']['shootdowns_per_update']:.3g} in the model: another MM is loaded "
+                       "there.")
             got = max(got, other["shootdowns_per_update"])
             traced = traced and "reasons_per_update" in other
     if name != "threads-update" and got > 0:
         wrong = _reason(measured, 5) + _reason(measured.get("other_mm", {}), 5)
-        trim = ("Some are 'remote wrong CPU' flushes" if traced and wrong > 0 else
-                "Such IPIs are mostly 'remote wrong CPU' flushes")
-        out.append(f"{trim}: since commit 209954cbc7d0 (\"x86/mm/tlb: Update mm_cpumask lazily\") a CPU stays in "
-                   "an MM's cpumask after it switched away, and the kernel trims it with one IPI at most once a "
-                   "second (should_flush_tlb(), commit 6db2526c1d69); the model drops the CPU from the cpumask "
-                   "at once.")
+        if wrong > 0 or not traced:
+            lead = "Some are 'remote wrong CPU' flushes" if traced else "Such IPIs are most likely 'remote wrong CPU'"
+            out.append(f"{lead}: since commit 209954cbc7d0 (\"x86/mm/tlb: Update mm_cpumask lazily\") a CPU stays "
+                       "in an MM's cpumask after it switched away, and the kernel trims it with one IPI at most once "
+                       "a second (should_flush_tlb(), commit 6db2526c1d69); the model drops the CPU from the "
+                       "cpumask at once.")
     if got > want and not close(got, want):
         out.append("More than the model: the counts are per CPU, not per program, so shootdowns of other programs "
                    "running on those CPUs meanwhile are counted too.")
@@ -256,7 +259,7 @@ def measure(cpus: int | None = None, repeats: int | None = None, progress: Calla
     box, measured = measure_kernel(cpus=cpus, progress=progress, **kwargs)
     pcid = bool(box and box.pcid)
     experiments = [_experiment(m, predict(m.name, len(m.cpus), pcid), box) for m in measured]
-    return Lab(box.text() if box else "this machine", experiments)
+    return Lab(box.text() if box else "this machine", experiments, box)
 
 
 def _experiment(m: Measured, predicted: dict, box: Box | None) -> Experiment:
@@ -264,10 +267,24 @@ def _experiment(m: Measured, predicted: dict, box: Box | None) -> Experiment:
     return Experiment(m.name, m.cpus, m.repeats, m.values, predicted, m.source, differences, m.why)
 
 
-def reference() -> Lab:
-    """The lab as run on the reference machine (measure_reference.json), for beside a reader's."""
-    data = json.loads(REFERENCE_FILE.read_text())
-    return Lab(data["machine"], [Experiment(**e) for e in data["experiments"]])
+def reference(path: Path = REFERENCE_FILE) -> Lab:
+    """The lab as run on the reference machine, for beside a reader's: the measurements stored in
+    measure_reference.json, with the engine's prediction and the differences made afresh."""
+    data = json.loads(path.read_text())
+    box = Box(data["machine"], cpus=[], pcid=data["pcid"], virtual=data["virtual"], tracepoint=None)
+    measured = [Measured(e["name"], e["cpus"], e["repeats"], e["measured"], e["source"]) for e in data["experiments"]]
+    return Lab(data["machine"], [_experiment(m, predict(m.name, len(m.cpus), box.pcid), box) for m in measured], box)
+
+
+def save_reference(lab: Lab, made_with: str, path: Path = REFERENCE_FILE) -> None:
+    """Store a measured `lab`'s measurements as the reference (how measure_reference.json is made:
+    `save_reference(measure(), "...")` on the reference machine); reference() recomputes the rest."""
+    if lab.box is None or not all(e.measured for e in lab.experiments):
+        raise ValueError("the reference must be a lab that measured every experiment")
+    data = {"machine": lab.machine, "pcid": lab.box.pcid, "virtual": lab.box.virtual, "made_with": made_with,
+            "experiments": [{k: e.as_dict()[k] for k in ("name", "cpus", "repeats", "measured", "source")}
+                            for e in lab.experiments]}
+    path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def headline(experiment: Experiment) -> list[tuple[str, float | None, float | None]]:
@@ -319,4 +336,5 @@ def _figures(e: Experiment, row: int) -> dict:
     return {} if e.name == "switch-thread-vs-process" else e.measured
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "Lab", "explain", "headline", "measure", "predict", "reference", "render"]
+__all__ = ["EXPERIMENTS", "Experiment", "Lab", "explain", "headline", "measure", "predict", "reference", "render",
+           "save_reference"]

@@ -63,7 +63,7 @@ class MeasureChart(UkvaWidget):
         self.note.add_class("ukva-measure-note")
         self.table.add_class("ukva-measure-table")
         self.differences.add_class("ukva-measure-differences")
-        self.button = W.Button(description="Measure this machine", icon="play",
+        self.button = W.Button(description="Measure this machine", icon="play", layout=W.Layout(width="auto"),
                                tooltip="run the experiments on this machine's kernel (a few seconds)")
         self.button.add_class("ukva-measure-button")
         self.progress = W.HTML()
@@ -115,9 +115,14 @@ class MeasureChart(UkvaWidget):
         self.differences.value = self._differences_html()
 
     def _missing(self) -> list[str]:
+        """What this machine could not measure: "experiment, experiment: why", one line per reason."""
         if self.lab is None:
             return []
-        return sorted({f"{e.name}: {e.why}" for e in self.lab.experiments if e.why})
+        reasons: dict[str, list[str]] = {}
+        for e in self.lab.experiments:
+            if e.why:
+                reasons.setdefault(e.why, []).append(e.name)
+        return [f"{', '.join(names)}: {why}" for why, names in reasons.items()]
 
     def _note_html(self) -> str:
         ref = f"the reference machine ({esc(self.ref.machine)})"
@@ -134,10 +139,19 @@ class MeasureChart(UkvaWidget):
         return (f'<div style="color:var(--jp-ui-font-color1)">{head}'
                 + (f"<br>What could not be measured here, and why:<ul>{missing}</ul>" if missing else "") + "</div>")
 
+    def _mine(self) -> dict[str, str]:
+        """Per group, this machine's figure in words: a number, "not counted" or "not measured"."""
+        own = self.own()
+        if own is None:
+            return {}
+        skipped = {e.name for e in own.experiments if e.why}
+        return {group: "not measured" if what.split(":")[0] in skipped else _cell(got)
+                for group, what, got, _ in rows(own)}
+
     def _table_html(self) -> str:
-        own = {group: got for group, _, got, _ in rows(self.own())} if self.own() is not None else {}
+        mine = self._mine()
         predicted = {group: want for group, *_, want in rows(self.own() or self.ref)}
-        body = [(esc(what), _cell(own.get(group)) if own else "not measured", _cell(ref), f"{predicted[group]:.3g}")
+        body = [(esc(what), mine.get(group, "not measured"), _cell(ref), f"{predicted[group]:.3g}")
                 for group, what, ref, _ in rows(self.ref)]
         return themed_table(["experiment: figure", "this machine", "reference machine", "engine"], body)
 
@@ -150,14 +164,14 @@ class MeasureChart(UkvaWidget):
 
     def text(self) -> str:
         own = self.own()
-        mine = {group: got for group, _, got, _ in rows(own)} if own is not None else {}
+        mine = self._mine()
         lines = ["MeasureChart: TLB shootdowns per update and CR3 writes per switch, measured and predicted",
                  f"  this machine: {self.lab.machine if own is not None else 'not measured'}",
                  f"  reference machine: {self.ref.machine}",
                  f"  {'experiment: figure':<58}{'this machine':>13}{'reference':>11}{'engine':>8}"]
         predicted = {group: want for group, *_, want in rows(own or self.ref)}
         for group, what, ref, _ in rows(self.ref):
-            lines.append(f"  {what:<58}{_cell(mine.get(group)) if own is not None else '-':>13}"
+            lines.append(f"  {what:<58}{mine.get(group, '-'):>13}"
                          f"{_cell(ref):>11}{predicted[group]:>8.3g}")
         lines += [f"  not measured: {m}" for m in self._missing()]
         return "\n".join(lines)
