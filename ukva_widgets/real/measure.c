@@ -15,10 +15,14 @@
                   /proc/interrupts is read
 
    Output, JSON lines on stdout: first {"perf": ""} (or why the tracepoint cannot be counted), then
-   one line per repeat with the "TLB:" line of /proc/interrupts before and after, and per CPU the
-   tlb:tlb_flush events counted, one number per filter in FILTERS. Every other task this program
-   makes is pinned (sched_setaffinity), dies with it (PR_SET_PDEATHSIG), and is gone when it exits;
-   an alarm ends it if it ever hangs. */
+   one line per repeat: for an update experiment the "TLB:" line of /proc/interrupts before and
+   after; for the switches which kind ran and its time in ns; and per CPU the tlb:tlb_flush events
+   counted, one number per filter in FILTERS.
+
+   Before each update the updater waits until every spinning task is running right now, so the
+   schedule measured is the one the engine plays even on a busy machine. Every other task this
+   program makes is pinned (sched_setaffinity), dies with it (PR_SET_PDEATHSIG), and is gone when
+   it exits; an alarm ends it if it ever hangs. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -41,9 +45,10 @@
 #define ALARM_SECONDS 120
 
 /* One counter per CPU and filter. The reasons are the values of enum tlb_flush_reason
-   (include/linux/mm_types.h): 0 task switch, 1 remote shootdown, 2 local shootdown, 3 local mm
-   shootdown, 4 remote send IPI, 5 remote wrong CPU; the last filter counts the task switches that
-   flushed (switch_mm_irqs_off() traces a switch that kept its PCID with pages 0). */
+   (include/linux/mm_types.h at commit 0c01ea92f545): 0 task switch, 1 remote shootdown, 2 local
+   shootdown, 3 local MM shootdown, 4 remote IPI send, 5 remote wrong CPU. The last filter counts
+   the task switches that flushed: switch_mm_irqs_off() (arch/x86/mm/tlb.c) traces every CR3 write,
+   with 0 pages when the PCID kept the TLB. */
 static const char *FILTERS[] = {"reason == 0", "reason == 1", "reason == 2", "reason == 3",
                                 "reason == 4", "reason == 5", "reason == 0 && pages != 0"};
 #define NFILTERS (int)(sizeof FILTERS / sizeof FILTERS[0])
@@ -235,15 +240,13 @@ static void run_updates(int repeats, long count) {
     for (int r = 0; r < repeats; r++) {
         tlb_line(line0, sizeof line0);
         read_perf(before);
-        long long t0 = now_ns();
         for (long i = 0; i < count; i++) {
             await_spinners();
             update();
         }
-        long long t1 = now_ns();
         read_perf(after);
         tlb_line(line1, sizeof line1);
-        printf("{\"repeat\":%d,\"ns\":%lld,\"before\":\"%s\",\"after\":\"%s\",", r, t1 - t0, line0, line1);
+        printf("{\"repeat\":%d,\"before\":\"%s\",\"after\":\"%s\",", r, line0, line1);
         print_counts(before, after);
         printf("}\n");
         fflush(stdout);

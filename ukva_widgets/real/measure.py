@@ -39,8 +39,8 @@ MAX_CPUS = 4          # the engine predicts with one task per CPU, and lazy-upda
 REPEATS, UPDATES, ROUND_TRIPS = 5, 1000, 2000
 # enum tlb_flush_reason's values in order (include/linux/mm_types.h at 0c01ea92f545); a kernel's
 # own names are read from the tracepoint's format when it can be read.
-REASONS = ("flush on task switch", "remote shootdown", "local shootdown", "local mm shootdown",
-           "remote send IPI", "remote wrong CPU")
+REASONS = ("flush on task switch", "remote shootdown", "local shootdown", "local MM shootdown",
+           "remote IPI send", "remote wrong CPU")
 SWITCH_FLUSH = len(REASONS)   # measure.c's last filter: task switches that flushed the TLB
 RECEIVED = (1, 5)             # the reasons flush_tlb_func() traces on a CPU an IPI reached
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ukva_widgets.engine import Machine, make_tasks
-from ukva_widgets.real.measure import EXPERIMENTS, REASONS, Measured, measure_kernel
+from ukva_widgets.real.measure import EXPERIMENTS, Measured, measure_kernel
 from ukva_widgets.real.measure import Machine as Box
 
 REFERENCE_FILE = Path(__file__).with_name("measure_reference.json")
@@ -156,10 +156,11 @@ def close(measured: float, predicted: float) -> bool:
 
 
 def _reason(values: dict, index: int, cpus: str = "others") -> float:
-    """A tlb:tlb_flush reason per update: on the updating CPU ("first") or summed over the others."""
-    by_cpu = next((v for k, v in values.get("reasons_per_update", {}).items()
-                   if k.lower() == REASONS[index].lower()), {})
-    cells = list(by_cpu.values())
+    """A tlb:tlb_flush reason per update (its place in enum tlb_flush_reason: reasons_per_update
+    keeps that order, whatever the kernel calls it), on the updating CPU ("first") or summed over
+    the others."""
+    by_reason = list(values.get("reasons_per_update", {}).values())
+    cells = list(by_reason[index].values()) if index < len(by_reason) else []
     return round(cells[0] if cpus == "first" else sum(cells[1:]), 4) if cells else 0.0
 
 

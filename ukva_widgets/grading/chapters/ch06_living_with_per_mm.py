@@ -438,9 +438,10 @@ reason_item("6.5", "predict shootdowns with the engine, measure them, explain th
         "one thread remaps a page 1000 times while the other spins on the second CPU. On a busy two-CPU "
         "virtual machine the kernel counted 0.98 shootdown IPIs per update on the second CPU.",
         "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "1",
-        "on some updates the second CPU was not running t (another program had it, or the host had "
-        "preempted that virtual CPU), and no IPI goes to a CPU that is not running the MM",
-        (("the kernel batches several updates into one flush, so it needs fewer IPIs than updates",
+        "on some updates cpu1 was running something else (another program, or the host preempted it) and "
+        "got no IPI",
+        (("the kernel batches several updates into one flush when they come quickly one after another, so it "
+          "needs fewer IPIs than updates",
           "each mmap() call flushes before it returns; batching happens inside one call (several pages, one "
           "IPI per CPU), not across calls, and the count would then fall far below one per update."),
          ("some IPIs went to cpu0, the updating CPU, instead of the second CPU",
@@ -454,9 +455,10 @@ reason_item("6.5", "predict shootdowns with the engine, measure them, explain th
         "p's per-MM area. On Linux this is `ukva measure processes-update`. Over 1000 updates the kernel's "
         "tlb:tlb_flush tracepoint counted 2 IPIs on the second CPU, both of reason 'remote wrong CPU'.",
         "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "0",
-        "x86 leaves a CPU in an MM's cpumask after it switched away and trims it with one IPI at most once "
-        "a second; the engine drops the CPU from the cpumask at once",
-        (("after fork, q shares p's page table until one of them writes (copy-on-write)",
+        "x86 keeps a CPU that switched away in the MM's cpumask and trims it with an IPI at most once a "
+        "second",
+        (("after fork, q keeps sharing p's page tables until one of the two processes writes to a page "
+          "(copy-on-write)",
           "copy-on-write shares pages, not the MM: q has its own MM and page table, and a remap in p's MM "
           "never concerns what q's CPU caches."),
          ("the kernel sends every flush to all CPUs, and most IPIs were lost",
@@ -471,12 +473,12 @@ reason_item("6.5", "predict shootdowns with the engine, measure them, explain th
         "tlb:tlb_flush reasons: on cpu0 one 'remote IPI send' per update, on cpu1 and on cpu2 one 'remote "
         "shootdown' per update each.",
         "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "2",
-        "one flush sends one IPI to each CPU that runs the MM; the sender traces the flush once, each "
-        "receiving CPU traces its own IPI",
+        "the sender traces each flush once; each CPU it interrupts traces its own IPI",
         (("cpu1 forwards the flush to cpu2, so only one IPI leaves cpu0",
           "no CPU forwards a shootdown: the sender's smp_call_function_many() interrupts every target CPU "
           "itself and waits for all of them."),
-         ("the engine counts one IPI per page flushed, and the kernel one per update",
+         ("the engine counts one IPI per page it flushes, while the kernel counts one IPI per update, whatever "
+          "it flushes",
           "both count one IPI per target CPU per flush, however many pages it covers; here one page on two "
           "CPUs makes two."),
          ("cpu2 is in lazy TLB mode, so it counts its flush later",
