@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ukva_widgets.real.agent import compiler
+
 SOURCE = Path(__file__).with_name("measure.c")
 BINARY_NAME = "ukva-measure"
 EXPERIMENTS = ("threads-update", "processes-update", "lazy-update", "switch-thread-vs-process")
@@ -167,7 +169,7 @@ def build() -> tuple[Path | None, str]:
     (removed at exit); or (None, why it could not be built)."""
     if "binary" in _built:
         return _built["binary"], ""
-    cc = next(filter(None, (shutil.which(n) for n in filter(None, (os.environ.get("CC"), "cc", "gcc")))), None)
+    cc = compiler()
     if cc is None:
         return None, "no C compiler (cc or gcc) to build the measuring program; install gcc"
     import subprocess
@@ -209,7 +211,10 @@ def run_program(binary: Path, experiment: str, cpus: list[int], repeats: int, co
     timer = _kill_after(proc, timeout)
     try:
         for raw in proc.stdout:
-            lines.append(json.loads(raw))
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                raise RuntimeError(f"the {experiment} experiment printed {raw.strip()[:80]!r}, not a result") from None
             done = len(lines) - 1
             if progress and done and done % per_repeat == 0:
                 progress(f"repeat {done // per_repeat}/{repeats}")
