@@ -13,6 +13,7 @@ what the book shows beside it: the same lab, run on the machine named in measure
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -173,34 +174,34 @@ def explain(name: str, measured: dict, predicted: dict, box: Box | None) -> list
     got, want = measured["shootdowns_per_update"], predicted["shootdowns_per_update"]
     traced = "reasons_per_update" in measured
     if name == "threads-update":
-        out.append(f"Shootdown IPIs per update: {got:.3g} measured, {want:.3g} in the model. Like the model, the "
+        out.append(f"Shootdown IPIs per update: {got:.3g} measured, {want:.3g} in the engine. Like the engine, the "
                    "kernel sends one IPI to each other CPU running the MM per flush, however many pages it covers "
                    "(flush_tlb_mm_range() in arch/x86/mm/tlb.c): an IPI per CPU, not per page.")
         if got < want and not close(got, want):
-            out.append("Fewer than the model: on some updates another CPU was running something else (a busy "
+            out.append("Fewer than the engine: on some updates another CPU was running something else (a busy "
                        "machine), and should_flush_tlb() (arch/x86/mm/tlb.c, commit 6db2526c1d69) sends no IPI "
-                       "to a CPU with another MM loaded; the model's CPUs run their threads throughout.")
+                       "to a CPU with another MM loaded; the engine's CPUs run their threads throughout.")
             if box is not None and box.virtual:
                 out.append("In a virtual machine KVM's paravirtual flush (kvm_flush_tlb_multi() in "
                            "arch/x86/kernel/kvm.c) skips a vCPU the host has preempted; it flushes when it runs "
-                           "again. The model has no hypervisor.")
+                           "again. The engine has no hypervisor.")
             if traced:
                 out.append(f"The updating CPU traced {_reason(measured, 4, 'first'):.3g} 'remote IPI send' per update; "
                            f"the others traced {_reason(measured, 1):.3g} 'remote shootdown'.")
     elif name == "processes-update":
-        out.append(f"Shootdown IPIs per update: {got:.3g} measured, {want:.3g} in the model. Each process has "
+        out.append(f"Shootdown IPIs per update: {got:.3g} measured, {want:.3g} in the engine. Each process has "
                    "its own MM, so the updating MM is loaded on no other CPU and no IPI is due.")
     else:
         lazy = predicted["deferred_flushes_per_cpu"]
         out.append(f"Shootdown IPIs per update to sleeping threads' CPUs: {got:.3g} measured, {want:.3g} in the "
-                   "model. should_flush_tlb() skips a CPU in lazy TLB mode (is_lazy; commit 145f573b89a6 \"x86/mm/tlb: "
-                   "Make lazy TLB mode lazier\") unless page tables were freed; the CPU catches up on the MM's "
-                   f"tlb_gen when it switches back (switch_mm_irqs_off()), as in the model: {lazy:.3g} flush per lazy "
-                   f"CPU for all {UPDATES} updates, deferred.")
+                   "engine. should_flush_tlb() skips a CPU in lazy TLB mode (is_lazy; commit 145f573b89a6 "
+                   "\"x86/mm/tlb: Make lazy TLB mode lazier\") unless page tables were freed; the CPU catches up "
+                   f"on the MM's tlb_gen when it switches back (switch_mm_irqs_off()), as in the engine: {lazy:.3g} "
+                   f"flush per lazy CPU for all {UPDATES} updates, deferred.")
         other = measured.get("other_mm")
         if other:
             out.append(f"To CPUs running another process: {other['shootdowns_per_update']:.3g} per update measured, "
-                       f"{predicted['other_mm']['shootdowns_per_update']:.3g} in the model: another MM is loaded "
+                       f"{predicted['other_mm']['shootdowns_per_update']:.3g} in the engine: another MM is loaded "
                        "there.")
             got = max(got, other["shootdowns_per_update"])
             traced = traced and "reasons_per_update" in other
@@ -210,10 +211,10 @@ def explain(name: str, measured: dict, predicted: dict, box: Box | None) -> list
             lead = "Some are 'remote wrong CPU' flushes" if traced else "Such IPIs are most likely 'remote wrong CPU'"
             out.append(f"{lead}: since commit 209954cbc7d0 (\"x86/mm/tlb: Update mm_cpumask lazily\") a CPU stays "
                        "in an MM's cpumask after it switched away, and the kernel trims it with one IPI at most once "
-                       "a second (should_flush_tlb(), commit 6db2526c1d69); the model drops the CPU from the "
+                       "a second (should_flush_tlb(), commit 6db2526c1d69); the engine drops the CPU from the "
                        "cpumask at once.")
     if got > want and not close(got, want):
-        out.append("More than the model: the counts are per CPU, not per program, so shootdowns of other programs "
+        out.append("More than the engine: the counts are per CPU, not per program, so shootdowns of other programs "
                    "running on those CPUs meanwhile are counted too.")
     if not traced:
         why = measured.get("counts_by_reason_unavailable", "")
@@ -225,7 +226,7 @@ def _explain_switch(measured: dict, predicted: dict, box: Box | None) -> list[st
     out = []
     if "cr3_writes_per_process_switch" in measured:
         out.append(f"CR3 writes per switch: {measured['cr3_writes_per_thread_switch']:.3g} between threads and "
-                   f"{measured['cr3_writes_per_process_switch']:.3g} between processes, against the model's "
+                   f"{measured['cr3_writes_per_process_switch']:.3g} between processes, against the engine's "
                    f"{predicted['cr3_writes_per_thread_switch']:.3g} and "
                    f"{predicted['cr3_writes_per_process_switch']:.3g}: "
                    "switch_mm_irqs_off() (arch/x86/mm/tlb.c) returns early when the next task's MM is already "
@@ -236,12 +237,12 @@ def _explain_switch(measured: dict, predicted: dict, box: Box | None) -> list[st
     pcid = bool(box and box.pcid)
     if pcid:
         out.append(f"This CPU has PCIDs: the kernel keeps 6 address-space ids per CPU (TLB_NR_DYN_ASIDS) and "
-                   "choose_new_asid() reuses a current one without a flush; the model predicts "
+                   "choose_new_asid() reuses a current one without a flush; the engine predicts "
                    f"{predicted['flushes_per_process_switch_pcid']:.3g} flushes per process switch with PCID, "
                    f"{predicted['flushes_per_process_switch_no_pcid']:.3g} without.")
     else:
         out.append("This CPU has no PCID, so each CR3 write flushes the whole TLB (choose_new_asid() sets "
-                   f"need_flush); with PCIDs the model predicts {predicted['flushes_per_process_switch_pcid']:.3g} "
+                   f"need_flush); with PCIDs the engine predicts {predicted['flushes_per_process_switch_pcid']:.3g} "
                    "flushes per process switch, the kernel keeping 6 address-space ids per CPU.")
     if "time_ratio" in measured:
         out.append(f"The engine counts events, not time: a process switch took {measured['time_ratio']:.3g} times as "
@@ -304,30 +305,32 @@ def headline(experiment: Experiment) -> list[tuple[str, float | None, float | No
     return rows
 
 
-def render(lab: Lab) -> str:
-    """The lab as a table, then where and why measured and predicted differ."""
-    lines = [f"Measured on {lab.machine}; predicted by the engine (per-MM machine, same CPUs)",
-             f"{'experiment':<26}{'figure':<40}{'measured':>9}  {'spread':<15}{'predicted':>9}  source"]
+def render(lab: Lab, width: int = 100) -> str:
+    """The lab as a table (an experiment, then its figures: measured, spread over repeats, the
+    engine's), then where and why measured and predicted differ, in lines of at most `width`."""
+    lines = [f"Measured on {lab.machine};",
+             "predicted by the engine for the same schedules (per-MM machine, as many CPUs)",
+             f"  {'':<40}{'measured':>10}  {'spread':<14}{'engine':>6}"]
     for e in lab.experiments:
+        lines.append(e.name + (f" (counted from {e.source})" if e.source else ""))
         for i, (what, got, want) in enumerate(headline(e)):
-            figures = _figures(e, i)
-            spread = "-".join(f"{x:.3g}" for x in figures.get("spread", [])) if got is not None else ""
+            spread = "-".join(f"{x:.3g}" for x in _figures(e, i).get("spread", [])) if got is not None else ""
             shown = "-" if got is None else f"{got:.3g}"
-            lines.append(f"{e.name if i == 0 else '':<26}{what:<40}{shown:>9}  {spread:<15}{want:>9.3g}  "
-                         f"{e.source if i == 0 else ''}")
+            lines.append(f"  {what:<40}{shown:>10}  {spread:<14}{want:>6.3g}")
         if e.name == "switch-thread-vs-process" and "time_ratio" in e.measured:
             ratio = e.measured
-            lines.append(f"{'':<26}{'time, process / thread switch':<40}{ratio['time_ratio']:>9.3g}  "
-                         f"{'-'.join(f'{x:.3g}' for x in ratio['spread']):<15}{'-':>9}  clock_gettime")
+            lines.append(f"  {'time, process / thread switch':<40}{ratio['time_ratio']:>10.3g}  "
+                         f"{'-'.join(f'{x:.3g}' for x in ratio['spread']):<14}{'-':>6}")
         where = e.measured.get("per_cpu")
         if where:
-            lines.append(f"{'':<26}where they land: " + ", ".join(f"{c} {v:.3g}" for c, v in where.items())
-                         + " (model: " + ", ".join(f"{c} {v:.3g}" for c, v in e.predicted["per_cpu"].items()) + ")")
+            lines.append("  where they land: " + ", ".join(f"{c} {v:.3g}" for c, v in where.items())
+                         + " (engine: " + ", ".join(f"{c} {v:.3g}" for c, v in e.predicted["per_cpu"].items()) + ")")
         if e.why:
-            lines.append(f"{'':<26}not measured: {e.why}")
+            lines += textwrap.wrap(f"not measured: {e.why}", width, initial_indent="  ", subsequent_indent="    ")
     lines.append("Where they differ, and why:")
     for e in lab.experiments:
-        lines += [f"  {e.name}: {d}" for d in e.differences]
+        for d in e.differences:
+            lines += textwrap.wrap(f"{e.name}: {d}", width, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(lines)
 
 
