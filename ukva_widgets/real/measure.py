@@ -38,7 +38,7 @@ SOURCE = Path(__file__).with_name("measure.c")
 BINARY_NAME = "ukva-measure"
 EXPERIMENTS = ("threads-update", "processes-update", "lazy-update", "switch-thread-vs-process")
 MAX_CPUS = 4          # the engine predicts with one task per CPU, and lazy-update needs 2N - 1 tasks
-REPEATS, UPDATES, ROUND_TRIPS = 5, 1000, 2000
+REPEATS, UPDATES, ROUND_TRIPS = 5, 500, 2000
 # enum tlb_flush_reason's values in order (include/linux/mm_types.h at 0c01ea92f545); a kernel's
 # own names are read from the tracepoint's format when it can be read.
 REASONS = ("flush on task switch", "remote shootdown", "local shootdown", "local MM shootdown",

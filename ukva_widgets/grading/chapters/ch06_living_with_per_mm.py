@@ -435,7 +435,7 @@ reason_item("6.5", "predict shootdowns with the engine, measure them, explain th
     Question(
         "Two CPUs, one MM: cpu0 runs thread p, cpu1 runs thread t; cpu0 remaps a slot of the per-MM area "
         "(design=\"per-mm\", SMP-safe updates). On Linux the same schedule is `ukva measure threads-update`: "
-        "one thread remaps a page 1000 times while the other spins on the second CPU. On a busy two-CPU "
+        "one thread remaps a page over and over while the other spins on the second CPU. On a busy two-CPU "
         "virtual machine the kernel counted 0.98 shootdown IPIs per update on the second CPU.",
         "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "1",
         "on some updates cpu1 was running something else (another program, or the host preempted it) and "
@@ -452,7 +452,7 @@ reason_item("6.5", "predict shootdowns with the engine, measure them, explain th
           "to flush."))),
     Question(
         "Two CPUs: cpu0 runs p, cpu1 runs a process q forked from p (its own MM); cpu0 remaps a slot of "
-        "p's per-MM area. On Linux this is `ukva measure processes-update`. Over 1000 updates the kernel's "
+        "p's per-MM area. On Linux this is `ukva measure processes-update`. Over 2500 updates the kernel's "
         "tlb:tlb_flush tracepoint counted 2 IPIs on the second CPU, both of reason 'remote wrong CPU'.",
         "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "0",
         "x86 keeps a CPU that switched away in the MM's cpumask and trims it with an IPI at most once a "
@@ -462,7 +462,7 @@ reason_item("6.5", "predict shootdowns with the engine, measure them, explain th
           "copy-on-write shares pages, not the MM: q has its own MM and page table, and a remap in p's MM "
           "never concerns what q's CPU caches."),
          ("the kernel sends every flush to all CPUs, and most IPIs were lost",
-          "then the second CPU would have received one per update, about 1000; a flush goes only to the "
+          "then the second CPU would have received one per update, about 2500; a flush goes only to the "
           "CPUs in the MM's cpumask."),
          ("the engine does not count IPIs between processes",
           "the engine counts every IPI its shootdown sends; none is due here, because no other CPU has p's "
