@@ -77,6 +77,7 @@ INTERACTIONS: dict[str, Interaction] = {
     "ukva-task-tree": Interaction("presses step (back at the end)", press(".ukva-step", ".ukva-back")),
     "ukva-address-space-map": Interaction("picks another design", choose_other(".ukva-asm-design")),
     "ukva-cost-plot": Interaction("moves the threads slider", nudge_slider(".ukva-threads-slider")),
+    "ukva-measure-chart": Interaction("presses Measure this machine", press(".ukva-measure-button")),
 }
 
 

@@ -168,7 +168,7 @@ class Fold(W.VBox):
 class UkvaWidget(W.VBox):
     """Base of every widget here: a VBox whose text/plain repr is its deterministic text(), and whose
     mime bundle also carries `snapshot()`, a static HTML picture of its state (what a static page
-    shows where no kernel runs it)."""
+    shows where no kernel runs it), when the widget draws one."""
 
     def __init__(self, children: Sequence[W.Widget] = (), **kwargs) -> None:
         style = W.HTML(STYLESHEET, layout=W.Layout(height="0px", margin="0px"))
@@ -178,9 +178,10 @@ class UkvaWidget(W.VBox):
     def text(self) -> str:
         raise NotImplementedError
 
-    def snapshot(self) -> str:
-        """The widget's pictures as static HTML (no controls); each widget says what it shows."""
-        raise NotImplementedError
+    def snapshot(self) -> str | None:
+        """The widget's pictures as static HTML (no controls); each widget says what it shows.  None
+        (the default): the widget has none, and a static page shows its text view."""
+        return None
 
     def __repr__(self) -> str:
         return self.text()
@@ -188,7 +189,9 @@ class UkvaWidget(W.VBox):
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/plain"] = self.text()
-        bundle["text/html"] = snapshot_page(self.snapshot(), type(self).__name__)
+        picture = self.snapshot()
+        if picture is not None:
+            bundle["text/html"] = snapshot_page(picture, type(self).__name__)
         return bundle
 
 

@@ -22,7 +22,10 @@ import ipywidgets as W
 from bqplot import Axis, Bars, Figure, LinearScale, OrdinalScale, Scatter
 
 from ..real.measure_lab import Lab, headline, reference
-from .base import OKABE_ITO, UkvaWidget, esc, themed_table
+from .base import UkvaWidget
+from .draw import esc
+from .draw import table as themed_table
+from .palette import OKABE_ITO
 
 # Short names for the chart's groups, by (experiment, headline row).
 GROUPS = {("threads-update", 0): "threads", ("processes-update", 0): "processes",
