@@ -9,4 +9,5 @@ from .measure_chart import MeasureChart
 from .smp_stepper import SMPStepper
 from .task_tree import TaskTree
 
-__all__ = ["AddressSpaceMap", "CacheAliasing", "CloneExplorer", "CostPlot", "DesignLab", "MeasureChart", "SMPStepper", "TaskTree"]
+__all__ = ["AddressSpaceMap", "CacheAliasing", "CloneExplorer", "CostPlot", "DesignLab", "MeasureChart", "SMPStepper",
+           "TaskTree"]

@@ -55,7 +55,8 @@ class AddressSpaceMap(UkvaWidget):
             kernel, tasks = tasks_for("tasks sharing only the VM")
             machine = Machine(kernel, tasks, cpus=2, design="per-mm")
         if not isinstance(machine, Machine):
-            raise TypeError(f"AddressSpaceMap shows a Machine (ukva_widgets.engine.Machine); got {type(machine).__name__}")
+            raise TypeError("AddressSpaceMap shows a Machine (ukva_widgets.engine.Machine); "
+                            f"got {type(machine).__name__}")
         self._syncing = True
         self.machine = machine
         self.design = machine.options.design

@@ -155,7 +155,8 @@ def _draw(m: Machine, mappings: list, cached: dict, shared: ms.SharedPage, read_
     for (mm, vpage, key), box in zip(mappings, aliases):
         arrows.append(link(box, lines[key], colour=d.MUTED))
         boxes.append(d.group(d.rect(box.x, box.y, box.w, box.h, fill=d.BG2, stroke=MM_COLOUR, width=2, rx=4),
-                             d.label(box.x + 8, box.y + 18, d.fit(f"{m.mm_label(mm)} maps it at", box.w - 16), weight=600),
+                             d.label(box.x + 8, box.y + 18, d.fit(f"{m.mm_label(mm)} maps it at", box.w - 16),
+                                     weight=600),
                              d.label(box.x + 8, box.y + 36, f"{ms.address(vpage):#010x}", mono=True),
                              cls="ukva-alias"))
     for key, box in lines.items():
@@ -182,5 +183,6 @@ def _line(key: int, box: Box, line: tuple | None, written: int, mappings: list, 
     if stale:
         parts.append(d.label(box.x + 8, box.y + 51, f"✗ stale (v{written} written)", colour=BAD_COLOUR, weight=600))
     if key_read:
-        parts.append(d.chip_svg(box.x + box.w - 3, box.y + 3, "read here", fill=BAD_COLOUR, colour="#fff", anchor="end"))
+        parts.append(d.chip_svg(box.x + box.w - 3, box.y + 3, "read here", fill=BAD_COLOUR, colour="#fff",
+                                anchor="end"))
     return d.group(*parts, cls="ukva-cache-line" + (" ukva-stale-line" if stale else ""))

@@ -86,7 +86,8 @@ class CloneExplorer(UkvaWidget):
         self._probe_text = ""
         # Beside the picture a column; on a narrow output area, above it, the boxes side by side.
         flags_column = W.VBox([W.HTML('<b style="color:var(--jp-ui-font-color1)">share with the child</b>'),
-                               W.GridBox(main, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(110px, 1fr))"))],
+                               W.GridBox(main, layout=W.Layout(
+                                   grid_template_columns="repeat(auto-fill, minmax(110px, 1fr))"))],
                               layout=W.Layout(flex="1 1 170px", max_width="100%"))
         super().__init__([self.preset, self.text_box, self.error,
                           W.HBox([flags_column, W.VBox([self.stale_note, self.picture], layout=W.Layout(
@@ -230,7 +231,8 @@ class CloneExplorer(UkvaWidget):
         before, self._shown = getattr(self, "_shown", {}), self._sharing()
         cell = d.style(padding="2px 1px", vertical_align="middle", text_align="center")
         task_chip = _chip(KIND_COLOUR["task"])
-        who = (d.tag("span", f"caller pid {caller.pid}", style=task_chip), d.tag("span", "both", style=f"color:{d.MUTED}"),
+        who = (d.tag("span", f"caller pid {caller.pid}", style=task_chip),
+               d.tag("span", "both", style=f"color:{d.MUTED}"),
                d.tag("span", f"child pid {child.pid}", style=task_chip) if child else
                d.tag("span", "no child", style=_chip(BAD_COLOUR)))
         head = "".join(d.tag("th", t, scope="col", style=f"{cell};font-weight:600")
@@ -254,9 +256,10 @@ class CloneExplorer(UkvaWidget):
                                                               title=a.label),
                                                   cls="ukva-shared", style=cell), d.tag("td", "")]
             else:
-                objects = [d.tag("td", d.tag("span", d.esc(f"{_short(o)} ×{o.refcount}"), style=_chip(KIND_COLOUR[kind]),
-                                             title=o.label)
-                                 if o is not None else d.tag("span", "none", style=f"color:{d.FAINT}"), cls=cls, style=cell)
+                objects = [d.tag("td", d.tag("span", d.esc(f"{_short(o)} ×{o.refcount}"),
+                                             style=_chip(KIND_COLOUR[kind]), title=o.label)
+                                 if o is not None else d.tag("span", "none", style=f"color:{d.FAINT}"),
+                                 cls=cls, style=cell)
                            for cls, o in (("ukva-own-caller", a), ("ukva-own-child", b))]
                 objects.insert(1, d.tag("td", ""))
             outline = f"outline:3px solid {CHANGE_OUTLINE};outline-offset:-1px" if turned else ""
@@ -275,12 +278,14 @@ class CloneExplorer(UkvaWidget):
                          d.tag("b", d.esc(errno_name(e.errno))), " — rule ", d.tag("code", d.esc(e.rule.name)),
                          ": ", d.esc(e.rule.reason), style=d.style(color=d.FG))
         c = self.child
-        group = "the caller's thread group" if c.tgid == self.caller.tgid else f"a thread group of its own (tgid {c.tgid})"
+        group = ("the caller's thread group" if c.tgid == self.caller.tgid
+                 else f"a thread group of its own (tgid {c.tgid})")
         return d.tag("div", d.esc(f"child pid {c.pid} is in {group}; its parent is pid "
                                   f"{c.parent.pid if c.parent else '-'}"), style=d.style(color=d.FG, font_size="12px"))
 
     def snapshot(self) -> str:
-        return d.tag("div", d.tag("code", d.esc(f"clone({self.flags or '0'})"))) + self.picture.value + self.summary.value
+        call = d.tag("div", d.tag("code", d.esc(f"clone({self.flags or '0'})")))
+        return call + self.picture.value + self.summary.value
 
     def text(self) -> str:
         head = f"CloneExplorer: clone({self.flags or '0'}) from pid {self.caller.pid}"

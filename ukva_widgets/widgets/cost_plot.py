@@ -222,11 +222,13 @@ class CostPlot(UkvaWidget):
             colour, marker, style = DESIGN_STYLE[design]
             width = DESIGN_SIZE[design][0]
             wrong = verdicts[design] == "violation"
-            sample = d.tag("svg", d.line(2, 7, 38, 7, colour=colour, width=width, dash=DASHES["dashed" if wrong else style] or None),
-                           width=40, height=14, style=d.style(vertical_align="middle", opacity=WRONG_OPACITY if wrong else None))
+            dash = DASHES["dashed" if wrong else style] or None
+            sample = d.tag("svg", d.line(2, 7, 38, 7, colour=colour, width=width, dash=dash), width=40, height=14,
+                           style=d.style(vertical_align="middle", opacity=WRONG_OPACITY if wrong else None))
             verdict = (d.tag("span", "✗ wrong on SMP", style=d.style(color=BAD_COLOUR, font_weight=600)) if wrong else
                        d.tag("span", "✓ correct", style=d.style(color=OK_COLOUR)))
-            items.append(d.tag("span", sample, d.tag("span", SYMBOLS[marker], style=d.style(color=colour, font_size="15px")),
+            symbol = d.tag("span", SYMBOLS[marker], style=d.style(color=colour, font_size="15px"))
+            items.append(d.tag("span", sample, symbol,
                                " ", d.tag("b", design), " ", verdict,
                                cls="ukva-incorrect" if wrong else "ukva-correct", style="white-space:nowrap"))
         n = self.checked_cpus()
@@ -243,7 +245,8 @@ class CostPlot(UkvaWidget):
             same: dict[tuple, list[str]] = {}
             for design in DESIGNS:
                 same.setdefault(tuple(self.curves[design][metric]), []).append(design)
-            notes += [d.tag("b", d.esc(title)) + ": " + d.esc(" = ".join(group)) for group in same.values() if len(group) > 1]
+            notes += [d.tag("b", d.esc(title)) + ": " + d.esc(" = ".join(group))
+                      for group in same.values() if len(group) > 1]
         if not notes:
             return ""
         return d.tag("div", "identical counts, drawn on top of each other (per-mm on top; the bigger markers of the "
@@ -251,10 +254,11 @@ class CostPlot(UkvaWidget):
 
     def snapshot(self) -> str:
         wrong = {design for design, v in self.verdicts().items() if v == "violation"}
-        charts = "".join(d.tag("div", chart_svg(title, {design: self.curves[design][metric] for design in DESIGNS}, wrong),
+        charts = "".join(d.tag("div", chart_svg(title, {dn: self.curves[dn][metric] for dn in DESIGNS}, wrong),
                                style="flex:1 1 300px;min-width:0;max-width:400px")
                          for metric, title in METRICS.items())
-        return self.legend.value + self.coincide.value + d.tag("div", charts, style="display:flex;flex-wrap:wrap;gap:8px")
+        plots = d.tag("div", charts, style="display:flex;flex-wrap:wrap;gap:8px")
+        return self.legend.value + self.coincide.value + plots
 
     def text(self) -> str:
         lines = [f"CostPlot: {self.threads} threads and a process on {self.cpus} CPUs, {self.refs} references per run, "
@@ -298,5 +302,6 @@ def chart_svg(title: str, series: dict[str, list[int]], wrong: set[str]) -> str:
             fill="none", stroke=colour, stroke_width=DESIGN_SIZE[design][0], opacity=WRONG_OPACITY if bad else None,
             stroke_dasharray=DASHES["dashed" if bad else style] or None)))
     for y, words in end_labels({design: v[-1] for design, v in series.items()}, wrong, top_value):
-        parts.append(d.label(w - right, y_of(y) - 6, words, anchor="end", size=d.MIN_FONT, colour=BAD_COLOUR, weight=600))
+        parts.append(d.label(w - right, y_of(y) - 6, words, anchor="end", size=d.MIN_FONT, colour=BAD_COLOUR,
+                             weight=600))
     return d.svg(w, h, *parts, label=f"{title} per design against the update rate")

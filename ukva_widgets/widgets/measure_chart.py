@@ -30,7 +30,8 @@ from .palette import OKABE_ITO
 # Short names for the chart's groups, by (experiment, headline row).
 GROUPS = {("threads-update", 0): "threads", ("processes-update", 0): "processes",
           ("lazy-update", 0): "lazy: asleep", ("lazy-update", 1): "lazy: other MM",
-          ("switch-thread-vs-process", 0): "CR3 / thread switch", ("switch-thread-vs-process", 1): "CR3 / process switch"}
+          ("switch-thread-vs-process", 0): "CR3 / thread switch",
+          ("switch-thread-vs-process", 1): "CR3 / process switch"}
 THIS, REFERENCE, ENGINE = OKABE_ITO["blue"], OKABE_ITO["grey"], OKABE_ITO["vermillion"]
 
 

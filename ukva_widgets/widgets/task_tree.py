@@ -210,9 +210,7 @@ class TaskTree(UkvaWidget):
         return next((name for name, t in reversed(self.names.items()) if t is task and name != "init"), task.comm)
 
     def _moment(self) -> Moment:
-        held = {self.birth[id(t)]: (self._name(t), t.pid, t.tgid,
-                                    {kind: getattr(t, attr) and getattr(t, attr).id for kind, attr in KIND_ATTR.items()})
-                for t in self.kernel.tasks}
+        held = {self.birth[id(t)]: (self._name(t), t.pid, t.tgid, _object_ids(t)) for t in self.kernel.tasks}
         counts = {key: o.refcount for key, o in self.seen.items() if not o.freed}
         return Moment(held, counts, {key for key, o in self.seen.items() if o.freed})
 
@@ -226,8 +224,9 @@ class TaskTree(UkvaWidget):
         self.back_button.disabled = self.position == 0
         self.step_button.disabled = self.position == len(self.calls)
         here = self.calls[self.position - 1].line if self.position else "boot"
-        self.step_label.value = d.tag("span", d.esc(f"step {self.position} of {len(self.calls)}: "), d.tag("code", d.esc(here)),
-                                      d.esc(f" → {self.results[-1]}") if self.results else "", style=d.style(color=d.FG))
+        result = d.esc(f" → {self.results[-1]}") if self.results else ""
+        self.step_label.value = d.tag("span", d.esc(f"step {self.position} of {len(self.calls)}: "),
+                                      d.tag("code", d.esc(here)), result, style=d.style(color=d.FG))
         if self.failure:
             self.error.show(self.failure)
         else:
@@ -362,8 +361,9 @@ class TaskTree(UkvaWidget):
             tr = []
             if r in group_span:
                 n = group_span[r]
-                tr.append(d.tag("td", d.tag("div", f"tg {t.tgid}", title=f"thread group {t.tgid}: {n} task{'s' * (n > 1)}",
-                                            style=_BRACKET), cls="ukva-thread-group", rowspan=n if n > 1 else None,
+                bracket = d.tag("div", f"tg {t.tgid}", title=f"thread group {t.tgid}: {n} task{'s' * (n > 1)}",
+                                style=_BRACKET)
+                tr.append(d.tag("td", bracket, cls="ukva-thread-group", rowspan=n if n > 1 else None,
                                 style=f"{cell};padding:0 2px 0 0;height:1px"))
             tr.append(d.tag("td", self._task_label(t, depth, change),
                             style=f"{cell};white-space:nowrap;padding-left:{6 + 14 * depth}px"))
@@ -382,8 +382,8 @@ class TaskTree(UkvaWidget):
         for _ in range(self.most_tasks - len(rows) - len(change["ended"])):  # blank rows keep the size
             out.append(d.tag("tr", d.tag("td", "", colspan=len(self.kinds) + 2), style=f"height:{ROW_PX}px"))
         freed = [d.tag("td", self._freed(kind, change), style=f"{cell};vertical-align:top") for kind in self.kinds]
-        out.append(d.tag("tr", d.tag("td", "freed objects", colspan=2, style=f"{cell};color:{d.MUTED};vertical-align:top"),
-                         *freed, style=f"height:{max(self.most_freed, 1) * 24}px"))
+        title = d.tag("td", "freed objects", colspan=2, style=f"{cell};color:{d.MUTED};vertical-align:top")
+        out.append(d.tag("tr", title, *freed, style=f"height:{max(self.most_freed, 1) * 24}px"))
         return d.tag("table", d.tag("thead", out[0]), d.tag("tbody", *out[1:]), cls="ukva-matrix-table",
                      style=d.style(border_collapse="collapse", color=d.FG, font_size="12px"))
 
@@ -392,7 +392,8 @@ class TaskTree(UkvaWidget):
         out = []
         for o in gone:
             now = (kind, o.id) in change["freed"]
-            out.append(d.tag("span" if inline else "div", d.tag("s", d.esc(_short(o))), " freed", changed_chip("now") if now else "",
+            out.append(d.tag("span" if inline else "div", d.tag("s", d.esc(_short(o))), " freed",
+                             changed_chip("now") if now else "",
                              cls="ukva-freed" + (" ukva-freed-now ukva-changed" if now else ""),
                              style=d.style(border=f"{3 if now else 1}px {'solid' if now else 'dashed'} "
                                                   f"{CHANGE_OUTLINE if now else d.BORDER}",
@@ -407,7 +408,8 @@ class TaskTree(UkvaWidget):
         names = [d.tag("th", self._task_label(t, 0, change), scope="col",
                        cls="ukva-task-row" + (" ukva-new-task ukva-changed" if t.pid in change["new tasks"] else ""),
                        style=f"{cell};text-align:left;font-weight:400;overflow-wrap:anywhere") for t, _ in rows]
-        ghosts = [d.tag("th", d.tag("s", d.esc(name)), d.esc(f" (pid {pid})"), d.tag("div", d.esc(why), style="font-size:11px"),
+        ghosts = [d.tag("th", d.tag("s", d.esc(name)), d.esc(f" (pid {pid})"),
+                        d.tag("div", d.esc(why), style="font-size:11px"),
                         cls="ukva-ended ukva-changed", style=f"{cell};{_GHOST};font-weight:400;overflow-wrap:anywhere")
                   for name, pid, why in change["ended"]]
         blanks = [d.tag("th", "", style=cell)] * max(self.most_tasks - len(rows) - len(change["ended"]), 0)
@@ -420,14 +422,17 @@ class TaskTree(UkvaWidget):
                                 style=d.style(border_top=f"2px solid {d.MUTED}", color=d.MUTED, font_size="11px",
                                               text_align="center", padding="0 2px")))
             c += n
-        out.append(d.tag("tr", d.tag("td", ""), *groups, d.tag("td", "", colspan=len(ghosts) + len(blanks))
-                         if ghosts or blanks else ""))
+        # the ghosts' and blank columns, under the task columns' titles
+        pad = d.tag("td", "", colspan=len(ghosts) + len(blanks)) if ghosts or blanks else ""
+        out.append(d.tag("tr", d.tag("td", ""), *groups, pad))
         for kind in self.kinds:
-            cells = [self._object_cell(obj, kind, rows, r, n, change, "colspan") for r, n, obj in self._spans(rows, kind)]
-            out.append(d.tag("tr", d.tag("th", d.esc(kind), scope="row", style=f"{cell};text-align:left;border-left:4px "
-                                                                                 f"solid {KIND_COLOUR[kind]}"),
-                             *cells, d.tag("td", "", colspan=len(ghosts) + len(blanks)) if ghosts or blanks else ""))
-        freed = "".join(d.tag("div", d.tag("b", d.esc(kind)), " ", self._freed(kind, change, inline=True), style="margin:1px 0")
+            cells = [self._object_cell(obj, kind, rows, r, n, change, "colspan")
+                     for r, n, obj in self._spans(rows, kind)]
+            head = d.tag("th", d.esc(kind), scope="row",
+                         style=f"{cell};text-align:left;border-left:4px solid {KIND_COLOUR[kind]}")
+            out.append(d.tag("tr", head, *cells, pad))
+        freed = "".join(d.tag("div", d.tag("b", d.esc(kind)), " ", self._freed(kind, change, inline=True),
+                              style="margin:1px 0")
                         for kind in self.kinds if any(o.kind == kind and o.freed for o in self.seen.values()))
         # A fixed layout over the whole width: the columns share it and their words wrap, never overflow.
         return (d.tag("table", *out, cls="ukva-matrix-transposed",
@@ -451,17 +456,18 @@ class TaskTree(UkvaWidget):
         lines = [f"TaskTree: step {self.position} of {len(self.calls)}: {here}"
                  + (f" -> {self.results[-1]}" if self.results else "")]
         for t in self.kernel.tasks:
-            lines.append(f"  task pid {t.pid} {t.comm} tgid {t.tgid} parent {t.parent.pid if t.parent else '-'} {t.state}")
+            parent = t.parent.pid if t.parent else "-"
+            lines.append(f"  task pid {t.pid} {t.comm} tgid {t.tgid} parent {parent} {t.state}")
         for o in self._objects():
-            lines.append(f"  {o.label:<10} " + ("freed" if o.freed else f"refcount {o.refcount} held by {self._holders(o)}"))
+            held = "freed" if o.freed else f"refcount {o.refcount} held by {self._holders(o)}"
+            lines.append(f"  {o.label:<10} {held}")
         change = self.changes()
-        words = ([f"created {', '.join(self.seen[k].label for k in change['created'])}"] if change["created"] else []) + \
-                ([f"freed {', '.join(self.seen[k].label for k in change['freed'])}"] if change["freed"] else []) + \
-                ([f"re-pointed {', '.join(f'pid {pid} {kind}' for pid, kind in change['repointed'])}"]
-                 if change["repointed"] else []) + \
-                ([f"new task {', '.join(f'pid {pid}' for pid in change['new tasks'])}"] if change["new tasks"] else []) + \
-                ([f"ended {', '.join(f'{name} (pid {pid}): {why}' for name, pid, why in change['ended'])}"]
-                 if change["ended"] else [])
+        said = (("created", [self.seen[k].label for k in change["created"]]),
+                ("freed", [self.seen[k].label for k in change["freed"]]),
+                ("re-pointed", [f"pid {pid} {kind}" for pid, kind in change["repointed"]]),
+                ("new task", [f"pid {pid}" for pid in change["new tasks"]]),
+                ("ended", [f"{name} (pid {pid}): {why}" for name, pid, why in change["ended"]]))
+        words = [f"{verb} {', '.join(items)}" for verb, items in said if items]
         if words:
             lines.append("  last step: " + "; ".join(words))
         return "\n".join(lines)
@@ -472,6 +478,11 @@ _BRACKET = d.style(height="100%", min_height=f"{ROW_PX - 8}px", min_width="30px"
                    border_right="none", border_radius="6px 0 0 6px", display="flex", align_items="center",
                    justify_content="center", font_size="11px", color=d.MUTED, writing_mode="vertical-rl",
                    transform="rotate(180deg)", box_sizing="border-box")
+
+
+def _object_ids(task) -> dict[str, int | None]:
+    """Per kind, the id of the object the task holds (None where it holds none)."""
+    return {kind: getattr(task, attr) and getattr(task, attr).id for kind, attr in KIND_ATTR.items()}
 
 
 def _short(obj) -> str:
