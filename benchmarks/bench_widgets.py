@@ -42,7 +42,7 @@ def _step_or_back(w):
         if w.machine.history:
             _click(w.back_button)
         else:
-            _click(w.choice_box.children[0])
+            _click(next(b for b in w.choices.slots.values() if not b.disabled))
     return interact
 
 
@@ -65,6 +65,7 @@ def run() -> list[Result]:
         SMPStepper,
         TaskTree,
     )
+    from ukva_widgets.widgets.cost_plot import RATES
 
     out = []
     w = CloneExplorer(flags="CLONE_VM")
@@ -86,24 +87,25 @@ def run() -> list[Result]:
     out.append(_result("widgets: SMPStepper step/back", samples_ms(_step_or_back(s), N), GOAL_MS, "per-mm, 2 CPUs"))
     s.set_machine(Machine(k, [p, th], cpus=2, design="per-mm", smp_safe=False))
     s.play(_unsafe_trace(k, p, th))
-    rows = [row.children[0] for row in s.trace_chart.children[1:]]
+    rows = [row.children[0] for row in s.trace_chart.children]
     out.append(_result("widgets: SMPStepper jump along the trace", samples_ms(
         lambda: _click(rows[0] if len(s.machine.history) == len(rows) else rows[-1]), N), GOAL_MS,
         f"per-mm unsafe, {len(rows)}-step trace, first <-> last row"))
 
     d = DesignLab()
     out.append(_result("widgets: DesignLab change an option", samples_ms(
-        _toggler(d.cpus_slider, [{"value": 3}, {"value": 2}]), N), GOAL_MS, "rebuild machine + stepper"))
-    d.cpus_slider.value = 2
-    d.design.value = "per-mm"
-    d.workload.value = "threads sharing only the VM"
+        _toggler(d.controls["cpus"], [{"value": 3}, {"value": 2}]), N), GOAL_MS,
+        "rebuild machine + stepper (its buttons laid out anew)"))
+    d.cpus = 2
+    d.design = "per-mm"
+    d.workload = "tasks sharing only the VM"
     out.append(_result("widgets: DesignLab check (per-mm, 2 CPUs)", samples_ms(d.check, 5, warmup=1),
                        CHECK_GOAL_MS, f"model checker, {d.result.states} states" if d.result else "model checker"))
 
     a = AddressSpaceMap()
-    designs = list(a.design.options)
+    designs = list(a.design_control.options)
     out.append(_result("widgets: AddressSpaceMap change design", samples_ms(
-        _toggler(a.design, [{"index": designs.index("per-task")}, {"index": designs.index("per-mm")}]), N),
+        _toggler(a.design_control, [{"index": designs.index("per-task")}, {"index": designs.index("per-mm")}]), N),
         GOAL_MS, "rebuild machine, replay the CPUs, redraw map + columns"))
 
     c = CacheAliasing()
@@ -112,6 +114,6 @@ def run() -> list[Result]:
 
     cp = CostPlot()
     out.append(_result("widgets: CostPlot move the CPU slider", samples_ms(
-        _toggler(cp.cpus, [{"value": 2}, {"value": 4}]), 30), COST_GOAL_MS,
-        f"defaults: threads {cp.counts}, {cp.refs.value} refs per run, 3 designs re-simulated"))
+        _toggler(cp.controls["cpus"], [{"value": 2}, {"value": 4}]), 30), COST_GOAL_MS,
+        f"defaults: {cp.threads} threads, update rates {len(RATES)}, {cp.refs} refs per run, 3 designs re-simulated"))
     return out

@@ -67,9 +67,10 @@ def test_text_is_the_plain_text_repr():
 def test_the_cpus_and_tlbs_fold_away_behind_a_button_and_the_trace_stays(browser):
     w = CacheAliasing()
     assert not w.machine_fold.shown and w.picture.layout.display == "none"
+    assert "ukva-machine-svg" not in w.picture.value  # folded: not drawn at every step
     assert w.machine_fold.content is w.picture and w.trace_chart in w.children and w.picture not in w.children
     browser.click(w.machine_fold.header)
-    assert w.machine_fold.shown and w.picture.layout.display is None
+    assert w.machine_fold.shown and w.picture.layout.display is None and "ukva-machine-svg" in w.picture.value
     assert w.machine_fold.header.description.startswith("▾ hide")
 
 

@@ -78,6 +78,7 @@ class CacheAliasing(SMPStepper):
                        transform=(MODES.get, lambda v: next(k for k, x in MODES.items() if x == v)))
         self.machine_fold = Fold("the CPUs and their TLBs", self.picture)
         self.machine_fold.add_class("ukva-machine-fold")
+        self.machine_fold.observe(lambda change: change["new"] and self.redraw(), "shown")
         children = [self.machine_fold if c is self.picture else c for c in self.children[1:]]
         self.children = (self.children[0], self.mode, self.cache_lines, *children)
         self.add_class("ukva-cache-aliasing")
@@ -96,6 +97,10 @@ class CacheAliasing(SMPStepper):
             self.machine = aliasing_machine(change["new"], self._cpus)
         except USER_ERRORS as e:
             self.error.show(e)
+
+    def picture_shown(self) -> bool:
+        fold = getattr(self, "machine_fold", None)  # the first draw comes before the fold is made
+        return fold is not None and fold.shown
 
     def redraw_extra(self) -> None:
         self.cache_lines.value = self._picture_html()

@@ -56,8 +56,10 @@ def attrs(**kw: object) -> str:
         name = "class" if key == "cls" else key.rstrip("_").replace("_", "-")
         if value is True:
             out.append(f" {name}")
-        else:
-            out.append(f' {name}="{num(value) if isinstance(value, float) else esc(value)}"')
+        elif isinstance(value, str):
+            out.append(f' {name}="{html.escape(value)}"')
+        else:  # a number: nothing to escape
+            out.append(f' {name}="{num(value) if isinstance(value, float) else value}"')
     return "".join(out)
 
 

@@ -202,7 +202,8 @@ class SMPStepper(UkvaWidget):
             (self.violation_box.add_class if m.violation is not None else self.violation_box.remove_class)(
                 "ukva-violation")
             self.why.layout.display = None if m.violation is not None else "none"
-            self.picture.value = machine_svg(m)
+            if self.picture_shown():
+                self.picture.value = machine_svg(m)
             self.lanes.value = lanes_head(m.options.cpus, "")
             self.choices.draw(m)
             self.trace_caption.value = d.tag("div", "steps taken (press a number to go back or forth to it)"
@@ -215,6 +216,10 @@ class SMPStepper(UkvaWidget):
         self._moved()
         if focus and m.history:
             self.trace_chart.focus_step(len(m.history))
+
+    def picture_shown(self) -> bool:
+        """Whether the machine picture is on view (a view that folds it away draws it when unfolded)."""
+        return True
 
     def redraw_extra(self) -> None:
         """Hook for views built on this one (CacheAliasing) to redraw their own panels."""
