@@ -27,7 +27,8 @@ from .palette import BAD_COLOUR, CHANGE_FILL, CHANGE_OUTLINE, CPU_COLOUR, MM_COL
 
 ROW, ENTRY_H = 26, 22          # a TLB row, and the entry drawn in it
 SLOT_ROW = 44                  # a slot's row: its page-table entry (two lines) and its pages
-PTE_H, PAGE_TOP = 36, 11       # the entry's box, and where the pages' boxes start in the row
+PTE_H, PAGE_TOP = 36, 11       # the entry's box, and where a lone page's box starts in the row
+VERSION_W, VERSION_H = 92, 19  # a slot object's versions, one above the other at the row's right end
 HEAD = 40                      # a CPU's title lines
 TABLE_HEAD = 54                # a page table's: its MM, its tlb_gen, its cpumask
 CPU_W, PAGE_W, PTE_W = 176, 166, 156
@@ -85,6 +86,19 @@ class Facts:
         self.cr3 = set(e.cr3) if e else set()
         self.ipi_to = {dst for _src, dst in e.ipis} if e else set()
         self.vpages = max((len(t.pages) for t in self.tables), default=1)
+        # A slot's row holds its entry and its object's versions stacked: one height for the machine's life.
+        versions = max(len(g.pages) for g in self.groups)
+        self.slot_row = max(SLOT_ROW, versions * (VERSION_H + 2) + 4)
+
+    def rows_of(self, pages: dict[int, Box]) -> set[float]:
+        """The tops of the slot rows that hold the placed pages."""
+        out = set()
+        for group in self.groups:
+            if group.pages[0] in pages:
+                box = pages[group.pages[0]]
+                out.add(box.y - PAGE_TOP if len(group.pages) == 1 else
+                        box.y - (self.slot_row - len(group.pages) * (VERSION_H + 2) + 2) / 2)
+        return out
 
     def tlb_layout(self, c: int) -> list[tuple[int, ms.TlbEntry | None, tuple | None]]:
         """The rows of cpu `c`'s TLB: (row, entry or None, flushed ghost or None).  Without PCID an
@@ -156,7 +170,7 @@ def _slot_rows(f: Facts, page_x: float, pte_x: float, top: float) -> tuple[dict,
     first_row = None
     for t in f.tables:
         entries = t.used
-        height = TABLE_HEAD + len(entries) * SLOT_ROW + 2
+        height = TABLE_HEAD + len(entries) * f.slot_row + 2
         whose = f" (cpu{t.copy_of}'s copy)" if t.copy_of >= 0 else ""
         mask = ",".join(f"cpu{c}" for c in ms.cpumask(m, t.mm)) or "none"
         tables.append(d.group(
@@ -167,37 +181,37 @@ def _slot_rows(f: Facts, page_x: float, pte_x: float, top: float) -> tuple[dict,
                     colour=d.MUTED),
             cls="ukva-mm"))
         for i, v in enumerate(entries):
-            row_y = y + TABLE_HEAD + i * SLOT_ROW
+            row_y = y + TABLE_HEAD + i * f.slot_row
             first_row = row_y if first_row is None else first_row
-            ptes[(t.row, v)] = (Box(pte_x + 8, row_y + 2, PTE_W - 16, PTE_H), t.pages[v])
+            ptes[(t.row, v)] = (Box(pte_x + 8, row_y + (f.slot_row - PTE_H) / 2, PTE_W - 16, PTE_H), t.pages[v])
             group = group_of.get(t.pages[v])
             if group is not None and group.name not in placed and m.options.design == "per-mm":
                 placed.add(group.name)
-                _place(group, page_x, row_y, pages)
+                _place(group, page_x, row_y, f.slot_row, pages)
         y += height + 10
     row_y = first_row if first_row is not None else top
-    taken = {round(b.y - PAGE_TOP) for b in pages.values()}
+    taken = {round(row) for row in f.rows_of(pages)}
     for group in f.groups:
         if group.name in placed:
             continue
         while round(row_y) in taken:
-            row_y += SLOT_ROW
-        _place(group, page_x, row_y, pages)
+            row_y += f.slot_row
+        _place(group, page_x, row_y, f.slot_row, pages)
         taken.add(round(row_y))
-        row_y += SLOT_ROW
-    bottom = max([y] + [b.y + b.h + 20 for b in pages.values()])
+        row_y += f.slot_row
+    bottom = max([y] + [row + f.slot_row + 8 for row in f.rows_of(pages)])
     return pages, ptes, tables, bottom
 
 
-def _place(group: ms.PageGroup, x: float, y: float, pages: dict[int, Box]) -> None:
-    """One page per box; several versions side by side after the object's name."""
-    y += PAGE_TOP
+def _place(group: ms.PageGroup, x: float, y: float, row: float, pages: dict[int, Box]) -> None:
+    """A lone page: one box across the column; an object's versions: one above the other after its
+    name (so an arrow reaches any of them without crossing another)."""
     if len(group.pages) == 1:
-        pages[group.pages[0]] = Box(x, y, PAGE_W, ENTRY_H)
+        pages[group.pages[0]] = Box(x, y + PAGE_TOP, PAGE_W, ENTRY_H)
         return
-    name_w = PAGE_W - len(group.pages) * 38
+    top = y + (row - len(group.pages) * (VERSION_H + 2) + 2) / 2
     for i, page in enumerate(group.pages):
-        pages[page] = Box(x + name_w + i * 38, y, 34, ENTRY_H)
+        pages[page] = Box(x + PAGE_W - VERSION_W, top + i * (VERSION_H + 2), VERSION_W, VERSION_H)
 
 
 def _cpu(f: Facts, c: int, box: Box, pages: dict[int, Box], arrows: list[str]) -> str:
@@ -303,17 +317,8 @@ def _page(f: Facts, group: ms.PageGroup, page: int, box: Box) -> str:
     new = any(new_page == page for _old, new_page in f.rewritten.values())
     stroke = (BAD_COLOUR if got else OK_COLOUR if expected else CHANGE_OUTLINE if new else d.MUTED if exists
               else d.FAINT)
-    parts = [d.rect(box.x, box.y, box.w, box.h, fill=d.BG1 if exists else "none", stroke=stroke,
-                    width=3 if got or expected or new else 1.5, dash=None if exists and not expected else "4,3")]
-    if len(group.pages) == 1:
-        parts.append(d.label(box.x + box.w / 2, box.y + 15, d.fit(_page_name(m, page), box.w - 8), anchor="middle"))
-    else:
-        version = m.page_label(page).rsplit(" ", 1)[-1]
-        parts.append(d.label(box.x + box.w / 2, box.y + 15, version, anchor="middle",
-                             colour=d.FG if exists else d.MUTED))
-        if page == group.pages[0]:
-            parts.append(d.label(box.x - 6, box.y + 15, d.fit(group.name, PAGE_W - len(group.pages) * 38 - 8),
-                                 anchor="end", weight=600))
+    parts = [d.rect(box.x, box.y, box.w, box.h, fill=d.BG1, stroke=stroke, width=3 if got or expected or new else 1.5,
+                    dash=None if exists and not expected else "4,3")]
     v = f.violation
     mark = None
     if got:
@@ -321,12 +326,21 @@ def _page(f: Facts, group: ms.PageGroup, page: int, box: Box) -> str:
     elif expected:
         mark = ("copied" if v.kind == "lost-update" else "expected", OK_COLOUR, "#fff")
     elif copy is not None:
-        mark = (f"cpu{copy}'s copy", CHANGE_FILL, "#000")
-    if mark:  # under the page: the first version's chip reaches left, under the name; the others' right
-        words, fill, ink = mark
-        first = page == group.pages[0]
-        parts.append(d.chip_svg(box.x + box.w if first else box.x, box.y + ENTRY_H + 1, words, fill=fill, colour=ink,
-                                anchor="end" if first else "start"))
+        mark = (f"cpu{copy} copy", CHANGE_FILL, "#000")
+    if len(group.pages) == 1:
+        parts.append(d.label(box.x + box.w / 2, box.y + 15, d.fit(_page_name(m, page), box.w - 8), anchor="middle"))
+        if mark:  # under the page, in the row's room below it
+            parts.append(d.chip_svg(box.x + box.w, box.y + ENTRY_H + 1, mark[0], fill=mark[1], colour=mark[2],
+                                    anchor="end"))
+    else:
+        version = m.page_label(page).rsplit(" ", 1)[-1]
+        parts.append(d.label(box.x + 6, box.y + 14, version, size=d.MIN_FONT, colour=d.FG if exists else d.MUTED))
+        if mark:  # inside the version's box, right of its number
+            parts.append(d.chip_svg(box.x + box.w - 2, box.y + 2, mark[0], fill=mark[1], colour=mark[2], anchor="end"))
+        if page == group.pages[0]:  # the object's name, left of its versions, half way down the row
+            middle = box.y + (len(group.pages) * (VERSION_H + 2) - 2) / 2
+            parts.append(d.label(box.x - 6, middle + 4, d.fit(group.name, PAGE_W - VERSION_W - 8), anchor="end",
+                                 weight=600))
     classes = ("ukva-page" + (" ukva-got" if got else "") + (" ukva-expected" if expected else "")
                + (" ukva-changed" if new else ""))
     title = m.page_label(page) + ("" if exists else " (not written yet)")
