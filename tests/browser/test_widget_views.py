@@ -133,7 +133,9 @@ def test_screenshots_before_and_after_each_widgets_main_interaction(page, width,
         name = kind.removeprefix("ukva-")
         root.screenshot(path=str(screenshots / f"widget-{name}-{width}px-before.png"))
         before = bp.picture(root)
+        bp.watch_redraw(root)  # wait for the first redraw (a busy kernel may take a while), then for calm
         INTERACTIONS[kind].act(root)
+        bp.redraw_ms(page, timeout_ms=30_000)
         assert bp.settled_picture(root) != before, f"{kind} did not redraw after the reader {INTERACTIONS[kind].what}"
         root.screenshot(path=str(screenshots / f"widget-{name}-{width}px-after.png"))
     layout(page, width, "dark", height=3000)

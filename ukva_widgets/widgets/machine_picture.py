@@ -28,7 +28,7 @@ from .palette import BAD_COLOUR, CHANGE_FILL, CHANGE_OUTLINE, CPU_COLOUR, MM_COL
 ROW, ENTRY_H = 26, 22          # a TLB row, and the entry drawn in it
 SLOT_ROW = 44                  # a slot's row: its page-table entry (two lines) and its pages
 PTE_H, PAGE_TOP = 36, 11       # the entry's box, and where a lone page's box starts in the row
-VERSION_W, VERSION_H = 92, 19  # a slot object's versions, one above the other at the row's right end
+VERSION_W, VERSION_H = 84, 19  # a slot object's versions, one above the other at the row's right end
 HEAD = 40                      # a CPU's title lines
 TABLE_HEAD = 54                # a page table's: its MM, its tlb_gen, its cpumask
 CPU_W, PAGE_W, PTE_W = 176, 166, 156
@@ -334,7 +334,7 @@ def _page(f: Facts, group: ms.PageGroup, page: int, box: Box) -> str:
                                     anchor="end"))
     else:
         version = m.page_label(page).rsplit(" ", 1)[-1]
-        parts.append(d.label(box.x + 6, box.y + 14, version, size=d.MIN_FONT, colour=d.FG if exists else d.MUTED))
+        parts.append(d.label(box.x + 5, box.y + 14, version, size=d.MIN_FONT, colour=d.FG if exists else d.MUTED))
         if mark:  # inside the version's box, right of its number
             parts.append(d.chip_svg(box.x + box.w - 2, box.y + 2, mark[0], fill=mark[1], colour=mark[2], anchor="end"))
         if page == group.pages[0]:  # the object's name, left of its versions, half way down the row
