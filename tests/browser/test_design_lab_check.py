@@ -62,7 +62,9 @@ def unchecked(root) -> None:
     handle = root.locator(".ukva-tasks-slider .noUi-handle").first
     handle.focus()
     handle.press("ArrowLeft")
-    handle.press("ArrowRight")
+    root.locator(".ukva-workload-note", has_text="3 processes").wait_for(timeout=30_000)
+    handle.press("ArrowRight")  # the slider sends its value a moment later: wait until the lab has it
+    root.locator(".ukva-workload-note", has_text="4 processes").wait_for(timeout=30_000)
     root.locator(".ukva-verdict", has_text="not checked yet").wait_for(timeout=30_000)
 
 
