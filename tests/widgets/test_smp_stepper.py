@@ -65,13 +65,13 @@ def test_every_enabled_choice_is_an_enabled_button_in_its_cpus_column():
 def test_buttons_keep_their_places_a_step_disables_them_and_never_removes_them(browser):
     w = SMPStepper(per_mm(safe=False))
     layout = [list(column.children) for column in w.choices.columns.children]
-    assert any(b.disabled for b in buttons(w)) and "read slot files#2" in [b.description for b in buttons(w)]
+    assert any(b.disabled for b in buttons(w)) and "read files#2" in [b.description for b in buttons(w)]
     for label in UNSAFE_UPDATE[:4]:
         click_choice(browser, w, label)
         assert [list(column.children) for column in w.choices.columns.children] == layout
     # cpu1 is in the middle of an update: only "finish" is left to it, the rest stay, disabled
     cpu1 = w.choices.columns.children[1].children
-    assert [b.description for b in cpu1 if not b.disabled] == ["finish updating slot files#2"]
+    assert [b.description for b in cpu1 if not b.disabled] == ["finish update files#2"]
 
 
 def test_clicking_a_choice_steps_the_machine_and_redraws(browser):

@@ -21,9 +21,16 @@ from .trace_chart import STEP_W
 
 
 def button_words(words: str, action: str) -> str:
-    """A button's text: the step without its parenthesis ("begin updating slot files#2"), which its
-    tooltip keeps; a switch keeps it, it names the task."""
-    return words if action == "switch" else re.sub(r" \([^()]*\)$", "", words)
+    """A button's text, short enough for four CPUs' columns side by side (its tooltip keeps the step's
+    whole label): "run sh (2)" for "switch to task 2 (sh)", "read files#2" for "read slot files#2",
+    "begin update files#2" for "begin updating slot files#2 (copy it to a new page)", "idle (lazy TLB)"."""
+    task = re.fullmatch(r"switch to task (\d+) \((.*)\)", words)
+    if task:
+        return f"run {task.group(2)} ({task.group(1)})"
+    if action == "switch":
+        return words.removeprefix("switch to ")
+    words = re.sub(r" \([^()]*\)$", "", words).replace("updating slot", "update").replace(" slot ", " ")
+    return words
 
 
 class ChoiceGrid(W.VBox):
