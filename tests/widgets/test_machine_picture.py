@@ -98,3 +98,18 @@ def test_the_state_is_read_by_name():
     assert [g.name for g in ms.page_groups(m)] == ["files#2", "sighand#2"]
     assert ms.page_of(m, "sighand#2 v1") == ms.page_groups(m)[1].pages[1]
     assert ms.written(m, ms.page_groups(m)[0].pages[0]) and not ms.written(m, ms.page_groups(m)[0].pages[1])
+
+
+def test_button_words_are_short_and_the_tooltip_keeps_the_whole_step():
+    from ukva_widgets.widgets.choice_grid import button_words
+
+    assert button_words("switch to task 2 (process A)", "switch") == "run process A (2)"
+    assert button_words("switch to idle (lazy TLB)", "switch") == "idle (lazy TLB)"
+    assert button_words("begin updating slot files#2 (copy it to a new page)", "update") == "begin update files#2"
+    assert button_words("read slot sighand#3", "read") == "read sighand#3"
+    grid = ChoiceGrid(lambda label: None)
+    m = Machine(*tasks_for("processes", 2), cpus=2, design="per-mm")
+    grid.reset(m)
+    grid.draw(m)
+    button = grid.slots[(1, ("switch", "switch to task 3 (process B)"))]
+    assert button.description == "run process B (3)" and button.tooltip == "cpu1: switch to task 3 (process B)"
