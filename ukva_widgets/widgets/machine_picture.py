@@ -303,8 +303,10 @@ def _pte(f: Facts, t: ms.Table, vpage: int, box: Box, page: int) -> str:
                     width=3 if change else 1.5),
              d.label(box.x + 6, box.y + 15, d.fit(slot, box.w - 12), weight=600),
              d.label(box.x + 6, box.y + 30, words, mono=True, size=d.MIN_FONT)]
-    if change is not None:
-        parts.append(d.chip_svg(box.x + box.w - 3, box.y + 20, "remapped", fill=CHANGE_FILL, anchor="end"))
+    if change is not None:  # right of the address: the version it maps now, or just "new"
+        label = m.page_label(change[1])
+        words = f"now {label.rsplit(' ', 1)[1]}" if m.options.design == "per-mm" else "new"
+        parts.append(d.chip_svg(box.x + box.w - 3, box.y + 20, words, fill=CHANGE_FILL, anchor="end"))
     title = f"{m.mm_label(t.mm)}'s entry for {words} ({slot}) maps {m.page_label(page)}"
     return d.group(*parts, cls="ukva-pte" + (" ukva-changed" if change else ""), title=title)
 
