@@ -46,6 +46,9 @@ def style(**props: object) -> str:
                     for k, v in props.items() if v is not None and v is not False)
 
 
+_NAMES: dict[str, str] = {}  # keyword -> attribute name, worked out once per keyword
+
+
 def attrs(**kw: object) -> str:
     """Attributes, escaped: `cls` is written `class`, a trailing underscore is dropped, other
     underscores become hyphens (aria_live -> aria-live); None and False are left out, True is bare."""
@@ -53,7 +56,7 @@ def attrs(**kw: object) -> str:
     for key, value in kw.items():
         if value is None or value is False:
             continue
-        name = "class" if key == "cls" else key.rstrip("_").replace("_", "-")
+        name = _NAMES.get(key) or _NAMES.setdefault(key, "class" if key == "cls" else key.rstrip("_").replace("_", "-"))
         if value is True:
             out.append(f" {name}")
         elif isinstance(value, str):

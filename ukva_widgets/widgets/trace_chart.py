@@ -100,13 +100,14 @@ class TraceChart(W.VBox):
     def _loaded_after_each(self, m: Machine) -> list[tuple[int, ...]]:
         """Per step taken, the MM each CPU has loaded after it (replayed once per new history)."""
         labels = tuple(c.label for c in m.history)
-        known, loaded = self._loaded
-        if labels[:len(known)] != known:
+        known, loaded = self._loaded  # the longest history seen: going back and forth replays nothing
+        if labels[:len(known)] != known[:len(labels)]:
             known, loaded = (), []
         if len(known) < len(labels):
             loaded = loaded + ms.loaded_after_each_step(m, start=len(known))
-        self._loaded = (labels, loaded[:len(labels)])
-        return self._loaded[1]
+            known = labels
+        self._loaded = (known, loaded)
+        return loaded[:len(labels)]
 
 
 def _missed_ipis(m: Machine, effects, loaded_after: tuple[int, ...]) -> list[int]:
