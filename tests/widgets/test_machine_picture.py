@@ -3,12 +3,12 @@ pages and the buttons are laid out once for the machine's life, and the state is
 
 from __future__ import annotations
 
-import random
 import re
 
 import pytest
 
 from ukva_widgets.engine import Kernel, Machine
+from ukva_widgets.engine.explore import random_run
 from ukva_widgets.widgets import machine_state as ms
 from ukva_widgets.widgets.cache_aliasing import aliasing_machine
 from ukva_widgets.widgets.choice_grid import ChoiceGrid
@@ -32,22 +32,9 @@ def machines() -> list[tuple[str, Machine]]:
     return out
 
 
-def walk(m: Machine, steps: int, seed: int) -> list:
-    """A random run (the same for a seed), as a reader clicking around might take."""
-    rng, taken = random.Random(seed), []
-    for _ in range(steps):
-        choices = m.choices()
-        if not choices:
-            break
-        choice = rng.choice(choices)
-        taken.append(choice)
-        m.step(choice)
-    return taken
-
-
 @pytest.mark.parametrize("name, m", machines(), ids=[n for n, _ in machines()])
 def test_both_layouts_fit_their_widths_with_no_text_below_11px(name, m):
-    walk(m, 12, seed=1)
+    random_run(m, 12, seed=1)
     wide, narrow = machine_svg(m).split('<div class="ukva-narrow">')
     (ww, _), (nw, _) = [map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', part).groups())
                         for part in (wide, narrow)]
@@ -65,7 +52,8 @@ def test_pages_keep_their_places_and_the_picture_its_size_along_a_run(name, m):
     first = layout()
     for seed in range(3):
         m.reset()
-        for _ in walk(m, 10, seed):
+        for step in range(10):  # one random step at a time, the picture checked after each
+            random_run(m, 1, seed=100 * seed + step)
             assert layout() == first
 
 
@@ -76,7 +64,8 @@ def test_every_step_a_run_meets_already_has_its_button(name, m):
     laid_out = set(grid.slots)
     for seed in range(4):
         m.reset()
-        for _ in walk(m, 12, seed):
+        for step in range(12):
+            random_run(m, 1, seed=100 * seed + step)
             grid.draw(m)
     assert set(grid.slots) == laid_out  # nothing was added at the end: no button moved
 
