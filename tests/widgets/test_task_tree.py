@@ -6,7 +6,7 @@ import pytest
 import traitlets
 
 from ukva_widgets.widgets import TaskTree
-from ukva_widgets.widgets.task_tree import parse_script
+from ukva_widgets.widgets.task_script import parse_script
 
 THREADS = """
 sh = fork init

@@ -7,12 +7,7 @@ columns), so every column shows.  What the last step changed carries the kit's o
 (outline, a pulse, a chip): "new", "+1"/"−1" on a refcount, "re-pointed", "freed now", and a muted
 ghost row for a task that ended ("sh — ended by de_thread (t's execve)").
 
-A script is a list of lines (or one string with a line per call), each `[name =] call target [arg]`:
-    sh = fork init
-    t = clone sh CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD
-    execve t /bin/ls          unshare sh CLONE_FILES        exit t 0        wait sh
-    kt = kthread kworker      comm t worker   (prctl(PR_SET_NAME): the name ps shows)
-A target is `init`, a name bound earlier or a pid. Going back replays the script from a freshly booted
+The script is a list of calls (task_script.py says their form); going back replays it from a fresh
 kernel (the engine is deterministic), so every position shows exactly what the engine computed.
 
 Public state: `position` (the calls taken), a traitlet the view observes.
@@ -27,7 +22,6 @@ plus "ukva-error".
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 
 import ipywidgets as W
@@ -37,47 +31,9 @@ from ..engine import Kernel
 from . import draw as d
 from .base import KIND_ATTR, USER_ERRORS, ErrorBox, UkvaWidget, changed_chip
 from .palette import CHANGE_OUTLINE, KIND_COLOUR
+from .task_script import Call, parse_script
 
-CALLS = {"fork": 0, "clone": 1, "execve": 1, "unshare": 1, "exit": (0, 1), "wait": 0, "kthread": None, "comm": 1}
 ROW_PX = 40
-
-
-@dataclass(frozen=True)
-class Call:
-    """One parsed script line."""
-
-    line: str
-    name: str | None
-    call: str
-    target: str
-    arg: str | None
-
-
-def parse_script(script: str | list[str]) -> list[Call]:
-    """Parse a script; a bad line raises ValueError naming the line and the expected form."""
-    lines = script.splitlines() if isinstance(script, str) else list(script)
-    calls = []
-    for number, line in enumerate(lines, 1):
-        words = shlex.split(line, comments=True)
-        if not words:
-            continue
-        name = None
-        if len(words) > 2 and words[1] == "=":
-            name, words = words[0], words[2:]
-        call, rest = words[0], words[1:]
-        if call not in CALLS:
-            raise ValueError(f"script line {number} {line!r}: unknown call {call!r}; "
-                             f"use one of {', '.join(CALLS)}")
-        want = CALLS[call]
-        counts = (1,) if call == "kthread" else tuple(1 + n for n in (want if isinstance(want, tuple) else (want,)))
-        if len(rest) not in counts:
-            raise ValueError(f"script line {number} {line!r}: {call} takes {' or '.join(map(str, counts))} "
-                             f"word(s) after it, e.g. 'exit t 0', 'clone sh CLONE_VM', 'kt = kthread kworker'")
-        if name is not None and call not in ("fork", "clone", "kthread"):
-            raise ValueError(f"script line {number} {line!r}: only fork, clone and kthread return a task to name")
-        calls.append(Call(line.strip(), name, call, rest[0], rest[1] if len(rest) > 1 else None))
-    return calls
-
 
 @dataclass
 class Moment:
