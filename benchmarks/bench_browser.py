@@ -75,12 +75,17 @@ def clone_explorer_clicks(context, lab) -> list[float]:
 def smp_stepper_steps(context, lab) -> list[float]:
     with widget_in_lab(context, lab, ".ukva-smp-stepper:not(.ukva-cache-aliasing)") as (page, root):
         times: list[float] = []
-        while len(times) < INTERACTIONS:
-            step = root.locator(".ukva-choice:enabled").first
-            if not step.count():  # the run ended: start it again (not timed) and keep stepping
+        enabled = root.locator(".ukva-choice:not([disabled])")
+        for i in range(WARMUP + INTERACTIONS):
+            if not enabled.count():  # the run ended (every button disabled): start again, not timed
                 root.locator(".ukva-reset").first.click()
-                step.wait_for()
-            times += timed(page, root, step.click, 1)
+                enabled.first.wait_for()
+            bp.watch_redraw(root)
+            enabled.first.click()
+            ms = bp.redraw_ms(page)
+            page.wait_for_timeout(200)  # the kernel's last updates of this step land before the next
+            if i >= WARMUP:
+                times.append(ms)
         return times
 
 
@@ -89,7 +94,7 @@ def smp_trace_jumps(context, lab) -> list[float]:
     with widget_in_lab(context, lab, ".ukva-smp-stepper:not(.ukva-cache-aliasing)") as (page, root):
         root.locator(".ukva-reset").first.click()
         for k in (1, 2):
-            root.locator(".ukva-choice:enabled").first.click()
+            root.locator(".ukva-choice:not([disabled])").first.click()
             root.locator(f".ukva-trace-step-{k}").first.wait_for()
         turn = [0]
 

@@ -66,7 +66,7 @@ def test_each_chapter_renders_offline_with_its_widgets_text_views_and_navigation
     before = len(refused)
     page.goto(f"{site}/notebooks/{notebook.removesuffix('.ipynb')}.html")
     page.locator("main h1").first.wait_for(timeout=30_000)
-    shown = page.locator(".ukva-widget-text pre").all_inner_texts()
+    shown = page.locator(".ukva-widget-text pre").all_text_contents()  # under a widget's picture it is folded
     assert [s.strip() for s in shown] == [v.strip() for v in text_views(notebook)]
     assert all(page.locator(".ukva-widget-text").nth(i).is_visible() for i in range(len(shown)))
     assert page.locator("nav.ukva-nav a.ukva-contents").first.get_attribute("href") == "../index.html"
