@@ -22,7 +22,7 @@ from typing import Any
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
 from .machines import pick_balanced
-from .reasons import Question, reason_item
+from .reasons import reason_item
 
 STEPS = ("lock", "read_pte", "write_pte", "flush_local", "shootdown", "wait_acks", "unlock")
 
@@ -390,35 +390,4 @@ register(Item("6.3", "which per-MM machines still break", 1.0, _make_per_mm, _ju
 
 # 6.4 predict-then-explain: what each step of the update protocol is for (ProtocolModel above;
 # flush_tlb_mm_range waits for the other CPUs to flush, notebooks/sources.ipynb §6).
-reason_item("6.4", "predict, then explain a flawed update protocol", (
-    Question(
-        "Two CPUs share one MM; cpu0 remaps a UKVA slot with the protocol\n"
-        "    lock, read_pte, write_pte, flush_local, shootdown, unlock\n"
-        "(no wait_acks), and frees the old page as soon as the protocol ends. cpu1 has read the slot before.",
-        "can cpu1 use the old page after cpu0's update has finished", ("yes", "no"), "yes",
-        "cpu1 flushes only when it takes the IPI, which may come after cpu0 has finished",
-        (("the lock keeps cpu1 from reading the slot while the update runs",
-          "the lock is taken only by updaters; a read goes through cpu1's TLB and takes no lock at all."),
-         ("IPIs are delivered at once, so waiting for the acknowledgement only costs time",
-          "an IPI is handled when the target CPU takes the interrupt, which may be many steps later; "
-          "the protocol checker tries every such delay."),
-         ("cpu1 refills from the new page-table entry, because cpu0 wrote it before flushing",
-          "a CPU walks the page table only on a TLB miss; while its old entry is there, cpu1 hits "
-          "and never looks at the new one."))),
-    Question(
-        "Two CPUs share one MM and both remap the same UKVA slot (v0 -> v1 each, so v2 is expected at "
-        "the end) with the protocol\n"
-        "    read_pte, write_pte, flush_local, shootdown, wait_acks\n"
-        "(no lock).",
-        "can an update be lost (the page table ends at v1)", ("yes", "no"), "yes",
-        "both CPUs can read v0 before either writes, so both write v1",
-        (("writing one page-table entry is atomic, so two updates cannot interfere",
-          "each write is atomic, but the update is a read followed by a write, and another CPU's "
-          "write can fall between them."),
-         ("the shootdown makes the other updater read the page table again",
-          "an IPI flushes a TLB entry; it does not restart another CPU's update, whose value was "
-          "read into a register (read_pte), not through the TLB."),
-         ("waiting for acknowledgements puts the two updates in order",
-          "wait_acks comes after write_pte: by then both CPUs may already have read the same old "
-          "version. Ordering must start before the read."))),
-))
+reason_item("6.4", "predict, then explain a flawed update protocol")  # its questions: answers/questions.py
