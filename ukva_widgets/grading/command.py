@@ -84,7 +84,7 @@ def run_student(args: argparse.Namespace) -> int:
             say(f"wrote {path}" for path in write_roster_versions(solutions, args.roster, args.out, args.key))
             return 0
         written = write_student_versions(solutions, execute=not args.no_execute)
-        if not is_sealed() and all(p.parent.parent == EXERCISES for p in written):
+        if not is_sealed() and all(p.parent == EXERCISES for p in written):
             SEALED.write_text(seal())
             written.append(SEALED)
         say(f"wrote {path}" for path in written)

@@ -56,7 +56,7 @@ class Feedback:
             return f"[{v.item_id}] {v.feedback}"
         mark = "correct" if v.passed else "not yet"
         head = f"[{v.item_id}] {mark}" if self.hide_points else \
-            f"[{v.item_id}] {mark}: {v.points:.2f}/{v.max_points:g} points"
+            f"[{v.item_id}] {mark}: {v.points:g}/{v.max_points:g} points"
         if self.note:
             head = f"{head} ({self.note})"
         return head if v.passed else f"{head}\n{v.feedback}"
@@ -84,7 +84,7 @@ SEALED_NOTE = "checked against salted hashes: the right answer is not stored on 
 def check(item_id: str, answer: Any, seed: int | None = None) -> Feedback:
     """Judge `answer` to the problem last shown by `exercise(item_id, ...)` (or to `seed`'s)."""
     from .items import JudgeMissing
-    from .sealed import is_sealed
+    from .sealed import holds, is_sealed
 
     item = get_item(item_id)
     if seed is None:
@@ -104,7 +104,7 @@ def check(item_id: str, answer: Any, seed: int | None = None) -> Feedback:
         verdict = item.verdict(problem, answer)
     except JudgeMissing as exc:
         return _recorded_only(item_id, item.max_points, str(exc))
-    return Feedback(verdict, SEALED_NOTE if item.hide_points and is_sealed() else "", item.hide_points)
+    return Feedback(verdict, SEALED_NOTE if is_sealed() and holds(item_id) else "", item.hide_points)
 
 
 def _recorded_only(item_id: str, max_points: float, why: str) -> Feedback:

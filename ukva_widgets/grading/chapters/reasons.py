@@ -70,8 +70,7 @@ def reason_item(item_id: str, title: str) -> Item:
     from ..sealed import questions
 
     QUESTIONS[item_id] = questions(item_id)
-    return register(Item(item_id, title, 1.0, _make(QUESTIONS[item_id]), _judge(QUESTIONS[item_id]),
-                         hide_points=True))
+    return register(Item(item_id, title, 1.0, _make(QUESTIONS[item_id]), _judge(QUESTIONS[item_id])))
 
 
 def _never_judged(settings: dict[str, Any], answer: Any) -> list[Part]:
