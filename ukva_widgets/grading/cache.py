@@ -1,12 +1,14 @@
-"""Results that outlive a run: a cache of graded submissions, so that a rerun after Ctrl-C resumes
-where it stopped and a regrade only runs what changed; and the existing report that `--only`
-merges one student's new grades into.
+"""Results that outlive a run, kept in the JSON reports themselves: a rerun after Ctrl-C resumes where
+it stopped, a regrade only runs what changed, and `--only` merges one student's new grades into the
+existing report.
 
-A submission's result is kept under the hash of everything it depends on: the file's bytes, the
-grading seed, its owner and variant seed, the items and limits asked for, and the grading code itself
-(every module of the package and the items an instructor added), so a changed notebook, a new seed or
-a fixed judge is graded afresh, and nothing else is. Manual scores and late penalties are applied when
-the report is made, so they never need a regrade.
+Every submission in a JSON report carries the hash of everything its result depends on: the file's
+bytes, the grading seed, its owner and variant seed, the items and limits asked for, and the code that
+runs and judges it (the engine and the grading package but its reporting modules, and the items an
+instructor added), so a changed notebook, a new seed or a fixed judge is graded afresh and nothing else
+is. A rerun with the same --json reuses, from that report and from its .partial twin, every result whose
+hash matches. Manual scores and late penalties are applied when the report is made: they never need a
+regrade.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .output import read_regular, sha256, write_atomic
+from .output import read_regular, sha256
 
 if TYPE_CHECKING:
     from .batch import Task
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from .sandbox import Limits
 
 PACKAGE = Path(__file__).resolve().parents[1]
-# What only plans, reports or prints (never changes what a submission's grade is): not in the key.
+# What only plans, reports or prints (never changes what a submission's grade is): not in the hash.
 REPORT_ONLY = {"assignment.py", "cache.py", "command.py", "copies.py", "feedback.py", "grade_command.py",
                "keys.py", "lms.py", "manual.py", "output.py", "release.py", "report.py"}
 
@@ -45,12 +47,12 @@ def code_fingerprint(extra: str = "") -> str:
 
 
 def grade_from_record(record: dict[str, Any]) -> SubmissionGrade:
-    """A SubmissionGrade again, from a cache entry or a JSON report's submission."""
+    """A SubmissionGrade again, from a JSON report's submission."""
     from .grader import ItemGrade, SubmissionGrade
 
     items = []
     for i in record.get("items", []):
-        manual = bool(i.get("manual")) or i.get("status") in ("awaiting grading", "graded by hand")
+        manual = i.get("status") in ("awaiting grading", "graded by hand")
         items.append(ItemGrade(i["id"], 0.0 if manual or i.get("points") is None else float(i["points"]),
                                float(i["max_points"]), bool(i.get("passed")) and not manual, i.get("feedback", ""),
                                manual, i.get("answer"), i.get("seed")))
@@ -58,56 +60,66 @@ def grade_from_record(record: dict[str, Any]) -> SubmissionGrade:
     return SubmissionGrade(**{k: v for k, v in record.items() if k in known}, items=items)
 
 
+def partial_path(path: Path) -> Path:
+    """Where an interrupted run writes `path`'s report: grades.json -> grades.partial.json."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
 class Cache:
-    """Graded submissions on disk (a private folder), by what they depend on."""
+    """The results of earlier runs (the reports at `report` and its .partial twin), by hash."""
 
-    def __init__(self, folder: Path, grading_seed: int, limits: Limits, items_source: str = "") -> None:
-        self.folder = folder
+    def __init__(self, report: Path | None, grading_seed: int, limits: Limits, items_source: str = "") -> None:
         self.base = [code_fingerprint(items_source), grading_seed, repr(limits)]
+        self.found: dict[str, dict[str, Any]] = {}
+        for path in (partial_path(report), report) if report is not None else ():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # no such report yet, or one that cannot be read: nothing to reuse from it
+            for record in data.get("submissions", []) if isinstance(data, dict) else []:
+                cached = record.get("cache") if isinstance(record, dict) else None
+                if isinstance(cached, dict) and isinstance(cached.get("key"), str):
+                    self.found[cached["key"]] = record
 
-    def _entry(self, task: Task) -> Path | None:
+    def key(self, task: Task) -> str | None:
+        """The hash a task's result is kept under (None: its file cannot be read as a regular file)."""
         digest = sha256(read_regular(task.path))
         if digest is None:
             return None
-        key = json.dumps([*self.base, digest, task.owner, task.item_ids, task.chapter])
-        return self.folder / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+        return hashlib.sha256(json.dumps([*self.base, digest, task.owner, task.item_ids, task.chapter]).encode()
+                              ).hexdigest()
 
-    def get(self, task: Task) -> SubmissionGrade | None:
-        entry = self._entry(task)
-        if entry is None or not entry.is_file():
+    def get(self, task: Task, key: str | None) -> SubmissionGrade | None:
+        record = self.found.get(key) if key is not None else None
+        if record is None:
             return None
         try:
-            g = grade_from_record(json.loads(entry.read_text()))
-        except (OSError, ValueError, TypeError, KeyError):
-            return None  # a damaged entry is graded afresh
+            g = grade_from_record(record)
+        except (TypeError, KeyError, ValueError):
+            return None  # a record this version cannot read back is graded afresh
         # The same bytes may have moved, and what the plan says about the file (a later file superseded,
         # late) is today's: only what grading found is kept.
-        g.path, g.flags = str(task.path), [*task.flags, *g.flags]
+        g.path, g.flags = str(task.path), [*task.flags, *record["cache"].get("found_flags", [])]
         if task.owner:
             g.student_id, g.name = task.owner[0], task.name
         return g
 
-    def put(self, task: Task, g: SubmissionGrade) -> None:
-        entry = self._entry(task)
-        if entry is None:
-            return
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        found = asdict(g)
-        found["flags"] = g.flags[len(task.flags):] if g.flags[:len(task.flags)] == task.flags else g.flags
-        write_atomic(entry, json.dumps(found) + "\n")
 
-
-def partial_path(path: Path) -> Path:
-    """Where an interrupted run writes `path`'s report: grades.json -> grades.partial.json."""
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
+def cache_record(key: str | None, task_flags: list[str], g: SubmissionGrade) -> dict[str, Any] | None:
+    """What a report keeps to reuse `g`: its hash and the flags grading found (not the plan's)."""
+    if key is None:
+        return None
+    found = g.flags[len(task_flags):] if g.flags[:len(task_flags)] == task_flags else g.flags
+    return {"key": key, "found_flags": found}
 
 
 class MergeError(ValueError):
     """The report to merge into cannot be used."""
 
 
-def load_report(path: Path) -> tuple[int, list[SubmissionGrade]]:
-    """The grading seed and the submissions of a complete JSON report (for `--only`)."""
+def load_report(path: Path) -> tuple[int, list[SubmissionGrade], dict[str, Any]]:
+    """The grading seed, the submissions and their cache records (by path) of a JSON report (for
+    `--only`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -117,10 +129,9 @@ def load_report(path: Path) -> tuple[int, list[SubmissionGrade]]:
         raise MergeError(f"cannot read the report {path} to merge into: {exc}") from None
     if not isinstance(data, dict) or "submissions" not in data or "grading_seed" not in data:
         raise MergeError(f"{path} is not a report of `ukva grade --json`")
-    if data.get("interrupted"):
-        raise MergeError(f"{path} is the report of an interrupted run; rerun the whole class (finished "
-                         "notebooks come from the cache) before regrading one student")
     try:
-        return int(data["grading_seed"]), [grade_from_record(r) for r in data["submissions"]]
+        grades = [grade_from_record(r) for r in data["submissions"]]
+        records = {g.path: r["cache"] for g, r in zip(grades, data["submissions"]) if r.get("cache")}
+        return int(data["grading_seed"]), grades, records
     except (TypeError, KeyError, ValueError) as exc:
         raise MergeError(f"{path} holds a submission that cannot be read back ({exc})") from None

@@ -98,6 +98,8 @@ def shared_work(grades: list[SubmissionGrade]) -> list[Shared]:
         for n, (sig, _) in sigs.items():
             groups[sig].append(n)
         for members in groups.values():
+            if len(members) < 2:
+                continue
             others, same = len(sigs) - 2, len(members) - 2  # the other submissions, and those giving it too
             manual = get_item(item_id).kind == "manual"
             chance = max(TEXT_CHANCE, same / (others + 1)) if manual else \

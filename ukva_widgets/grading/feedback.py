@@ -82,7 +82,8 @@ def page(report: Report, row: Row) -> str:
             problem = _problem(v.id, v.seed)
             cell = [f"<details><summary>the problem</summary><pre>{e(problem)}</pre></details>" if problem else "",
                     f"<p>Your answer:</p><pre>{e(_answer_text(v.answer))}</pre>" if v.answer is not None else "",
-                    f"<p>{e(v.feedback)}</p>", f"<p>Comment: {e(v.comment)}</p>" if v.comment else ""]
+                    f"<p>{e(v.feedback)}</p>" if v.status != "graded by hand" else "",
+                    f"<p>Your instructor's comment: {e(v.comment)}</p>" if v.comment else ""]
             parts.append(f"<tr><td>{e(v.id)}<br><small>{e(v.title)}</small></td><td class=\"pts\">{shown} / "
                          f"{v.max_points:g}<br><span class=\"{css}\">{mark}</span></td><td>{''.join(cell)}</td></tr>")
         parts.append("</table>")

@@ -41,9 +41,8 @@ def add_arguments(grade: argparse.ArgumentParser) -> None:
                             "are added to it (made if missing)")
     grade.add_argument("--only", metavar="ID", help="regrade one student (their roster id, or without a roster "
                                                     "a file's path) and merge into the existing --json report")
-    grade.add_argument("--cache", type=Path, metavar="DIR", help="where graded submissions are kept for reruns "
-                                                                 "(default: .ukva-cache beside the first report)")
-    grade.add_argument("--no-cache", action="store_true", help="grade everything afresh and keep nothing")
+    grade.add_argument("--fresh", action="store_true", help="grade every notebook again, even those whose result "
+                                                            "the --json report (or its .partial twin) already holds")
     grade.add_argument("--solutions", type=Path, metavar="DIR",
                        help="the solution notebooks that define an instructor's own items (default: the "
                             "checkout's exercises/solutions)")
@@ -122,17 +121,6 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split()) or "the sandbox cannot be made"
 
 
-def _cache_folder(args: argparse.Namespace) -> Path | None:
-    if args.no_cache:
-        return None
-    if args.cache is not None:
-        return args.cache
-    first = next((p for p in (args.json, args.csv, args.manual) if p is not None), None)
-    if first is None:
-        return args.feedback.parent / ".ukva-cache" if args.feedback is not None else None
-    return first.parent / ".ukva-cache"
-
-
 def _prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Everything checked before any kernel starts; raises Refused (or RosterError and the like)."""
     from .assignment import read_manifest
@@ -178,7 +166,7 @@ def run_grade(args: argparse.Namespace) -> int:
     from .assignment import ManifestError, plan
     from .bank import BankError
     from .batch import run_batch, submissions_in
-    from .cache import Cache, MergeError, load_report
+    from .cache import Cache, MergeError, cache_record, load_report
     from .manual import ManualError
     from .sandbox import SandboxUnavailable, check_available
 
@@ -194,10 +182,10 @@ def run_grade(args: argparse.Namespace) -> int:
         root = args.target if args.target.is_dir() else args.target.parent
         the_plan = plan(paths, root, ctx["students"], ctx["key"], ctx["item_ids"],
                         args.chapter and args.chapter.zfill(2), ctx["manifest"], args.lms, str(args.roster or ""))
-        tasks, base = the_plan.tasks, None
+        tasks, base, base_records = the_plan.tasks, None, {}
         seed = ctx["seed"]
         if args.only is not None:
-            base_seed, base = load_report(args.json)
+            base_seed, base, base_records = load_report(args.json)
             if args.seed is not None and args.seed != base_seed:
                 return bad(f"--seed {args.seed} differs from the grading seed {base_seed} of {args.json}; a regrade "
                            "merges on the report's own seed (leave --seed out)")
@@ -208,10 +196,10 @@ def run_grade(args: argparse.Namespace) -> int:
         scores = _scores(args, ctx)
     except (Refused, RosterError, ManifestError, BankError, MergeError, ManualError) as exc:
         return bad(str(exc))
-    folder = _cache_folder(args)
-    cache = Cache(folder, seed, ctx["limits"], ctx["items_source"]) if folder is not None else None
-    found = {str(t.path): cache.get(t) for t in tasks} if cache is not None else {}
-    todo = [t for t in tasks if found.get(str(t.path)) is None]
+    cache = Cache(None if args.fresh else args.json, seed, ctx["limits"], ctx["items_source"])
+    keys = {str(t.path): cache.key(t) for t in tasks}
+    found = {str(t.path): cache.get(t, keys[str(t.path)]) for t in tasks}
+    todo = [t for t in tasks if found[str(t.path)] is None]
     isolation = ""
     try:  # before anything is graded: refuse rather than grade unprotected
         if todo:
@@ -223,13 +211,15 @@ def run_grade(args: argparse.Namespace) -> int:
         print("ukva grade: interrupted before grading started; nothing graded, nothing written", file=sys.stderr)
         return 130
     fresh = dict(zip((str(t.path) for t in todo), batch.grades))
-    for t in todo:
-        g = fresh[str(t.path)]
-        if args.no_sandbox:
+    records = dict(base_records)
+    for t in tasks:
+        path = str(t.path)
+        g = found[path] or fresh[path]
+        if args.no_sandbox and path in fresh:
             g.isolation = isolation
-        if cache is not None and not (g.error or "").startswith("not graded: interrupted"):
-            cache.put(t, g)
-    grades = [found.get(str(t.path)) or fresh[str(t.path)] for t in tasks]
+        if not (g.error or "").startswith("not graded: interrupted"):  # an unfinished one is never reused
+            records[path] = cache_record(keys[path], t.flags, g)
+    grades = [found[str(t.path)] or fresh[str(t.path)] for t in tasks]
     cached = {p for p, g in found.items() if g is not None}
     if base is not None:
         redone = {str(t.path) for t in tasks}
@@ -237,7 +227,7 @@ def run_grade(args: argparse.Namespace) -> int:
     from .report import Report
 
     report = Report(grades, seed, ctx["students"], str(args.roster or ""), batch.interrupted, isolation,
-                    the_plan, scores, cached, root)
+                    the_plan, scores, cached, records, root)
     code = _write(args, report, batch.interrupted)
     say(report.summary())
     print(printable(f"grading seed {seed} (from {ctx['seed_from'] if base is None else args.json}; in the JSON "
@@ -285,8 +275,10 @@ def _write(args: argparse.Namespace, report: Any, interrupted: bool) -> int:
         print(printable(f"ukva grade: could not write a report: {exc}"), file=sys.stderr)
         return 1
     if interrupted:
-        notes.append("interrupted: the reports went to *.partial.* files (a complete report was left as it was; "
-                     "no feedback pages); run the same command again to finish (graded notebooks come from the cache)")
+        resume = (" run the same command again to finish: the notebooks graded so far are taken from the partial "
+                  "report" if args.json else " only a --json report lets a rerun resume")
+        notes.append("interrupted: the reports went to NAME.partial.EXT (a complete report was left as it was, and "
+                     f"no feedback page written);{resume}")
     for note in filter(None, notes):
         print(printable(f"ukva grade: {note}"), file=sys.stderr)
     return 0

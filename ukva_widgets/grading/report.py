@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .items import get_item
-from .output import clean_tree, csv_cell
+from .output import clean_tree, csv_cell, printable
 from .scoring import RULE
 
 if TYPE_CHECKING:
@@ -83,7 +83,8 @@ class Report:
     isolation: str = ""
     plan: Plan | None = None
     scores: dict[tuple[str, str, str], HandScore] = field(default_factory=dict)  # the manual sheet's
-    cached: set[str] = field(default_factory=set)  # paths whose results came from the cache
+    cached: set[str] = field(default_factory=set)  # paths whose results came from an earlier report
+    cache: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> what a rerun reuses it by
     root: Path | None = None  # the folder graded: feedback pages of files are named relative to it
     shared: list[Shared] = field(init=False)
 
@@ -116,7 +117,7 @@ class Report:
                 return ItemView(i.id, item.title, None, i.max_points, AWAITING, i.feedback, kept_answer(i.answer),
                                 i.seed)
             return ItemView(i.id, item.title, hand.points, i.max_points, "graded by hand",
-                            f"graded by hand: {hand.points:g} / {i.max_points:g}", kept_answer(i.answer), i.seed,
+                            i.feedback, kept_answer(i.answer), i.seed,
                             hand.comment)
         points = round(i.points, 2)
         status = ("not answered" if i.feedback.startswith("not answered yet") else
@@ -194,11 +195,14 @@ class Report:
     # --- the files ----------------------------------------------------------------------
 
     def submission_record(self, g: SubmissionGrade) -> dict[str, Any]:
+        """A submission in detail: `points` and `max_points` as judged automatically (manually graded
+        items are in neither), `total` and `total_max` with the hand scores, out of every item, after
+        the late penalty."""
         record = asdict(g)
-        points, most, waiting = self.submission_points(g)
-        record.update(points=points, max_points=most, awaiting_grading=waiting, late_penalty=self.late(g),
-                      isolation=g.isolation or self.isolation, cached=g.path in self.cached,
-                      shared_work=self.shared_with(g),
+        total, most, waiting = self.submission_points(g)
+        record.update(total=total, total_max=most, awaiting_grading=waiting, late_penalty=self.late(g),
+                      isolation=g.isolation or self.isolation, reused=g.path in self.cached,
+                      shared_work=self.shared_with(g), cache=self.cache.get(g.path),
                       items=[{**asdict(v), "passed": v.passed} for v in (self.item_view(g, i) for i in g.items)])
         return record
 
@@ -261,7 +265,8 @@ class Report:
         return lms_csv(system, self.rows(), title, manifest.canvas_assignment_id if manifest else None)
 
     def summary(self) -> list[str]:
-        """For the terminal: a line per submission, then what to look at, then how it was judged."""
+        """For the terminal (escaped for it): a line per submission, then what to look at, then how it
+        was judged."""
         lines = []
         for g in self.grades:
             points, most, waiting = self.submission_points(g)
@@ -269,7 +274,7 @@ class Report:
             tail = f"  ({g.error})" if g.error else ""
             extra = f" + {waiting} {AWAITING}" if waiting else ""
             late = f" (late: -{self.late(g):.0%})" if self.late(g) else ""
-            cached = "  (cached)" if g.path in self.cached else ""
+            cached = "  (from the previous report)" if g.path in self.cached else ""
             lines.append(f"{points:g}/{most:g}{extra}{late}  {g.path}{who}{tail}{cached}")
         flagged = [(g.path, f) for g in self.grades for f in g.flags]
         if self.students is not None:
@@ -288,13 +293,14 @@ class Report:
         if waiting:
             lines.append(f"{waiting} manually graded answer(s) {AWAITING}: score them in the --manual sheet")
         lines.append(f"isolation: {self.isolation}" if self.isolation else
-                     "isolation: as recorded with each result (every one came from the cache)" if self.cached else
+                     "isolation: as recorded with each result (every one came from the previous report)"
+                     if self.cached else
                      "isolation: not reported")
         lines.append(f"variants: {self.variants}")
         if self.interrupted:
             done = sum(1 for g in self.grades if not _interrupted(g))
             lines.append(f"INTERRUPTED: {done} of {len(self.grades)} submissions graded; the report is partial")
-        return lines
+        return [printable(line) for line in lines]
 
     def feedback_pages(self) -> dict[str, str]:
         from .feedback import pages
