@@ -65,8 +65,8 @@ def fetch(release: Path, user: str, book: Path) -> list[str]:
         target = exercises / source.name
         have = sha256(read_regular(target)) if target.exists() or target.is_symlink() else None
         new = sha256(data)
-        if have == new:
-            continue
+        if new in (have, gave.get(source.name), gave.get(f"{Path(source.name).stem}.released.ipynb")):
+            continue  # there already, or given before (and perhaps worked on since): nothing new
         unedited = have is None or have in (gave.get(source.name), book_gave.get(f"exercises/{source.name}"))
         if not unedited:
             target = exercises / f"{Path(source.name).stem}.released.ipynb"
@@ -74,7 +74,7 @@ def fetch(release: Path, user: str, book: Path) -> list[str]:
         else:
             lines.append(f"fetched {source.name}")
         write_atomic(target, data, 0o644)
-        gave[target.name] = new
+        gave[target.name] = gave[source.name] = new
     write_atomic(book / RECORD, json.dumps({"files": gave}, indent=1, sort_keys=True) + "\n", 0o644)
     return lines or ["your released notebooks are up to date"]
 
