@@ -16,6 +16,9 @@ setup(
     package_data={"ukva_widgets.notebooks": ["*.ipynb", "*.md"], "ukva_widgets.exercises": ["*.ipynb"],
                   # the book's Voila template (serving.voila_server puts jupyter_data on JUPYTER_PATH)
                   "ukva_widgets": ["jupyter_data/voila/templates/ukva/*"],
-                  "ukva_widgets.grading": ["sealed.json"]},
+                  # the answer key, sealed (grading/sealed.py)
+                  "ukva_widgets.grading": ["sealed.json"],
+                  # `ukva measure`'s C program and the reference machine's result (real/measure*.py)
+                  "ukva_widgets.real": ["measure.c", "measure_reference.json"]},
     include_package_data=False,
 )

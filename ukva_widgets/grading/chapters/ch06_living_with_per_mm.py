@@ -6,8 +6,10 @@ readers and IPIs on all CPUs, and `verify` searches every interleaving breadth f
 once), so a flaw comes back as a shortest schedule. 6.2's allocator is the learner's code: the
 grader drives it in the learner's kernel on every operation sequence up to a bound plus longer
 random ones from the grading seed, and checks the slots it returned here. 6.3's verdicts are the engine's
-`explore`, kept as data (tests check them). Sources: the seed message (SMP-safe updates, dynamic allocation), x86
-flush_tlb_mm_range and the PTI LDT slots (notebooks/sources.ipynb §6, §7).
+`explore`, kept as data (tests check them). 6.5 asks for the engine's shootdown count of a schedule that
+`ukva measure` also runs on the kernel, and for the reason the two differ. Sources: the seed message
+(SMP-safe updates, dynamic allocation), x86 flush_tlb_mm_range and the PTI LDT slots
+(notebooks/sources.ipynb §6, §7).
 """
 
 from __future__ import annotations
@@ -391,3 +393,11 @@ register(Item("6.3", "which per-MM machines still break", 1.0, _make_per_mm, _ju
 # 6.4 predict-then-explain: what each step of the update protocol is for (ProtocolModel above;
 # flush_tlb_mm_range waits for the other CPUs to flush, notebooks/sources.ipynb §6).
 reason_item("6.4", "predict, then explain a flawed update protocol")  # its questions: answers/questions.py
+
+
+# 6.5 predict with the engine, measure on the kernel, explain the difference (real/measure_lab.py,
+# `ukva measure`). The measured figures in the scenarios are the reference machine's kind of
+# result, so the item grades the prediction and the reason, never a machine's noise. The kernel's
+# side: arch/x86/mm/tlb.c flush_tlb_mm_range(), flush_tlb_func(), should_flush_tlb() (commits
+# 209954cbc7d0, 6db2526c1d69); notebooks/sources.ipynb §6. Its questions: answers/questions.py.
+reason_item("6.5", "predict shootdowns with the engine, measure them, explain the difference")
