@@ -24,16 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 STUDENT_SIDE = r"""
 import dataclasses, json
 from ukva_widgets.grading import check, exercise
-from ukva_widgets.grading.sealed import is_sealed, questions, table
+from ukva_widgets.grading.sealed import is_sealed, table
 from ukva_widgets.grading.chapters.ch01_unix_process import U_AREA
+from ukva_widgets.grading.chapters.reasons import QUESTIONS
 exercise("1.4", seed=3)
 options = exercise("1.4", seed=3).settings["options"]
 right = {i for i, o in enumerate(options) if U_AREA[o]}
 print(json.dumps({
     "sealed": is_sealed(),
     "tables": {i: table(i) for i in ("1.4", "4.3", "7.1")},
-    "questions": {i: [dataclasses.asdict(q) for q in questions(i)]
-                  for i in ("1.5", "2.5", "3.4", "4.4", "5.4", "6.4", "7.2")},
+    "questions": {i: [dataclasses.asdict(q) for q in qs] for i, qs in QUESTIONS.items()},
     "right": check("1.4", right).text(),
     "wrong": check("1.4", set(list(right)[:-1])).text(),
 }))
