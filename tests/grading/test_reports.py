@@ -275,13 +275,12 @@ def test_without_a_sandbox_ukva_grade_refuses_in_one_line_and_grades_nothing(tmp
     assert not (tmp_path / "g.json").exists()
 
 
-def test_feedback_pages_are_named_safely_whatever_the_notebook_says():
+def test_without_a_roster_feedback_pages_are_named_by_file_whatever_the_notebook_claims():
     said = ["../../escape", "/etc/passwd", "..", "ok.name", "<b>x</b>"]
-    grades = [SubmissionGrade(f"subs/{n}.ipynb", 0.0, 1.0, None, [ItemGrade("1.1", 0.0, 1.0, False, "<i>no</i>")],
-                              notebook={"STUDENT": s}) for n, s in enumerate(said)]
-    pages = Report(grades, 1).feedback_pages()
-    assert len(pages) == len(said)
-    for name, page in pages.items():
-        assert "/" not in name and not name.startswith(".") and name.endswith(".html")
+    paths = ["subs/0.ipynb", "subs/a/../1.ipynb", "subs/.hidden.ipynb", "subs/ok.name.ipynb", "subs/<b>.ipynb"]
+    grades = [SubmissionGrade(path, 0.0, 1.0, None, [ItemGrade("1.1", 0.0, 1.0, False, "<i>no</i>")],
+                              notebook={"STUDENT": s}) for path, s in zip(paths, said)]
+    pages = Report(grades, 1, root=Path("subs")).feedback_pages()
+    assert sorted(pages) == ["0.html", "_b_.html", "a_.._1.html", "hidden.html", "ok.name.html"]
+    for page in pages.values():
         assert "<i>" not in page and "&lt;i&gt;no&lt;/i&gt;" in page
-    assert "ok.name.html" in pages
