@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .items import MIN_MANUAL_WORDS, get_item
+from .items import MIN_MANUAL_WORDS, find_item
 
 if TYPE_CHECKING:
     from .grader import SubmissionGrade
@@ -64,32 +64,42 @@ def _round(x: float) -> str:
     return f"{round(x, -int(math.log10(x)) + 1):,.0f}" if x >= 10 else f"{x:.0f}"
 
 
-def _signature(item_id: str, g: Any) -> tuple[str, bool] | None:
-    """What two submissions must share on an item to count, and whether this one is right."""
-    item = get_item(item_id)
-    if item.kind == "code":
-        return (g.feedback.split(" [judged on")[0], True) if not g.passed else None
-    if item.kind == "manual":
-        text = " ".join(str(g.answer).lower().split()) if isinstance(g.answer, str) else ""
+def _kind(i: Any) -> str:
+    """An item grade's kind: manual, code or data (an item this process does not know: data)."""
+    if i.manual:
+        return "manual"
+    item = find_item(i.id)
+    return item.kind if item is not None else "data"
+
+
+def _signature(i: Any) -> tuple[str, bool] | None:
+    """What two submissions must share on an item to count (an item grade `i`), and whether `i` is right."""
+    kind = _kind(i)
+    if kind == "code":
+        return (i.feedback.split(" [judged on")[0], True) if not i.passed else None
+    if kind == "manual":
+        text = " ".join(str(i.answer).lower().split()) if isinstance(i.answer, str) else ""
         return (text, True) if len(text.split()) >= MIN_MANUAL_WORDS else None
-    if g.answer in (None, "", [], {}, {"$unanswered": True}, {"$set": []}):
+    if i.answer in (None, "", [], {}, {"$unanswered": True}, {"$set": []}):
         return None
-    return json.dumps(g.answer, sort_keys=True), g.passed
+    return json.dumps(i.answer, sort_keys=True), i.passed
 
 
-def _space(item_id: str) -> int:
-    item = get_item(item_id)
-    return SPACES.get(item_id, LARGE) if item.kind == "data" else LARGE
+def _space(i: Any) -> int:
+    return SPACES.get(i.id, LARGE) if _kind(i) == "data" else LARGE
 
 
 def shared_work(grades: list[SubmissionGrade]) -> list[Shared]:
     """The pairs of submissions (of one chapter, different owners) that share more than chance."""
     by_item: dict[str, dict[int, tuple[str, bool]]] = defaultdict(dict)
+    space: dict[str, int] = {}
+    manual: dict[str, bool] = {}
     for n, g in enumerate(grades):
         for i in g.items:
-            if _space(i.id) < SMALL:
+            space[i.id], manual[i.id] = _space(i), _kind(i) == "manual"
+            if space[i.id] < SMALL:
                 continue
-            sig = _signature(i.id, i)
+            sig = _signature(i)
             if sig is not None:
                 by_item[i.id][n] = sig
     owners = [g.student_id or g.path for g in grades]
@@ -102,14 +112,13 @@ def shared_work(grades: list[SubmissionGrade]) -> list[Shared]:
             if len(members) < 2:
                 continue
             others, same = len(sigs) - 2, len(members) - 2  # the other submissions, and those giving it too
-            manual = get_item(item_id).kind == "manual"
-            chance = max(TEXT_CHANCE, same / (others + 1)) if manual else \
-                max(1 / _space(item_id), (same + 1) / (others + 1))
+            chance = max(TEXT_CHANCE, same / (others + 1)) if manual[item_id] else \
+                max(1 / space[item_id], (same + 1) / (others + 1))
             for a_i, a in enumerate(members):
                 for b in members[a_i + 1:]:
                     if owners[a] == owners[b] or grades[a].chapter != grades[b].chapter:
                         continue
-                    if not manual and sigs[a][1] and sigs[b][1]:
+                    if not manual[item_id] and sigs[a][1] and sigs[b][1]:
                         continue  # both right for their own variants: nothing shared but knowledge
                     pairs[(a, b)].append((item_id, chance))
     found = []

@@ -253,6 +253,13 @@ def get_item(item_id: str) -> Item:
         raise ValueError(f'there is no exercise "{item_id}".{hint} Known: {", ".join(ITEMS)}') from None
 
 
+def find_item(item_id: str) -> Item | None:
+    """The item called `item_id`, or None (a report may name one this process does not know: an
+    instructor's item whose solution notebook was not given this time)."""
+    _load()
+    return ITEMS.get(item_id)
+
+
 def all_items() -> list[Item]:
     _load()
     return list(ITEMS.values())

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .items import get_item
+from .items import find_item
 from .output import clean_tree, csv_cell, printable
 from .scoring import RULE
 
@@ -110,19 +110,20 @@ class Report:
     def item_view(self, g: SubmissionGrade, i: ItemGrade) -> ItemView:
         from .manual import score_of
 
-        item = get_item(i.id)
+        item = find_item(i.id)
+        title = item.title if item is not None else ""
         if i.manual:
             hand = score_of(self.scores, g, i)
             if hand is None:
-                return ItemView(i.id, item.title, None, i.max_points, AWAITING, i.feedback, kept_answer(i.answer),
+                return ItemView(i.id, title, None, i.max_points, AWAITING, i.feedback, kept_answer(i.answer),
                                 i.seed)
-            return ItemView(i.id, item.title, hand.points, i.max_points, "graded by hand",
+            return ItemView(i.id, title, hand.points, i.max_points, "graded by hand",
                             i.feedback, kept_answer(i.answer), i.seed,
                             hand.comment)
         points = round(i.points, 2)
         status = ("not answered" if i.feedback.startswith("not answered yet") else
                   "correct" if i.passed else "partly right" if points > 0 else "not yet")
-        return ItemView(i.id, item.title, points, i.max_points, status, i.feedback, kept_answer(i.answer), i.seed)
+        return ItemView(i.id, title, points, i.max_points, status, i.feedback, kept_answer(i.answer), i.seed)
 
     def late(self, g: SubmissionGrade) -> float:
         """The share of `g`'s points taken for lateness."""
@@ -167,7 +168,7 @@ class Report:
         order = self.plan.handed if self.plan is not None else {}
         # In order of submission: where two files answer one item, the later one counts.
         row.grades = sorted(grades, key=lambda g: order[g.path].order if g.path in order else (0, 0.0, g.path))
-        maxima = {c: get_item(c).max_points for c in columns}
+        maxima = {c: item.max_points for c in columns if (item := find_item(c)) is not None}
         for g in row.grades:
             row.flags += [f"{Path(g.path).name}: {f}" for f in g.flags]
             factor = 1 - self.late(g)
