@@ -472,3 +472,16 @@ def test_the_grader_reports_a_looping_6_2_allocator_as_timed_out_not_as_missing(
     feedback = {i.id: i.feedback for i in g.items}["6.2"]
     assert "timed out" in feedback and "loop forever" in feedback
     assert "defines no variable" not in feedback
+
+
+def test_threads_that_ask_for_the_items_at_once_all_get_every_item():
+    """The grader's worker threads may be the first to ask (a fresh process): none gets half a registry."""
+    import subprocess
+    import sys
+
+    code = ("import threading\nfrom ukva_widgets.grading.items import all_items\nout = []\n"
+            "ts = [threading.Thread(target=lambda: out.append(len(all_items()))) for _ in range(8)]\n"
+            "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(set(out)))\n")
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+        assert done.stdout.strip() == f"[{len(all_items())}]"

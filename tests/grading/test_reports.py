@@ -284,3 +284,12 @@ def test_without_a_roster_feedback_pages_are_named_by_file_whatever_the_notebook
     assert sorted(pages) == ["0.html", "_b_.html", "a_.._1.html", "hidden.html", "ok.name.html"]
     for page in pages.values():
         assert "<i>" not in page and "&lt;i&gt;no&lt;/i&gt;" in page
+
+
+def test_a_report_naming_an_item_this_process_does_not_know_is_still_written():
+    """An instructor's item (9.9) graded before, its solution notebook not given this time (--only)."""
+    g = SubmissionGrade("subs/a.ipynb", 1.0, 1.0, None, [ItemGrade("9.9", 1.0, 1.0, True, "correct", answer=3)])
+    report = Report([g, SubmissionGrade("subs/b.ipynb", 1.0, 1.0, None,
+                                        [ItemGrade("9.9", 1.0, 1.0, True, "correct", answer=3)])], 1)
+    assert json.loads(report.to_json())["submissions"][0]["items"][0]["points"] == 1
+    assert '"9.9"' in report.to_csv() and report.feedback_pages() and report.summary()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -226,18 +227,28 @@ def register(item: Item) -> Item:
 
 
 _loaded = False
+_running = False  # True while this module loads the items (only the loading thread can see it so)
+_lock = threading.RLock()  # the grader's worker threads may ask for the first item at once
 
 
 def _load() -> None:
-    """Register the chapters' items, then those of installed `ukva.items` plug-ins (once)."""
-    global _loaded
+    """Register the chapters' items, then those of installed `ukva.items` plug-ins (once). Another
+    thread waits until it is done; a plug-in defining its items meanwhile (in this thread) sees those
+    registered so far."""
+    global _loaded, _running
     if _loaded:
         return
-    _loaded = True
-    from . import bank, chapters  # noqa: F401  (importing the chapters registers their items)
+    with _lock:
+        if _loaded or _running:
+            return
+        _running = True
+        try:
+            from . import bank, chapters  # noqa: F401  (importing the chapters registers their items)
 
-    bank.mark_built_in()
-    bank.load_entry_points()
+            bank.mark_built_in()
+            bank.load_entry_points()
+        finally:
+            _running, _loaded = False, True
 
 
 def get_item(item_id: str) -> Item:
