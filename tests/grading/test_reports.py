@@ -293,3 +293,28 @@ def test_a_report_naming_an_item_this_process_does_not_know_is_still_written():
                                         [ItemGrade("9.9", 1.0, 1.0, True, "correct", answer=3)])], 1)
     assert json.loads(report.to_json())["submissions"][0]["items"][0]["points"] == 1
     assert '"9.9"' in report.to_csv() and report.feedback_pages() and report.summary()
+
+
+def test_a_failure_while_making_the_reports_keeps_the_grades_and_a_rerun_finishes(tmp_path, monkeypatch, capsys):
+    from ukva_widgets.cli import main
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "01-unix-process.ipynb").write_text(SOL01.read_text())
+    argv = ["grade", str(subs), "--json", str(tmp_path / "g.json"), "--csv", str(tmp_path / "g.csv"), "--seed", "3",
+            "--quiet"]
+
+    def broken(self):
+        raise RuntimeError("a bug in the CSV")
+
+    monkeypatch.setattr(Report, "to_csv", broken)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "could not make the reports (RuntimeError: a bug in the CSV); the grades are kept in" in err
+    assert (tmp_path / "g.partial.json").exists() and not (tmp_path / "g.csv").exists()
+    monkeypatch.undo()
+    monkeypatch.setenv("UKVA_BWRAP", str(tmp_path / "no-bwrap"))  # the rerun could not run a kernel
+    assert main(argv) == 0
+    (sub,) = json.loads((tmp_path / "g.json").read_text())["submissions"]
+    assert sub["reused"] and sub["points"] == sub["max_points"] > 0
+    assert not (tmp_path / "g.partial.json").exists()

@@ -47,12 +47,12 @@ def code_fingerprint(extra: str = "") -> str:
 
 
 def grade_from_record(record: dict[str, Any]) -> SubmissionGrade:
-    """A SubmissionGrade again, from a JSON report's submission."""
+    """A SubmissionGrade again, from a JSON report's submission (or the grades a failed run kept)."""
     from .grader import ItemGrade, SubmissionGrade
 
     items = []
     for i in record.get("items", []):
-        manual = i.get("status") in ("awaiting grading", "graded by hand")
+        manual = bool(i.get("manual")) or i.get("status") in ("awaiting grading", "graded by hand")
         items.append(ItemGrade(i["id"], 0.0 if manual or i.get("points") is None else float(i["points"]),
                                float(i["max_points"]), bool(i.get("passed")) and not manual, i.get("feedback", ""),
                                manual, i.get("answer"), i.get("seed")))

@@ -226,13 +226,35 @@ def run_grade(args: argparse.Namespace) -> int:
         grades = [g for g in base if g.path not in redone and g.student_id != args.only] + grades
     from .report import Report
 
-    report = Report(grades, seed, ctx["students"], str(args.roster or ""), batch.interrupted, isolation,
-                    the_plan, scores, cached, records, root)
-    code = _write(args, report, batch.interrupted)
+    try:
+        report = Report(grades, seed, ctx["students"], str(args.roster or ""), batch.interrupted, isolation,
+                        the_plan, scores, cached, records, root)
+        code = _write(args, report, batch.interrupted)
+    except Exception as exc:  # a bug in making the reports must not lose a batch's grades
+        return _salvage(args, seed, grades, records, exc)
     say(report.summary())
     print(printable(f"grading seed {seed} (from {ctx['seed_from'] if base is None else args.json}; in the JSON "
                     "report; to reproduce, put it in a --seed-file or UKVA_GRADING_SEED)"), file=sys.stderr)
     return code or (130 if batch.interrupted else 0)
+
+
+def _salvage(args: argparse.Namespace, seed: int, grades: list, records: dict, exc: Exception) -> int:
+    """The reports could not be made: keep the grades as judged in NAME.partial.json (a rerun of the
+    same command takes them from there), and say what went wrong in one line."""
+    import json
+    from dataclasses import asdict
+
+    from .cache import partial_path
+    from .output import clean_tree, write_atomic
+
+    kept = ""
+    if args.json is not None:
+        data = {"grading_seed": seed, "interrupted": True, "error": f"{type(exc).__name__}: {exc}",
+                "submissions": [{**asdict(g), "cache": records.get(g.path)} for g in grades]}
+        write_atomic(partial_path(args.json), json.dumps(clean_tree(data), indent=1) + "\n")
+        kept = f"; the grades are kept in {partial_path(args.json)}, and the same command takes them from there"
+    print(printable(f"ukva grade: could not make the reports ({type(exc).__name__}: {exc}){kept}"), file=sys.stderr)
+    return 1
 
 
 def _scores(args: argparse.Namespace, ctx: dict[str, Any]) -> dict:
