@@ -164,7 +164,7 @@ def plan(paths: list[Path], root: Path, students: dict[str, Student] | None, key
         latest = group[-1]
         result.superseded += group[:-1]
         result.handed[str(latest.path)] = latest
-        task = Task(latest.path, item_ids, chapter)
+        task = Task(latest.path, item_ids, chapter, root=root if root.is_dir() else latest.path.parent)
         if students is not None:
             if latest.owner is None:
                 what = f"{latest.said}: no roster line has that {lms} id" if latest.said else \
