@@ -67,6 +67,11 @@ def test_every_step_a_run_meets_already_has_its_button(name, m):
         for step in range(12):
             random_run(m, 1, seed=100 * seed + step)
             grid.draw(m)
+            enabled = [b.tooltip for b in grid.slots.values() if not b.disabled]
+            assert sorted(enabled) == sorted(c.label for c in m.choices())  # a button each, none twice
+            for cpu in range(m.options.cpus):
+                words = [b.description for (c, _k), b in grid.slots.items() if c == cpu]
+                assert len(words) == len(set(words)), f"cpu{cpu} shows two buttons alike: {words}"
     assert set(grid.slots) == laid_out  # nothing was added at the end: no button moved
 
 

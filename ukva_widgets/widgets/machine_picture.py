@@ -224,7 +224,7 @@ def _cpu(f: Facts, c: int, box: Box, pages: dict[int, Box], arrows: list[str]) -
     parts = [d.rect(box.x, box.y, box.w, box.h, fill=d.BG2, stroke=BAD_COLOUR if bad_cpu else CPU_COLOUR,
                     width=3 if bad_cpu else 2, rx=6),
              d.label(box.x + 8, box.y + 16, d.fit(f"cpu{c}: {who}", box.w - 16), weight=600),
-             d.label(box.x + 8, box.y + 32, d.fit(f"{loaded}{' (lazy TLB)' if cpu.lazy else ''} · TLB", box.w - 16),
+             d.label(box.x + 8, box.y + 32, d.fit(f"{loaded}{' (lazy)' if cpu.lazy else ''} · TLB", box.w - 16),
                      size=d.MIN_FONT, colour=d.MUTED)]
     if c in f.ipi_to:
         parts.append(d.chip_svg(box.x + box.w - 6, box.y + 4, "IPI", fill=CHANGE_FILL, anchor="end"))

@@ -7,6 +7,7 @@ the engine stores its state is an edit of this module only.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from ..engine import Machine, slot_address
@@ -188,16 +189,16 @@ def choice_words(choice) -> str:
 
 def choice_keys(choices: list) -> list[tuple]:
     """Where each choice goes among a CPU's buttons: a switch by its target, any other step by its
-    verb and its rank among that CPU's steps of that verb (the running task's first slot, its
-    second...), the cache's by its words.  A key means the same thing whatever runs."""
-    keys, rank = [], {}
+    verb and the kind of table it acts on ("read", "files"), the cache's by its words.  A key means
+    the same thing whatever runs (a task reads one files table and one sighand table: its own)."""
+    keys = []
     for choice in choices:
+        words = choice_words(choice)
         if choice.action in ("switch", "evict"):
-            keys.append((choice.action, choice_words(choice)))
+            keys.append((choice.action, words))
         else:
-            n = rank.get((choice.cpu, choice.action), 0)
-            rank[(choice.cpu, choice.action)] = n + 1
-            keys.append((choice.action, n))
+            table = re.search(r"([a-z]+)#\d+", words)
+            keys.append((choice.action, table.group(1) if table else words))
     return keys
 
 
