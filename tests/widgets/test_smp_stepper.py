@@ -317,3 +317,18 @@ def test_a_pre_played_stepper_starts_at_the_end_of_its_trace():
     w = SMPStepper(m, trace=trace)
     assert w.position == len(trace) and w.machine.violation is not None
     assert len(w.trace_chart.children) == len(trace)
+
+
+def test_going_back_and_forth_shows_what_a_fresh_drawing_of_that_position_shows():
+    from ukva_widgets.widgets.machine_picture import machine_svg
+
+    w = SMPStepper(per_mm(safe=False), trace=UNSAFE_UPDATE)
+    rows = {}
+    for k in (3, 6, 3, 0, 6):
+        w.position = k
+        fresh = per_mm(safe=False)
+        for label in UNSAFE_UPDATE[:k]:
+            fresh.step(label)
+        assert w.picture.value == machine_svg(fresh), f"position {k}"
+        rows.setdefault(k, [row.children[1].value for row in w.trace_chart.children])
+        assert [row.children[1].value for row in w.trace_chart.children] == rows[k]

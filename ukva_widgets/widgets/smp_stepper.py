@@ -73,6 +73,9 @@ class SMPStepper(UkvaWidget):
         self.proven = False
         self._moving = False
         self.trace: list = []
+        # The picture at each position the reader visited, by the steps that lead there (the machine is
+        # deterministic): going back and forth along a trace draws each position once.
+        self._pictures: dict[tuple, str] = {}
         # The buttons first, under the lanes' titles: nothing above them changes size as the reader
         # steps, so no button ever moves under the pointer; what a step did is said and drawn below.
         super().__init__([self.header, W.HBox([self.back_button, self.reset_button, self.run_button],
@@ -91,6 +94,7 @@ class SMPStepper(UkvaWidget):
         """Show another machine in this same view (no new widgets, so no jitter)."""
         self.message = ""
         self.proven = False
+        self._pictures.clear()
         self.trace = list(change["new"].history)
         self.choices.reset(change["new"])
         self.redraw()
@@ -203,7 +207,7 @@ class SMPStepper(UkvaWidget):
                 "ukva-violation")
             self.why.layout.display = None if m.violation is not None else "none"
             if self.picture_shown():
-                self.picture.value = machine_svg(m)
+                self.picture.value = self._picture(m)
             self.lanes.value = lanes_head(m.options.cpus, "")
             self.choices.draw(m)
             self.trace_caption.value = d.tag("div", "steps taken (press a number to go back or forth to it)"
@@ -216,6 +220,14 @@ class SMPStepper(UkvaWidget):
         self._moved()
         if focus and m.history:
             self.trace_chart.focus_step(len(m.history))
+
+    def _picture(self, m: Machine) -> str:
+        key = tuple(c.label for c in m.history)
+        if key not in self._pictures:
+            if len(self._pictures) >= 64:  # a bounded memo: a long session keeps only recent positions
+                self._pictures.clear()
+            self._pictures[key] = machine_svg(m)
+        return self._pictures[key]
 
     def picture_shown(self) -> bool:
         """Whether the machine picture is on view (a view that folds it away draws it when unfolded)."""
@@ -238,7 +250,7 @@ class SMPStepper(UkvaWidget):
         parts = [self.header.value, Headline.html(*headline(m))]
         if m.violation is not None:
             parts.append(d.tag("details", d.tag("summary", "why: the engine's explanation"), self._violation_html()))
-        picture = machine_svg(m)
+        picture = self._picture(m)
         if self.picture_folded:
             picture = d.tag("details", d.tag("summary", "the CPUs and their TLBs"), picture)
         parts += [picture, self.trace_chart.snapshot(m, self.trace), self.counters.value]

@@ -39,6 +39,8 @@ class TraceChart(W.VBox):
         self.on_jump = on_jump
         self.rows: list[W.HBox] = []
         self._loaded: tuple[tuple, list] = ((), [])
+        self._lanes: dict[tuple, str] = {}  # a row's lanes, by the steps up to it and how it is shown
+        self._known_machine = None
         super().__init__([], layout=W.Layout(width="100%"))
         self.add_class("ukva-trace")
 
@@ -66,6 +68,10 @@ class TraceChart(W.VBox):
         m = machine
         ncpu = m.options.cpus
         loaded = self._loaded_after_each(m)
+        labels = tuple(c.label for c in m.history)
+        if len(self._lanes) > 256 or self._known_machine is not m.setup:  # bounded; one machine's rows
+            self._lanes.clear()
+            self._known_machine = m.setup
         rows = []
         for k, choice in enumerate(trace, 1):
             row = self._row(k)
@@ -73,8 +79,11 @@ class TraceChart(W.VBox):
             effects = m.effects[k - 1] if taken else None
             current = k == len(m.history)
             bad = current and m.violation is not None
-            missed = _missed_ipis(m, effects, loaded[k - 1]) if taken else []
-            row.children[1].value = _lanes_html(m, choice, effects, missed, current, bad, ncpu)
+            key = (labels[:k], current, bad) if taken else ("ahead", choice.label)
+            if key not in self._lanes:
+                missed = _missed_ipis(m, effects, loaded[k - 1]) if taken else []
+                self._lanes[key] = _lanes_html(m, choice, effects, missed, current, bad, ncpu)
+            row.children[1].value = self._lanes[key]
             button = row.children[0]
             button.button_style = "info" if current else ""
             button.tooltip = (f"step {k}: {choice.label}" + (f" — {headline}" if current and headline else "")
