@@ -40,7 +40,7 @@ def test_the_physical_cache_is_the_cure(browser):
 
 def test_the_two_mms_map_the_page_at_different_addresses():
     w = CacheAliasing()
-    s = w.machine.setup
+    s = w.machine.layout
     assert len(s.mms) == 2 and s.shared_vpage[0] != s.shared_vpage[1]
     aliases = [g.split("</g>")[0] for g in w.cache_lines.value.split('class="ukva-alias"')[1:]]
     assert len(aliases) == 2 and all("0xbfc0" in a for a in aliases)

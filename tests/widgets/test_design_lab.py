@@ -111,10 +111,10 @@ SHAPES = {
 def test_the_tasks_slider_builds_that_many_tasks_with_their_mms_and_slots(browser, workload, tasks):
     w = DesignLab(design="per-mm", workload=workload, tasks=2 if tasks != 2 else 1)
     browser.set(w.tasks_slider, value=tasks)
-    setup = w.machine.setup
+    layout = w.machine.layout
     mms, slots = SHAPES[workload](tasks)
-    assert len(setup.tasks) == tasks and len(setup.mms) == mms
-    assert sum(s >= 0 for row in setup.mm_slots for s in row) == slots
+    assert len(layout.tasks) == tasks and len(layout.mms) == mms
+    assert sum(s >= 0 for row in layout.mm_slots for s in row) == slots
     assert f"{mms} MM{'s' * (mms > 1)}, {slots} UKVA slot" in w.text()
     assert "not checked yet" in w.text()
 
@@ -124,7 +124,7 @@ def test_the_cpus_slider_goes_from_1_to_4(browser, cpus):
     w = DesignLab(workload="CLONE_VM|CLONE_FS tasks", tasks=4)
     assert (w.cpus_slider.min, w.cpus_slider.max) == (1, 4)
     browser.set(w.cpus_slider, value=cpus)
-    assert w.machine.options.cpus == cpus == w.machine.setup.ncpu
+    assert w.machine.options.cpus == cpus == len(w.machine.cpus)
     assert f"{cpus} CPU" in w.text().splitlines()[0]
 
 

@@ -75,7 +75,7 @@ class AddressSpaceMap(UkvaWidget):
         self.redraw()
 
     def _user_tasks(self) -> list:
-        return [t for t in self.machine.setup.tasks if t.mm is not None]
+        return [t for t in self.machine.tasks if t.mm is not None]
 
     def _sync_controls(self) -> None:
         m = self.machine
@@ -85,7 +85,7 @@ class AddressSpaceMap(UkvaWidget):
             chosen = self.task.value
             self.task.options = [(m.task_label(m.task_index(t)), t.pid) for t in tasks]
             self.task.value = chosen if chosen in [t.pid for t in tasks] else tasks[0].pid
-            options = [("idle", -1)] + [(m.task_label(i), i) for i in range(len(m.setup.tasks))]
+            options = [("idle", -1)] + [(m.task_label(i), i) for i in range(len(m.tasks))]
             for c, control in enumerate(self.cpu_controls):
                 control.options = options
                 control.value = m.state[0][c][0]
@@ -96,7 +96,7 @@ class AddressSpaceMap(UkvaWidget):
         """A new machine under the new design, with every CPU running what it ran before."""
         running = [cpu[0] for cpu in self.machine.state[0]]
         try:
-            machine = Machine(self.machine.kernel, self.machine.setup.tasks,
+            machine = Machine(self.machine.kernel, self.machine.tasks,
                               **{**vars(self.machine.options), "design": change["new"]})
             for c, task in enumerate(running):
                 if task >= 0:
@@ -132,8 +132,8 @@ class AddressSpaceMap(UkvaWidget):
     def _running(self) -> list[tuple[int, object]]:
         """(cpu, task) for every CPU running a user task."""
         m = self.machine
-        return [(c, m.setup.tasks[cpu[0]]) for c, cpu in enumerate(m.state[0])
-                if cpu[0] >= 0 and m.setup.task_mm[cpu[0]] >= 0]
+        return [(c, m.tasks[cpu[0]]) for c, cpu in enumerate(m.state[0])
+                if cpu[0] >= 0 and m.layout.task_mm[cpu[0]] >= 0]
 
     def _columns_html(self) -> str:
         """One column per CPU: who runs, what the UKVA should show, what the page table maps, ✓/✗."""

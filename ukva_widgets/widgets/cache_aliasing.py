@@ -89,7 +89,7 @@ class CacheAliasing(SMPStepper):
     def _picture_html(self) -> str:
         """Each MM's virtual address of the page -> the cache line it indexes -> the one physical page."""
         m = self.machine
-        s = m.setup
+        s = m.layout
         truth, memory, lines = m.state[4][s.shared_index]
         cached = {key: (gen, dirty) for key, gen, dirty in lines}
         keys = [s.cache_key(s.shared_index, i) for i in range(len(s.mms))]

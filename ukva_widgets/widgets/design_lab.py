@@ -32,7 +32,7 @@ from ..engine import Kernel, Machine, explore, make_tasks
 from ..engine.explore import ExploreResult, Progress
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
 from ..engine.options import int_in
-from ..engine.transitions import SLOT_KINDS
+from ..engine.slots import SLOT_KINDS
 from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
 from .smp_stepper import SMPStepper
 
@@ -204,7 +204,7 @@ class DesignLab(UkvaWidget):
 
     def tasks_text(self) -> str:
         """The tasks in words: how they were made, what each keeps to itself, the MMs and UKVA slots."""
-        setup, flags = self.machine.setup, WORKLOADS[self.workload.value]
+        setup, flags = self.machine.layout, WORKLOADS[self.workload.value]
         n, mms = len(setup.tasks), len(setup.mms)
         if flags is None:
             how = f"{n} process{'es' * (n > 1)} forked from init"

@@ -52,7 +52,7 @@ def stale_words(entry) -> str:
 
 def machine_svg(machine: Machine) -> str:
     """The picture as an inline SVG string, themed with JupyterLab's CSS variables."""
-    m, s = machine, machine.setup
+    m, s = machine, machine.layout
     cpus, ptes, mm_gen, _, _ = m.state
     stale = stale_map(m)
     v = m.violation
@@ -61,7 +61,7 @@ def machine_svg(machine: Machine) -> str:
     pte_entries: list[_Entry] = []
 
     # Room in each CPU for as many entries as its TLB can ever hold here, so stepping does not resize it.
-    most = min(s.tlb_size, max(len(row) for row in ptes) * s.n_asids)
+    most = min(m.tlb_size, max(len(row) for row in ptes) * m.n_asids)
     y = 0.0
     for c, (cur, loaded, _asid, _rr, _asids, tlb) in enumerate(cpus):
         lazy = loaded >= 0 and (cur < 0 or not s.user[cur])
@@ -81,7 +81,7 @@ def machine_svg(machine: Machine) -> str:
         if not tlb:
             parts.append(f'<text x="{CPU_X + 14}" y="{ey + 15}" style="{MUTED}">TLB empty</text>')
         for a, vpage, page in tlb:
-            label = (f"asid{a} " if s.n_asids > 1 else "") + f"{slot_address(vpage):#010x}"
+            label = (f"asid{a} " if m.n_asids > 1 else "") + f"{slot_address(vpage):#010x}"
             current = stale.get((c, a, vpage))
             bad = bad_cpu and slot_address(vpage) == v.address
             entry = _Entry(CPU_X + 8, ey, CPU_W - 16, page, (c, a, vpage))
@@ -185,5 +185,5 @@ def _short_task(m: Machine, i: int) -> str:
     """'sh (pid 2)': the name the chapter uses first, the pid beside it."""
     if i < 0:
         return "idle"
-    t = m.setup.tasks[i]
+    t = m.tasks[i]
     return f"{t.comm} (pid {t.pid})"

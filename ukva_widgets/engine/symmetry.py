@@ -1,0 +1,299 @@
+"""The search's reductions: which states it may treat as one, and which choices it may skip.
+
+Each reduction keeps one state of a class whose states have the same futures up to a renaming,
+so the verdict and the depth of the first violation are those of the plain search
+(`explore.reference_search`, which tests compare with on many small machines):
+
+- CPU symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs are
+  sorted (per-cpu pages name their CPU, so there they are not; nor where a switch rewrites one
+  CPU's copy of a page table).
+- Twins: under per-mm, tasks of one MM that read the same slots differ only by their pid.  Of
+  several waiting twins a CPU is offered one (`enabled`), and a running task is named by its
+  first twin (`key`; its update in progress rides on its CPU).
+- Renamings (`Renaming`, per-mm): where tasks are interchangeable together with their private
+  objects and slots, a state stands for its least image among the renamings (`_automorphisms`
+  says when a renaming is sound).
+- Once per object and line: an SMP-safe update of an object mapped in one MM leaves the same
+  state whichever CPU makes it (every CPU running the MM ends flushed and current), and a write
+  depends only on the cache line it goes to; the search takes each once.
+- Stale ASIDs: entries under an ASID whose tlb_gen is behind its MM's will be flushed before
+  anyone reads them (switch_mm checks tlb_gen), so they are left out of the key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple
+
+from . import tlb as T
+from .model import Handler, Model
+from .slots import PER_CPU, PER_MM, SHARED
+from .state import SWITCH, UPDATE, WRITE, Choice, State
+
+MAX_PERMUTATIONS = 5040  # task permutations tried when looking for renamings; past that, none are used
+
+
+class Renaming(NamedTuple):
+    """A renaming of the machine onto itself, as index maps: task i -> tasks[i], object o ->
+    objects[o], per MM m its UKVA page v -> vpages[m][v], page x -> pages[x]; `inverse` maps
+    tasks back; `identity` marks the identity (kept among the candidates of `key`)."""
+
+    tasks: tuple[int, ...]
+    objects: tuple[int, ...] | None
+    vpages: tuple[tuple[int, ...], ...] | None
+    pages: tuple[int, ...] | None
+    inverse: tuple[int, ...]
+    identity: bool
+
+
+class Reduction:
+    """The reduced view of one model the search works on: `enabled`, `key`, `has_stale`."""
+
+    def __init__(self, model: Model, renamings: bool = True) -> None:
+        self.model = model
+        L = model.layout
+        # CPU numbers matter under per-cpu (pages name CPUs) and where a switch rewrites one
+        # CPU's copy of a page table; otherwise the CPUs may be sorted.
+        self.symmetric = L.design != PER_CPU and not (L.copies > 1 and L.design != PER_MM)
+        self.prune = L.design == PER_MM and model.safe  # only then does tlb_gen move
+        # Per task, the first task it is interchangeable with: under per-mm, same MM and same
+        # steps; under the other designs pages name tasks.
+        signature = [(L.task_mm[i], tuple((v, L.read_info[i][v][0]) for v in L.read_pages[i]),
+                      L.update_objects[i], L.task_writes[i]) if L.design == PER_MM else i
+                     for i in range(len(L.tasks))]
+        self.twin = tuple(signature.index(sig) for sig in signature)
+        self.perms = self._automorphisms() if renamings and L.design == PER_MM else []
+        # A running task can be renamed to its first twin too (key), unless renamings do more.
+        self.rename = L.design == PER_MM and not self.perms and any(t != i for i, t in enumerate(self.twin))
+        # The orbits of the tasks under the renamings; when the renamings are every
+        # permutation of each orbit, `key` finds the sorting one by its inverse.
+        orbits = {tuple(sorted({g.tasks[i] for g in self.perms})) for i in range(len(L.tasks))}
+        self.orbits = [list(o) for o in sorted(orbits) if len(o) > 1]
+        full = self.perms and len(self.perms) == math.prod(math.factorial(len(o)) for o in self.orbits)
+        self.by_inverse = {g.inverse: g for g in self.perms} if full else {}
+        # Per task, each page it reads: (its position in the task's reads, the object's first page).
+        self.read_at = [{v: (k, o * L.stride) for k, (v, o) in enumerate(reads)} for reads in L.task_reads]
+        # Whether `key` only sorts the CPUs (the explorer then inlines it).
+        self.plain = self.symmetric and not self.rename and not self.perms
+        self._enabled: dict[tuple, list[tuple[Choice, Handler]]] = {}
+
+    # -- choices ------------------------------------------------------------------------------
+    def enabled(self, state: State) -> list[tuple[Choice, Handler]]:
+        """The model's choices, less those the search may skip (see the module docstring),
+        each with the handler that takes it."""
+        key = (tuple([cpu.current for cpu in state.cpus]), state.updates, state.caches)
+        out = self._enabled.get(key)
+        if out is None:
+            out = self._enabled[key] = self._reduce(key[0], self.model.enabled(state))
+        return out
+
+    def _reduce(self, running: tuple[int, ...], choices: list[Choice]) -> list[tuple[Choice, Handler]]:
+        L, handlers = self.model.layout, self.model.handlers
+        # Of interchangeable waiting tasks, the first.
+        waiting = [n for n in range(len(L.tasks)) if n not in running]
+        offered = set({self.twin[n]: n for n in reversed(waiting)}.values())
+        out, done = [], set()
+        for choice in choices:
+            kind, c, arg, _ = choice
+            if kind == SWITCH and arg >= 0 and arg not in offered:
+                continue
+            if kind == UPDATE and self.model.safe and len(L.obj_maps[arg]) == 1:
+                if (UPDATE, arg) in done:
+                    continue
+                done.add((UPDATE, arg))
+            elif kind == WRITE:
+                line = (WRITE, arg, L.cache_key(arg, L.task_mm[running[c]]))
+                if line in done:
+                    continue
+                done.add(line)
+            out.append((choice, handlers[kind]))
+        return out
+
+    # -- keys ---------------------------------------------------------------------------------
+    def has_stale(self, state: State) -> bool:
+        """Whether some CPU holds an ASID whose tlb_gen is behind its MM's.  Only an SMP-safe
+        update makes one (it skips lazy and switched-away CPUs); every other step keeps or
+        clears them, which lets the explorer skip this test after those steps."""
+        if not self.prune:
+            return False
+        gens = state.tlb_gen
+        return any(ctx >= 0 and gen < gens[ctx] for cpu in state.cpus for ctx, gen in cpu.asids)
+
+    def key(self, state: State) -> tuple:
+        """The state as the explorer's visited set sees it (see the module docstring)."""
+        cpus = state.cpus
+        if self.has_stale(state):
+            cpus = [T.forget_stale(cpu, state.tlb_gen) for cpu in cpus]
+        updates = state.updates
+        if self.rename:
+            # Twins: a running task is named by its first twin (only running tasks can have an
+            # update in progress, so it moves onto the CPU that runs it).
+            twin, pending = self.twin, updates.pending
+            cpus = [cpu if cpu.current < 0 else (twin[cpu.current],) + cpu[1:] + (pending[cpu.current] or (),)
+                    for cpu in cpus]
+            updates = updates.versions
+        if self.perms:
+            return self._least_image(state, list(cpus))
+        if self.symmetric:
+            cpus = sorted(cpus)
+        return (tuple(cpus), state.page_tables, state.tlb_gen, updates, state.caches)
+
+    def _least_image(self, state: State, cpus: list) -> tuple:
+        """The least image of the state among the renamings that put the tasks' summaries in
+        least order.  Only those are candidates: that set of images is the same for every state
+        of an orbit, so the least candidate image is still one per orbit, and there is usually
+        one candidate."""
+        versions = state.updates.versions
+        pending = tuple([x or () for x in state.updates.pending])  # comparable
+        d = self._summaries(cpus, state.page_tables, versions, pending)
+        candidates = None
+        if self.by_inverse:
+            # Every permutation of each orbit is a renaming: the least image puts each
+            # orbit's summaries in order, and without ties one renaming does that.
+            inv = list(range(len(d)))
+            for orbit in self.orbits:
+                members = sorted(orbit, key=d.__getitem__)
+                if any(d[a] == d[b] for a, b in zip(members, members[1:])):
+                    break
+                for pos, i in zip(orbit, members):
+                    inv[pos] = i
+            else:
+                candidates = [self.by_inverse[tuple(inv)]]
+        if candidates is None:
+            images = [[d[x] for x in g.inverse] for g in self.perms]
+            order = min(images)
+            candidates = [g for g, image in zip(self.perms, images) if image == order]
+        best = None
+        for g in candidates:
+            image = (cpus, state.page_tables, versions, pending) if g.identity else \
+                self._rename(g, cpus, state.page_tables, versions, pending)
+            c = tuple(sorted(image[0])) if self.symmetric else tuple(image[0])
+            cand = (c,) + image[1:]
+            if best is None or cand < best:
+                best = cand
+        return (best[0], best[1], state.tlb_gen, best[2:], state.caches)
+
+    def _summaries(self, cpus: list, tables: tuple, versions: tuple, pending: tuple) -> list[tuple]:
+        """Per task, what the state says about it in terms that a renaming carries along
+        (positions in its own list of reads instead of objects and slots) and that do not
+        depend on CPU order: a renaming g maps summary i of s to summary g.tasks[i] of g s."""
+        L = self.model.layout
+        out = []
+        for i, reads in enumerate(L.task_reads):
+            m = L.task_mm[i]
+            if m < 0:
+                out.append((sum(cpu.current == i for cpu in cpus),))
+                continue
+            row = tables[L.table(m, 0)]
+            mine = tuple((versions[o], row[v] - o * L.stride if v < len(row) else -1) for v, o in reads)
+            p = pending[i]
+            if p:
+                p = (next(k for k, (_, o) in enumerate(reads) if o == p[0]),) + tuple(p[1:])
+            at = self.read_at[i]
+            seen = sorted((cpu.current == i, sorted([(at[v][0], pg - at[v][1]) for a, v, pg in cpu.tlb
+                                                     if v in at and cpu.asids[a][0] == m])) for cpu in cpus)
+            out.append((mine, p, seen))
+        return out
+
+    def _rename(self, g: Renaming, cpus: list, tables: tuple, versions: tuple, pending: tuple) -> tuple:
+        """The image of a state's (cpus, page tables, versions, pending) under `g`, CPUs unsorted."""
+        L = self.model.layout
+        out = []
+        for cpu in cpus:
+            cur, loaded, asid, rr, asids, tlb = cpu[:6]
+            if tlb:
+                tlb = tuple(sorted([(a, g.vpages[asids[a][0]][v], g.pages[pg] if pg >= 0 else pg)
+                                    for a, v, pg in tlb]))
+            out.append((g.tasks[cur] if cur >= 0 else cur, loaded, asid, rr, asids, tlb))
+        rows = []
+        for t, row in enumerate(tables):
+            tau = g.vpages[t // L.copies]
+            new = list(row)
+            for v, x in enumerate(row):
+                new[tau[v]] = g.pages[x] if x >= 0 else x
+            rows.append(tuple(new))
+        vs = list(versions)
+        for o, x in enumerate(versions):
+            vs[g.objects[o]] = x
+        pd = list(pending)
+        for i, x in enumerate(pending):
+            pd[g.tasks[i]] = (g.objects[x[0]],) + tuple(x[1:]) if x else ()
+        return out, tuple(rows), tuple(vs), tuple(pd)
+
+    def _automorphisms(self) -> list[Renaming]:
+        """The renamings of the machine that rename at least one object.
+
+        A permutation pi of the tasks (each kept in its MM, user tasks with user tasks)
+        induces sigma on the slot objects (task i's files table to task pi(i)'s) and, per MM,
+        tau on the UKVA pages (the slot of o to the slot of sigma(o)); it is kept only when
+        sigma and tau are well defined bijections with every task reading, through tau and
+        sigma, exactly what its image reads, every object mapped at the images of its slots in
+        the same MMs in the same order, and every page that goes through the cache (and its
+        cache line) left where it is.  Such a renaming g maps the start to itself and
+        commutes with every step: next(g s, g ch) = g next(s, ch), a violation for a
+        violation (every handler looks tasks, objects, slots and pages up only through
+        these tables, and compares pages only for equality), with one exception: a fill into
+        a full TLB evicts the lowest entry, an order tau does not keep.  So renamings are
+        used only when no TLB can fill up (tlb_size at least ASIDs x UKVA pages of an MM).
+        Two states that are images of each other then have the same futures up to g: the
+        same verdicts at the same depths, and the search may keep one of them."""
+        model, L = self.model, self.model.layout
+        if model.can_evict():
+            return []
+        groups: dict[int, list[int]] = {}
+        for i, m in enumerate(L.task_mm):
+            groups.setdefault(m, []).append(i)
+        if math.prod(math.factorial(len(g)) for g in groups.values()) > MAX_PERMUTATIONS:
+            return []
+        out = []
+        for combo in itertools.product(*(itertools.permutations(g) for g in groups.values())):
+            pi = [0] * len(L.tasks)
+            for g, image in zip(groups.values(), combo):
+                for a, b in zip(g, image):
+                    pi[a] = b
+            g = self._renaming(pi)
+            if g is not None:
+                out.append(g)
+        if out:
+            n = len(L.tasks)
+            out.append(Renaming(tuple(range(n)), None, None, None, tuple(range(n)), True))
+        return out
+
+    def _renaming(self, pi: list[int]) -> Renaming | None:
+        """The renaming that task permutation `pi` induces, if it is one (see _automorphisms)."""
+        L = self.model.layout
+        nobj = len(L.objects)
+        sigma = [-1] * nobj
+        for i, reads in enumerate(L.task_reads):
+            for (_, o), (_, o2) in zip(reads, L.task_reads[pi[i]]):
+                if sigma[o] not in (-1, o2):
+                    return None
+                sigma[o] = o2
+        sigma = [o if s < 0 else s for o, s in enumerate(sigma)]
+        if sorted(sigma) != list(range(nobj)) or all(sigma[o] == o for o in range(nobj)):
+            return None  # not a bijection; or only twins swapped (the twins' renaming does that)
+        if any(sigma[o] != o for o in L.cached if o != SHARED):
+            return None
+        fixed_pages = [{where[m] for where in L.cached_vpage if where[m] >= 0} for m in range(len(L.mms))]
+        taus = []
+        for m, slots in enumerate(L.mm_slots):
+            size = max([len(slots)] + [v + 1 for v in fixed_pages[m]])
+            tau = list(range(size))
+            for v, o in enumerate(slots):
+                if o >= 0:
+                    if sigma[o] not in slots:
+                        return None
+                    tau[v] = slots.index(sigma[o])
+            if sorted(tau) != list(range(size)) or any(tau[v] != v for v in fixed_pages[m]):
+                return None
+            taus.append(tuple(tau))
+        for i, reads in enumerate(L.task_reads):
+            m = L.task_mm[i]
+            if L.task_writes[pi[i]] != L.task_writes[i] or (m >= 0 and L.task_reads[pi[i]] != tuple(
+                    (taus[m][v], sigma[o]) for v, o in reads)):
+                return None
+        if any(L.obj_maps[sigma[o]] != tuple((m, taus[m][v]) for m, v in L.obj_maps[o]) for o in range(nobj)):
+            return None
+        pages = tuple(sigma[p // L.stride] * L.stride + p % L.stride for p in range(nobj * L.stride))
+        return Renaming(tuple(pi), tuple(sigma), tuple(taus), pages, tuple(pi.index(j) for j in range(len(pi))), False)
