@@ -262,10 +262,10 @@ def _bfs(model: Model, reduction: Reduction, max_states: int, progress: Progress
                 return Outcome(path[::-1], len(seen), False)
             if nxt is state:
                 continue
-            if stale or not plain or (prune and (choice.kind == UPDATE or choice.kind == FINISH)):
+            if stale or not plain or (prune and (choice[0] == UPDATE or choice[0] == FINISH)):
                 k = key(nxt)
             else:
-                k = (tuple(sorted(nxt.cpus)), nxt.page_tables, nxt.tlb_gen, nxt.updates, nxt.caches)
+                k = (tuple(sorted(nxt[0])), nxt[1], nxt[2], nxt[3], nxt[4])
             if k in seen:
                 continue
             if len(states) >= max_states:

@@ -27,7 +27,7 @@ from .options import CACHES, COUNTERS, DESIGNS, FILLS, MAX_TASKS, PAGE_TABLES, P
 from .properties import Violation
 from .slots import COLOURS, PER_MM, SHARED_KEY_PHYSICAL, SLOT_KINDS, Layout
 from .slots import build as build_layout
-from .state import ACTIONS, SWITCH, CachedPage, Choice, Cpu, Pending, State
+from .state import ACTIONS, SWITCH, CachedPage, Choice, Cpu, Pending, State, named
 from .words import MachineWords
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class Machine(MachineWords):
         if opts.shared_page and len(self.model.layout.mms) < 2:
             raise ValueError("shared_page needs tasks of at least two MMs (fork one without CLONE_VM): "
                              "a page shared by one MM cannot alias")
-        self._initial = self.model.initial()
+        self._initial = named(self.model.initial())
         self.reset()
 
     @staticmethod
@@ -198,6 +198,7 @@ class Machine(MachineWords):
         counts = [0] * len(COUNTERS)
         before = self.state
         state, bad = self.model.next(before, step.choice, counts)
+        state = named(state)
         self._undo.append((before, self.violation, dict(self.counters)))
         self.history.append(step)
         self.state = state
@@ -372,7 +373,7 @@ class Machine(MachineWords):
         delta = {name: n for name, n in zip(COUNTERS, counts) if n}
         flushed, filled, cr3, ipis, lines = [], [], [], [], []
         for c, (old, new) in enumerate(zip(before.cpus, after.cpus)):
-            if old is new:
+            if old == new:
                 continue
             gone = [e for e in old.tlb if e not in new.tlb]
             came = [e for e in new.tlb if e not in old.tlb]

@@ -95,23 +95,7 @@ from . import tlb as T
 from .options import Options
 from .properties import expected_page, lost_update
 from .slots import PER_MM, PER_TASK, Layout
-from .state import (
-    EVICT,
-    FINISH,
-    READ,
-    SWITCH,
-    UPDATE,
-    WRITE,
-    AsidSlot,
-    Bad,
-    CachedPage,
-    Choice,
-    Cpu,
-    Line,
-    Pending,
-    State,
-    Updates,
-)
+from .state import EVICT, FINISH, READ, SWITCH, UPDATE, WRITE, Bad, CachedPage, Choice, State, Updates
 
 # The counters' positions in the list `next` adds to (options.COUNTERS names them in this order).
 MISS, WALK, REFILL, PFLUSH, FFLUSH, CR3, IPI = range(7)
@@ -166,16 +150,16 @@ class Model:
     def initial(self) -> State:
         """All CPUs idle with no MM loaded and empty TLBs; every slot maps version 0."""
         L = self.layout
-        cpu = Cpu(-1, -1, 0, 0, (AsidSlot(-1, 0),) * self.n_asids, ())
+        cpu = (-1, -1, 0, 0, ((-1, 0),) * self.n_asids, ())
         tables = tuple(tuple(-1 if o < 0 else o * L.stride for o in slots)
                        for slots in L.mm_slots for _ in range(L.copies))
-        updates = Updates((0,) * len(L.objects), (None,) * len(L.tasks))
-        return State((cpu,) * self.ncpu, tables, (0,) * len(L.mms), updates, (CachedPage(0, 0, ()),) * len(L.cached))
+        updates = ((0,) * len(L.objects), (None,) * len(L.tasks))
+        return ((cpu,) * self.ncpu, tables, (0,) * len(L.mms), updates, ((0, 0, ()),) * len(L.cached))
 
     def enabled(self, state: State) -> list[Choice]:
         """The choices enabled in `state`.  They depend only on who runs where, the updates and
         the caches, so they are memoised on those."""
-        key = (tuple([cpu.current for cpu in state.cpus]), state.updates, state.caches)
+        key = (tuple([cpu[0] for cpu in state[0]]), state[3], state[4])
         out = self._enabled.get(key)
         if out is None:
             out = self._enabled[key] = self.choices(*key)
@@ -188,11 +172,11 @@ class Model:
         limit = L.stride - 1
         waiting = [n for n in range(len(L.tasks)) if n not in running]
         # Under the lock, an object being updated cannot be updated again until done.
-        locked = {p.obj for p in pending if p is not None} if self.safe else set()
+        locked = {p[0] for p in pending if p is not None} if self.safe else set()
         for c, cur in enumerate(running):
             if cur >= 0 and pending[cur] is not None:
-                p = pending[cur]
-                out.append(Choice(FINISH, c, p.obj, p.mapped))  # it does nothing else until done
+                o, _, k = pending[cur]
+                out.append(Choice(FINISH, c, o, k))  # it does nothing else until done
                 continue
             out += [Choice(SWITCH, c, n) for n in waiting]
             if cur < 0:
@@ -202,9 +186,9 @@ class Model:
                 continue
             out += [Choice(READ, c, v) for v in L.read_pages[cur]]
             out += [Choice(UPDATE, c, o) for o in L.update_objects[cur] if versions[o] < limit and o not in locked]
-            out += [Choice(WRITE, c, p) for p in L.task_writes[cur] if caches[p].written < limit]
-        for p, page in enumerate(caches):
-            out += [Choice(EVICT, -1, p, line.key) for line in page.lines]
+            out += [Choice(WRITE, c, p) for p in L.task_writes[cur] if caches[p][0] < limit]
+        for p, (_, _, lines) in enumerate(caches):
+            out += [Choice(EVICT, -1, p, key) for key, _, _ in lines]
         return out
 
     def next(self, state: State, choice: Choice, counts: list[int] | None = None) -> tuple[State, Bad | None]:
@@ -213,16 +197,21 @@ class Model:
         return self.handlers[choice.kind](state, choice, [0] * 7 if counts is None else counts)
 
     # -- the steps ----------------------------------------------------------------------------
+    # The handlers read and build states as plain tuples laid out as state.State says (see
+    # there why): they unpack them into named variables.
     def _switch(self, state: State, choice: Choice, counts: list[int]) -> tuple[State, None]:
-        L, c, n = self.layout, choice.cpu, choice.arg
-        cpu, tables = state.cpus[c], state.page_tables
+        L = self.layout
+        _, c, n, _ = choice
+        cpus, tables, tlb_gen, updates, caches = state
+        _, loaded, asid, rr, asids, tlb = cpu = cpus[c]
         if n >= 0 and L.user[n]:
             m = L.task_mm[n]
-            if not (self.plain_switch and cpu.loaded == m and cpu.asids[cpu.asid].gen >= state.tlb_gen[m]):
+            if not (self.plain_switch and loaded == m and asids[asid][1] >= tlb_gen[m]):
                 # Anything but the hot path (same MM, tlb_gen current, nothing the design rewrites).
-                cpu, cr3, full = T.switch_mm(cpu, m, state.tlb_gen[m], self.n_asids, self.static_asids)
+                cpu, cr3, full = T.switch_mm(cpu, m, tlb_gen[m], self.n_asids, self.static_asids)
                 counts[CR3] += cr3
                 counts[FFLUSH] += full
+                _, loaded, asid, rr, asids, tlb = cpu
                 if L.design != PER_MM and L.mm_slots[m]:  # (a part of the search may leave an MM's UKVA out)
                     if self.hardware:
                         # The switch points the UKVA entry of the MM's page table (this CPU's copy
@@ -231,25 +220,29 @@ class Model:
                         if tables[t][0] != page:
                             tables = tables[:t] + ((page,),) + tables[t + 1:]
                     if self.switch_flush and not full:
-                        cpu = cpu._replace(tlb=T.flush_page(cpu.tlb, cpu.asid, 0))
+                        tlb = T.flush_page(tlb, asid, 0)
                         counts[PFLUSH] += 1
         # else lazy TLB: the idle task and kernel threads keep the previous MM loaded.
-        cpus = state.cpus[:c] + (cpu._replace(current=n),) + state.cpus[c + 1:]
-        return state._replace(cpus=cpus, page_tables=tables), None
+        cpus = cpus[:c] + ((n, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
+        return (cpus, tables, tlb_gen, updates, caches), None
 
     def _read(self, state: State, choice: Choice, counts: list[int]) -> tuple[State, Bad | None]:
         """Read one UKVA page: a slot (its translation is checked), and the data of a page
         mapped in several MMs (through the cache).  A read that hits and is right changes
         nothing: it returns `state` itself, which tells the explorer it has seen the result
         without hashing it."""
-        L, c, vpage = self.layout, choice.cpu, choice.arg
-        cpu = state.cpus[c]
-        cur = cpu.current
+        L = self.layout
+        _, c, vpage, _ = choice
+        cpus, tables, tlb_gen, updates, caches = state
+        cur, loaded, asid, rr, asids, tlb = cpus[c]
         o, p, key = L.read_info[cur][vpage]
-        cpus = state.cpus
         if o is not None:
-            page = T.lookup(cpu.tlb, cpu.asid, vpage)
-            want = expected_page(L.design, L.stride, state.updates.versions, c, cur, o)
+            page = -1
+            for a, v, pg in tlb:  # the TLB lookup, the hottest loop of the search
+                if a == asid and v == vpage:
+                    page = pg
+                    break
+            want = expected_page(L.design, L.stride, updates[0], c, cur, o)
             if page >= 0:
                 if page == want and p < 0:
                     return state, None        # the hot path: a hit, and right
@@ -258,56 +251,63 @@ class Model:
                 counts[MISS] += 1
                 if self.hardware or L.design == PER_MM:
                     counts[WALK if self.hardware else REFILL] += 1
-                    page = state.page_tables[L.table(L.task_mm[cur], c)][vpage]
+                    page = tables[L.table(L.task_mm[cur], c)][vpage]
                     source = "walk" if self.hardware else "refill"
                 else:
                     counts[REFILL] += 1
                     page, source = want, "refill"
-                cpu = cpu._replace(tlb=T.fill(cpu.tlb, cpu.asid, vpage, page, self.tlb_size))
-                cpus = cpus[:c] + (cpu,) + cpus[c + 1:]
+                tlb = T.fill(tlb, asid, vpage, page, self.tlb_size)
+                cpus = cpus[:c] + ((cur, loaded, asid, rr, asids, tlb),) + cpus[c + 1:]
             if page != want:
-                return state._replace(cpus=cpus), Bad(c, cur, vpage, page, want, source)
-        caches = state.caches
+                return (cpus, tables, tlb_gen, updates, caches), Bad(c, cur, vpage, page, want, source)
         if p >= 0:
-            data = caches[p]
-            got = next((line.version for line in data.lines if line.key == key), -1)
-            source = "cache"
+            written, memory, lines = caches[p]
+            got, source = -1, "cache"
+            for k, version, _ in lines:
+                if k == key:
+                    got = version
+                    break
             if got < 0:
-                got, source = data.memory, "memory"
-                line = Line(key, data.memory, 0)
-                at = bisect_left(data.lines, line)  # `lines` is sorted: inserting here keeps it so
-                data = data._replace(lines=data.lines[:at] + (line,) + data.lines[at:])
-                caches = caches[:p] + (data,) + caches[p + 1:]
-            if got != data.written:
-                return state._replace(cpus=cpus, caches=caches), Bad(c, cur, vpage, got, data.written, source)
-        if cpus is state.cpus and caches is state.caches:
+                got, source = memory, "memory"
+                line = (key, memory, 0)
+                at = bisect_left(lines, line)  # `lines` is sorted: inserting here keeps it so
+                caches = caches[:p] + ((written, memory, lines[:at] + (line,) + lines[at:]),) + caches[p + 1:]
+            if got != written:
+                return (cpus, tables, tlb_gen, updates, caches), Bad(c, cur, vpage, got, written, source)
+        if cpus is state[0] and caches is state[4]:
             return state, None
-        return state._replace(cpus=cpus, caches=caches), None
+        return (cpus, tables, tlb_gen, updates, caches), None
 
     def _update(self, state: State, choice: Choice, counts: list[int]) -> tuple[State, Bad | None]:
         """Under the lock: remap the slot in the object's first MM and shoot down (the other
         MMs follow as FINISH steps).  Without it: only begin, copying the version the
         updater's MM maps (FINISH maps it)."""
-        L, c, o = self.layout, choice.cpu, choice.arg
-        cur = state.cpus[c].current
-        versions, pending = state.updates
+        L = self.layout
+        _, c, o, _ = choice
+        cpus, tables, tlb_gen, (versions, pending), caches = state
+        cur = cpus[c][0]
         maps = L.obj_maps[o]
         if not maps:
             # No slot maps it (a fixed slot shows another object of its kind): only the data changes.
             versions = versions[:o] + (versions[o] + 1,) + versions[o + 1:]
-            return state._replace(updates=Updates(versions, pending)), None
+            return (cpus, tables, tlb_gen, (versions, pending), caches), None
         m = L.task_mm[cur]
-        base = next((state.page_tables[L.table(m, c)][v] - o * L.stride for mm, v in maps if mm == m), versions[o])
+        base = versions[o]  # the version the updater's MM maps (if it maps the object at all)
+        for mm, v in maps:
+            if mm == m:
+                base = tables[L.table(m, c)][v] - o * L.stride
+                break
         if not self.safe:
-            pending = pending[:cur] + (Pending(o, base, 0),) + pending[cur + 1:]
-            return state._replace(updates=Updates(versions, pending)), None
+            pending = pending[:cur] + ((o, base, 0),) + pending[cur + 1:]
+            return (cpus, tables, tlb_gen, (versions, pending), caches), None
         return self._install(state, c, cur, o, base, 0, counts)
 
     def _finish(self, state: State, choice: Choice, counts: list[int]) -> tuple[State, Bad | None]:
         """Map the copy of a pending update into the object's next MM."""
-        cur = state.cpus[choice.cpu].current
-        o, base, k = state.updates.pending[cur]
-        return self._install(state, choice.cpu, cur, o, base, k, counts)
+        c = choice[1]
+        cur = state[0][c][0]
+        o, base, k = state[3][1][cur]
+        return self._install(state, c, cur, o, base, k, counts)
 
     def _install(self, state: State, c: int, cur: int, o: int, base: int, k: int,
                  counts: list[int]) -> tuple[State, Bad | None]:
@@ -319,44 +319,48 @@ class Model:
         maps = L.obj_maps[o]
         m, vpage = maps[k]
         copied = o * L.stride + base  # the page of version `base`
-        (versions, pending), tlb_gen = state.updates, state.tlb_gen
+        cpus, tables, tlb_gen, (versions, pending), caches = state
         if versions[o] <= base:
             versions = versions[:o] + (base + 1,) + versions[o + 1:]
-        mine = Pending(o, base, k + 1) if k + 1 < len(maps) else None
+        mine = (o, base, k + 1) if k + 1 < len(maps) else None
         if pending[cur] != mine:
             pending = pending[:cur] + (mine,) + pending[cur + 1:]
-        rows = list(state.page_tables)
+        rows = list(tables)
         old = rows[L.table(m, c)][vpage]
-        for t in range(L.table(m, 0), L.table(m, 0) + L.copies):
+        first = L.table(m, 0)
+        for t in range(first, first + L.copies):  # every CPU's copy under per-CPU page tables
             rows[t] = rows[t][:vpage] + (copied + 1,) + rows[t][vpage + 1:]
         context = None
         if self.safe:
             tlb_gen = tlb_gen[:m] + (tlb_gen[m] + 1,) + tlb_gen[m + 1:]
-            context = AsidSlot(m, tlb_gen[m])
-        cpus, ipis, flushes = T.shoot_down(state.cpus, c, m, vpage, context, L.user)
+            context = (m, tlb_gen[m])
+        cpus, ipis, flushes = T.shoot_down(cpus, c, m, vpage, context, L.user)
         counts[IPI] += ipis
         counts[PFLUSH] += flushes
-        nxt = State(cpus, tuple(rows), tlb_gen, Updates(versions, pending), state.caches)
+        nxt = (cpus, tuple(rows), tlb_gen, (versions, pending), caches)
         if lost_update(old, copied):
             return nxt, Bad(c, cur, vpage, old, copied, "lost")
         return nxt, None
 
     def _write(self, state: State, choice: Choice, counts: list[int]) -> tuple[State, None]:
         """Write the data of a cached page in place: a dirty line under this MM's key."""
-        L, p = self.layout, choice.arg
-        data = state.caches[p]
-        key = L.cache_key(p, L.task_mm[state.cpus[choice.cpu].current])
-        written = data.written + 1
-        lines = [line for line in data.lines if line.key != key]
-        insort(lines, Line(key, written, 1))  # `lines` is sorted: inserting here keeps it so
-        caches = state.caches[:p] + (CachedPage(written, data.memory, tuple(lines)),) + state.caches[p + 1:]
-        return state._replace(caches=caches), None
+        L = self.layout
+        _, c, p, _ = choice
+        cpus, tables, tlb_gen, updates, caches = state
+        written, memory, lines = caches[p]
+        key = L.cache_key(p, L.task_mm[cpus[c][0]])
+        kept = [line for line in lines if line[0] != key]
+        insort(kept, (key, written + 1, 1))  # `lines` is sorted: inserting here keeps it so
+        caches = caches[:p] + ((written + 1, memory, tuple(kept)),) + caches[p + 1:]
+        return (cpus, tables, tlb_gen, updates, caches), None
 
     def _evict(self, state: State, choice: Choice, counts: list[int]) -> tuple[State, None]:
         """The cache writes one line back (if dirty) and drops it."""
-        p, key = choice.arg, choice.sub
-        data = state.caches[p]
-        memory = next((line.version for line in data.lines if line.key == key and line.dirty), data.memory)
-        lines = tuple([line for line in data.lines if line.key != key])
-        return state._replace(caches=state.caches[:p] + (CachedPage(data.written, memory, lines),)
-                              + state.caches[p + 1:]), None
+        _, _, p, key = choice
+        cpus, tables, tlb_gen, updates, caches = state
+        written, memory, lines = caches[p]
+        for k, version, dirty in lines:
+            if k == key and dirty:
+                memory = version
+        caches = caches[:p] + ((written, memory, tuple([line for line in lines if line[0] != key])),) + caches[p + 1:]
+        return (cpus, tables, tlb_gen, updates, caches), None

@@ -1,8 +1,15 @@
 """What a state of the SMP machine is made of, and what a raw choice is.
 
 Every part is a NamedTuple: it reads by name (`state.cpus[0].tlb`), and it hashes and compares
-exactly like the plain tuple of its fields, which is what the explorer's visited set needs.
-Nothing here changes after it is made: a step builds new tuples (model.py).
+exactly like the plain tuple of its fields.  Nothing here changes after it is made: a step
+builds new tuples (model.py).
+
+Inside the model and the searches, states are the plain tuples of these layouts: a tuple
+subclass is allocated without the tuple free list and compared without sort's fast path for
+tuples, which made the search a third slower, and the search builds millions of them.  A
+plain state and its named form are equal and hash alike; `named` turns the one into the other,
+and `Machine` (the one reader for everything outside the model and the searches) hands out
+named states only.
 
 Numbers name things by their index in the machine's layout (slots.py): task i, MM m, slot
 object o, UKVA page v of an MM, cached page p.  A "page" (what a translation points at) is a
@@ -94,6 +101,16 @@ class State(NamedTuple):
     tlb_gen: tuple[int, ...]
     updates: Updates
     caches: tuple[CachedPage, ...]
+
+
+def named(state: tuple) -> State:
+    """`state`, a plain tuple laid out as State (as the model makes them), with every part named."""
+    cpus, tables, tlb_gen, (versions, pending), caches = state
+    return State(tuple(Cpu(cur, loaded, asid, rr, tuple(AsidSlot(*slot) for slot in asids),
+                           tuple(Entry(*e) for e in tlb)) for cur, loaded, asid, rr, asids, tlb in cpus),
+                 tables, tlb_gen, Updates(versions, tuple(None if p is None else Pending(*p) for p in pending)),
+                 tuple(CachedPage(written, memory, tuple(Line(*line) for line in lines))
+                       for written, memory, lines in caches))
 
 
 class Choice(NamedTuple):

@@ -82,7 +82,7 @@ class Reduction:
     def enabled(self, state: State) -> list[tuple[Choice, Handler]]:
         """The model's choices, less those the search may skip (see the module docstring),
         each with the handler that takes it."""
-        key = (tuple([cpu.current for cpu in state.cpus]), state.updates, state.caches)
+        key = (tuple([cpu[0] for cpu in state[0]]), state[3], state[4])
         out = self._enabled.get(key)
         if out is None:
             out = self._enabled[key] = self._reduce(key[0], self.model.enabled(state))
@@ -117,36 +117,38 @@ class Reduction:
         clears them, which lets the explorer skip this test after those steps."""
         if not self.prune:
             return False
-        gens = state.tlb_gen
-        return any(ctx >= 0 and gen < gens[ctx] for cpu in state.cpus for ctx, gen in cpu.asids)
+        gens = state[2]
+        for cpu in state[0]:
+            for ctx, gen in cpu[4]:
+                if ctx >= 0 and gen < gens[ctx]:
+                    return True
+        return False
 
     def key(self, state: State) -> tuple:
         """The state as the explorer's visited set sees it (see the module docstring)."""
-        cpus = state.cpus
+        cpus, tables, tlb_gen, updates, caches = state
         if self.has_stale(state):
-            cpus = [T.forget_stale(cpu, state.tlb_gen) for cpu in cpus]
-        updates = state.updates
+            cpus = [T.forget_stale(cpu, tlb_gen) for cpu in cpus]
         if self.rename:
             # Twins: a running task is named by its first twin (only running tasks can have an
             # update in progress, so it moves onto the CPU that runs it).
-            twin, pending = self.twin, updates.pending
-            cpus = [cpu if cpu.current < 0 else (twin[cpu.current],) + cpu[1:] + (pending[cpu.current] or (),)
-                    for cpu in cpus]
-            updates = updates.versions
+            twin, (versions, pending) = self.twin, updates
+            cpus = [cpu if cpu[0] < 0 else (twin[cpu[0]],) + cpu[1:] + (pending[cpu[0]] or (),) for cpu in cpus]
+            updates = versions
         if self.perms:
             return self._least_image(state, list(cpus))
         if self.symmetric:
             cpus = sorted(cpus)
-        return (tuple(cpus), state.page_tables, state.tlb_gen, updates, state.caches)
+        return (tuple(cpus), tables, tlb_gen, updates, caches)
 
     def _least_image(self, state: State, cpus: list) -> tuple:
         """The least image of the state among the renamings that put the tasks' summaries in
         least order.  Only those are candidates: that set of images is the same for every state
         of an orbit, so the least candidate image is still one per orbit, and there is usually
         one candidate."""
-        versions = state.updates.versions
-        pending = tuple([x or () for x in state.updates.pending])  # comparable
-        d = self._summaries(cpus, state.page_tables, versions, pending)
+        _, tables, tlb_gen, (versions, pending), caches = state
+        pending = tuple([x or () for x in pending])  # comparable
+        d = self._summaries(cpus, tables, versions, pending)
         candidates = None
         if self.by_inverse:
             # Every permutation of each orbit is a renaming: the least image puts each
@@ -166,13 +168,13 @@ class Reduction:
             candidates = [g for g, image in zip(self.perms, images) if image == order]
         best = None
         for g in candidates:
-            image = (cpus, state.page_tables, versions, pending) if g.identity else \
-                self._rename(g, cpus, state.page_tables, versions, pending)
+            image = (cpus, tables, versions, pending) if g.identity else \
+                self._rename(g, cpus, tables, versions, pending)
             c = tuple(sorted(image[0])) if self.symmetric else tuple(image[0])
             cand = (c,) + image[1:]
             if best is None or cand < best:
                 best = cand
-        return (best[0], best[1], state.tlb_gen, best[2:], state.caches)
+        return (best[0], best[1], tlb_gen, best[2:], caches)
 
     def _summaries(self, cpus: list, tables: tuple, versions: tuple, pending: tuple) -> list[tuple]:
         """Per task, what the state says about it in terms that a renaming carries along
@@ -183,7 +185,7 @@ class Reduction:
         for i, reads in enumerate(L.task_reads):
             m = L.task_mm[i]
             if m < 0:
-                out.append((sum(cpu.current == i for cpu in cpus),))
+                out.append((sum(cpu[0] == i for cpu in cpus),))
                 continue
             row = tables[L.table(m, 0)]
             mine = tuple((versions[o], row[v] - o * L.stride if v < len(row) else -1) for v, o in reads)
@@ -191,8 +193,8 @@ class Reduction:
             if p:
                 p = (next(k for k, (_, o) in enumerate(reads) if o == p[0]),) + tuple(p[1:])
             at = self.read_at[i]
-            seen = sorted((cpu.current == i, sorted([(at[v][0], pg - at[v][1]) for a, v, pg in cpu.tlb
-                                                     if v in at and cpu.asids[a][0] == m])) for cpu in cpus)
+            seen = sorted((cpu[0] == i, sorted([(at[v][0], pg - at[v][1]) for a, v, pg in cpu[5]
+                                                if v in at and cpu[4][a][0] == m])) for cpu in cpus)
             out.append((mine, p, seen))
         return out
 

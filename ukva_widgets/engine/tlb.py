@@ -1,7 +1,8 @@
-"""The TLB rules: lookup, fill, flush, switch_mm, shootdown, and the switch's UKVA flush.
+"""The TLB rules: fill, flush, switch_mm, shootdown, and the switch's UKVA flush.
 
-A CPU (state.Cpu) and its TLB are immutable tuples; every function here returns new ones and
-never mutates, since the explorer hashes these states.  The TLB is kept sorted so that two
+A CPU and its TLB are immutable tuples laid out as state.Cpu and state.Entry say (plain tuples
+in the search: see state.py); every function here returns new ones and never mutates, since
+the explorer hashes these states.  The TLB is kept sorted so that two
 TLBs holding the same entries are one state; a fill into a full TLB drops the lowest other
 entry (a fixed victim, not LRU: the model stays deterministic and its state space small).
 
@@ -64,14 +65,6 @@ def switch_flushes_ukva_entry(design: str, fill: str, flush_on_same_mm_switch: b
     return flush_on_same_mm_switch
 
 
-def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
-    """The page the TLB maps (asid, vpage) to, or -1 on a miss."""
-    for a, v, page in tlb:
-        if a == asid and v == vpage:
-            return page
-    return -1
-
-
 def fill(tlb: tuple[Entry, ...], asid: int, vpage: int, page: int, size: int) -> tuple[Entry, ...]:
     """The TLB after loading (asid, vpage) -> page, dropping the lowest other entry when full."""
     key = (tlb, asid, vpage, page, size)
@@ -79,7 +72,7 @@ def fill(tlb: tuple[Entry, ...], asid: int, vpage: int, page: int, size: int) ->
     if out is None:
         if len(_fills) >= MEMO_SIZE:
             _fills.clear()
-        out = _fills[key] = _fill(tlb, Entry(asid, vpage, page), size)
+        out = _fills[key] = _fill(tlb, (asid, vpage, page), size)
     return out
 
 
@@ -99,13 +92,13 @@ def flush_page(tlb: tuple[Entry, ...], asid: int, vpage: int) -> tuple[Entry, ..
     if out is None:
         if len(_page_flushes) >= MEMO_SIZE:
             _page_flushes.clear()
-        out = _page_flushes[key] = tuple([e for e in tlb if e.asid != asid or e.vpage != vpage])
+        out = _page_flushes[key] = tuple([e for e in tlb if e[0] != asid or e[1] != vpage])
     return out
 
 
 def flush_asid(tlb: tuple[Entry, ...], asid: int) -> tuple[Entry, ...]:
     """The TLB after dropping every entry tagged with one ASID."""
-    return tuple([e for e in tlb if e.asid != asid])
+    return tuple([e for e in tlb if e[0] != asid])
 
 
 def shoot_down(cpus: tuple[Cpu, ...], c: int, mm: int, vpage: int, context: AsidSlot | None,
@@ -121,10 +114,10 @@ def shoot_down(cpus: tuple[Cpu, ...], c: int, mm: int, vpage: int, context: Asid
     ipis = flushes = 0
     memo = _flushed
     for x, cpu in enumerate(cpus):
-        if cpu.loaded != mm:
+        if cpu[1] != mm:
             continue  # not in the cpumask
         if x != c:
-            cur = cpu.current
+            cur = cpu[0]
             if context is None or cur < 0 or not user[cur]:
                 continue  # no shootdown; or lazy
             ipis += 1
@@ -134,10 +127,10 @@ def shoot_down(cpus: tuple[Cpu, ...], c: int, mm: int, vpage: int, context: Asid
         if out is None:
             if len(memo) >= MEMO_SIZE:
                 memo.clear()
-            asids = cpu.asids
+            cur, loaded, asid, rr, asids, tlb = cpu
             if context is not None:
-                asids = asids[:cpu.asid] + (context,) + asids[cpu.asid + 1:]
-            out = memo[key] = cpu._replace(asids=asids, tlb=flush_page(cpu.tlb, cpu.asid, vpage))
+                asids = asids[:asid] + (context,) + asids[asid + 1:]
+            out = memo[key] = (cur, loaded, asid, rr, asids, flush_page(tlb, asid, vpage))
         new[x] = out
     return tuple(new), ipis, flushes
 
@@ -151,10 +144,11 @@ def forget_stale(cpu: Cpu, mm_gen: tuple[int, ...]) -> Cpu:
     if out is None:
         if len(_forgotten) >= MEMO_SIZE:
             _forgotten.clear()
-        stale = [i for i, (ctx, gen) in enumerate(cpu.asids) if ctx >= 0 and gen < mm_gen[ctx]]
+        cur, loaded, asid, rr, asids, tlb = cpu
+        stale = [i for i, (ctx, gen) in enumerate(asids) if ctx >= 0 and gen < mm_gen[ctx]]
         if stale:
-            asids = tuple([AsidSlot(slot.mm, -1) if i in stale else slot for i, slot in enumerate(cpu.asids)])
-            out = cpu._replace(asids=asids, tlb=tuple([e for e in cpu.tlb if e.asid not in stale]))
+            asids = tuple([(ctx, -1) if i in stale else (ctx, gen) for i, (ctx, gen) in enumerate(asids)])
+            out = (cur, loaded, asid, rr, asids, tuple([e for e in tlb if e[0] not in stale]))
         else:
             out = cpu
         _forgotten[key] = out
@@ -182,21 +176,21 @@ def switch_mm(cpu: Cpu, mm: int, mm_gen: int, n_asids: int, static: bool = False
 
 
 def _switch_mm(cpu: Cpu, mm: int, mm_gen: int, n_asids: int, static: bool) -> tuple[Cpu, int, int]:
-    asids, current = cpu.asids, AsidSlot(mm, mm_gen)
-    if cpu.loaded == mm:
-        if asids[cpu.asid].gen >= mm_gen:
+    cur, loaded, asid, rr, asids, tlb = cpu
+    current = (mm, mm_gen)
+    if loaded == mm:
+        if asids[asid][1] >= mm_gen:
             return cpu, 0, 0
-        asids = asids[:cpu.asid] + (current,) + asids[cpu.asid + 1:]
-        return cpu._replace(asids=asids, tlb=flush_asid(cpu.tlb, cpu.asid)), 0, 1
+        asids = asids[:asid] + (current,) + asids[asid + 1:]
+        return (cur, loaded, asid, rr, asids, flush_asid(tlb, asid)), 0, 1
     if n_asids == 1:
-        return Cpu(cpu.current, mm, 0, 0, (current,), ()), 1, 1
+        return (cur, mm, 0, 0, (current,), ()), 1, 1
     for i, (ctx, gen) in enumerate(asids):
         if ctx == mm:
             if gen >= mm_gen:
-                return cpu._replace(loaded=mm, asid=i), 1, 0
+                return (cur, mm, i, rr, asids, tlb), 1, 0
             asids = asids[:i] + (current,) + asids[i + 1:]
-            return cpu._replace(loaded=mm, asid=i, asids=asids, tlb=flush_asid(cpu.tlb, i)), 1, 1
-    i = mm if static else cpu.next_asid
+            return (cur, mm, i, rr, asids, flush_asid(tlb, i)), 1, 1
+    i = mm if static else rr
     asids = asids[:i] + (current,) + asids[i + 1:]
-    rr = cpu.next_asid if static else (cpu.next_asid + 1) % n_asids
-    return Cpu(cpu.current, mm, i, rr, asids, flush_asid(cpu.tlb, i)), 1, 1
+    return (cur, mm, i, rr if static else (rr + 1) % n_asids, asids, flush_asid(tlb, i)), 1, 1
