@@ -10,9 +10,10 @@ differ only by stale TLB entries no one can read, and it skips choices whose res
 choice already gives (symmetry.py says when each is sound).  Each reduction keeps one state of
 a class whose states have the same futures up to renaming, so the verdict and the depth of the
 first violation are those of the reference search; tests compare the two on hundreds of small
-machines.  A per-mm machine is first cut into parts searched one at a time (`_by_parts`,
-parts.py): each table's slot is checked with the other tables' steps left out, which turns a
-product of every slot's TLB entries into a sum.  It keeps one parent pointer per state to
+machines.  A machine is first cut into parts searched one at a time where it can be
+(`_by_parts`, parts.py): under per-mm each table's slot is checked with the other tables'
+steps left out, under per-task and per-cpu each MM's reads, which turns a product of every
+slot's (or MM's) TLB entries into a sum.  It keeps one parent pointer per state to
 rebuild the trace.  With `max_states` it stops when that many distinct states are stored: the
 result is then "not proven", never an out-of-memory.  The stepper widget is the third decider.
 """
@@ -89,9 +90,10 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES, *, engine: s
     store, and a result found that way is "not proven" unless a violation turns up.
     `progress`, if given, is called about every PROGRESS_EVERY seconds with a `Progress`;
     returning False cancels the search (the result says "cancelled", not proven).
-    With `parts` (the default) a per-mm machine is searched part by part (`_by_parts`: one
-    group of slots at a time, which is what makes machines with many private tables
-    tractable); `parts=False` searches the whole machine at once, for comparison."""
+    With `parts` (the default) a machine is searched part by part where it can be (`_by_parts`:
+    one group of slots, or one MM's reads, at a time, which is what makes machines with many
+    private tables or processes tractable); `parts=False` searches the whole machine at once,
+    for comparison."""
     if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
         raise ValueError(f"max_states must be a positive int; got {max_states!r}")
     if not isinstance(parts, bool):
@@ -108,11 +110,11 @@ def explore(machine: Machine, max_states: int = DEFAULT_MAX_STATES, *, engine: s
     pieces = cut(model) if parts else None
     method = "the whole machine"
     if pieces is not None:
-        out, exact, method = _by_parts(model, pieces, search, max_states, progress, t0)
-        if out.choices is not None and not exact:
-            # A part's TLBs never evict; the machine's may, which can hide that violation or
-            # delay it: only the whole machine can say (its search starts afresh).
-            method = "the whole machine (a part found a violation its TLB size may prevent)"
+        out, method = _by_parts(model, pieces, search, max_states, progress, t0)
+        if out.choices is not None and model.can_evict() and not _violates_at_end(model, out.choices):
+            # A part's TLBs never evict; the machine's may, and here they prevented that
+            # violation: only the whole machine can say (its search starts afresh).
+            method = "the whole machine (a part found a violation its TLB size prevents)"
             budget = max_states - out.states
             if budget < 1:
                 return ExploreResult(None, [], out.states, False, time.perf_counter() - t0,
@@ -155,11 +157,21 @@ def _offset(progress: ProgressFn | None, before: int, part: str, t0: float) -> P
     return report
 
 
-def _by_parts(model: Model, parts: list[Part], search: Search, max_states: int, progress: ProgressFn | None,
-              t0: float) -> tuple[Outcome, bool, str]:
-    """Search each part of a per-mm machine (parts.cut) on its own and combine.
+def _violates_at_end(model: Model, choices: list[Choice]) -> bool:
+    """Whether taking `choices` from the start breaks the invariant at the last one, not before."""
+    state = model.initial()
+    for n, choice in enumerate(choices, 1):
+        state, bad = model.next(state, choice)
+        if bad is not None:
+            return n == len(choices)
+    return False
 
-    Why this is sound.  Call a step a part's when it reads one of the part's UKVA pages,
+
+def _by_parts(model: Model, parts: list[Part], search: Search, max_states: int, progress: ProgressFn | None,
+              t0: float) -> tuple[Outcome, str]:
+    """Search each part of a machine (parts.cut) on its own and combine.
+
+    Why this is sound, per-mm first.  Call a step a part's when it reads one of the part's UKVA pages,
     updates one of its objects, or writes or evicts one of its cached pages; switches belong
     to every part.  Within a part, a step looks up and changes only the part's TLB entries,
     page-table entries, versions, updates in progress and cache lines, plus who runs where,
@@ -173,14 +185,20 @@ def _by_parts(model: Model, parts: list[Part], search: Search, max_states: int, 
     (1) removing every other part's steps from a path, and giving TLBs room never to evict,
     keeps its violation at no greater depth (each TLB then holds a superset of the entries,
     with the same pages), so if no part has a violation, neither has the machine: "proven";
-    (2) where the machine's own TLBs cannot fill up either (`Model.can_evict`), every path of
-    a part is a path of the machine, so the shortest violation of the machine is the shortest
-    among the parts' (exact); otherwise a part's violation may be one the machine's evictions
-    prevent, and `explore` searches the whole machine.  Parts that a renaming of the machine
-    maps onto each other have isomorphic searches: one stands for all.  A part's search keeps
-    the whole state; the other parts' entries and data simply never appear in it.  The slow
-    test that compares the explorer with the reference search on hundreds of machines covers this."""
-    exact = not model.can_evict()
+    (2) the shortest violation of the machine is no shorter than the shortest among the
+    parts', and where the machine's own TLBs cannot fill up either (`Model.can_evict`) every
+    path of a part is a path of the machine, so it is that one; where they can, `explore` takes
+    the part's trace on the machine itself, and if the machine's evictions prevent it there,
+    searches the whole machine.
+    Per-task and per-cpu are cut (one part per MM) only where no TLB can fill up.  A part's
+    steps are then the reads of one MM's tasks, and another part's read only fills its own
+    ASID's entry (or, without PCID, an entry that the CR3 write into this MM drops): it changes
+    nothing this part reads, so each path of the machine, less the other parts' reads, is a
+    path of a part with the same violations, and each path of a part is one of the machine.
+    Parts that a renaming of the machine maps onto each other have isomorphic searches: one
+    stands for all.  A part merges the MMs its steps never touch (parts.merge_others says why
+    that changes nothing it can see).  The slow test that compares the explorer with the
+    reference search on hundreds of machines covers all of this."""
     best: Outcome | None = None
     total, complete, cancelled = 0, True, False
     for n, part in enumerate(parts):
@@ -197,8 +215,6 @@ def _by_parts(model: Model, parts: list[Part], search: Search, max_states: int, 
         if out.choices is not None:
             if best is None or len(out.choices) < len(best.choices):
                 best = out
-            if not exact:
-                break
             continue
         complete = complete and out.complete
         if not out.complete:
@@ -206,10 +222,10 @@ def _by_parts(model: Model, parts: list[Part], search: Search, max_states: int, 
     shown = sum(part.count for part in parts)
     method = f"part by part: {shown} parts, " + (
         "each searched" if shown == len(parts) else
-        f"{len(parts)} searched (the others are the same up to a renaming of the tasks)")
+        f"{len(parts)} searched (the others are the same up to a renaming)")
     if best is not None and not cancelled:
-        return Outcome(best.choices, total, False), exact, method
-    return Outcome(None, total, complete, cancelled), exact, method
+        return Outcome(best.choices, total, False), method
+    return Outcome(None, total, complete, cancelled), method
 
 
 def _search(model: Model, max_states: int, progress: ProgressFn | None = None, renamings: bool = True) -> Outcome:

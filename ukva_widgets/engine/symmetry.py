@@ -28,10 +28,28 @@ from typing import NamedTuple
 
 from . import tlb as T
 from .model import Handler, Model
-from .slots import PER_CPU, PER_MM, SHARED
+from .slots import PER_CPU, PER_MM, PER_TASK, SHARED
 from .state import SWITCH, UPDATE, WRITE, Choice, State
 
 MAX_PERMUTATIONS = 5040  # task permutations tried when looking for renamings; past that, none are used
+SELF, OTHER = -3, -4     # in a CPU's view of itself (`_by_cpu`): its own page, and another CPU's
+
+
+def _arrangements(run: list[int], named: set[int]) -> list[list[int]]:
+    """The orders of a run of CPUs that tie, up to the order of those no one names (which are
+    the same in every way, so their order changes nothing)."""
+    ref = [c for c in run if c in named]
+    rest = [c for c in run if c not in named]
+    if not ref or len(run) == 1:
+        return [run]
+    out = []
+    for places in itertools.permutations(range(len(run)), len(ref)):
+        slots: list[int | None] = [None] * len(run)
+        for c, k in zip(ref, places):
+            slots[k] = c
+        others = iter(rest)
+        out.append([c if c is not None else next(others) for c in slots])
+    return out
 
 
 class Renaming(NamedTuple):
@@ -53,19 +71,24 @@ class Reduction:
     def __init__(self, model: Model, renamings: bool = True) -> None:
         self.model = model
         L = model.layout
-        # CPU numbers matter under per-cpu (pages name CPUs) and where a switch rewrites one
-        # CPU's copy of a page table; otherwise the CPUs may be sorted.
-        self.symmetric = L.design != PER_CPU and not (L.copies > 1 and L.design != PER_MM)
+        # Under per-cpu a page names a CPU, and under per-CPU page tables (but per-mm) a switch
+        # rewrites its own CPU's copy: there the CPUs are put in order together with what names
+        # them (`_by_cpu`); otherwise they are simply sorted.
+        self.cpu_pages = L.design == PER_CPU
+        self.cpu_rows = L.copies > 1 and L.design != PER_MM
         self.prune = L.design == PER_MM and model.safe  # only then does tlb_gen move
-        # Per task, the first task it is interchangeable with: under per-mm, same MM and same
-        # steps; under the other designs pages name tasks.
-        signature = [(L.task_mm[i], tuple((v, L.read_info[i][v][0]) for v in L.read_pages[i]),
-                      L.update_objects[i], L.task_writes[i]) if L.design == PER_MM else i
-                     for i in range(len(L.tasks))]
-        self.twin = tuple(signature.index(sig) for sig in signature)
+        # Where no task reads through a TLB and none updates a slot (a part for a shared page),
+        # nothing but who runs where and the cache decides what happens: the key keeps only those.
+        self.cache_only = not any(L.update_objects) and all(
+            L.read_info[i][v][0] is None for i, pages in enumerate(L.read_pages) for v in pages)
+        # MMs whose UKVA a part leaves out (parts.merge_others): a CPU that has one of them
+        # loaded is, to everything the part reads, a CPU with no MM loaded (`_outside`).
+        self.outside = {m for m, slots in enumerate(L.mm_slots) if not slots} \
+            if not model.opts.pcid or model.static_asids else set()
+        self.twin = tuple(self._twins())
         self.perms = self._automorphisms() if renamings and L.design == PER_MM else []
         # A running task can be renamed to its first twin too (key), unless renamings do more.
-        self.rename = L.design == PER_MM and not self.perms and any(t != i for i, t in enumerate(self.twin))
+        self.rename = not self.perms and any(t != i for i, t in enumerate(self.twin))
         # The orbits of the tasks under the renamings; when the renamings are every
         # permutation of each orbit, `key` finds the sorting one by its inverse.
         orbits = {tuple(sorted({g.tasks[i] for g in self.perms})) for i in range(len(L.tasks))}
@@ -75,8 +98,24 @@ class Reduction:
         # Per task, each page it reads: (its position in the task's reads, the object's first page).
         self.read_at = [{v: (k, o * L.stride) for k, (v, o) in enumerate(reads)} for reads in L.task_reads]
         # Whether `key` only sorts the CPUs (the explorer then inlines it).
-        self.plain = self.symmetric and not self.rename and not self.perms
+        self.plain = not (self.cpu_pages or self.cpu_rows or self.rename or self.perms or self.cache_only
+                          or self.outside)
         self._enabled: dict[tuple, list[tuple[Choice, Handler]]] = {}
+
+    def _twins(self) -> list[int]:
+        """Per task, the first task it is interchangeable with: one of the same MM (or, where
+        the key keeps no MM, the same cache lines), with the same steps, whose number appears
+        nowhere in a state but as a CPU's running task.  Under per-task a user task's page is
+        named by its number, so it has no twin; a task of an MM whose UKVA a part leaves out
+        (parts.merge_others) shows no page."""
+        L = self.model.layout
+        signature = []
+        for i, m in enumerate(L.task_mm):
+            named = L.design == PER_TASK and m >= 0 and bool(L.mm_slots[m])
+            writes = tuple((p, L.cache_key(p, m)) for p in L.task_writes[i])
+            signature.append((None if self.cache_only else m, i if named else None,
+                              tuple((v, L.read_info[i][v]) for v in L.read_pages[i]), L.update_objects[i], writes))
+        return [signature.index(sig) for sig in signature]
 
     # -- choices ------------------------------------------------------------------------------
     def enabled(self, state: State) -> list[tuple[Choice, Handler]]:
@@ -127,8 +166,12 @@ class Reduction:
     def key(self, state: State) -> tuple:
         """The state as the explorer's visited set sees it (see the module docstring)."""
         cpus, tables, tlb_gen, updates, caches = state
+        if self.cache_only:
+            return (tuple(sorted([self.twin[cpu[0]] if cpu[0] >= 0 else -1 for cpu in cpus])), caches)
         if self.has_stale(state):
             cpus = [T.forget_stale(cpu, tlb_gen) for cpu in cpus]
+        if self.outside:
+            cpus = [self._outside(cpu) for cpu in cpus]
         if self.rename:
             # Twins: a running task is named by its first twin (only running tasks can have an
             # update in progress, so it moves onto the CPU that runs it).
@@ -137,9 +180,72 @@ class Reduction:
             updates = versions
         if self.perms:
             return self._least_image(state, list(cpus))
-        if self.symmetric:
-            cpus = sorted(cpus)
-        return (tuple(cpus), tables, tlb_gen, updates, caches)
+        if self.cpu_pages or self.cpu_rows:
+            return self._by_cpu(cpus, tables) + (tlb_gen, updates, caches)
+        return (tuple(sorted(cpus)), tables, tlb_gen, updates, caches)
+
+    def _outside(self, cpu: tuple) -> tuple:
+        """`cpu` with what it holds of MMs a part leaves out (parts.merge_others) forgotten: their
+        ASID slots, and, when one of them is loaded (or none), which one, its ASID slot in use
+        and the round-robin pointer.  Such an MM's tasks read nothing, so no entry is ever filled
+        under its ASID, and without PCID the TLB is empty while it is loaded (the CR3 write
+        that loaded it emptied it); a switch to a kept MM then writes CR3 whichever of these it
+        leaves, finds that MM's own slot (or, without PCID, starts afresh), and never reads the
+        pointer (one slot per MM: `_outside` is used only then).  So the CPU's futures are the same."""
+        cur, loaded, asid, rr, asids, tlb = cpu[:6]
+        asids = tuple([(-1, 0) if ctx in self.outside else (ctx, gen) for ctx, gen in asids])
+        if loaded < 0 or loaded in self.outside:
+            loaded, asid, rr = -1, 0, 0
+        return (cur, loaded, asid, rr, asids, tlb) + cpu[6:]
+
+    def _by_cpu(self, cpus: list, tables: tuple) -> tuple:
+        """(CPUs, page tables) put in a canonical order when pages (per-cpu) or page-table copies
+        (per-CPU page tables) name CPUs.  A renaming k of the CPUs, carrying each CPU's page and
+        its copies of the page tables along, maps a state onto one with the same futures (the
+        model looks CPUs up only through those, and a TLB orders its entries by (ASID, UKVA
+        page), which a CPU's page does not change).  So the least image among the orderings
+        that sort the CPUs' own views (their page written SELF, their own copies with them) is
+        one per class; usually one ordering sorts them."""
+        L, n = self.model.layout, len(cpus)
+        own = [self._own_view(c, cpu, tables) for c, cpu in enumerate(cpus)]
+        order = sorted(range(n), key=own.__getitem__)
+        # CPUs named elsewhere: by a shared page table (per-cpu), or by another CPU's TLB entry.
+        named = set()
+        if self.cpu_pages:
+            named = {x for row in tables for x in row}
+            named |= {p for c, cpu in enumerate(cpus) for _, _, p in cpu[5] if p != c}
+        orders = [order]
+        start = 0
+        for end in range(1, n + 1):  # a run of CPUs whose own views tie may be ordered any way
+            if end == n or own[order[end]] != own[order[start]]:
+                orders = [o[:start] + run + o[end:] for o in orders for run in _arrangements(o[start:end], named)]
+                start = end
+        best = None
+        for o in orders:
+            at = {c: k for k, c in enumerate(o)}
+            rows = [tables[L.table(m, c)] for c in o for m in range(len(L.mms))] if self.cpu_rows else tables
+            image = (tuple(self._renamed_cpu(cpus[c], at) for c in o),
+                     tuple(tuple(at.get(x, x) for x in row) if self.cpu_pages else row for row in rows))
+            if best is None or image < best:
+                best = image
+        return best
+
+    def _own_view(self, c: int, cpu: tuple, tables: tuple) -> tuple:
+        """CPU c as it sees itself: its pages written SELF (per-cpu) and its own page-table copies."""
+        L = self.model.layout
+        view = cpu
+        if self.cpu_pages:
+            view = cpu[:5] + (tuple([(a, v, SELF if p == c else OTHER) for a, v, p in cpu[5]]),) + cpu[6:]
+        if self.cpu_rows:
+            rows = tuple(tables[L.table(m, c)] for m in range(len(L.mms)))
+            view += (tuple(tuple(SELF if self.cpu_pages and x == c else x for x in row) for row in rows),)
+        return view
+
+    def _renamed_cpu(self, cpu: tuple, at: dict[int, int]) -> tuple:
+        """A CPU's tuple with the pages that name CPUs renamed by `at` (per-cpu)."""
+        if not self.cpu_pages or not cpu[5]:
+            return cpu
+        return cpu[:5] + (tuple([(a, v, at.get(p, p)) for a, v, p in cpu[5]]),) + cpu[6:]
 
     def _least_image(self, state: State, cpus: list) -> tuple:
         """The least image of the state among the renamings that put the tasks' summaries in
@@ -170,7 +276,7 @@ class Reduction:
         for g in candidates:
             image = (cpus, tables, versions, pending) if g.identity else \
                 self._rename(g, cpus, tables, versions, pending)
-            c = tuple(sorted(image[0])) if self.symmetric else tuple(image[0])
+            c = tuple(sorted(image[0]))
             cand = (c,) + image[1:]
             if best is None or cand < best:
                 best = cand

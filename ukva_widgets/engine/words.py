@@ -197,7 +197,7 @@ class MachineWords:
             out.append("an update takes the MM's lock and shoots down every CPU of the cpumask that is not lazy")
         else:
             out.append("an update takes no lock and flushes only its own CPU's TLB")
-        if by_parts:
+        if by_parts and L.design == PER_MM:
             out.append("each part searched with TLBs that never evict, which under per-MM proves any TLB size")
         elif model.can_evict():
             out.append(f"a full TLB ({model.tlb_size} entries) evicts its lowest entry, not the least recently used")
