@@ -109,7 +109,7 @@ class Effects:
         return "\n".join((str(self.step),) + tuple("  " + line for line in self.lines))
 
 
-Pick = Step | str | int
+Pick = Step | Choice | str | int
 
 
 class Machine(MachineWords):
@@ -192,8 +192,8 @@ class Machine(MachineWords):
         return [Step(choice, self.label(choice)) for choice in self.model.enabled(self.state)]
 
     def step(self, pick: Pick) -> list[Step]:
-        """Take one enabled step (a Step, its label, or its index in choices());
-        returns the choices enabled after it."""
+        """Take one enabled step (a Step, its label, its index in choices(), or its raw
+        Choice); returns the choices enabled after it."""
         step = self._resolve(pick)
         counts = [0] * len(COUNTERS)
         before = self.state
@@ -214,8 +214,13 @@ class Machine(MachineWords):
         if self.violation is not None:
             raise ValueError(f"the machine stopped at a violation; undo() or reset() first ({self.violation.kind})")
         enabled = self.choices()
+        if isinstance(pick, Choice):
+            for step in enabled:
+                if step.choice == pick:
+                    return step
+            raise ValueError(f"{pick} is not enabled now. Enabled: {'; '.join(s.label for s in enabled)}")
         if isinstance(pick, bool) or not isinstance(pick, (Step, str, int)):
-            raise TypeError(f"step() takes a Step, its label or its index; got {type(pick).__name__}")
+            raise TypeError(f"step() takes a Step, its label, its index or its Choice; got {type(pick).__name__}")
         if isinstance(pick, int):
             if not 0 <= pick < len(enabled):
                 raise ValueError(f"choice index {pick} is out of range: {len(enabled)} choices are enabled")

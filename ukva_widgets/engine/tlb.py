@@ -31,10 +31,11 @@ N_PCID_ASIDS = 6  # TLB_NR_DYN_ASIDS on x86 (notebooks/sources.ipynb §6)
 # Per rule, where it is stated: first the definition the Python model calls, then its mirrors.
 MIRRORS: dict[str, tuple[str, ...]] = {
     "fill": ("tlb.fill", "promela._Exporter.fill", "costs._misses"),
-    "flush_page": ("tlb.flush_page", "promela._Exporter.flush_page", "costs._schedule"),
-    "switch_mm": ("tlb.switch_mm", "promela._Exporter.switch_mm", "costs._schedule"),
-    "shootdown": ("tlb.shoot_down", "promela._Exporter.install", "costs._schedule"),
-    # Stated once as a function that all three call (the Promela export when it writes a switch).
+    "flush_page": ("tlb.flush_page", "promela._Exporter.flush_page", "costs._Schedule._invalidate"),
+    "switch_mm": ("tlb.switch_mm", "promela._Exporter.switch_mm", "costs._Schedule.switch"),
+    "shootdown": ("tlb.shoot_down", "promela._Exporter.install", "costs._Schedule.update"),
+    # Stated once, as a function that the model, the Promela export (when it writes a switch)
+    # and the cost simulator all call.
     "switch flushes the UKVA entry": ("tlb.switch_flushes_ukva_entry",),
 }
 
