@@ -59,7 +59,8 @@ def draw(n: int, seed: int) -> list[tuple[str, dict]]:
 def agree(machines: list[tuple[str, dict]], bound: int) -> dict:
     """Compare explore with reference_search on every machine small enough for the latter;
     returns what was covered."""
-    seen = {"compared": 0, "verdicts": set(), "cut": 0, "merged": 0, "twins": 0, "cpu order": 0, "cache only": 0}
+    seen = {"compared": 0, "verdicts": set(), "cut": 0, "merged": 0, "twins": 0, "cpu order": 0, "cache only": 0,
+            "renamings": 0}
     for recipe, opts in machines:
         m = Machine(*build(recipe), **opts)
         ref = reference_search(m, max_states=bound)
@@ -77,6 +78,7 @@ def agree(machines: list[tuple[str, dict]], bound: int) -> dict:
             seen["cache only"] += any(r.cache_only for r in reductions)
         else:
             reductions = [Reduction(m.model)]
+            seen["renamings"] += bool(reductions[0].perms)
         seen["twins"] += any(r.rename for r in reductions)
         seen["cpu order"] += any(r.cpu_pages or r.cpu_rows for r in reductions)
     return seen
@@ -109,6 +111,6 @@ def test_explore_agrees_with_the_reference_search_on_small_machines_of_every_kin
 
 @pytest.mark.slow
 def test_explore_agrees_with_the_reference_search_on_hundreds_of_machines():
-    seen = agree(draw(500, seed=2002), bound=20_000)
-    assert seen["compared"] >= 420 and seen["verdicts"] == {"violation", "proven"}, seen
-    assert min(seen[k] for k in ("cut", "merged", "twins", "cpu order", "cache only")) >= 5, seen
+    seen = agree(draw(400, seed=2002), bound=20_000)
+    assert seen["compared"] >= 340 and seen["verdicts"] == {"violation", "proven"}, seen
+    assert min(seen[k] for k in ("cut", "merged", "twins", "cpu order", "cache only", "renamings")) >= 3, seen

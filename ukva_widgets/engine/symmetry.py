@@ -4,12 +4,16 @@ Each reduction keeps one state of a class whose states have the same futures up 
 so the verdict and the depth of the first violation are those of the plain search
 (`explore.reference_search`, which tests compare with on many small machines):
 
-- CPU symmetry: under per-task and per-mm nothing depends on a CPU's number, so the CPUs are
-  sorted (per-cpu pages name their CPU, so there they are not; nor where a switch rewrites one
-  CPU's copy of a page table).
-- Twins: under per-mm, tasks of one MM that read the same slots differ only by their pid.  Of
-  several waiting twins a CPU is offered one (`enabled`), and a running task is named by its
-  first twin (`key`; its update in progress rides on its CPU).
+- CPU symmetry: nothing depends on a CPU's number but what names it, so the CPUs are sorted.
+  Under per-cpu its page names a CPU, and under per-CPU page tables so does its copy of each
+  table: there the CPUs are put in order together with their pages and copies (`_by_cpu`).
+- Twins: tasks of one MM with the same steps differ only by their pid, unless a page names them
+  (per-task).  Of several waiting twins a CPU is offered one (`enabled`), and a running task is
+  named by its first twin (`key`; its update in progress rides on its CPU).
+- MMs a part leaves out (parts.merge_others): a CPU that has one of them loaded is, to the
+  part, a CPU with nothing loaded (`_outside`).
+- Cache only: in a part where nothing reads through a TLB or updates a slot (the shared page's),
+  only who runs where and the cache decide what happens, and the key keeps only those.
 - Renamings (`Renaming`, per-mm): where tasks are interchangeable together with their private
   objects and slots, a state stands for its least image among the renamings (`_automorphisms`
   says when a renaming is sound).

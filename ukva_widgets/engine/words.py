@@ -179,10 +179,15 @@ class MachineWords:
 
     # -- the whole machine --------------------------------------------------------------------
     def assumptions(self: Machine, by_parts: bool = False) -> list[str]:
-        """The modelling assumptions every verdict on this machine rests on, in words; with
+        """The modelling assumptions every verdict on this machine rests on, in words: its bounds,
+        what the design's switch, refill or update does, what a full TLB does, and the cache; with
         `by_parts`, those of a proof found part by part (explore._by_parts)."""
-        model, L = self.model, self.layout
-        out = []
+        model, L, opts = self.model, self.layout, self.options
+        n, times = len(L.tasks), {0: "never", 1: "at most once", 2: "at most twice"}
+        out = [f"{opts.cpus} CPU{'s' * (opts.cpus > 1)} and these {n} task{'s' * (n > 1)}"
+               + (f", each slot updated {times.get(opts.updates, f'at most {opts.updates} times')}"
+                  if L.design == PER_MM else "")]
+        entries = f"{model.tlb_size} entr{'ies' if model.tlb_size > 1 else 'y'}"
         if L.design != PER_MM:
             whose = "the running task's" if L.design == PER_TASK else "this CPU's"
             if model.hardware:
@@ -191,8 +196,9 @@ class MachineWords:
             else:
                 out.append(f"the refill handler loads {whose} page")
             if model.switch_flush:
-                why = "flush_on_same_mm_switch" if model.hardware else "software refill"
-                out.append(f"the switch flushes this CPU's UKVA entry ({why})")
+                why = "flush_on_same_mm_switch" if model.hardware else \
+                    "software refill: a TLB hit never reaches the refill handler"
+                out.append(f"every switch to a user task flushes this CPU's UKVA entry ({why})")
         elif model.safe:
             out.append("an update takes the MM's lock and shoots down every CPU of the cpumask that is not lazy")
         else:
@@ -200,11 +206,11 @@ class MachineWords:
         if by_parts and L.design == PER_MM:
             out.append("each part searched with TLBs that never evict, which under per-MM proves any TLB size")
         elif model.can_evict():
-            out.append(f"a full TLB ({model.tlb_size} entries) evicts its lowest entry, not the least recently used")
+            out.append(f"a full TLB ({entries}) evicts its lowest entry, not the least recently used")
         else:
-            out.append("TLBs never evict")
+            out.append(f"a TLB ({entries}) has room for every UKVA page it can hold, so none evicts")
         if L.cached:
-            out.append("one data cache for the whole machine")
+            out.append("one data cache for the whole machine (shared, or kept coherent by physical address)")
         return out
 
     def text(self: Machine) -> str:
