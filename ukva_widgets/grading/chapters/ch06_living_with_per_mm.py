@@ -24,7 +24,7 @@ from typing import Any
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
 from .machines import pick_balanced
-from .reasons import Question, reason_item
+from .reasons import reason_item
 
 STEPS = ("lock", "read_pte", "write_pte", "flush_local", "shootdown", "wait_acks", "unlock")
 
@@ -392,96 +392,12 @@ register(Item("6.3", "which per-MM machines still break", 1.0, _make_per_mm, _ju
 
 # 6.4 predict-then-explain: what each step of the update protocol is for (ProtocolModel above;
 # flush_tlb_mm_range waits for the other CPUs to flush, notebooks/sources.ipynb §6).
-reason_item("6.4", "predict, then explain a flawed update protocol", (
-    Question(
-        "Two CPUs share one MM; cpu0 remaps a UKVA slot with the protocol\n"
-        "    lock, read_pte, write_pte, flush_local, shootdown, unlock\n"
-        "(no wait_acks), and frees the old page as soon as the protocol ends. cpu1 has read the slot before.",
-        "can cpu1 use the old page after cpu0's update has finished", ("yes", "no"), "yes",
-        "cpu1 flushes only when it takes the IPI, which may come after cpu0 has finished",
-        (("the lock keeps cpu1 from reading the slot while the update runs",
-          "the lock is taken only by updaters; a read goes through cpu1's TLB and takes no lock at all."),
-         ("IPIs are delivered at once, so waiting for the acknowledgement only costs time",
-          "an IPI is handled when the target CPU takes the interrupt, which may be many steps later; "
-          "the protocol checker tries every such delay."),
-         ("cpu1 refills from the new page-table entry, because cpu0 wrote it before flushing",
-          "a CPU walks the page table only on a TLB miss; while its old entry is there, cpu1 hits "
-          "and never looks at the new one."))),
-    Question(
-        "Two CPUs share one MM and both remap the same UKVA slot (v0 -> v1 each, so v2 is expected at "
-        "the end) with the protocol\n"
-        "    read_pte, write_pte, flush_local, shootdown, wait_acks\n"
-        "(no lock).",
-        "can an update be lost (the page table ends at v1)", ("yes", "no"), "yes",
-        "both CPUs can read v0 before either writes, so both write v1",
-        (("writing one page-table entry is atomic, so two updates cannot interfere",
-          "each write is atomic, but the update is a read followed by a write, and another CPU's "
-          "write can fall between them."),
-         ("the shootdown makes the other updater read the page table again",
-          "an IPI flushes a TLB entry; it does not restart another CPU's update, whose value was "
-          "read into a register (read_pte), not through the TLB."),
-         ("waiting for acknowledgements puts the two updates in order",
-          "wait_acks comes after write_pte: by then both CPUs may already have read the same old "
-          "version. Ordering must start before the read."))),
-))
+reason_item("6.4", "predict, then explain a flawed update protocol")  # its questions: answers/questions.py
 
 
 # 6.5 predict with the engine, measure on the kernel, explain the difference (real/measure_lab.py,
 # `ukva measure`). The measured figures in the scenarios are the reference machine's kind of
 # result, so the item grades the prediction and the reason, never a machine's noise. The kernel's
 # side: arch/x86/mm/tlb.c flush_tlb_mm_range(), flush_tlb_func(), should_flush_tlb() (commits
-# 209954cbc7d0, 6db2526c1d69); notebooks/sources.ipynb §6.
-reason_item("6.5", "predict shootdowns with the engine, measure them, explain the difference", (
-    Question(
-        "Two CPUs, one MM: cpu0 runs thread p, cpu1 runs thread t; cpu0 remaps a slot of the per-MM area "
-        "(design=\"per-mm\", SMP-safe updates). On Linux the same schedule is `ukva measure threads-update`: "
-        "one thread remaps a page over and over while the other spins on the second CPU. On a busy two-CPU "
-        "virtual machine the kernel counted 0.98 shootdown IPIs per update on the second CPU.",
-        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "1",
-        "on some updates cpu1 was running something else (another program, or the host preempted it) and "
-        "got no IPI",
-        (("the kernel batches several updates into one flush when they come quickly one after another, so it "
-          "needs fewer IPIs than updates",
-          "each mmap() call flushes before it returns; batching happens inside one call (several pages, one "
-          "IPI per CPU), not across calls, and the count would then fall far below one per update."),
-         ("some IPIs went to cpu0, the updating CPU, instead of the second CPU",
-          "the updating CPU flushes its own TLB directly, without an IPI; the measurement shows almost none "
-          "landing there."),
-         ("/proc/interrupts counts only the IPIs that found a page to flush",
-          "flush_tlb_func() counts every shootdown IPI a CPU receives as it arrives, before it looks at what "
-          "to flush."))),
-    Question(
-        "Two CPUs: cpu0 runs p, cpu1 runs a process q forked from p (its own MM); cpu0 remaps a slot of "
-        "p's per-MM area. On Linux this is `ukva measure processes-update`. Over 2500 updates the kernel's "
-        "tlb:tlb_flush tracepoint counted 2 IPIs on the second CPU, both of reason 'remote wrong CPU'.",
-        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "0",
-        "x86 keeps a CPU that switched away in the MM's cpumask and trims it with an IPI at most once a "
-        "second",
-        (("after fork, q keeps sharing p's page tables until one of the two processes writes to a page "
-          "(copy-on-write)",
-          "copy-on-write shares pages, not the MM: q has its own MM and page table, and a remap in p's MM "
-          "never concerns what q's CPU caches."),
-         ("the kernel sends every flush to all CPUs, and most IPIs were lost",
-          "then the second CPU would have received one per update, about 2500; a flush goes only to the "
-          "CPUs in the MM's cpumask."),
-         ("the engine does not count IPIs between processes",
-          "the engine counts every IPI its shootdown sends; none is due here, because no other CPU has p's "
-          "MM loaded."))),
-    Question(
-        "Three CPUs, one MM: cpu0 runs thread p, cpu1 runs t, cpu2 runs u; cpu0 remaps a slot of the "
-        "per-MM area. On a three-CPU Linux machine `ukva measure --cpus 3 threads-update` shows the "
-        "tlb:tlb_flush reasons: on cpu0 one 'remote IPI send' per update, on cpu1 and on cpu2 one 'remote "
-        "shootdown' per update each.",
-        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "2",
-        "the sender traces each flush once; each CPU it interrupts traces its own IPI",
-        (("cpu1 forwards the flush to cpu2, so only one IPI leaves cpu0",
-          "no CPU forwards a shootdown: the sender's smp_call_function_many() interrupts every target CPU "
-          "itself and waits for all of them."),
-         ("the engine counts one IPI per page it flushes, while the kernel counts one IPI per update, whatever "
-          "it flushes",
-          "both count one IPI per target CPU per flush, however many pages it covers; here one page on two "
-          "CPUs makes two."),
-         ("cpu2 is in lazy TLB mode, so it counts its flush later",
-          "cpu2 runs u, a user thread of the MM: it is not lazy, and it gets its IPI at once, as the "
-          "measurement shows."))),
-))
+# 209954cbc7d0, 6db2526c1d69); notebooks/sources.ipynb §6. Its questions: answers/questions.py.
+reason_item("6.5", "predict shootdowns with the engine, measure them, explain the difference")
