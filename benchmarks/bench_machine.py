@@ -1,8 +1,10 @@
 """Speed of the SMP machine's explorer and of the cost simulator (their goals: a verdict within 2 s,
-50k states/s, 1M references/s)."""
+50k states/s, 1M references/s), and a verdict within 2 s for every machine the DesignLab widget
+can build (its slowest configuration and the count over 2 s)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import resource
@@ -16,6 +18,8 @@ from harness import Result, samples_ms
 
 from ukva_widgets.engine import Kernel, Machine, explore, make_tasks
 from ukva_widgets.engine.costs import simulate_costs
+from ukva_widgets.engine.options import DESIGNS, FILLS
+from ukva_widgets.widgets.design_lab import CACHES, MAX_CPUS, MAX_STATES, MAX_TASKS, SLOTS, WORKLOADS, tasks_for
 
 
 def _threads(n: int) -> tuple[Kernel, list]:
@@ -158,8 +162,47 @@ def big_checks_spin() -> list[Result]:
     return results
 
 
+def lab_configurations():
+    """Every machine DesignLab can build: (workload, tasks, options), over 1 to MAX_CPUS CPUs, 1 to
+    MAX_TASKS tasks, every workload, design, fill and option (the per-MM options only under per-mm,
+    where the lab enables them).  Some are refused (a shared page needs two MMs): callers skip those."""
+    for cpus, n, workload, design, fill in itertools.product(range(1, MAX_CPUS + 1), range(1, MAX_TASKS + 1),
+                                                             WORKLOADS, DESIGNS, FILLS):
+        per_mm = itertools.product((True, False), SLOTS, CACHES, (False, True)) if design == "per-mm" \
+            else [(True, "dynamic", "physical", False)]
+        for pcid, flush, (smp_safe, slots, cache, shared_page) in itertools.product((False, True), (False, True),
+                                                                                    per_mm):
+            yield workload, n, dict(cpus=cpus, design=design, fill=fill, pcid=pcid, flush_on_same_mm_switch=flush,
+                                    smp_safe=smp_safe, slots=slots, cache=cache, shared_page=shared_page)
+
+
+def lab_check() -> list[Result]:
+    """Every DesignLab configuration through explore at the lab's bound: the slowest (CPU time)
+    and how many took over 2 s or got no verdict."""
+    times, undecided = [], 0
+    for workload, n, options in lab_configurations():
+        try:
+            m = Machine(*tasks_for(workload, n), **options)
+        except ValueError:
+            continue
+        t0 = time.process_time()
+        r = explore(m, max_states=MAX_STATES)
+        times.append((time.process_time() - t0, r.verdict, r.states, workload, n, options))
+        undecided += r.verdict == "not proven"
+    slowest = max(times, key=lambda row: row[0])
+    seconds, verdict, states, workload, n, options = slowest
+    where = f"{workload} x{n}, " + ", ".join(f"{k}={v}" for k, v in options.items())
+    over = sum(row[0] > 2 for row in times)
+    total = sum(row[0] for row in times)
+    return [Result("design lab: slowest configuration", seconds, "s", 2, False,
+                   f"{where}: {verdict}, {states} states; CPU time; {len(times)} configurations in "
+                   f"{total:.0f} s CPU, {undecided} without a verdict"),
+            Result("design lab: configurations over 2 s", over, "count", 0, False,
+                   f"of {len(times)} (every CPU and task count, workload, design, fill and option)")]
+
+
 def run() -> list[Result]:
-    results = big_checks() + big_checks_spin()
+    results = lab_check() + big_checks() + big_checks_spin()
     k, tasks = _threads(4)
     for updates in (1, 2):
         m = Machine(k, tasks, cpus=3, design="per-mm", updates=updates)

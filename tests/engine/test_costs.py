@@ -42,12 +42,15 @@ def test_per_task_flushes_only_between_tasks_of_one_mm_and_per_cpu_never():
 @pytest.mark.parametrize("cpus", [1, 2, 4])
 @pytest.mark.parametrize("pcid", [False, True])
 @pytest.mark.parametrize("fill", ["hardware", "software"])
-def test_equal_designs_cost_the_same_one_thread_per_mm_makes_per_task_per_mm(cpus, pcid, fill):
-    """With one thread per MM a task's page and its MM's page are one page: the designs are
-    the same, and so is every counter."""
+def test_with_one_thread_per_mm_per_task_costs_per_mm_plus_its_switch_flushes(cpus, pcid, fill):
+    """With one thread per MM a task's page and its MM's page are one page: per-task is per-mm
+    plus the flush of the UKVA entry its switch makes (tlb.switch_flushes_ukva_entry), and the
+    misses those flushes cause."""
     task = simulate_costs(1, cpus, REFS, "per-task", fill, pcid, seed=9)
     mm = simulate_costs(1, cpus, REFS, "per-mm", fill, pcid, seed=9)
-    assert task == mm
+    same = ("full_flushes", "cr3_writes", "ipis", "references", "reads", "switches", "updates")
+    assert {key: task[key] for key in same} == {key: mm[key] for key in same}
+    assert task["page_flushes"] > mm["page_flushes"] and task["tlb_misses"] > mm["tlb_misses"]
     assert mm["ipis"] == 0  # one thread: no other CPU ever runs the MM
 
 
@@ -62,7 +65,8 @@ def test_a_task_runs_on_one_cpu_at_a_time():
 def test_pcid_keeps_cr3_writes_but_saves_full_flushes():
     plain = simulate_costs(4, 4, REFS, "per-mm", pcid=False)
     tagged = simulate_costs(4, 4, REFS, "per-mm", pcid=True)
-    assert plain["cr3_writes"] == tagged["cr3_writes"] == plain["full_flushes"]
+    # Without PCID every CR3 write flushes, and so does a lazy CPU's catch-up on its MM's tlb_gen.
+    assert plain["cr3_writes"] == tagged["cr3_writes"] < plain["full_flushes"]
     assert tagged["full_flushes"] < plain["full_flushes"]
     assert tagged["tlb_misses"] < plain["tlb_misses"]
 
@@ -145,15 +149,18 @@ def reference_costs(threads: int, cpus: int, refs: int, design: str, fill: str, 
                 continue
             there = mm(tgt)
             flushed = False
+            stale = seen.get((x, there), 0) < gen.get(held.get((x, there)), 0)
             if loaded[x] != there:
                 n["cr3_writes"] += 1
                 loaded[x] = there
-                stale = seen.get((x, there), 0) < gen.get(held.get((x, there)), 0)
                 if not pcid or there not in asids[x] or stale:
                     n["full_flushes"] += 1
                     asids[x].add(there)
                     flushed = True
-            if not flushed and held.get((x, there)) != page(x, tgt):
+            elif stale:  # back to the loaded MM, whose shootdown skipped this CPU while it was lazy
+                n["full_flushes"] += 1
+                flushed = True
+            if not flushed and design == "per-task":  # per-task flushes its entry on every switch
                 n["page_flushes"] += 1
                 flushed = True
             if flushed:

@@ -6,7 +6,11 @@ import itertools
 
 import pytest
 
-from ukva_widgets.engine import Kernel, Machine, explore
+from ukva_widgets.engine import Choice, Kernel, Machine, explore, reference_search
+from ukva_widgets.engine.explore import _violates_at_end
+from ukva_widgets.engine.parts import cut
+from ukva_widgets.engine.state import SWITCH, UPDATE
+from ukva_widgets.engine.symmetry import Reduction
 
 THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 
@@ -53,11 +57,12 @@ def test_reaching_the_bound_says_not_proven_instead_of_running_out(parts):
 def test_a_complete_search_is_a_proof_and_says_so():
     r = explore(Machine(*threads(4), cpus=3, design="per-mm"), parts=False)
     assert r.verdict == "proven" and r.complete and r.method == "the whole machine"
-    assert r.text() == f"no violation: proven over all {r.states} reachable states"
+    assert r.text() == (f"no violation: proven over all {r.states} reachable states\n"
+                        f"assumes: {'; '.join(r.assumptions)}")
     r = explore(Machine(*threads(4), cpus=3, design="per-mm"))
     assert r.verdict == "proven" and r.complete and r.method.startswith("part by part: 2 parts")
-    assert r.text() == (f"no violation: proven over every reachable state, searched {r.method}: "
-                        f"{r.states} states in all")
+    assert r.text().splitlines()[0] == (f"no violation: proven over every reachable state, searched {r.method}: "
+                                        f"{r.states} states in all")
 
 
 @pytest.mark.parametrize("updates", [1, 2, 3])
@@ -66,39 +71,42 @@ def test_the_big_check_is_proven_part_by_part(updates):
     SMP-safe, dynamic slots, hardware fill, a TLB of 4 entries.  The whole machine is out of reach
     (millions of states for one update); slot by slot it is a few hundred."""
     m = Machine(*vm_tasks(4), cpus=3, design="per-mm", updates=updates)
-    parts = m.setup.parts()
-    assert [count for _, _, count in parts] == [4, 4]  # files tables, sighand tables: one search each
+    parts = cut(m.model)
+    assert [part.count for part in parts] == [8]  # every table's slot is the same part up to a renaming
     r = explore(m)
     assert r.verdict == "proven" and r.complete and r.states < 5_000
-    assert "8 parts" in r.method and "2 searched" in r.method
+    assert "8 parts" in r.method and "1 searched" in r.method
 
 
 @pytest.mark.parametrize("tlb_size", [2, 4])
-def test_a_violation_found_in_a_part_is_checked_on_the_whole_machine_where_a_tlb_can_evict(tlb_size):
-    """A part's TLBs never evict; this machine's may (4 slots, a TLB of 2), and that can hide or
-    delay a violation, so the verdict comes from the whole machine; with room for every slot
-    (a TLB of 4) the part's own shortest trace is the machine's."""
+def test_a_violation_found_in_a_part_is_taken_on_the_machine_itself_where_a_tlb_can_evict(tlb_size):
+    """A part's TLBs never evict; this machine's may (4 slots, a TLB of 2), which could prevent
+    the part's violation: its trace is taken on the machine itself, where it breaks at the same
+    step, so it is the machine's shortest (no violation of the machine is shorter than the
+    parts' shortest); with room for every slot (a TLB of 4) that holds without taking it."""
     plain = Machine(*vm_tasks(2), cpus=2, design="per-mm", smp_safe=False, tlb_size=tlb_size)
     r, whole = explore(plain), explore(plain, parts=False)
     assert r.verdict == "violation" and (r.verdict, len(r.trace)) == (whole.verdict, len(whole.trace))
-    assert r.method.startswith("the whole machine" if tlb_size == 2 else "part by part")
+    assert r.method.startswith("part by part") and plain.model.can_evict() == (tlb_size == 2)
+    assert _violates_at_end(plain.model, [step.choice for step in r.trace])
+    assert not _violates_at_end(plain.model, [step.choice for step in r.trace[:-1]])
 
 
 def test_each_part_takes_only_its_own_steps():
     k, tasks = vm_tasks(3)
     m = Machine(k, tasks, cpus=2, design="per-mm", tlb_size=8)
-    (label, part, count), = [p for p in m.setup.parts() if "files" in p[0]]
-    assert count == 3 and label == f"slot {tasks[0].files.label}"
-    state = m.setup.initial()
-    state, _ = part.next(state, (0, 0, 0), [0] * 8)   # cpu0 runs the first task
-    kinds = {(code[0], code[2]) for code, *_ in part.enabled(state)}
-    files_page = m.setup.task_reads[0][0][0]
+    (label, part, count), = [p for p in cut(m.model) if "files" in p.label]
+    assert count == 6 and label == f"slot {tasks[0].files.label}"  # every files and sighand table's slot
+    state = m.model.initial()
+    state, _ = part.next(state, Choice(SWITCH, 0, 0))   # cpu0 runs the first task
+    kinds = {(choice.kind, choice.arg) for choice in part.enabled(state)}
+    files_page = m.layout.task_reads[0][0][0]
     assert (1, files_page) in kinds and all(k != 1 or arg == files_page for k, arg in kinds)
-    assert {arg for k, arg in kinds if k == 2} == {m.setup.task_reads[0][0][1]}  # updates: its files table only
+    assert {arg for k, arg in kinds if k == 2} == {m.layout.task_reads[0][0][1]}  # updates: its files table only
     # The part steps with its own tables (handlers bound to it) and TLBs that never evict.
     assert all(h.__self__ is part for h in part.handlers) and not part.can_evict()
     # Under the other designs there is one page to read: nothing to cut.
-    assert Machine(k, tasks, cpus=2, design="per-task").setup.parts() is None
+    assert cut(Machine(k, tasks, cpus=2, design="per-task").model) is None
 
 
 @pytest.mark.slow
@@ -108,7 +116,7 @@ def test_parts_agree_with_the_whole_machine_where_the_whole_machine_is_searchabl
     import random
 
     rng = random.Random(14)
-    compared, cut, verdicts = 0, 0, set()
+    compared, by_parts, verdicts = 0, 0, set()
     for _ in range(36):
         recipe = rng.choice(["vm2", "vm3", "vm+fork", "files", "fork"])
         k = Kernel()
@@ -131,11 +139,11 @@ def test_parts_agree_with_the_whole_machine_where_the_whole_machine_is_searchabl
         if whole.verdict == "not proven":
             continue
         r = explore(m)
-        cut += m.setup.parts() is not None
+        by_parts += cut(m.model) is not None
         assert (r.verdict, len(r.trace)) == (whole.verdict, len(whole.trace)), (recipe, opts, r.method)
         verdicts.add(r.verdict)
         compared += 1
-    assert compared >= 26 and cut >= 22 and verdicts == {"violation", "proven"}, (compared, cut, verdicts)
+    assert compared >= 26 and by_parts >= 22 and verdicts == {"violation", "proven"}, (compared, by_parts, verdicts)
 
 
 def test_symmetry_reduction_identifies_states_that_differ_only_by_cpu_numbers():
@@ -144,31 +152,28 @@ def test_symmetry_reduction_identifies_states_that_differ_only_by_cpu_numbers():
     b = a.fresh()
     a.step(f"cpu0: switch to {a.task_label(0)}")
     b.step(f"cpu1: switch to {b.task_label(0)}")
-    assert a.state != b.state and a.setup.key(a.state) == b.setup.key(b.state)
+    assert a.state != b.state and key(a) == key(b)
+    # Per-cpu pages name their CPU: renaming the CPUs renames the pages too.
     c = Machine(k, [p, t], cpus=2, design="per-cpu")
     d = c.fresh()
     c.step(f"cpu0: switch to {c.task_label(0)}")
     d.step(f"cpu1: switch to {d.task_label(0)}")
-    assert c.setup.key(c.state) != d.setup.key(d.state)  # per-cpu pages name their CPU
+    assert c.state.page_tables != d.state.page_tables and key(c) == key(d)
+    # ... so a page table naming the other CPU is another state.
+    cpus, tables, *rest = c.state
+    other = Reduction(c.model).key((cpus, ((1,),), *rest))
+    assert other != key(c)
 
 
-def raw_bfs(m: Machine) -> tuple[str, int]:
-    """The same search with no reductions at all: (verdict, length of a shortest trace)."""
-    setup = m.setup
-    level, seen, depth = [setup.initial()], {setup.initial()}, 0
-    while level:
-        depth += 1
-        following = []
-        for state in level:
-            for code, *_ in setup.enabled(state):
-                nxt, bad = setup.next(state, code, [0] * 8)
-                if bad is not None:
-                    return "violation", depth
-                if nxt not in seen:
-                    seen.add(nxt)
-                    following.append(nxt)
-        level = following
-    return "proven", 0
+def key(m: Machine) -> tuple:
+    """The machine's state as the explorer's visited set sees it."""
+    return Reduction(m.model).key(m.state)
+
+
+def reference_answer(m: Machine) -> tuple[str, int]:
+    """The reference search's answer: (verdict, length of a shortest trace)."""
+    r = reference_search(m)
+    return r.verdict, len(r.trace)
 
 
 @pytest.mark.parametrize("options,kthread", [
@@ -183,7 +188,7 @@ def test_the_reductions_change_no_verdict_and_no_trace_length(options, kthread):
     tasks = [p, k.clone(p, THREAD), k.fork(p)] + ([k.kthread("kworker")] if kthread else [])
     m = Machine(k, tasks, **options)
     r = explore(m)
-    assert raw_bfs(m) == (r.verdict, len(r.trace))
+    assert reference_answer(m) == (r.verdict, len(r.trace))
 
 
 def test_explore_starts_from_the_start_whatever_the_machine_did():
@@ -221,12 +226,12 @@ def test_an_smp_safe_update_leaves_the_same_state_whichever_cpu_makes_it():
     for c in range(3):
         m.step(f"cpu{c}: switch to {m.task_label(c)}")
         m.step(f"cpu{c}: read slot {tasks[c].files.label}")
-    setup, state = m.setup, m.state
-    o = setup.task_reads[0][0][1]
-    successors = {setup.next(state, (2, c, o), [0] * 8)[0] for c in range(3)}  # 2 = UPDATE
+    model, state = m.model, m.state
+    o = m.layout.task_reads[0][0][1]
+    successors = {model.next(state, Choice(UPDATE, c, o))[0] for c in range(3)}
     assert len(successors) == 1
-    searched = [code for code, *_ in setup.enabled(state, True) if code[0] == 2]
-    offered = [code for code, *_ in setup.enabled(state) if code[0] == 2]
+    searched = [choice for choice, _ in Reduction(model).enabled(state) if choice.kind == UPDATE]
+    offered = [choice for choice in model.enabled(state) if choice.kind == UPDATE]
     assert len(offered) == 3 * len(searched)
 
 
@@ -236,8 +241,8 @@ def test_plain_updates_are_each_searched_since_they_flush_only_their_own_cpu():
     for c in range(2):
         m.step(f"cpu{c}: switch to {m.task_label(c)}")
         m.step(f"cpu{c}: read slot {tasks[c].files.label}")
-    searched = [code for code, *_ in m.setup.enabled(m.state, True) if code[0] == 2]
-    assert {code[1] for code in searched} == {0, 1}
+    searched = [choice for choice, _ in Reduction(m.model).enabled(m.state) if choice.kind == UPDATE]
+    assert {choice.cpu for choice in searched} == {0, 1}
 
 
 def small_configurations(n: int, seed: int = 2002) -> list[tuple[str, dict]]:
@@ -279,42 +284,18 @@ def build_recipe(recipe: str) -> tuple[Kernel, list]:
     return k, tasks
 
 
-@pytest.mark.slow
-def test_the_explorer_agrees_with_a_plain_bfs_on_hundreds_of_small_machines():
-    """Same verdict and same shortest depth, with and without the explorer's reductions
-    (CPU symmetry, stale-ASID pruning, twin tasks, renamings of tasks with their private
-    objects and slots, one SMP-safe update per object, the part-by-part search).  The draw holds machines whose tasks
-    are symmetric only up to renaming ("vm", "vm+vm"), only partly ("vm+files": two tasks
-    share a files table, the third does not) and not at all (a TLB too small, "fork")."""
-    verdicts, compared, renamed, plain_per_mm = set(), 0, 0, 0
-    for recipe, opts in small_configurations(320):
-        m = Machine(*build_recipe(recipe), **opts)
-        if opts["design"] == "per-mm":
-            renamed += bool(m.setup.perms)
-            plain_per_mm += not m.setup.perms
-        whole = explore(m, max_states=10_000, parts=False)
-        if whole.verdict == "not proven":
-            continue  # not small: the unreduced search would take minutes (a few of 320 draws)
-        r = explore(m)  # part by part where it can
-        assert raw_bfs(m) == (r.verdict, len(r.trace)) == (whole.verdict, len(whole.trace)), (recipe, opts, r.text())
-        verdicts.add(r.verdict)
-        compared += 1
-    assert compared >= 300 and verdicts == {"violation", "proven"}
-    assert renamed >= 15 and plain_per_mm >= 20, (renamed, plain_per_mm)
-
-
 def test_running_twins_are_one_state_to_the_explorer_under_per_mm():
     k, (p, t, u) = threads(3)
     a = Machine(k, [p, t, u], cpus=2, design="per-mm")
     b = a.fresh()
     a.step(f"cpu0: switch to {a.task_label(0)}")
     b.step(f"cpu0: switch to {b.task_label(2)}")
-    assert a.state != b.state and a.setup.key(a.state) == b.setup.key(b.state)
+    assert a.state != b.state and key(a) == key(b)
     c = Machine(k, [p, t, u], cpus=2, design="per-task")
     d = c.fresh()
     c.step(f"cpu0: switch to {c.task_label(0)}")
     d.step(f"cpu0: switch to {d.task_label(2)}")
-    assert c.setup.key(c.state) != d.setup.key(d.state)  # per-task pages name tasks
+    assert key(c) != key(d)  # per-task pages name tasks
 
 
 def vm_tasks(n: int) -> tuple[Kernel, list]:
@@ -327,25 +308,25 @@ def vm_tasks(n: int) -> tuple[Kernel, list]:
 def test_tasks_that_differ_only_by_their_private_tables_are_one_state_up_to_renaming():
     k, tasks = vm_tasks(3)
     a = Machine(k, tasks, cpus=2, design="per-mm", tlb_size=8)
-    assert len(a.setup.perms) == 6  # the 3! renamings, identity included
+    assert len(Reduction(a.model).perms) == 6  # the 3! renamings, identity included
     b = a.fresh()
     for m, t in ((a, tasks[0]), (b, tasks[2])):
         m.step(f"cpu0: switch to {m.task_label(tasks.index(t))}")
         m.step(f"cpu0: read slot {t.files.label}")
         m.step(f"cpu0: update slot {t.files.label} (remap to a new page)")
-    assert a.state != b.state and a.setup.key(a.state) == b.setup.key(b.state)
+    assert a.state != b.state and key(a) == key(b)
     c = a.fresh()  # the same task updating its sighand table instead is another state
     c.step(f"cpu0: switch to {c.task_label(0)}")
     c.step(f"cpu0: read slot {tasks[0].files.label}")
     c.step(f"cpu0: update slot {tasks[0].sighand.label} (remap to a new page)")
-    assert a.setup.key(c.state) != a.setup.key(a.state)
+    assert key(c) != key(a)
 
 
 def test_renaming_is_off_where_a_full_tlb_evicts_by_slot_order():
     """The victim of a fill into a full TLB is its lowest entry: renaming slots changes which."""
     k, tasks = vm_tasks(3)
-    assert Machine(k, tasks, cpus=2, design="per-mm", tlb_size=4).setup.perms == []
-    assert Machine(k, tasks, cpus=2, design="per-task", tlb_size=8).setup.perms == []
+    assert Reduction(Machine(k, tasks, cpus=2, design="per-mm", tlb_size=4).model).perms == []
+    assert Reduction(Machine(k, tasks, cpus=2, design="per-task", tlb_size=8).model).perms == []
 
 
 @pytest.mark.slow
@@ -360,22 +341,21 @@ def test_under_per_mm_a_right_tlb_entry_means_a_right_page_table():
         if opts["design"] != "per-mm":
             continue
         m = Machine(*build_recipe(recipe), **{**opts, "cpus": 2})
-        s = m.setup
+        s = m.layout
         for seed in range(3):
             m.reset()
             for choice in random_run(m.fresh(), 40, seed=seed + 10 * n):
                 m.step(choice)
                 if m.violation is not None:
                     break
-                cpus, ptes, _, (versions, _), _ = m.state
-                for _c, cpu in enumerate(cpus):
-                    for a, v, page in cpu[5]:
-                        mm = cpu[4][a][0]
+                for cpu in m.cpus:
+                    for a, v, page in cpu.tlb:
+                        mm = cpu.asids[a].mm
                         for i in range(len(s.tasks)):
                             if s.task_mm[i] != mm:
                                 continue
                             for w, o in s.task_reads[i]:
-                                if w == v and page == o * s.stride + versions[o]:
+                                if w == v and page == o * s.stride + m.version(o):
                                     checked += 1
-                                    assert all(ptes[s.table(mm, x)][v] == page for x in range(s.ncpu)), (recipe, opts)
+                                    assert all(m.page_table(mm, x)[v] == page for x in range(len(m.cpus))), (recipe, opts)
     assert checked > 1000

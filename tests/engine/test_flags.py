@@ -108,9 +108,12 @@ def test_glibc_fork_shares_nothing_and_posix_spawn_needs_clone3():
     assert PRESETS["posix_spawn"] & CLONE3_ONLY == F.CLONE_CLEAR_SIGHAND
 
 
-def test_importing_the_engine_loads_no_jupyter_package():
+def test_importing_the_engine_loads_no_jupyter_package_no_numpy_and_no_process_machinery():
+    """Headless and quick: no Jupyter package, numpy only when the cost simulator is asked for,
+    and no subprocess or threading (Pyodide has neither; spin.py imports them when it runs)."""
     code = ("import sys, ukva_widgets.engine; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'ipywidgets', 'bqplot', 'traitlets', 'IPython', 'ipykernel', 'jupyter_client'}))")
+            "{'ipywidgets', 'bqplot', 'traitlets', 'IPython', 'ipykernel', 'jupyter_client', 'numpy', "
+            "'subprocess', 'threading'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

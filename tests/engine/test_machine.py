@@ -253,9 +253,9 @@ def test_a_fresh_machine_starts_over_and_shares_nothing_that_changes(threads):
     switch(m, 0, p)
     twin = m.fresh()
     k.exit(t)                           # the kernel moves on; the machine keeps its snapshot
-    assert twin.history == [] and twin.state == m.setup.initial()
+    assert twin.history == [] and twin.state == m.model.initial()
     twin.step(0)
-    assert len(m.history) == 1 and m.fresh().state == m.setup.initial()
+    assert len(m.history) == 1 and m.fresh().state == m.model.initial()
 
 
 def test_one_lazy_reference_per_cpu_is_passed_along_kernel_to_kernel_and_dropped_for_a_user_task():

@@ -6,7 +6,7 @@ import pytest
 
 from ukva_widgets.engine import Kernel, Machine, address_space, slot_address, ukva_shows
 from ukva_widgets.engine.layout import PAGE_OFFSET, PAGE_SIZE, UKVA_BASE
-from ukva_widgets.engine.transitions import COLOURS
+from ukva_widgets.engine.slots import COLOURS
 
 THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 

@@ -49,7 +49,7 @@ def test_11_under_the_lock_an_update_is_one_step_and_none_is_lost():
     switch(m, 1, t)
     m.step(f"cpu0: update slot {p.files.label} (remap to a new page)")
     m.step(f"cpu1: update slot {p.files.label} (remap to a new page)")
-    assert m.violation is None and m.setup.tasks and m.state[3][0][m.setup.task_reads[0][0][1]] == 2
+    assert m.violation is None and m.tasks and m.version(m.layout.task_reads[0][0][1]) == 2
 
 
 def test_11_random_runs_of_plain_updates_meet_both_lost_updates_and_stale_reads():

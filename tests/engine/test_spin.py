@@ -18,7 +18,8 @@ from test_verdicts import two_processes, two_threads, unequal_processes, vm_not_
 
 from ukva_widgets.engine import Kernel, Machine, explore, spin
 from ukva_widgets.engine.explore import _search
-from ukva_widgets.engine.transitions import Setup
+from ukva_widgets.engine.model import Model
+from ukva_widgets.engine.parts import cut
 
 MISSING = spin.available()
 
@@ -47,14 +48,14 @@ VERDICTS = [  # tests/engine/test_verdicts.py's twelve cases: (number, tasks, op
 ]
 
 
-def plain_states(setup: Setup) -> int:
+def plain_states(model: Model) -> int:
     """How many states a breadth-first search with no reductions reaches (no violation assumed)."""
-    start = setup.initial()
+    start = model.initial()
     seen, todo = {start}, [start]
     while todo:
         state = todo.pop()
-        for code, *_ in setup.enabled(state):
-            nxt, bad = setup.next(state, code, [0] * 8)
+        for choice in model.enabled(state):
+            nxt, bad = model.next(state, choice)
             assert bad is None
             if nxt not in seen:
                 seen.add(nxt)
@@ -74,7 +75,7 @@ def big_check(updates: int = 1) -> Machine:
 @pytest.mark.usefixtures("needs_spin")
 @pytest.mark.parametrize("number,make,options", VERDICTS, ids=[f"verdict{v[0]}" for v in VERDICTS])
 def test_both_engines_give_each_of_the_twelve_verdicts_at_the_same_depth(number, make, options):
-    """The whole machine at once (parts=False): SPIN's model is the export of `m.setup`."""
+    """The whole machine at once (parts=False): SPIN's model is the export of `m.model`."""
     m = Machine(*make(), **options)
     python, by_spin = explore(m, parts=False), explore(m, engine="spin", parts=False)
     assert by_spin.engine == "spin"
@@ -88,7 +89,7 @@ def test_both_engines_give_each_of_the_twelve_verdicts_at_the_same_depth(number,
     else:
         # The export is the plain transition system state for state: SPIN stores every state a
         # search without reductions reaches, plus the empty one before the start is loaded.
-        assert by_spin.complete and by_spin.states == plain_states(m.setup) + 1
+        assert by_spin.complete and by_spin.states == plain_states(m.model) + 1
 
 
 @pytest.mark.slow
@@ -105,8 +106,8 @@ def test_both_engines_agree_on_random_small_machines():
         by_spin = explore(m, engine="spin", parts=False)
         assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), (recipe, opts)
         if python.verdict == "proven":
-            assert by_spin.states == plain_states(m.setup) + 1, (recipe, opts)
-        if by_parts < 3 and m.setup.parts() is not None:  # and part by part, each engine on each part
+            assert by_spin.states == plain_states(m.model) + 1, (recipe, opts)
+        if by_parts < 3 and cut(m.model) is not None:  # and part by part, each engine on each part
             python, by_spin = explore(m), explore(m, engine="spin")
             assert (by_spin.verdict, len(by_spin.trace)) == (python.verdict, len(python.trace)), (recipe, opts)
             by_parts += 1
@@ -117,7 +118,7 @@ def test_both_engines_agree_on_random_small_machines():
 
 @pytest.mark.usefixtures("needs_spin")
 def test_spin_part_by_part_gives_the_per_mm_verdicts_and_proves_the_big_check():
-    """explore cuts a per-mm machine into parts (derived Setups) and hands each to SPIN."""
+    """explore cuts a per-mm machine into parts (derived models) and hands each to SPIN."""
     for number, make, options in (VERDICTS[7], VERDICTS[8], VERDICTS[11]):
         m = Machine(*make(), **options)
         python, by_spin = explore(m), explore(m, engine="spin")
@@ -127,32 +128,33 @@ def test_spin_part_by_part_gives_the_per_mm_verdicts_and_proves_the_big_check():
 
 
 @pytest.mark.usefixtures("needs_spin")
-def test_spin_searches_a_derived_setup_by_its_own_attributes_not_its_options():
-    setup = Machine(*two_threads(), cpus=2, design="per-mm", smp_safe=False).setup
+def test_spin_searches_a_derived_model_by_its_own_attributes_not_its_options():
+    model = Machine(*two_threads(), cpus=2, design="per-mm", smp_safe=False).model
+    L = model.layout
     # No updates left to make: the stale read of verdict 9 cannot happen.
-    frozen = setup.derived(update_objects=tuple(() for _ in setup.update_objects))
+    frozen = model.derived(L.replace(update_objects=tuple(() for _ in L.update_objects)))
     # One TLB entry and only the files slot read and updated: still the stale read, same depth.
-    files = setup.derived(tlb_size=1, read_pages=tuple(pages[:1] for pages in setup.read_pages),
-                    update_objects=tuple(objs[:1] for objs in setup.update_objects))
+    files = model.derived(L.replace(read_pages=tuple(pages[:1] for pages in L.read_pages),
+                                    update_objects=tuple(objs[:1] for objs in L.update_objects)), tlb_size=1)
     found = []
-    for s in (setup, frozen, files):
+    for s in (model, frozen, files):
         python, by_spin = _search(s, 100_000), spin.search(s, 100_000)
-        assert (by_spin.codes is None, by_spin.complete) == (python.codes is None, python.complete)
-        assert len(by_spin.codes or ()) == len(python.codes or ())
-        if python.codes is None:
+        assert (by_spin.choices is None, by_spin.complete) == (python.choices is None, python.complete)
+        assert len(by_spin.choices or ()) == len(python.choices or ())
+        if python.choices is None:
             assert by_spin.states == plain_states(s) + 1
-        found.append(by_spin.codes is not None)
+        found.append(by_spin.choices is not None)
     assert found == [True, False, True]
 
 
 @pytest.mark.usefixtures("needs_spin")
 def test_spin_recycles_pcid_asids_round_robin_as_the_python_model_does():
     """More MMs than ASID slots: switch_mm takes the next slot round-robin and flushes it (with
-    no more MMs than slots Setup pins one slot per MM, so this needs a derived Setup)."""
+    no more MMs than slots the model pins one slot per MM, so this needs a derived model)."""
     k = Kernel()
     p = k.fork(k.init)
     for design in ("per-task", "per-mm"):
-        setup = Machine(k, [p, k.fork(p), k.fork(p)], cpus=1, design=design, pcid=True).setup
+        setup = Machine(k, [p, k.fork(p), k.fork(p)], cpus=1, design=design, pcid=True).model
         recycled = setup.derived(n_asids=2, static_asids=False)
         out = spin.search(recycled, 100_000)
         assert out.complete and out.states == plain_states(recycled) + 1 > plain_states(setup) + 1

@@ -7,11 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ukva_widgets.engine import tlb as T
+from ukva_widgets.engine.state import AsidSlot, Cpu, Entry
 
-entries = st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(0, 9))
+entries = st.builds(Entry, st.integers(0, 2), st.integers(0, 3), st.integers(0, 9))
 tlbs = st.lists(entries, max_size=6, unique_by=lambda e: e[:2]).map(lambda es: tuple(sorted(es)))
-asid_slots = st.lists(st.tuples(st.integers(-1, 1), st.integers(0, 3)), min_size=2, max_size=2).map(tuple)
-cpus = st.tuples(st.integers(-1, 2), st.integers(-1, 1), st.integers(0, 1), st.integers(0, 1), asid_slots, tlbs)
+asid_slots = st.lists(st.builds(AsidSlot, st.integers(-1, 1), st.integers(0, 3)), min_size=2, max_size=2).map(tuple)
+cpus = st.builds(Cpu, st.integers(-1, 2), st.integers(-1, 1), st.integers(0, 1), st.integers(0, 1), asid_slots, tlbs)
 
 
 def plain_fill(tlb, asid, vpage, page, size):
@@ -40,7 +41,7 @@ def test_flush_page_drops_exactly_that_page_of_that_asid(tlb, asid, vpage):
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(cpus, min_size=1, max_size=3).map(tuple), st.integers(0, 2), st.integers(0, 1), st.integers(0, 3),
-       st.sampled_from([None, (0, 4), (1, 2)]), st.tuples(st.booleans(), st.booleans(), st.booleans()))
+       st.sampled_from([None, AsidSlot(0, 4), AsidSlot(1, 2)]), st.tuples(st.booleans(), st.booleans(), st.booleans()))
 def test_shoot_down_flushes_the_updater_and_the_non_lazy_cpus_of_the_cpumask(cpus, c, mm, vpage, context, user):
     c %= len(cpus)
     for _ in range(2):
@@ -79,7 +80,7 @@ def test_the_memos_stay_bounded(monkeypatch):
     monkeypatch.setattr(T, "MEMO_SIZE", 8)
     for page in range(50):
         T.fill((), 0, 0, page, 4)
-        T.flush_page(((0, 0, page),), 0, 0)
-        T.forget_stale((-1, 0, 0, 0, ((0, page),), ()), (page + 1,))
+        T.flush_page((Entry(0, 0, page),), 0, 0)
+        T.forget_stale(Cpu(-1, 0, 0, 0, (AsidSlot(0, page),), ()), (page + 1,))
     assert 0 < len(T._fills) <= 8 and 0 < len(T._page_flushes) <= 8 and 0 < len(T._forgotten) <= 8
     assert T.fill((), 0, 0, 3, 4) == ((0, 0, 3),)  # emptied and refilled, still right

@@ -45,7 +45,7 @@ def test_the_physical_cache_is_the_cure(browser):
 
 def test_the_two_mms_map_the_page_at_different_addresses():
     w = CacheAliasing()
-    s = w.machine.setup
+    s = w.machine.layout
     assert len(s.mms) == 2 and s.shared_vpage[0] != s.shared_vpage[1]
     wide = w.cache_lines.value.split('class="ukva-narrow"')[0]
     aliases = [g.split("</g>")[0] for g in wide.split('class="ukva-alias"')[1:]]

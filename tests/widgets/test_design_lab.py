@@ -112,10 +112,10 @@ SHAPES = {
 def test_the_tasks_slider_builds_that_many_tasks_with_their_mms_and_slots(browser, workload, tasks):
     w = DesignLab(design="per-mm", workload=workload, tasks=2 if tasks != 2 else 1)
     browser.set(w.controls["tasks"], value=tasks)
-    setup = w.machine.setup
+    layout = w.machine.layout
     mms, slots = SHAPES[workload](tasks)
-    assert len(setup.tasks) == tasks and len(setup.mms) == mms
-    assert sum(s >= 0 for row in setup.mm_slots for s in row) == slots
+    assert len(layout.tasks) == tasks and len(layout.mms) == mms
+    assert sum(s >= 0 for row in layout.mm_slots for s in row) == slots
     assert f"{mms} MM{'s' * (mms > 1)}, {slots} UKVA slot" in w.text()
     assert "not checked yet" in w.text()
 
@@ -125,7 +125,7 @@ def test_the_cpus_slider_goes_from_1_to_4(browser, cpus):
     w = DesignLab(workload="CLONE_VM|CLONE_FS tasks", tasks=4)
     assert (w.controls["cpus"].min, w.controls["cpus"].max) == (1, 4)
     browser.set(w.controls["cpus"], value=cpus)
-    assert w.machine.options.cpus == cpus == w.machine.setup.ncpu
+    assert w.machine.options.cpus == cpus == len(w.machine.cpus)
     assert f"{cpus} CPU" in w.text().splitlines()[0]
 
 
@@ -152,10 +152,10 @@ def test_the_settings_are_traitlets_linked_to_their_controls_and_the_verdict_is_
 
 def test_the_tasks_are_named_as_the_chapters_name_them():
     w = DesignLab(workload="threads")
-    assert [t.comm for t in w.machine.setup.tasks] == ["thread A", "thread B"]
+    assert [t.comm for t in w.machine.tasks] == ["thread A", "thread B"]
     assert "thread A (2)&#x27;s page" in w.stepper.picture.value and "init" not in w.stepper.picture.value
     w.workload = "processes"
-    assert [t.comm for t in w.machine.setup.tasks] == ["process A", "process B"]
+    assert [t.comm for t in w.machine.tasks] == ["process A", "process B"]
 
 
 def test_the_played_counterexample_draws_the_page_the_cpu_should_have_read():

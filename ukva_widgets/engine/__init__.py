@@ -17,16 +17,18 @@ __all__ = [
     "Task", "TaskStateError",
 ]
 
-# Part 2: the SMP machine (owned by the part-2 author; append imports and __all__ entries below).
-from .explore import ExploreResult, explore, random_run
+# Part 2: the SMP machine (state, slots, model, properties, symmetry, parts, explore; machine and words).
+from .explore import ExploreResult, explore, random_run, reference_search
 from .layout import AddressSpace, Region, UkvaView, address_space, slot_address, ukva_shows, ukva_view
-from .machine import Choice, Effects, Machine, Options, StaleEntry, Violation
+from .machine import Effects, Machine, Options, StaleEntry, Step, Violation
+from .state import Choice, Cpu, State
+from .symmetry import Renaming
 from .workloads import THREAD_FLAGS, make_tasks
 
 __all__ += [
-    "ExploreResult", "explore", "random_run", "AddressSpace", "Region", "address_space", "slot_address",
-    "ukva_shows", "UkvaView", "ukva_view", "Choice", "Effects", "Machine", "Options", "StaleEntry", "Violation",
-    "THREAD_FLAGS", "make_tasks",
+    "ExploreResult", "explore", "random_run", "reference_search", "AddressSpace", "Region", "address_space",
+    "slot_address", "ukva_shows", "UkvaView", "ukva_view", "Effects", "Machine", "Options", "StaleEntry", "Step",
+    "Violation", "Choice", "Cpu", "State", "Renaming", "THREAD_FLAGS", "make_tasks",
 ]
 __all__ += ["simulate_costs", "cost_curves"]
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .slots import HOLE
+
 if TYPE_CHECKING:
     from .machine import Machine
     from .task import Task
@@ -66,35 +68,35 @@ class AddressSpace:
 def address_space(machine: Machine, task: Task) -> AddressSpace:
     """The address space `task` runs in on `machine`: its user regions, the UKVA pages the
     machine's design puts in its MM (one per slot, plus the shared page), and the kernel half."""
-    s = machine.setup
+    s, opts = machine.layout, machine.options
     i = machine.task_index(task)
     m = s.task_mm[i]
     if m < 0:
         raise ValueError(f"{machine.task_label(i)} is a kernel thread: it has no user address space "
                          "(it borrows the last MM lazily); pick a user task")
     regions = [Region(a, b, name) for a, b, name in USER_REGIONS]
-    from .transitions import HOLE
     for vpage, o in enumerate(s.mm_slots[m]):
         if o == HOLE:
             continue
         if o < 0:
-            what = {"per-task": "the running task's page", "per-cpu": "this CPU's page"}[s.opts.design]
+            what = {"per-task": "the running task's page", "per-cpu": "this CPU's page"}[opts.design]
             regions.append(Region(slot_address(vpage), slot_address(vpage + 1), "UKVA (fixed address)", what))
         else:
             kind = s.objects[o][0]
-            users = sorted(machine.setup.tasks[t].pid for t, reads in enumerate(s.task_reads)
+            users = sorted(s.tasks[t].pid for t, reads in enumerate(s.task_reads)
                            if any(v == vpage for v, _ in reads) and s.task_mm[t] == m)
-            name = f"UKVA slot {vpage}" + (f" (the fixed {kind} address)" if s.opts.slots == "fixed" else "")
+            name = f"UKVA slot {vpage}" + (f" (the fixed {kind} address)" if opts.slots == "fixed" else "")
             also = (f"; also mapped by {len(s.obj_maps[o]) - 1} other MM{'s' * (len(s.obj_maps[o]) > 2)}"
                     if len(s.obj_maps[o]) > 1 else "")
             regions.append(Region(slot_address(vpage), slot_address(vpage + 1), name,
                                   f"{s.objects[o][1].label}, read by task{'s' * (len(users) > 1)} "
                                   f"{', '.join(map(str, users))}{also}"))
-    if s.shared:
+    if opts.shared_page:
         v = s.shared_vpage[m]
         regions.append(Region(slot_address(v), slot_address(v + 1), f"UKVA slot {v}",
                               "the shared page (also mapped by the other MMs, at " +
-                              ("slots of the same colour)" if s.same_colour else "their own slots)")))
+                              ("slots of the same colour)" if opts.shared_placement == "same colour"
+                               else "their own slots)")))
         regions.sort(key=lambda r: r.start)
     regions.append(Region(PAGE_OFFSET, 0x1_0000_0000, "kernel", "the same in every MM"))
     return AddressSpace(machine.mm_label(m), tuple(regions))
@@ -120,22 +122,21 @@ class UkvaView:
 def ukva_view(machine: Machine, task: Task, cpu: int) -> UkvaView:
     """`ukva_shows` as data, for a view that marks right and wrong (raises ValueError for a kernel
     thread, which has no UKVA of its own, and for a CPU the machine does not have)."""
-    s = machine.setup
+    s, design = machine.layout, machine.options.design
     i = machine.task_index(task)
-    if not 0 <= cpu < s.ncpu:
-        raise ValueError(f"cpu {cpu} does not exist: the machine has cpus 0 to {s.ncpu - 1}")
+    machine.cpu(cpu)  # refuses a CPU the machine does not have
     m = s.task_mm[i]
     if m < 0:
         raise ValueError(f"{machine.task_label(i)} is a kernel thread: it has no UKVA of its own")
     vpage, o = s.task_reads[i][0]
     page = machine.page_table(m, cpu)[vpage]
-    if s.opts.design == "per-task":
+    if design == "per-task":
         want, right = f"{machine.task_label(i)}'s page", i
-    elif s.opts.design == "per-cpu":
+    elif design == "per-cpu":
         want, right = f"cpu{cpu}'s page", cpu
     else:
-        want, right = f"the slot of {s.objects[o][1].label}", o * s.stride + machine.state[3][0][o]
-    if s.hardware or s.opts.design == "per-mm":
+        want, right = f"the slot of {s.objects[o][1].label}", o * s.stride + machine.version(o)
+    if machine.options.fill == "hardware" or design == "per-mm":
         return UkvaView(slot_address(vpage), machine.mm_label(m), want, machine.page_label(page), page == right)
     return UkvaView(slot_address(vpage), machine.mm_label(m), want, "no entry: software refill", True)
 
@@ -146,6 +147,6 @@ def ukva_shows(machine: Machine, task: Task, cpu: int) -> str:
     try:
         return ukva_view(machine, task, cpu).text()
     except ValueError:
-        if machine.setup.task_mm[machine.task_index(task)] < 0:
+        if machine.layout.task_mm[machine.task_index(task)] < 0:
             return f"{machine.task_label(machine.task_index(task))} is a kernel thread: it has no UKVA of its own"
         raise

@@ -45,7 +45,7 @@ def boolean(name: str, value: object) -> bool:
 
 @dataclass(frozen=True)
 class Options:
-    """The machine's settings, validated (transitions.py's docstring says what each does)."""
+    """The machine's settings, validated (model.py's docstring says what each does)."""
 
     cpus: int = 2
     design: str = "per-task"

@@ -1,20 +1,23 @@
-"""The SMP machine of transitions.py written out as a Promela model for SPIN (spin.py runs it).
+"""The SMP machine of model.py written out as a Promela model for SPIN (spin.py runs it).
 
-The model is the plain transition system of `Setup.enabled(state, search=False)` and
-`Setup.next`, with none of the explorer's reductions: one process whose `do` loop has one
-`d_step` per concrete choice code (kind, cpu, arg), specialised, where a step depends on the
-running task, per task as well.  Each alternative's guard is the choice's enabling condition
-and its body the handler's effect; it prints the choice's code ("@step KIND CPU ARG"), so a
-trail replays to the Python codes, and it fails an `assert` exactly where the handler returns
-a violation.  One step of the model is one choice, so SPIN's breadth-first depth is the
-explorer's (plus the one step that loads the start state).
+The model is the plain transition system of `Model.enabled` and `Model.next`, with none of the
+explorer's reductions: one process whose `do` loop has one `d_step` per concrete choice
+(kind, cpu, arg, sub), specialised, where a step depends on the running task, per task as
+well.  Each alternative's guard is the choice's enabling condition and its body the handler's
+effect; it prints the choice ("@step KIND CPU ARG SUB"), so a trail replays to the Python
+choices, and it fails an `assert` exactly where the handler returns a violation.  One step of
+the model is one choice, so SPIN's breadth-first depth is the explorer's (plus the one step
+that loads the start state).  The TLB rules are tlb.py's written out again (tlb.MIRRORS lists
+which method mirrors which rule); whether a switch flushes the UKVA entry is decided by
+tlb.switch_flushes_ukva_entry itself, through `Model.switch_flush`.
 
-Only the Setup instance's own attributes are read (the explorer may hand over a derived Setup
-whose `read_pages`, `update_objects`, `task_writes` or `tlb_size` differ from its options').
+Only the Model instance's own attributes and layout are read (the explorer may hand over a
+part, whose layout's `read_pages`, `update_objects`, `task_writes` or whose `tlb_size` differ
+from its options').
 
 The state is laid out so that it determines Python's state and back (a bijection), plus two
 derived fields, which therefore add no states; SPIN stores one state more than a plain BFS
-over `Setup` reaches, the empty one before the start is loaded (tests/engine/test_spin.py):
+over the model reaches, the empty one before the start is loaded (tests/engine/test_spin.py):
 - per CPU: the running task + 1 (0 for idle), the loaded MM + 1, the ASID slot, the
   round-robin pointer, per ASID slot its MM + 1 and tlb_gen, and a TLB as an array over
   (ASID, UKVA page) holding page + 1 (0: no entry), with its count of entries (derived).
@@ -33,7 +36,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .transitions import COLOURS, EVICT, FINISH, PER_MM, PER_TASK, READ, SWITCH, UPDATE, WRITE, Setup
+from .model import Model
+from .slots import COLOURS, PER_MM, PER_TASK
+from .state import EVICT, FINISH, READ, SWITCH, UPDATE, WRITE
 
 KEYS = COLOURS + 1  # cache keys -1 (physical) and 0..COLOURS-1 (virtual colours), stored at key + 1
 STEP = "@step"      # what each step prints before its code
@@ -44,7 +49,7 @@ SCRATCH = ("tpg", "tj", "tbase", "tfull", "tlost")  # a step's scratch variables
 
 
 @dataclass(frozen=True)
-class Model:
+class Promela:
     """A Promela model and what spin.py needs to run it: the state vector's size in bytes (an
     upper estimate, for pan's VECTORSZ and memory bound)."""
 
@@ -79,30 +84,30 @@ def _int_type(name: str, high: int) -> str:
     raise ValueError(f"the machine is too large to export to Promela: {name} reaches {high}")
 
 
-def export(setup: Setup) -> Model:
-    """The Promela model of `setup`'s machine (see the module docstring)."""
-    return _Exporter(setup).model()
+def export(model: Model) -> Promela:
+    """The Promela model of `model`'s machine (see the module docstring)."""
+    return _Exporter(model).promela()
 
 
 class _Exporter:
-    def __init__(self, s: Setup) -> None:
+    def __init__(self, s: Model) -> None:
         self.s = s
-        self.nc, self.nt, self.nm = s.ncpu, len(s.tasks), len(s.mms)
+        self.nc, self.nt, self.nm = s.ncpu, len(s.layout.tasks), len(s.layout.mms)
         self.na = s.n_asids
-        self.nv = max([len(row) for row in s.mm_slots] + [1])
-        self.no = len(s.objects)
-        self.np = len(s.cached)
-        self.ntab = self.nm * s.copies
-        self.limit = s.stride - 1
+        self.nv = max([len(row) for row in s.layout.mm_slots] + [1])
+        self.no = len(s.layout.objects)
+        self.np = len(s.layout.cached)
+        self.ntab = self.nm * s.layout.copies
+        self.limit = s.layout.stride - 1
         self.tlb_slots = self.na * self.nv
-        self.kthreads = [i for i in range(self.nt) if not s.user[i]]
+        self.kthreads = [i for i in range(self.nt) if not s.layout.user[i]]
         self.w = _Writer()
 
     # -- the state ------------------------------------------------------------------------
     def declarations(self) -> None:
         s, w = self.s, self.w
-        pages = self.no * s.stride + 1 if s.design == PER_MM else max(self.nt, self.nc) + 1
-        gens = sum(self.limit * len(maps) for maps in s.obj_maps) + 1
+        pages = self.no * s.layout.stride + 1 if s.layout.design == PER_MM else max(self.nt, self.nc) + 1
+        gens = sum(self.limit * len(maps) for maps in s.layout.obj_maps) + 1
         page_t, gen_t = _int_type("a page number", pages), _int_type("a tlb_gen", gens)
         self.sizes = []
 
@@ -131,7 +136,7 @@ class _Exporter:
         self.page_t = page_t
 
     def initial(self) -> None:
-        """Assignments that load `setup.initial()`, one d_step."""
+        """Assignments that load `Model.initial()`, one d_step."""
         s, w = self.s, self.w
         cpus, ptes, mm_gen, (versions, pending), caches = s.initial()
         out = []
@@ -190,10 +195,10 @@ class _Exporter:
           f"   tl[{base} + tj] = 0; tn[{c}]--")
         w(":: else -> skip", "fi;")
 
-    def step(self, kind: int, c: int, arg: int, guard: str) -> None:
+    def step(self, kind: int, c: int, arg: int, guard: str, sub: int = 0) -> None:
         self.w(f":: d_step {{ {guard} ->")
         self.w.depth += 2
-        self.w(BOUND_CHECK, f'printf("{STEP} {kind} {c} {arg}\\n");')
+        self.w(BOUND_CHECK, f'printf("{STEP} {kind} {c} {arg} {sub}\\n");')
 
     def end_step(self) -> None:
         # The scratch values are locals (pan's breadth-first search refuses hidden globals):
@@ -219,18 +224,15 @@ class _Exporter:
             waiting = " && ".join(f"cur[{x}] != {n + 1}" for x in range(self.nc))
             self.step(SWITCH, c, n, f"{self.free(c)} && {waiting}")
         w(f"cur[{c}] = {n + 1};")
-        if n >= 0 and s.user[n]:
-            m = s.task_mm[n]
+        if n >= 0 and s.layout.user[n]:
+            m = s.layout.task_mm[n]
             self.switch_mm(c, m)
-            if s.design != PER_MM:
+            if s.layout.design != PER_MM and s.layout.mm_slots[m]:
                 if s.hardware:
                     # The switch points the UKVA entry at the new task's (or CPU's) page.
-                    page = n if s.design == PER_TASK else c
-                    w(f"pt[{s.table(m, c) * self.nv}] = {page + 1};")
-                    drop = s.opts.flush_on_same_mm_switch  # Setup keeps no attribute of its own for it
-                else:
-                    drop = s.design == PER_TASK
-                if drop:
+                    page = n if s.layout.design == PER_TASK else c
+                    w(f"pt[{s.layout.table(m, c) * self.nv}] = {page + 1};")
+                if s.switch_flush:  # tlb.switch_flushes_ukva_entry
                     w("if :: !tfull ->")
                     w.depth += 1
                     self.flush_page(c, f"as[{c}]", 0)
@@ -286,18 +288,18 @@ class _Exporter:
 
     def read(self, c: int, t: int, v: int) -> None:
         s, w = self.s, self.w
-        o, p, key = s.read_info[t][v]
+        o, p, key = s.layout.read_info[t][v]
         self.step(READ, c, v, f"{self.free(c)} && cur[{c}] == {t + 1}")
         if o is not None:
-            if s.design == PER_MM:
-                want = f"{o * s.stride + 1} + ver[{o}]"
+            if s.layout.design == PER_MM:
+                want = f"{o * s.layout.stride + 1} + ver[{o}]"
             else:
-                want = str((t if s.design == PER_TASK else c) + 1)
+                want = str((t if s.layout.design == PER_TASK else c) + 1)
             w(f"tpg = tl[{self.tlb_index(c, f'as[{c}]', v)}];")
             w("if", ":: tpg == 0 ->")
             w.depth += 1
-            if s.hardware or s.design == PER_MM:
-                w(f"tpg = pt[{s.table(s.task_mm[t], c) * self.nv + v}];")
+            if s.hardware or s.layout.design == PER_MM:
+                w(f"tpg = pt[{s.layout.table(s.layout.task_mm[t], c) * self.nv + v}];")
             else:
                 w(f"tpg = {want};")
             self.fill(c, v)
@@ -316,13 +318,13 @@ class _Exporter:
         if s.safe:  # under the lock, an object being updated cannot be updated again until done
             guard += [f"po[{x}] != {o + 1}" for x in range(self.nc) if x != c]
         self.step(UPDATE, c, o, " && ".join(guard))
-        m = s.task_mm[t]
-        if not s.obj_maps[o]:
+        m = s.layout.task_mm[t]
+        if not s.layout.obj_maps[o]:
             w(f"ver[{o}]++;")  # no slot maps it: only the data changes
         else:
-            vpage = next((v for mm, v in s.obj_maps[o] if mm == m), -1)
+            vpage = next((v for mm, v in s.layout.obj_maps[o] if mm == m), -1)
             if vpage >= 0:
-                w(f"tbase = pt[{s.table(m, c) * self.nv + vpage}] - {o * s.stride + 1};")
+                w(f"tbase = pt[{s.layout.table(m, c) * self.nv + vpage}] - {o * s.layout.stride + 1};")
             else:
                 w(f"tbase = ver[{o}];")
             if s.safe:
@@ -332,23 +334,23 @@ class _Exporter:
         self.end_step()
 
     def finish(self, c: int, o: int, k: int) -> None:
-        self.step(FINISH, c, (k << 8) | o, f"po[{c}] == {o + 1} && pk[{c}] == {k}")
+        self.step(FINISH, c, o, f"po[{c}] == {o + 1} && pk[{c}] == {k}", k)
         self.w(f"tbase = pb[{c}];")
         self.install(c, o, k)
         self.end_step()
 
     def install(self, c: int, o: int, k: int) -> None:
-        """Transitions._install of version base + 1 of `o` into its k-th MM."""
+        """Model._install of version base + 1 of `o` into its k-th MM."""
         s, w = self.s, self.w
-        m, vpage = s.obj_maps[o][k]
-        first = o * s.stride + 1  # page + 1 of version 0
-        w(f"tlost = (pt[{s.table(m, c) * self.nv + vpage}] != {first} + tbase);")
+        m, vpage = s.layout.obj_maps[o][k]
+        first = o * s.layout.stride + 1  # page + 1 of version 0
+        w(f"tlost = (pt[{s.layout.table(m, c) * self.nv + vpage}] != {first} + tbase);")
         w(f"if :: ver[{o}] < tbase + 1 -> ver[{o}] = tbase + 1 :: else -> skip fi;")
-        if k + 1 < len(s.obj_maps[o]):
+        if k + 1 < len(s.layout.obj_maps[o]):
             w(f"po[{c}] = {o + 1}; pb[{c}] = tbase; pk[{c}] = {k + 1};")
         else:
             w(f"po[{c}] = 0; pb[{c}] = 0; pk[{c}] = 0;")
-        for t in range(s.table(m, 0), s.table(m, 0) + s.copies):
+        for t in range(s.layout.table(m, 0), s.layout.table(m, 0) + s.layout.copies):
             w(f"pt[{t * self.nv + vpage}] = {first + 1} + tbase;")
         if s.safe:
             w(f"mg[{m}]++;")
@@ -371,22 +373,22 @@ class _Exporter:
     def write(self, c: int, t: int, p: int) -> None:
         s, w = self.s, self.w
         self.step(WRITE, c, p, f"{self.free(c)} && cur[{c}] == {t + 1} && ct[{p}] < {self.limit}")
-        line = p * KEYS + s.cache_key(p, s.task_mm[t]) + 1
+        line = p * KEYS + s.layout.cache_key(p, s.layout.task_mm[t]) + 1
         w(f"ct[{p}]++; lv[{line}] = ct[{p}] + 1; dt[{line}] = 1;")
         self.end_step()
 
     def evict(self, p: int, key: int) -> None:
         line = p * KEYS + key + 1
-        self.step(EVICT, -1, p * 8 + key + 1, f"lv[{line}] != 0")
+        self.step(EVICT, -1, p, f"lv[{line}] != 0", key)
         self.w(f"if :: dt[{line}] -> cm[{p}] = lv[{line}] - 1 :: else -> skip fi;",
                f"lv[{line}] = 0; dt[{line}] = 0;")
         self.end_step()
 
     # -- the whole model ------------------------------------------------------------------
-    def model(self) -> Model:
+    def promela(self) -> Promela:
         s, w = self.s, self.w
         w(f"/* Exported by ukva_widgets.engine.promela from {s.opts.text()}: the plain transition",
-          "   system of transitions.Setup, one d_step per choice; see that module's docstring. */")
+          "   system of model.Model, one d_step per choice; see that module's docstring. */")
         self.declarations()
         w("", "active proctype machine() {")
         w.depth += 1
@@ -397,18 +399,18 @@ class _Exporter:
             for n in list(range(self.nt)) + [-1]:
                 self.switch(c, n)
             for t in range(self.nt):
-                if not s.user[t]:
+                if not s.layout.user[t]:
                     continue
-                for v in s.read_pages[t]:
+                for v in s.layout.read_pages[t]:
                     self.read(c, t, v)
-                if s.design == PER_MM:
-                    for o in s.update_objects[t]:
+                if s.layout.design == PER_MM:
+                    for o in s.layout.update_objects[t]:
                         self.update(c, t, o)
-                for p in s.task_writes[t]:
+                for p in s.layout.task_writes[t]:
                     self.write(c, t, p)
             for o in range(self.no):
                 # SMP-safe updates map the first MM in the UPDATE step itself.
-                for k in range(1 if s.safe else 0, len(s.obj_maps[o])):
+                for k in range(1 if s.safe else 0, len(s.layout.obj_maps[o])):
                     self.finish(c, o, k)
         for p in range(self.np):
             for key in range(-1, COLOURS):
@@ -416,4 +418,4 @@ class _Exporter:
         w("od")
         w.depth -= 1
         w("}")
-        return Model(w.text(), sum(self.sizes) + 16)
+        return Promela(w.text(), sum(self.sizes) + 16)

@@ -1,8 +1,8 @@
 """SPIN as the explorer's second engine: export the machine to Promela (promela.py), let SPIN
 generate its verifier, compile it with the system C compiler, run it breadth first (so an
-error trail is a shortest one), and read the trail back as the Python choice codes.
+error trail is a shortest one), and read the trail back as the Python choices.
 
-`explore(machine, engine="spin")` calls `search`; explore replays the codes on a fresh
+`explore(machine, engine="spin")` calls `search`; explore replays the choices on a fresh
 Machine and refuses a trail that does not reproduce its violation.  SPIN searches the plain
 transition system, without the Python explorer's reductions: it stores more states, but the
 verdict and the depth of a shortest violation are the same (tests/engine/test_spin.py).
@@ -20,16 +20,15 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from . import promela
-from .explore import PROGRESS_EVERY, Outcome, Progress
-from .transitions import Setup
+from .model import Model
+from .results import PROGRESS_EVERY, Outcome, Progress
+from .state import Choice
 
 INSTALL = "apt-get install spin gcc"
 COMPILERS = ("cc", "gcc", "clang")
@@ -68,6 +67,10 @@ class _Run:
 
     def __call__(self, cmd: list[str]) -> tuple[str, bool]:
         """(its output, whether `progress` cancelled it)."""
+        # Imported here: `import ukva_widgets.engine` must start no process machinery (Pyodide has none).
+        import subprocess
+        import threading
+
         proc = subprocess.Popen(cmd, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env={**os.environ, "LC_ALL": "C"})
         lines: list[str] = []
@@ -103,7 +106,7 @@ class _Run:
         return out, cancelled
 
 
-def _pan_options(model: promela.Model, max_states: int, bitstate: bool) -> tuple[list[str], list[str]]:
+def _pan_options(model: promela.Promela, max_states: int, bitstate: bool) -> tuple[list[str], list[str]]:
     """(compiler defines, pan's arguments) for a search bounded at `max_states`."""
     per_state = model.vector_bytes + 64  # the stored state, its hash slot and the BFS queue's share
     memlim = min(MAX_MEMLIM_MB, max(256, 3 * max_states * per_state // 2**20 + 128))
@@ -118,17 +121,17 @@ def _pan_options(model: promela.Model, max_states: int, bitstate: bool) -> tuple
     return defines, ["-n", f"-m{DEPTH}", f"-w{width}"]
 
 
-def search(setup: Setup, max_states: int, progress: Callable[[Progress], bool | None] | None = None, *,
+def search(model: Model, max_states: int, progress: Callable[[Progress], bool | None] | None = None, *,
            bitstate: bool = False) -> Outcome:
-    """SPIN's breadth-first search of `setup`'s machine (see the module docstring)."""
+    """SPIN's breadth-first search of `model`'s machine (see the module docstring)."""
     problem = available()
     if problem is not None:
         raise SpinUnavailable(problem)
     t0 = time.perf_counter()
-    model = promela.export(setup)
-    defines, args = _pan_options(model, max_states, bitstate)
+    exported = promela.export(model)
+    defines, args = _pan_options(exported, max_states, bitstate)
     with tempfile.TemporaryDirectory(prefix="ukva-spin-") as tmp:
-        Path(tmp, MODEL).write_text(model.text)
+        Path(tmp, MODEL).write_text(exported.text)
         run = _Run(tmp, progress, t0)
         for cmd in (["spin", "-a", MODEL], [str(_compiler()), "-O1", "-w", *defines, "-o", "pan", "pan.c"]):
             if run(cmd)[1]:
@@ -143,11 +146,11 @@ def search(setup: Setup, max_states: int, progress: Callable[[Progress], bool | 
         states = int(float(stored.group(1)))
         if int(errors.group(1)):
             trail, _ = run(["./pan", "-r", "-S", f"{MODEL}.trail"])
-            codes = [tuple(int(x) for x in line.split()[1:4]) for line in trail.splitlines()
-                     if line.startswith(promela.STEP + " ")]
-            if not codes:
+            choices = [Choice(*(int(x) for x in line.split()[1:5])) for line in trail.splitlines()
+                       if line.startswith(promela.STEP + " ")]
+            if not choices:
                 raise RuntimeError(f"pan found an error but its trail names no step: {out[-2000:]}{trail[-2000:]}")
-            return Outcome(codes, states, False)
+            return Outcome(choices, states, False)
         cut = any(sign in out for sign in (promela.BOUND_MARK, "Search not completed", "reached -DMEMLIM",
                                            "max search depth too small"))
         return Outcome(None, states, not bitstate and not cut)

@@ -1,48 +1,69 @@
-"""A CPU's TLB and its ASID slots as immutable tuples: lookup, fill, flush and switch_mm.
+"""The TLB rules: fill, flush, switch_mm, shootdown, and the switch's UKVA flush.
 
-The SMP machine (machine.py) keeps each CPU as the tuple
-``(current, loaded_mm, asid, next_asid, asids, tlb)``:
+A CPU and its TLB are immutable tuples laid out as state.Cpu and state.Entry say (plain tuples
+in the search: see state.py); every function here returns new ones and never mutates, since
+the explorer hashes these states.  The TLB is kept sorted so that two
+TLBs holding the same entries are one state; a fill into a full TLB drops the lowest other
+entry (a fixed victim, not LRU: the model stays deterministic and its state space small).
 
-- ``current``: index of the running task, or -1 for the idle task;
-- ``loaded_mm``: index of the MM whose page table the CPU has loaded (CR3), -1 for none;
-  a kernel thread keeps the previous one loaded (lazy TLB), so ``loaded_mm`` is the
-  kernel's ``cpu_tlbstate.loaded_mm``, not ``current->mm``;
-- ``asid``: the ASID slot in use; ``next_asid``: the round-robin pointer for a new one;
-- ``asids``: per ASID slot ``(mm index or -1, tlb_gen seen)``, the kernel's
-  ``cpu_tlbstate.ctxs[]`` (6 slots with PCID, TLB_NR_DYN_ASIDS; one slot without);
-- ``tlb``: entries ``(asid, vpage, page)``, kept sorted so that two TLBs holding the same
-  entries are one state; a fill into a full TLB drops the lowest other entry (a fixed
-  victim, not LRU: the model stays deterministic and the explorer's state space small).
+Each rule is stated here once and the Python model (model.py) calls it.  Two other places
+must say the same: the Promela export (promela.py), which writes each rule out in Promela for
+SPIN, and the cost simulator (costs.py), which applies them to a long trace with numpy.  They
+cannot call these functions, so `MIRRORS` lists, per rule, every place that restates it, and
+tests/engine/test_mirrors.py runs the same schedules through all three and names the mirrors of
+a rule when they disagree.  Change a rule: change every mirror it lists.
 
-Every function returns new tuples and never mutates: the explorer hashes these states.
-Being pure functions of small immutable inputs, `fill`, `flush_page`, `forget_stale`,
-`switch_mm` and `shoot_down` (per CPU) are memoised: the explorer asks the same questions of
-the same TLBs again and again.  Each memo is a dict emptied when it reaches MEMO_SIZE entries,
-so it never grows without bound.
-Sources: notebooks/sources.ipynb §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid).
+`fill`, `flush_page`, `forget_stale`, `switch_mm` and `shoot_down` (per CPU) are pure
+functions of small immutable inputs and are memoised: the explorer asks the same questions of
+the same TLBs again and again.  Each memo is a dict emptied when it reaches MEMO_SIZE entries.
+Sources: notebooks/sources.ipynb §6 (arch/x86/mm/tlb.c switch_mm_irqs_off, choose_new_asid,
+flush_tlb_mm_range; arch/mips/mm/tlbex.c for software refill).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 
-Entry = tuple[int, int, int]
-CPU = tuple[int, int, int, int, tuple[tuple[int, int], ...], tuple[Entry, ...]]
+from .state import AsidSlot, Cpu, Entry
+
+N_PCID_ASIDS = 6  # TLB_NR_DYN_ASIDS on x86 (notebooks/sources.ipynb §6)
+
+# Per rule, where it is stated: first the definition the Python model calls, then its mirrors.
+MIRRORS: dict[str, tuple[str, ...]] = {
+    "fill": ("tlb.fill", "promela._Exporter.fill", "costs._misses"),
+    "flush_page": ("tlb.flush_page", "promela._Exporter.flush_page", "costs._Schedule._invalidate"),
+    "switch_mm": ("tlb.switch_mm", "promela._Exporter.switch_mm", "costs._Schedule.switch"),
+    "shootdown": ("tlb.shoot_down", "promela._Exporter.install", "costs._Schedule.update"),
+    # Stated once, as a function that the model, the Promela export (when it writes a switch)
+    # and the cost simulator all call.
+    "switch flushes the UKVA entry": ("tlb.switch_flushes_ukva_entry",),
+}
 
 MEMO_SIZE = 1 << 15  # entries per memo before it is emptied
 _fills: dict[tuple, tuple[Entry, ...]] = {}
 _page_flushes: dict[tuple, tuple[Entry, ...]] = {}
-_switches: dict[tuple, tuple[CPU, int, int]] = {}
-_forgotten: dict[tuple, CPU] = {}
-_flushed: dict[tuple, CPU] = {}
+_switches: dict[tuple, tuple[Cpu, int, int]] = {}
+_forgotten: dict[tuple, Cpu] = {}
+_flushed: dict[tuple, Cpu] = {}
 
 
-def lookup(tlb: tuple[Entry, ...], asid: int, vpage: int) -> int:
-    """The page the TLB maps (asid, vpage) to, or -1 on a miss."""
-    for a, v, page in tlb:
-        if a == asid and v == vpage:
-            return page
-    return -1
+def switch_flushes_ukva_entry(design: str, fill: str, flush_on_same_mm_switch: bool) -> bool:
+    """Whether a switch to a user task drops this CPU's TLB entry for the UKVA page (under the
+    ASID it now uses), unless the switch flushed that whole ASID anyway.
+
+    - per-task with software refill: always.  The entry holds the previous task's page; the
+      refill handler can load the right one only if the next read misses, so the switch must
+      drop it (as a kernel would: the handler is never reached on a TLB hit).
+    - per-task or per-cpu with hardware fill: only with `flush_on_same_mm_switch`, the fix that
+      makes per-task right on one CPU (the switch rewrote the page table's entry; the TLB
+      would keep the old one).
+    - per-cpu with software refill: never.  This CPU's page does not change with the task.
+    - per-mm: never.  A switch rewrites nothing."""
+    if design == "per-mm":
+        return False
+    if fill == "software":
+        return design == "per-task"
+    return flush_on_same_mm_switch
 
 
 def fill(tlb: tuple[Entry, ...], asid: int, vpage: int, page: int, size: int) -> tuple[Entry, ...]:
@@ -76,8 +97,13 @@ def flush_page(tlb: tuple[Entry, ...], asid: int, vpage: int) -> tuple[Entry, ..
     return out
 
 
-def shoot_down(cpus: tuple[CPU, ...], c: int, mm: int, vpage: int, context: tuple[int, int] | None,
-               user: tuple[bool, ...]) -> tuple[tuple[CPU, ...], int, int]:
+def flush_asid(tlb: tuple[Entry, ...], asid: int) -> tuple[Entry, ...]:
+    """The TLB after dropping every entry tagged with one ASID."""
+    return tuple([e for e in tlb if e[0] != asid])
+
+
+def shoot_down(cpus: tuple[Cpu, ...], c: int, mm: int, vpage: int, context: AsidSlot | None,
+               user: tuple[bool, ...]) -> tuple[tuple[Cpu, ...], int, int]:
     """The CPUs after CPU `c` remapped `vpage` of MM `mm`: returns (cpus, IPIs, page flushes).
 
     Every CPU with `mm` loaded flushes that page of its current ASID: `c` itself always; the
@@ -110,7 +136,7 @@ def shoot_down(cpus: tuple[CPU, ...], c: int, mm: int, vpage: int, context: tupl
     return tuple(new), ipis, flushes
 
 
-def forget_stale(cpu: CPU, mm_gen: tuple[int, ...]) -> CPU:
+def forget_stale(cpu: Cpu, mm_gen: tuple[int, ...]) -> Cpu:
     """`cpu` with every ASID slot whose tlb_gen is behind its MM's (`mm_gen`) marked -1 and its
     entries dropped: switch_mm flushes such a slot before anyone can read it, so what it holds
     does not matter.  The same `cpu` when no slot is stale."""
@@ -119,23 +145,18 @@ def forget_stale(cpu: CPU, mm_gen: tuple[int, ...]) -> CPU:
     if out is None:
         if len(_forgotten) >= MEMO_SIZE:
             _forgotten.clear()
-        asids = cpu[4]
+        cur, loaded, asid, rr, asids, tlb = cpu
         stale = [i for i, (ctx, gen) in enumerate(asids) if ctx >= 0 and gen < mm_gen[ctx]]
         if stale:
             asids = tuple([(ctx, -1) if i in stale else (ctx, gen) for i, (ctx, gen) in enumerate(asids)])
-            out = cpu[:4] + (asids, tuple([e for e in cpu[5] if e[0] not in stale]))
+            out = (cur, loaded, asid, rr, asids, tuple([e for e in tlb if e[0] not in stale]))
         else:
             out = cpu
         _forgotten[key] = out
     return out
 
 
-def flush_asid(tlb: tuple[Entry, ...], asid: int) -> tuple[Entry, ...]:
-    """The TLB after dropping every entry tagged with one ASID."""
-    return tuple([e for e in tlb if e[0] != asid])
-
-
-def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int, static: bool = False) -> tuple[CPU, int, int]:
+def switch_mm(cpu: Cpu, mm: int, mm_gen: int, n_asids: int, static: bool = False) -> tuple[Cpu, int, int]:
     """Load `mm` on `cpu` as x86 switch_mm_irqs_off does; returns (cpu, cr3_writes, full_flushes).
 
     Same MM already loaded: no CR3 write; if the CPU's tlb_gen for it is stale (a shootdown
@@ -155,21 +176,22 @@ def switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int, static: bool = False
     return out
 
 
-def _switch_mm(cpu: CPU, mm: int, mm_gen: int, n_asids: int, static: bool) -> tuple[CPU, int, int]:
+def _switch_mm(cpu: Cpu, mm: int, mm_gen: int, n_asids: int, static: bool) -> tuple[Cpu, int, int]:
     cur, loaded, asid, rr, asids, tlb = cpu
+    current = (mm, mm_gen)
     if loaded == mm:
         if asids[asid][1] >= mm_gen:
             return cpu, 0, 0
-        asids = asids[:asid] + ((mm, mm_gen),) + asids[asid + 1:]
-        return (cur, mm, asid, rr, asids, flush_asid(tlb, asid)), 0, 1
+        asids = asids[:asid] + (current,) + asids[asid + 1:]
+        return (cur, loaded, asid, rr, asids, flush_asid(tlb, asid)), 0, 1
     if n_asids == 1:
-        return (cur, mm, 0, 0, ((mm, mm_gen),), ()), 1, 1
+        return (cur, mm, 0, 0, (current,), ()), 1, 1
     for i, (ctx, gen) in enumerate(asids):
         if ctx == mm:
             if gen >= mm_gen:
                 return (cur, mm, i, rr, asids, tlb), 1, 0
-            asids = asids[:i] + ((mm, mm_gen),) + asids[i + 1:]
+            asids = asids[:i] + (current,) + asids[i + 1:]
             return (cur, mm, i, rr, asids, flush_asid(tlb, i)), 1, 1
     i = mm if static else rr
-    asids = asids[:i] + ((mm, mm_gen),) + asids[i + 1:]
+    asids = asids[:i] + (current,) + asids[i + 1:]
     return (cur, mm, i, rr if static else (rr + 1) % n_asids, asids, flush_asid(tlb, i)), 1, 1

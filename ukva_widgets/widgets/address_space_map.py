@@ -97,7 +97,7 @@ class AddressSpaceMap(UkvaWidget):
             if self.task not in [t.pid for t in tasks]:
                 self.task = tasks[0].pid
             self.task_control.value = self.task
-            options = [("idle", -1)] + [(m.task_label(i), i) for i in range(len(m.setup.tasks))]
+            options = [("idle", -1)] + [(m.task_label(i), i) for i in range(len(m.tasks))]
             for c, control in enumerate(self.cpu_controls):
                 control.options = options
                 control.value = ms.running(m, c)
@@ -117,7 +117,7 @@ class AddressSpaceMap(UkvaWidget):
             return
         running = [cpu.running for cpu in ms.cpus(self.machine)]
         try:
-            machine = Machine(self.machine.kernel, self.machine.setup.tasks,
+            machine = Machine(self.machine.kernel, self.machine.tasks,
                               **{**vars(self.machine.options), "design": change["new"]})
             for c, task in enumerate(running):
                 if task >= 0:
@@ -158,7 +158,7 @@ class AddressSpaceMap(UkvaWidget):
     def _running(self) -> list[tuple[int, object]]:
         """(cpu, task) for every CPU running a user task."""
         m = self.machine
-        return [(c, m.setup.tasks[cpu.running]) for c, cpu in enumerate(ms.cpus(m))
+        return [(c, m.tasks[cpu.running]) for c, cpu in enumerate(ms.cpus(m))
                 if cpu.running >= 0 and ms.task_mm(m, cpu.running) >= 0]
 
     def _columns_html(self, remember: bool = True) -> str:

@@ -40,7 +40,7 @@ from ..engine import Kernel, Machine, explore, make_tasks
 from ..engine.explore import ExploreResult, Progress
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
 from ..engine.options import int_in, pick
-from ..engine.transitions import SLOT_KINDS
+from ..engine.slots import SLOT_KINDS
 from . import draw as d
 from .base import USER_ERRORS, ErrorBox, UkvaWidget
 from .palette import BAD_COLOUR, OK_COLOUR, OKABE_ITO
@@ -251,22 +251,22 @@ class DesignLab(UkvaWidget):
 
     def tasks_text(self) -> str:
         """The tasks in words: how they were made, what each keeps to itself, the MMs and UKVA slots."""
-        setup, (flags, noun) = self.machine.setup, WORKLOADS[self.workload]
-        n, mms = len(setup.tasks), len(setup.mms)
-        names = ", ".join(t.comm for t in setup.tasks)
+        layout, (flags, noun) = self.machine.layout, WORKLOADS[self.workload]
+        n, mms = len(layout.tasks), len(layout.mms)
+        names = ", ".join(t.comm for t in layout.tasks)
         if flags is None:
             how = f"{n} process{'es' * (n > 1)} forked from init ({names})"
         else:
             how = f"{n} {noun}{'s' * (n > 1)} ({names}): a process"
             if n > 1:
-                shares = self.machine.kernel.shares(setup.tasks[0], setup.tasks[1])
+                shares = self.machine.kernel.shares(layout.tasks[0], layout.tasks[1])
                 own = [kind for kind in SLOT_KINDS if not shares[kind]]
                 how += f" and {n - 1} clone{'s' * (n > 2)} of it with {flags}"
                 if own:
                     how += f", each with its own {' and '.join(own)} table{'s' * (len(own) > 1)}"
         where = f"{mms} MM{'s' * (mms != 1)}"
         if self.design == "per-mm":
-            slots = sum(s >= 0 for row in setup.mm_slots for s in row)
+            slots = sum(s >= 0 for row in layout.mm_slots for s in row)
             where += f", {slots} UKVA slot{'s' * (slots != 1)}"
         return f"{how} ({where})"
 

@@ -351,14 +351,14 @@ def _page(f: Facts, group: ms.PageGroup, page: int, box: Box) -> str:
 
 def _task_name(m: Machine, i: int) -> str:
     """'sh (pid 2)': the task's name as the chapter gave it, its pid beside it."""
-    t = m.setup.tasks[i]
+    t = m.tasks[i]
     return f"{t.comm} (pid {t.pid})"
 
 
 def _page_name(m: Machine, page: int) -> str:
     """A per-task or per-CPU page by its owner: "sh (2)'s page", "cpu1's page"."""
     if m.options.design == "per-task":
-        t = m.setup.tasks[page]
+        t = m.tasks[page]
         return f"{t.comm} ({t.pid})'s page"
     return m.page_label(page)
 

@@ -1,8 +1,8 @@
-"""What the widgets read of an SMP Machine's state, by name: the one place that knows how the
-engine lays its state out (the CPUs' TLBs, the page tables, the versions, the caches).
+"""What the widgets read of an SMP Machine, gathered for drawing: views of the Machine's named
+readers (`cpu(c)`, `page_table(m)`, `tlb_gen(m)`, `cache(p)`, `pending(i)`, `layout`) shaped the
+way the pictures lay them out (the CPUs' TLBs, the page tables with their slots, the pages).
 
-Every widget reads the machine through these functions, never by position, so a change in how
-the engine stores its state is an edit of this module only.
+Widgets read the machine through these functions and the Machine, never a state by position.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ import re
 from typing import NamedTuple
 
 from ..engine import Machine, slot_address
-
-
-class TlbEntry(NamedTuple):
-    asid: int       # ASID slot (always 0 without PCID)
-    vpage: int      # the UKVA page
-    page: int       # the physical page it translates to
+from ..engine.slots import HOLE
+from ..engine.state import Entry as TlbEntry
+from ..engine.state import named
 
 
 class Cpu(NamedTuple):
@@ -47,20 +44,17 @@ class SharedPage(NamedTuple):
 
 
 def cpus(m: Machine) -> list[Cpu]:
-    user = m.setup.user
-    return [Cpu(cur, loaded, loaded >= 0 and (cur < 0 or not user[cur]),
-                tuple(TlbEntry(*e) for e in tlb))
-            for cur, loaded, _asid, _rr, _asids, tlb in m.state[0]]
+    return [Cpu(cpu.current, cpu.loaded, m.is_lazy(c), cpu.tlb) for c, cpu in enumerate(m.cpus)]
 
 
 def running(m: Machine, cpu: int) -> int:
     """The task index running on `cpu` (-1 idle)."""
-    return m.state[0][cpu][0]
+    return m.cpu(cpu).current
 
 
 def task_mm(m: Machine, task: int) -> int:
     """The MM index of task `task` (-1 for a kernel thread or idle)."""
-    return m.setup.task_mm[task] if task >= 0 else -1
+    return m.layout.task_mm[task] if task >= 0 else -1
 
 
 def loaded_after_each_step(m: Machine, start: int = 0) -> list[tuple[int, ...]]:
@@ -77,47 +71,43 @@ def loaded_after_each_step(m: Machine, start: int = 0) -> list[tuple[int, ...]]:
 
 
 def tables(m: Machine) -> list[Table]:
-    from ..engine.transitions import HOLE
-
-    s = m.setup
-    copies = len(m.state[1]) // max(len(s.mms), 1)
+    s = m.layout
     out = []
-    for row, pages in enumerate(m.state[1]):
-        mm = row // copies
+    for row, pages in enumerate(m.state.page_tables):
+        mm, copy = divmod(row, s.copies)
         slots = s.mm_slots[mm] if s.mm_slots else ()
-        out.append(Table(row, mm, row % copies if copies > 1 else -1, tuple(pages),
+        out.append(Table(row, mm, copy if s.copies > 1 else -1, tuple(pages),
                          tuple(slots[v] if v < len(slots) and slots[v] >= 0 else None for v in range(len(pages))),
                          tuple(v for v in range(len(pages)) if v >= len(slots) or slots[v] != HOLE)))
     return out
 
 
 def tlb_gen(m: Machine, mm: int) -> int:
-    return m.state[2][mm]
+    return m.tlb_gen(mm)
 
 
 def cpumask(m: Machine, mm: int) -> list[int]:
     """The CPUs that have `mm` loaded (mm_cpumask)."""
-    return [c for c, cpu in enumerate(cpus(m)) if cpu.loaded == mm]
+    return m.cpumask(mm)
 
 
 def n_asids(m: Machine) -> int:
-    return m.setup.n_asids
+    return m.n_asids
 
 
 def tlb_rows(m: Machine) -> int:
     """How many TLB entries a CPU can ever hold here: room for them, so stepping resizes nothing."""
-    s = m.setup
-    return max(1, min(s.tlb_size, max(len(row) for row in m.state[1]) * s.n_asids))
+    return max(1, min(m.tlb_size, max(len(row) for row in m.state.page_tables) * m.n_asids))
 
 
 def page_groups(m: Machine) -> list[PageGroup]:
     """Every physical page the UKVA can map on this machine, grouped: per-MM, each slot object's
     versions side by side, in the order the page tables hold the slots; per-task and per-CPU,
     each task's or CPU's page.  Fixed for the machine's life, so the picture never reorders."""
-    s = m.setup
+    s = m.layout
     if m.options.design != "per-mm":  # per-task pages are task indices, per-CPU pages CPU indices
         per_task = m.options.design == "per-task"
-        owners = [i for i in range(len(s.tasks) if per_task else s.ncpu) if not per_task or s.user[i]]
+        owners = [i for i in range(len(s.tasks) if per_task else m.options.cpus) if not per_task or s.user[i]]
         return [PageGroup(m.page_label(i), (i,)) for i in owners]
     order = list(dict.fromkeys(o for slots in s.mm_slots for o in slots if o >= 0))
     order += [o for o in range(len(s.objects)) if o not in order]
@@ -126,22 +116,19 @@ def page_groups(m: Machine) -> list[PageGroup]:
 
 def written(m: Machine, page: int) -> bool:
     """Whether this page holds data yet: a newer version exists once an update made it."""
-    s = m.setup
     if m.options.design != "per-mm":
         return True
-    o, gen = divmod(page, s.stride)
-    return gen <= m.state[3][0][o]
+    o, gen = divmod(page, m.layout.stride)
+    return gen <= m.version(o)
 
 
 def copying(m: Machine) -> dict[int, int]:
     """Per CPU in the middle of a plain (not SMP-safe) update: the page of the copy it is making."""
-    s = m.setup
-    _versions, pending = m.state[3]
     out = {}
-    for c, cpu in enumerate(cpus(m)):
-        if cpu.running >= 0 and pending[cpu.running] is not None:
-            o, base, _k = pending[cpu.running]
-            out[c] = o * s.stride + base + 1
+    for c, cpu in enumerate(m.cpus):
+        pending = m.pending(cpu.current) if cpu.current >= 0 else None
+        if pending is not None:
+            out[c] = pending.obj * m.layout.stride + pending.base + 1
     return out
 
 
@@ -157,24 +144,25 @@ def page_of(m: Machine, words: str) -> int | None:
 # --- the shared page (CacheAliasing) ---------------------------------------------------------------
 
 def shared_page(m: Machine) -> SharedPage:
-    written_v, memory, lines = m.state[4][m.setup.shared_index]
-    return SharedPage(written_v, memory, tuple((k, g, bool(d)) for k, g, d in lines))
+    page = m.cache(m.layout.shared_index)
+    lines = tuple((line.key, line.version, bool(line.dirty)) for line in page.lines)
+    return SharedPage(page.written, page.memory, lines)
 
 
 def shared_mappings(m: Machine) -> list[tuple[int, int, int]]:
     """Per MM mapping the shared page: (mm, its UKVA page, the cache line that address indexes)."""
-    s = m.setup
+    s = m.layout
     p = s.shared_index
     return [(mm, s.shared_vpage[mm], s.cache_key(p, mm)) for mm in range(len(s.mms))]
 
 
 def virtual_cache(m: Machine) -> bool:
-    return m.setup.virtual_cache
+    return m.layout.virtual_cache
 
 
 def user_tasks(m: Machine) -> list:
     """The machine's tasks that have an MM (kernel threads have no UKVA to read)."""
-    return [t for t in m.setup.tasks if t.mm is not None]
+    return [t for t in m.tasks if t.mm is not None]
 
 
 # --- choices ----------------------------------------------------------------------------------------
@@ -208,17 +196,17 @@ def choice_catalogue(m: Machine) -> tuple[dict[tuple, str], dict[tuple, str]]:
     to each task, and after it then updates or writes (what a CPU may do depends only on what it
     runs, and every CPU may do what cpu0 may).  The stepper lays the buttons out once, so they keep
     their places; a choice met later (another interleaving) gets a button at the end."""
-    from ..engine.machine import COUNTERS, Choice
+    from ..engine.machine import COUNTERS, Step
 
-    s = m.setup
+    model = m.model
     scratch = m.fresh()
     counts = [0] * len(COUNTERS)
     mine: dict[tuple, str] = {}
     cache: dict[tuple, str] = {}
 
     def offered(state: tuple) -> list:
-        scratch.state = state
-        out = [Choice(code, scratch.label(code)) for code, *_ in s.enabled(state)]
+        scratch.state = named(state)
+        out = [Step(choice, scratch.label(choice)) for choice in model.enabled(state)]
         for choice, key in zip(out, choice_keys(out)):
             if choice.cpu == 0:
                 mine.setdefault(key, choice_words(choice))
@@ -230,10 +218,10 @@ def choice_catalogue(m: Machine) -> tuple[dict[tuple, str], dict[tuple, str]]:
     for switch in offered(start):
         if switch.cpu != 0:
             continue
-        running, bad = s.next(start, switch.code, counts)
+        running, bad = model.next(start, switch.choice, counts)
         for choice in offered(running) if bad is None else ():
             if choice.cpu == 0 and choice.action in ("update", "write"):
-                after, bad = s.next(running, choice.code, counts)
+                after, bad = model.next(running, choice.choice, counts)
                 if bad is None:
                     offered(after)
     order = sorted(mine, key=lambda k: ACTIONS.index(k[0]))  # stable: first seen within a verb

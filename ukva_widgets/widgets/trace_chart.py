@@ -69,9 +69,9 @@ class TraceChart(W.VBox):
         ncpu = m.options.cpus
         loaded = self._loaded_after_each(m)
         labels = tuple(c.label for c in m.history)
-        if len(self._lanes) > 256 or self._known_machine is not m.setup:  # bounded; one machine's rows
+        if len(self._lanes) > 256 or self._known_machine is not m.layout:  # bounded; one machine's rows
             self._lanes.clear()
-            self._known_machine = m.setup
+            self._known_machine = m.layout
         rows = []
         for k, choice in enumerate(trace, 1):
             row = self._row(k)
