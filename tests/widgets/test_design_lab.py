@@ -184,9 +184,14 @@ def test_the_synchronous_check_gives_the_books_verdicts(settings, verdict, kind)
     assert "checking" not in w.text() and w.text().count("verdict: ") == 1
 
 
-def big_lab() -> DesignLab:
-    """A machine whose search takes minutes (per-task with software refill and PCID, 4 CPUs, 4
-    processes: a proof needs millions of states), with a bound far beyond what a test waits for."""
+def big_lab(monkeypatch) -> DesignLab:
+    """A check that takes minutes: the lab's largest processes machine (per-task with software
+    refill and PCID, 4 CPUs, 4 processes) searched whole, without the search's cut into parts
+    (by parts it takes a moment), and a bound far beyond what a test waits for."""
+    import ukva_widgets.widgets.design_lab as lab
+
+    whole = lab.explore
+    monkeypatch.setattr(lab, "explore", lambda *args, **kwargs: whole(*args, parts=False, **kwargs))
     return DesignLab(design="per-task", fill="software", pcid=True, workload="processes", tasks=4, cpus=4,
                      max_states=20_000_000)
 
@@ -198,8 +203,8 @@ def wait_until(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_the_button_checks_in_the_background_with_progress_and_cancel_stops_it(browser):
-    w = big_lab()
+def test_the_button_checks_in_the_background_with_progress_and_cancel_stops_it(browser, monkeypatch):
+    w = big_lab(monkeypatch)
     seen = []
     w.progress.observe(lambda change: seen.append(change["new"]), "value")
     browser.click(w.check_button)
@@ -217,8 +222,8 @@ def test_the_button_checks_in_the_background_with_progress_and_cancel_stops_it(b
     assert w.spin_row.layout.display == "none"  # a cancel is not the bound: nothing offered
 
 
-def test_a_change_made_from_code_during_a_check_cancels_it_and_drops_its_verdict(browser):
-    w = big_lab()
+def test_a_change_made_from_code_during_a_check_cancels_it_and_drops_its_verdict(browser, monkeypatch):
+    w = big_lab(monkeypatch)
     browser.click(w.check_button)
     wait_until(lambda: "states/s" in w.progress.value)
     w.controls["cpus"].value = 1
@@ -280,12 +285,13 @@ def test_check_with_spin_past_the_bound_finds_what_a_full_python_search_finds(br
 
 @needs_spin
 def test_a_spin_check_reports_progress_and_cancel_stops_it(browser):
-    w = DesignLab(design="per-task", fill="software", pcid=True, workload="processes", tasks=4, cpus=4,
-                  max_states=2_000)
+    # Past the bound, so SPIN is offered; SPIN searches the machine whole (millions of states).
+    w = DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, pcid=True, cache="virtual",
+                  shared_page=True, max_states=200)
     w.check()
     browser.click(w.spin_button)
     wait_until(lambda: "SPIN builds its verifier" in w.status)
-    wait_until(lambda: "states/s" in w.status and "spin" in w.status, timeout=120)  # pan counts states
+    wait_until(lambda: "states/s" in w.status, timeout=120)  # pan counts states (the result says it was SPIN)
     browser.click(w.cancel_button)
     assert w.wait(60)
     assert w.result.engine == "spin" and w.result.cancelled and w.result.states > 0

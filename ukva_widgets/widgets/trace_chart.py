@@ -125,7 +125,7 @@ def _missed_ipis(m: Machine, effects, loaded_after: tuple[int, ...]) -> list[int
         return []
     mms = {mm for mm, _v, _old, _new in effects.ptes}
     told = {dst for _src, dst in effects.ipis}
-    actor = effects.choice.cpu
+    actor = effects.step.cpu
     return [c for c, mm in enumerate(loaded_after) if mm in mms and c != actor and c not in told]
 
 
