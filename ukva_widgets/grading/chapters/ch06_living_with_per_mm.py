@@ -422,3 +422,92 @@ reason_item("6.4", "predict, then explain a flawed update protocol", (
           "wait_acks comes after write_pte: by then both CPUs may already have read the same old "
           "version. Ordering must start before the read."))),
 ))
+
+
+# 6.5 predict-then-explain: "nothing shared across MMs" is about more than caches. A files table
+# shared by several MMs (CLONE_FILES without CLONE_VM) has a slot in each MM's own page table, under
+# each MM's own lock and cpumask, so even an SMP-safe update remaps it one MM per step, and a task of
+# another MM can read the old version in between: a "half-updated" read on a physically indexed
+# cache (the engine's machine, transitions.py section 7; notebooks/sources.ipynb §1). Each question's
+# machine is kept here; tests/grading/test_exercises.py checks the engine's verdict on each.
+SHARED_TABLES = (  # (flags of t = clone(p, ...), flags of q = clone(t, ...), CPUs, a stale read?)
+    ("CLONE_VM", "CLONE_FILES", 2, "yes"),
+    ("CLONE_FILES", "CLONE_FILES", 2, "yes"),
+    ("CLONE_VM|CLONE_FILES", "CLONE_VM|CLONE_FILES", 2, "no"),
+)
+
+
+def shared_table_setup(case: int) -> str:
+    """The engine code that builds SHARED_TABLES[case], for the learner to run."""
+    t_flags, q_flags, cpus, _ = SHARED_TABLES[case]
+    return (f"k = Kernel(); p = k.fork(k.init)\nt = k.clone(p, {t_flags!r})\nq = k.clone(t, {q_flags!r})\n"
+            f"m = Machine(k, tasks=[p, t, q], cpus={cpus}, design='per-mm', cache='physical')")
+
+
+def shared_table_machine(case: int) -> Any:
+    """SHARED_TABLES[case] as an engine Machine (per-MM, SMP-safe updates, dynamic slots)."""
+    from ...engine import Kernel, Machine
+
+    t_flags, q_flags, cpus, _ = SHARED_TABLES[case]
+    k = Kernel()
+    p = k.fork(k.init)
+    t = k.clone(p, t_flags)
+    q = k.clone(t, q_flags)
+    return Machine(k, tasks=[p, t, q], cpus=cpus, design="per-mm", cache="physical")
+
+
+def _shared_scenario(case: int, shape: str) -> str:
+    return (f"On the engine (from ukva_widgets.engine import Kernel, Machine):\n\n{shared_table_setup(case)}\n\n"
+            f"{shape} A per-MM UKVA with SMP-safe updates and dynamic slots gives every files table a slot in "
+            "each MM whose tasks use it. The data cache is physically indexed, so two mappings of one page "
+            "never sit in two cache lines.")
+
+
+STALE_ASK = "can one task read an older version of t's files table than another task can already see"
+reason_item("6.5", "predict, then explain a files table shared across MMs", (
+    Question(
+        _shared_scenario(0, "t runs in p's MM with a files table of its own; q has an MM of its own and "
+                            "shares t's files table, so that table has a slot in two MMs."),
+        STALE_ASK, ("yes", "no"), "yes",
+        "it sits in two MMs' page tables, each under its own lock, so an update reaches one MM at a time",
+        (("a physically indexed cache keeps one copy of each physical page, so every MM sees the same "
+          "table at once",
+          "the cache is right about every physical page it holds. An update maps a new page; what matters "
+          "is which page each MM's page table points at while the update is half done, and no cache "
+          "decides that."),
+         ("the MM's lock makes the whole update one step, so no task can read in between",
+          "a lock belongs to one MM and orders that MM's updaters; readers take no lock, and the other "
+          "MM's page table is under a lock of its own."),
+         ("the shootdown IPIs go to every CPU running either MM, so no stale entry can survive the update",
+          "the IPIs of an update go to the CPUs in one MM's mm_cpumask, and an IPI only flushes TLB "
+          "entries: it cannot change what the other MM's page table maps."))),
+    Question(
+        _shared_scenario(1, "p, t and q each have an MM of their own and all three use one files table, "
+                            "so that table has a slot in three MMs."),
+        STALE_ASK, ("yes", "no"), "yes",
+        "the table sits in three page tables, and an update remaps it in one of them at a time",
+        (("the three tasks share the files table itself, not copies of it, so they always see one version",
+          "they share the files_struct, but each MM shows it through a page its own page table maps, and "
+          "an update changes those mappings one MM at a time."),
+         ("a physically indexed cache keeps one copy of each physical page, so every MM sees the same "
+          "table at once",
+          "the cache is right about every physical page it holds. An update maps a new page; what matters "
+          "is which page each MM's page table points at while the update is half done."),
+         ("SMP-safe updates take a lock, so an update cannot be seen half done",
+          "each MM has its own lock and readers take none: between the step that remaps the table in one "
+          "MM and the step that remaps it in the next, a task of the second MM reads the old page."))),
+    Question(
+        _shared_scenario(2, "p, t and q all run in p's MM and use one files table, so that table has one "
+                            "slot, in one MM."),
+        STALE_ASK, ("yes", "no"), "no",
+        "it is mapped in one MM only: one page table, one lock and one shootdown cover it",
+        (("three tasks share one files table, which is exactly the sharing Linus warned about in 2002",
+          "the warning is about data shared across MMs. Tasks of one MM sharing one table is what a "
+          "per-MM slot is for."),
+         ("the physically indexed cache is what keeps a shared table safe on two CPUs",
+          "no page here is mapped at two addresses, so there is nothing for a cache to alias. Chapter 06 "
+          "shows a physically indexed cache does not save a table that two MMs share."),
+         ("the update cannot finish while another CPU is running a task of the MM",
+          "an SMP-safe update does not wait for the other CPUs to stop: it remaps the slot and shoots "
+          "down their TLB entries, and a CPU that was away catches up on tlb_gen when it comes back."))),
+))

@@ -20,14 +20,15 @@ from .reasons import Question, manual_item, reason_item
 KINDS = {
     "per-cpu-address": "each CPU uses addresses of its own, so one shared page table holds every CPU's mapping",
     "per-mm": "it belongs to one MM: mapped in that MM's page table, or placed at an address that MM chose",
-    "shared-across-mms": "one physical page mapped into every MM: the case the virtual-cache rule is about",
+    "shared-across-mms": "the same physical page mapped into every MM: data shared across MMs",
     "double-buffer": "a second copy so other CPUs keep a valid old one until they are told to switch: an "
                      "SMP-safe update",
     "fixed-global": "one address, the same page, in every process",
 }
 MAPPINGS = {
     "kmap_local_page()'s fixmap slot (idx + KM_MAX_IDX * cpu)": "per-cpu-address",
-    "the vDSO code, at the address recorded in mm->context.vdso": "per-mm",
+    # The vDSO's placement, not its pages: those are one set in every MM (vdso_fault, sources §7).
+    "where an MM maps its vDSO (the address it records in mm->context.vdso)": "per-mm",
     "the vvar data page the vDSO reads (one physical page for all processes)": "shared-across-mms",
     "the second of PTI's two LDT slots (write_ldt maps the new LDT there)": "double-buffer",
     "the PTI LDT alias: read-only, non-global PTEs in the MM's own page tables": "per-mm",
