@@ -451,17 +451,17 @@ def test_the_grader_reports_a_looping_6_2_allocator_as_timed_out_not_as_missing(
     assert "defines no variable" not in feedback
 
 
-# -- 6.5: a files table shared across MMs -------------------------------------------------------
+# -- 6.6: a files table shared across MMs -------------------------------------------------------
 
 def test_a_files_table_shared_across_mms_is_read_half_updated_and_one_mms_table_never_is():
-    """6.5's predictions are the model checker's: a table with a slot in several MMs is read half
+    """6.6's predictions are the model checker's: a table with a slot in several MMs is read half
     updated (an update reaches one MM per step) even on a physically indexed cache; one MM's table
     is proven."""
     from ukva_widgets.engine import explore
     from ukva_widgets.grading.chapters.ch06_living_with_per_mm import SHARED_TABLES, shared_table_machine
     from ukva_widgets.grading.chapters.reasons import QUESTIONS
 
-    questions = QUESTIONS["6.5"]
+    questions = QUESTIONS["6.6"]
     assert len(questions) == len(SHARED_TABLES)
     for case, (_, _, _, stale) in enumerate(SHARED_TABLES):
         r = explore(shared_table_machine(case))
@@ -484,7 +484,7 @@ def test_the_shared_table_problem_shows_code_that_builds_the_machine_it_asks_abo
         shown: dict = {"Kernel": Kernel, "Machine": Machine}
         exec(shared_table_setup(case), shown)
         assert explore(shown["m"]).verdict == explore(shared_table_machine(case)).verdict
-    texts = {exercise("6.5", seed=s).text for s in range(40)}
+    texts = {exercise("6.6", seed=s).text for s in range(40)}
     assert all(shared_table_setup(c) in "".join(texts) for c in range(len(SHARED_TABLES)))
 
 
@@ -492,8 +492,8 @@ def test_a_physically_indexed_cache_is_not_accepted_as_the_reason_a_shared_table
     from ukva_widgets.grading.chapters.reasons import QUESTIONS
 
     for seed in range(40):
-        problem = exercise("6.5", seed=seed)
-        question = QUESTIONS["6.5"][problem.settings["question"]]
+        problem = exercise("6.6", seed=seed)
+        question = QUESTIONS["6.6"][problem.settings["question"]]
         cache = next(n for n, r in enumerate(problem.settings["reasons"]) if "physically indexed" in r)
-        fb = check("6.5", {"predict": question.outcome, "why": cache})
+        fb = check("6.6", {"predict": question.outcome, "why": cache})
         assert fb.verdict.points == 0.5 and not fb.verdict.passed

@@ -424,7 +424,7 @@ reason_item("6.4", "predict, then explain a flawed update protocol", (
 ))
 
 
-# 6.5 predict-then-explain: "nothing shared across MMs" is about more than caches. A files table
+# 6.6 predict-then-explain: "nothing shared across MMs" is about more than caches. A files table
 # shared by several MMs (CLONE_FILES without CLONE_VM) has a slot in each MM's own page table, under
 # each MM's own lock and cpumask, so even an SMP-safe update remaps it one MM per step, and a task of
 # another MM can read the old version in between: a "half-updated" read on a physically indexed
@@ -464,7 +464,7 @@ def _shared_scenario(case: int, shape: str) -> str:
 
 
 STALE_ASK = "can one task read an older version of t's files table than another task can already see"
-reason_item("6.5", "predict, then explain a files table shared across MMs", (
+reason_item("6.6", "predict, then explain a files table shared across MMs", (
     Question(
         _shared_scenario(0, "t runs in p's MM with a files table of its own; q has an MM of its own and "
                             "shares t's files table, so that table has a slot in two MMs."),
