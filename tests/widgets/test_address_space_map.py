@@ -21,12 +21,12 @@ def test_under_per_task_a_second_cpu_rewrites_the_shared_entry(browser):
     browser.set(w.design, index=list(w.design.options).index("per-task"))
     assert w.machine.options.design == "per-task"
     browser.set(w.cpu_controls[0], index=[v for _, v in w.cpu_controls[0].options].index(0))
-    assert f"task 2 on cpu0: {UKVA_BASE:#010x} should show task 2 (init)'s page; " \
-           f"mm#2's page table maps it to task 2 (init)'s page" in w.text()
+    assert f"task 2 on cpu0: {UKVA_BASE:#010x} should show task 2 (sh)'s page; " \
+           f"mm#3's page table maps it to task 2 (sh)'s page" in w.text()
     browser.set(w.cpu_controls[1], index=[v for _, v in w.cpu_controls[1].options].index(1))
-    assert "task 2 on cpu0: 0xbfc00000 should show task 2 (init)'s page; " \
-           "mm#2's page table maps it to task 3 (init)'s page" in w.text()
-    assert "cpu0 runs task 2 (init), cpu1 runs task 3 (init)" in w.text()
+    assert "task 2 on cpu0: 0xbfc00000 should show task 2 (sh)'s page; " \
+           "mm#3's page table maps it to task 3 (sh)'s page" in w.text()
+    assert "cpu0 runs task 2 (sh), cpu1 runs task 3 (sh)" in w.text()
 
 
 def test_scheduling_a_task_already_running_elsewhere_shows_the_engines_error(browser):
@@ -41,7 +41,7 @@ def test_scheduling_a_task_already_running_elsewhere_shows_the_engines_error(bro
 def test_choosing_the_task_shows_its_mm():
     w = AddressSpaceMap()
     w.task.value = 3
-    assert w.text().splitlines()[1] == "address space of mm#2"
+    assert w.text().splitlines()[1] == "address space of mm#3"
 
 
 def test_text_is_the_plain_text_repr():
@@ -65,7 +65,7 @@ def test_per_task_on_two_cpus_is_marked_wrong_on_the_cpu_whose_entry_was_rewritt
     columns = w.shows.value.split('class="ukva-cpu-column')[1:]
     assert columns[0].startswith(" ukva-wrong") and "✗ wrong" in columns[0]
     assert columns[1].startswith(" ukva-ok") and "✓ right" in columns[1]
-    assert "now cpu0: task 2 (init) expects task 2 (init)'s page, the page table gives task 3 (init)'s page: WRONG" \
+    assert "now cpu0: task 2 (sh) expects task 2 (sh)'s page, the page table gives task 3 (sh)'s page: WRONG" \
         in w.text()
 
 
@@ -75,7 +75,7 @@ def test_changing_the_design_keeps_what_each_cpu_runs(browser):
     browser.set(w.design, index=list(w.design.options).index("per-cpu"))
     assert w.machine.options.design == "per-cpu"
     assert [c.value for c in w.cpu_controls] == [1, -1]
-    assert "cpu0 runs task 3 (init)" in w.text()
+    assert "cpu0 runs task 3 (sh)" in w.text()
 
 
 def test_the_map_is_drawn_to_scale_with_the_kernel_a_quarter():
