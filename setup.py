@@ -12,6 +12,8 @@ setup(
     package_dir=BOOK,
     package_data={"ukva_widgets.notebooks": ["*.ipynb", "*.md"], "ukva_widgets.exercises": ["*.ipynb"],
                   # the book's Voila template (serving.voila_server puts jupyter_data on JUPYTER_PATH)
-                  "ukva_widgets": ["jupyter_data/voila/templates/ukva/*"]},
+                  "ukva_widgets": ["jupyter_data/voila/templates/ukva/*"],
+                  # `ukva measure`'s C program and the reference machine's result (real/measure*.py)
+                  "ukva_widgets.real": ["measure.c", "measure_reference.json"]},
     include_package_data=False,
 )

@@ -31,7 +31,7 @@ CLOSING_SECTIONS = ["Summary", "Check yourself", "Sources"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 IGNORE_TAG = "nbval-ignore-output"
 # Cells that show the reader's own machine: their output differs per machine.
-MACHINE_SPECIFIC = re.compile(r"\bprobe(_all)?\(|/proc/")
+MACHINE_SPECIFIC = re.compile(r"\b(probe(_all)?|measure)\(|/proc/")
 MACHINE_PATH = re.compile(r"/(?:work|tmp|root|home)/")
 # A Python default repr (<... object at 0x7f...>), not the simulated addresses the book prints.
 MEMORY_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 # Heavy imports stay inside the commands so `ukva --help` is instant.
 COMMAND_MODULES = (
     "ukva_widgets.real.command",      # probe
+    "ukva_widgets.real.measure_command",  # measure
     "ukva_widgets.grading.command",   # student, grade
     "ukva_widgets.serving",           # book, serve
     "ukva_widgets.site",              # site

@@ -299,9 +299,12 @@ def _tree(path: Path) -> set[str]:
 
 
 def _grade_batch(base: Path, attacks: dict[str, str], honest: int, extra_env: dict[str, str] | None = None,
-                 user: list[str] | None = None, prepare=None) -> dict:
+                 user: list[str] | None = None, prepare=None, wrap: list[str] | None = None,
+                 options: list[str] | None = None) -> dict:
     """Grade the attacks and `honest` honest copies with `ukva grade` in a subprocess, as an
-    instructor would; return what came out, and what was left around."""
+    instructor would; return what came out, and what was left around. `user` runs it as another
+    user (and gives that user the files), `wrap` is a command prefix inside that, `options`
+    replaces the limits given to `ukva grade`."""
     home, subs, reports, tmp = base / "home", base / "subs", base / "reports", base / "tmp"
     for d in (home, subs, reports, tmp):
         d.mkdir(mode=0o700)
@@ -320,20 +323,21 @@ def _grade_batch(base: Path, attacks: dict[str, str], honest: int, extra_env: di
         nbformat.write(_attack_notebook(code.format(**fill)), subs / file)
     if prepare:  # more submissions, written by the caller
         prepare(subs)
-    if user:  # the grader's uid must own what it reads and writes
+    if user:  # the grader's uid must own what it reads and writes (a link itself, not its target)
         for d in (base, home, subs, reports, tmp):
             shutil.chown(d, 65534, 65534)
         for f in [*subs.iterdir(), canary]:
-            shutil.chown(f, 65534, 65534)
-    site_before, subs_before = set(os.listdir(sitepkg)), {p.name: p.read_bytes() for p in subs.iterdir()}
+            os.chown(f, 65534, 65534, follow_symlinks=False)
+    site_before = set(os.listdir(sitepkg))
+    subs_before = {p.name: p.read_bytes() for p in subs.iterdir() if p.is_file() and not p.is_symlink()}
     home_before = _tree(home)
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "UKVA_CANARY_ENV": CANARY, **(extra_env or {})}
     cmd = [sys.executable, "-m", "ukva_widgets.cli", "grade", str(subs), "--json", str(reports / "g.json"),
            "--csv", str(reports / "g.csv"), "--jobs", "2", "--seed", str(SEED), "--quiet",
-           "--cell-timeout", "25", "--timeout", "60", "--memory", str(MEMORY_MIB)]
+           *(options or ["--cell-timeout", "25", "--timeout", "60", "--memory", str(MEMORY_MIB)])]
     try:
-        proc = subprocess.run([*(user or []), *cmd], env=env, capture_output=True, text=True, timeout=600,
-                              cwd=str(base))
+        proc = subprocess.run([*(user or []), *(wrap or []), *cmd], env=env, capture_output=True, text=True,
+                              timeout=600, cwd=str(base))
     finally:
         listener.close()
     left = _processes_of([str(tmp), str(GRADING / "kernel_stub.py"), str(GRADING / "isolation_exec.py")])
@@ -562,7 +566,9 @@ def test_the_attacks_fail_as_well_when_the_grader_is_not_root():
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert batch["report_uid"] == 65534  # the grader really was uid 65534
         isolations = {s.get("isolation") for s in batch["report"]["submissions"]} - {None}
-        assert all("not root" in i for i in isolations), isolations  # once reports carry it
+        assert isolations and all("not root" in i and "cpu share not capped" in i for i in isolations), isolations
+        # No cgroup is delegated to uid 65534 here: the instructor is told what that costs.
+        assert "warning: no cgroup can be made here" in proc.stderr and "Delegate=yes" in proc.stderr
         for s in batch["by_name"].values():
             if s["path"].endswith("honest_a.ipynb") or "/honest_" in s["path"]:
                 assert s["points"] == FULL01 and s["error"] is None, s

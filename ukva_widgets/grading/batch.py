@@ -9,6 +9,7 @@ batch returns what was finished, marked interrupted, for a partial report.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -18,17 +19,22 @@ from pathlib import Path
 
 from .grader import SubmissionGrade, grade
 from .roster import Student, owner_of
-from .sandbox import Limits, SandboxUnavailable, shutdown_all
+from .sandbox import Limits, SandboxUnavailable, shutdown_all, totals_warning
 
 INTERRUPTED = "not graded: interrupted (Ctrl-C) before this submission was finished"
 STRAGGLER_SECONDS = 20.0  # how long, after Ctrl-C, running submissions get to wind down
 
 
 def submissions_in(target: Path) -> list[Path]:
-    """The files to grade: `target` itself, or every *.ipynb under a directory (sorted)."""
-    if target.is_dir():
-        return sorted(p for p in target.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    return [target]
+    """The files to grade: `target` itself, or every *.ipynb under a directory (sorted), found
+    without following symbolic links; a link named *.ipynb is listed, and refused when graded."""
+    if not target.is_dir():
+        return [target]
+    found = []
+    for folder, dirs, files in os.walk(target):  # followlinks=False: a linked folder is not entered
+        dirs[:] = [d for d in dirs if d != ".ipynb_checkpoints"]
+        found += [Path(folder, n) for n in [*files, *dirs] if n.endswith(".ipynb")]
+    return sorted(found)
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Task:
     owner: tuple[str, int] | None = None
     name: str = ""
     flags: list[str] = field(default_factory=list)
+    root: Path | None = None  # the folder the instructor named (nothing below it is followed)
 
 
 def plan(paths: list[Path], root: Path, students: dict[str, Student] | None, key: bytes | None,
@@ -51,7 +58,7 @@ def plan(paths: list[Path], root: Path, students: dict[str, Student] | None, key
 
     tasks = []
     for path in paths:
-        task = Task(path, item_ids, chapter)
+        task = Task(path, item_ids, chapter, root=root if root.is_dir() else path.parent)
         if students is not None:
             sid = owner_of(path, root, students)
             if sid is None:
@@ -67,7 +74,7 @@ def _grade_safely(task: Task, seed: int, limits: Limits, stop: threading.Event) 
     if stop.is_set():
         return None
     try:
-        g = grade(task.path, seed, limits, task.item_ids, task.chapter, task.owner)
+        g = grade(task.path, seed, limits, task.item_ids, task.chapter, task.owner, task.root)
     except SandboxUnavailable:
         raise  # never grade unprotected: the whole batch stops with the reason
     except Exception as exc:  # a grader bug on one file is reported on that file, not fatal
@@ -89,6 +96,8 @@ def run_batch(tasks: list[Task], seed: int, limits: Limits, jobs: int = 1, progr
     """Grade `tasks` with `jobs` worker threads; grades come back in the order of `tasks`."""
     from tqdm import tqdm
 
+    if limits.sandbox and (warning := totals_warning()):
+        print(f"ukva grade: warning: {warning}", file=sys.stderr)
     stop = threading.Event()
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if main else None

@@ -64,8 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                          "whose name says none, the notebook's)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="grade without the per-submission sandbox (the report says so)")
-    grade.add_argument("--cell-timeout", type=float, default=20.0, help="seconds per cell (default 20)")
-    grade.add_argument("--timeout", type=float, default=90.0, help="seconds for all cells (default 90)")
+    grade.add_argument("--cell-timeout", type=float, default=20.0,
+                       help="seconds per cell, then it is interrupted (default 20)")
+    grade.add_argument("--timeout", type=float, default=90.0,
+                       help="seconds for a whole submission: kernel starts, cells, replays and answers (default 90)")
     grade.add_argument("--memory", type=int, default=2048, help="kernel memory limit in MiB (default 2048)")
     grade.add_argument("--max-output", type=int, default=1024, help="KiB of output kept (default 1024)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -8,10 +8,13 @@ problem the learner's seed made and, for code items, on inputs drawn from the gr
 from __future__ import annotations
 
 import ast
+import errno
 import functools
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,14 +63,42 @@ class NotGradable(Exception):
     """The file cannot be run at all (not a notebook, corrupt...): the reason is the message."""
 
 
-def load_notebook(path: Path) -> NotebookNode:
+def read_submission(path: Path, root: Path | None = None) -> bytes:
+    """The bytes of a submission: a regular file at most MAX_NOTEBOOK_BYTES long, reached from
+    `root` (the folder the instructor named, default the file's own) without following any
+    symbolic link. A student's link would be followed with the instructor's rights (a classmate's
+    notebook, the model answers, /proc/kmsg, which never ends), and a FIFO would block the batch."""
+    root = root if root is not None else path.parent
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        root, parts = path.parent, (path.name,)
+    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]  # the instructor's own choice
+    try:
+        for part in parts[:-1]:
+            fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fds[-1]))
+        fds.append(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fds[-1]))
+        if not stat.S_ISREG(os.fstat(fds[-1]).st_mode):
+            raise NotGradable("not a regular file (a FIFO, a device or a directory): only regular files are graded")
+        with os.fdopen(os.dup(fds[-1]), "rb") as f:
+            raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise NotGradable("a symbolic link (or a path through one): only regular files in the "
+                              "submissions folder are graded, never what a link points to") from None
+        raise NotGradable(f"cannot be read: {exc.strerror}") from None
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise NotGradable(f"the file is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB; not a plausible notebook")
+    return raw
+
+
+def load_notebook(path: Path, root: Path | None = None) -> NotebookNode:
     import nbformat
 
-    if not path.is_file():
-        raise NotGradable(f"{path} is not a file")
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise NotGradable(f"the file is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB; not a plausible notebook")
-    raw = path.read_bytes()
+    raw = read_submission(path, root)
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -227,12 +258,13 @@ def _choose_items(path: Path, nb: NotebookNode | None, item_ids: list[str] | Non
 
 def grade(path: Path, grading_seed: int, limits: Limits = Limits(),  # noqa: B008 (Limits is a frozen dataclass)
           item_ids: list[str] | None = None, chapter: str | None = None,
-          owner: tuple[str, int] | None = None) -> SubmissionGrade:
+          owner: tuple[str, int] | None = None, root: Path | None = None) -> SubmissionGrade:
     """Grade one submission; never raises for anything the submission contains. `owner` is
-    (student id, variant seed) from the roster: every item is judged on that seed."""
+    (student id, variant seed) from the roster: every item is judged on that seed. `root` is the
+    folder the instructor named (see read_submission)."""
     seed = owner[1] if owner else None
     try:
-        nb = load_notebook(path)
+        nb = load_notebook(path, root)
     except NotGradable as exc:
         ids, chapter, source = _choose_items(path, None, item_ids, chapter)
         items = [get_item(i) for i in ids]

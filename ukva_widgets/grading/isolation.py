@@ -11,19 +11,25 @@ ZMQ sockets are Unix sockets (ipc transport: the network namespace is empty, the
 all) in $HOME/.ipc, inside its own tmpfs: the grader reaches them through /proc/PID/root of the
 sandbox, via a symlink only the grader's private work directory holds, so nothing the kernel
 writes ever lands on the host's disks. Once the kernel has bound them (before any student code
-runs), `pin_sockets` opens them without following symlinks and the grader connects only through
-/proc/self/fd links to those descriptors: whatever the kernel does to its $HOME/.ipc afterwards,
-a reconnection reaches the same sockets, never a path of the host. The environment is an allow-list.
+runs), `pin_sockets` opens them without following symlinks and the submission's meter (meter.py)
+relays the grader's connections to those descriptors only: whatever the kernel does to its
+$HOME/.ipc afterwards, a reconnection reaches the same sockets, never a path of the host. The
+environment is an allow-list.
 bwrap was chosen over our own unshare/clone code because it is small,
 audited, used by Flatpak, and fails closed: any namespace or mount it cannot make stops it.
 
-Limits per submission, across all its processes: when the grader is root, a memory cgroup
-(memory.limit_in_bytes, or memory.max on cgroup v2) and a pids cgroup; the kernel runs as the real
-uid 65534 ("nobody"), never as root. When not root (no cgroup to write), each process's address
-space is capped by RLIMIT_AS and the processes by RLIMIT_NPROC, which Linux counts per uid within
-the sandbox's own user namespace; total memory is then at most processes x memory (the README
-says so). Disk is the tmpfs size; CPU time is RLIMIT_CPU per process plus the grader's wall-clock
-limits, after which the whole sandbox is killed.
+Inside, a seccomp filter (seccomp.py) refuses the keyring calls, ptrace and its cousins, larger
+socket buffers and a few large kernel interfaces; and before bwrap starts, the launcher joins a
+fresh, empty session keyring, so nothing of the instructor's keyring is even inherited.
+
+Limits per submission, across all its processes, where a cgroup can be made (cgroups.py: as root,
+or as a user in a delegated cgroup): memory (which counts socket buffers and other kernel memory
+too), processes, and CPU (`cpus` cores at most). Without one (an ordinary user, nothing delegated):
+each process's address space is capped by RLIMIT_AS and the processes by RLIMIT_NPROC, which Linux
+counts per uid within the sandbox's own user namespace, and a watchdog sums the memory of the
+sandbox's processes; kernel memory is not counted and CPU share is not capped, which
+`totals_warning` says. Everywhere: open files (RLIMIT_NOFILE), disk (the tmpfs size), CPU time per
+process (RLIMIT_CPU), and the grader's wall clock (meter.py), after which the whole sandbox is killed.
 
 `UKVA_BWRAP` names the bwrap binary to use (default: `bwrap` on PATH); setting it to a missing
 file is how the tests make the sandbox unavailable for real.
@@ -32,7 +38,6 @@ file is how the tests make the sandbox unavailable for real.
 from __future__ import annotations
 
 import atexit
-import errno
 import json
 import os
 import shutil
@@ -47,6 +52,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import seccomp
+from .cgroups import Cgroup, cgroup_parents
+from .meter import Meter
 
 SANDBOX_UID = 65534                       # "nobody", inside and (for a root grader) outside
 HOME = "/home/student"
@@ -68,184 +77,6 @@ def bwrap_path() -> str | None:
     if named:
         return named if os.path.isfile(named) and os.access(named, os.X_OK) else None
     return shutil.which("bwrap")
-
-
-# ---------------------------------------------------------------------------------------- cgroups
-
-def _own_cgroups() -> dict[str, str]:
-    """controller name (or "" for cgroup v2) -> this process's cgroup path."""
-    out = {}
-    try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for c in controllers.split(",") if controllers else [""]:
-                out[c] = path
-    except OSError:
-        pass
-    return out
-
-
-def _cgroup_mounts() -> dict[str, str]:
-    """controller (or "" for the cgroup v2 mount) -> its mount point."""
-    out: dict[str, str] = {}
-    try:
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            left, right = line.split(" - ", 1)
-            fstype, _, options = right.split(" ", 2)
-            mount = left.split(" ")[4]
-            if fstype == "cgroup2":
-                out.setdefault("", mount)
-            elif fstype == "cgroup":
-                for opt in options.split(","):
-                    if opt in ("memory", "pids"):
-                        out.setdefault(opt, mount)
-    except (OSError, ValueError):
-        pass
-    return out
-
-
-def cgroup_parents() -> tuple[str, dict[str, str]] | None:
-    """("v1"|"v2", {"memory": dir, "pids": dir}): where this process may make child cgroups for
-    both controllers, under its own cgroups (so the grader's own limits still cover the kernels);
-    None when it may not (not root, or no such controllers)."""
-    own, mounts = _own_cgroups(), _cgroup_mounts()
-    v1 = {}
-    for c in ("memory", "pids"):
-        if c in mounts and c in own:
-            d = os.path.join(mounts[c], own[c].lstrip("/"))
-            if os.path.isdir(d) and os.access(d, os.W_OK):
-                v1[c] = d
-    if len(v1) == 2:
-        return "v1", v1
-    if "" in mounts and "" in own:
-        d = os.path.join(mounts[""], own[""].lstrip("/"))
-        try:
-            enabled = Path(d, "cgroup.subtree_control").read_text().split()
-        except OSError:
-            enabled = []
-        if {"memory", "pids"} <= set(enabled) and os.access(d, os.W_OK):
-            return "v2", {"memory": d, "pids": d}
-    return None
-
-
-_counter = iter(range(1, 1 << 62))
-
-
-def _remove_stale(parent: str) -> None:
-    """Remove the cgroups a grader that was killed outright (SIGKILL) left behind."""
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return
-    for name in names:
-        parts = name.split("-")
-        if name.startswith("ukva-grade-") and len(parts) == 4 and parts[2].isdigit() \
-                and not os.path.exists(f"/proc/{parts[2]}"):
-            Cgroup("v1", [os.path.join(parent, name)]).remove()
-
-
-@dataclass
-class Cgroup:
-    """One submission's memory and pids cgroups (the same directory on cgroup v2)."""
-
-    version: str
-    dirs: list[str]
-
-    @classmethod
-    def create(cls, memory_mib: int, processes: int) -> Cgroup | None:
-        parents = cgroup_parents()
-        if parents is None:
-            return None
-        version, where = parents
-        for parent in set(where.values()):
-            _remove_stale(parent)
-        name = f"ukva-grade-{os.getpid()}-{next(_counter)}"
-        made = []
-        try:
-            for c in dict.fromkeys(where.values()):
-                path = os.path.join(c, name)
-                os.mkdir(path)
-                made.append(path)
-            limit = str(memory_mib << 20)
-            if version == "v1":
-                mem, pids = os.path.join(where["memory"], name), os.path.join(where["pids"], name)
-                Path(mem, "memory.limit_in_bytes").write_text(limit)
-                try:  # memory + swap, where swap accounting is on
-                    Path(mem, "memory.memsw.limit_in_bytes").write_text(limit)
-                except OSError:
-                    pass
-                Path(pids, "pids.max").write_text(str(processes))
-            else:
-                d = made[0]
-                Path(d, "memory.max").write_text(limit)
-                try:
-                    Path(d, "memory.swap.max").write_text("0")
-                except OSError:
-                    pass
-                Path(d, "pids.max").write_text(str(processes))
-        except OSError:
-            for path in made:
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    pass
-            return None
-        return cls(version, made)
-
-    def procs_files(self) -> list[str]:
-        return [os.path.join(d, "cgroup.procs") for d in self.dirs]
-
-    def pids(self) -> set[int]:
-        found = set()
-        for f in self.procs_files():
-            try:
-                found.update(int(p) for p in Path(f).read_text().split())
-            except (OSError, ValueError):
-                pass
-        return found
-
-    def kill(self) -> None:
-        """SIGKILL every process in the cgroups, until none is left (a fork racing the kill is
-        caught on the next round)."""
-        deadline = time.monotonic() + 5
-        while True:
-            pids = self.pids()
-            if not pids or time.monotonic() > deadline:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.01)
-
-    def remove(self) -> None:
-        self.kill()
-        for d in self.dirs:
-            for _ in range(100):
-                try:
-                    os.rmdir(d)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError as exc:
-                    if exc.errno != errno.EBUSY:
-                        break
-                    self.kill()
-                    time.sleep(0.01)
-
-    def hit_memory_limit(self) -> bool:
-        """Whether the kernel's out-of-memory killer ran in this cgroup."""
-        for d in self.dirs:
-            for name in ("memory.oom_control", "memory.events"):
-                try:
-                    for line in Path(d, name).read_text().splitlines():
-                        key, _, value = line.partition(" ")
-                        if key == "oom_kill" and int(value) > 0:
-                            return True
-                except (OSError, ValueError):
-                    continue
-        return False
 
 
 # ------------------------------------------------------------------------------- the bwrap command
@@ -298,6 +129,8 @@ class Plan:
     notebook: str | None = None                            # opened and passed to bwrap as an fd
     connection: str | None = None                          # likewise, the connection file
     link: str | None = None                                # symlink to make: -> /proc/PID/root
+    seccomp: str | None = None                             # the filter, passed to bwrap as an fd
+    keyctl: int | None = None                              # keyctl's number: join a fresh keyring
 
 
 def bwrap_argv(bwrap: str, binds: list[tuple[str, str]], link: str, disk_mib: int,
@@ -305,6 +138,7 @@ def bwrap_argv(bwrap: str, binds: list[tuple[str, str]], link: str, disk_mib: in
     """The bwrap command line; `binds` are (source as bwrap sees it, path inside)."""
     a = [bwrap, "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
          "--unshare-cgroup-try", "--disable-userns", "--die-with-parent", "--new-session",
+         "--seccomp", "@SECCOMP_FD@",
          "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
          "--ro-bind", "/usr", "/usr"]
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -317,7 +151,11 @@ def bwrap_argv(bwrap: str, binds: list[tuple[str, str]], link: str, disk_mib: in
         a += ["--ro-bind", f, f]
     for source, inside in binds:
         a += ["--ro-bind", source, inside]
-    a += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MIB << 20), "--tmpfs", "/dev/shm",
+    a += ["--proc", "/proc"]
+    for f in ("/proc/keys", "/proc/key-users"):  # which keys this uid has, by name: nothing to see
+        if os.path.exists(f):
+            a += ["--ro-bind", "/dev/null", f]
+    a += ["--dev", "/dev", "--size", str(SHM_MIB << 20), "--tmpfs", "/dev/shm",
           "--remount-ro", "/dev",
           "--size", str(disk_mib << 20), "--perms", "0700", "--tmpfs", HOME,
           "--dir", f"{HOME}/.tmp", "--dir", f"{HOME}/.ipc",
@@ -396,9 +234,17 @@ def check_bwrap() -> str:
 def _plan(argv: list[str], cgroup: Cgroup | None, binds: list[tuple[str, str]], notebook: str,
           workdir: str, connection: str, link: str) -> str:
     root = os.geteuid() == 0
+    try:
+        program, keyctl = seccomp.program(), seccomp.syscalls()["keyctl"]
+    except seccomp.SeccompUnsupported as exc:
+        raise SandboxUnavailable(f"the grading sandbox cannot be made: {exc}; grade without a sandbox "
+                                 "with --no-sandbox (only for submissions you trust)") from None
+    filter_path = os.path.join(workdir, "seccomp.bpf")
+    with open(os.open(filter_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        f.write(program)
     plan = Plan(argv, cgroup.procs_files() if cgroup else [],
                 [list(b) for b in binds] if root else [], SANDBOX_UID if root else None, notebook,
-                connection, link)
+                connection, link, filter_path, keyctl)
     path = os.path.join(workdir, "plan.json")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(plan.__dict__, f)
@@ -410,13 +256,26 @@ def _plan(argv: list[str], cgroup: Cgroup | None, binds: list[tuple[str, str]], 
 _live: dict[int, Sandbox] = {}
 
 
+@dataclass(frozen=True)
+class BoxLimits:
+    """What one sandbox enforces (sandbox.Limits says what each is for)."""
+
+    memory_mib: int = 2048
+    processes: int = 256
+    disk_mib: int = 64
+    cpu_seconds: int = 120
+    open_files: int = 256
+    cpus: float = 1.0
+    received_mib: int = 128
+    seconds: float = 90.0
+
+
 class Sandbox:
     """The per-submission pieces that outlive one kernel (a submission may restart its kernel):
-    a private work directory, the directory shared with the kernel for its sockets, and the
-    cgroups. `close()` kills everything in it and removes it all."""
+    a private work directory, the directory shared with the kernel for its sockets, the cgroups and
+    the meter (its relay and clock). `close()` kills everything in it and removes it all."""
 
-    def __init__(self, nb_json: str, memory_mib: int, processes: int, disk_mib: int,
-                 cpu_seconds: int, enabled: bool = True) -> None:
+    def __init__(self, nb_json: str, limits: BoxLimits, enabled: bool = True) -> None:
         self.enabled = enabled
         self.closed = False
         self.watch_bytes = 0          # >0: no memory cgroup; the watchdog sums the sandbox's memory
@@ -429,6 +288,8 @@ class Sandbox:
         self.launched: list[subprocess.Popen] = []
         self.pinned: list[int] = []  # O_PATH descriptors of the running kernel's sockets
         self.dying: set[int] = set()  # sandbox processes killed, maybe not gone yet
+        self.meter: Meter | None = None
+        self.tally = {"refused": 0}  # widget messages and binary attachments dropped unread
         try:
             # The kernel's connection file; without a sandbox, its sockets too. With one, `link`
             # (in `ipc_dir`, which only the grader and the launcher may write) leads to the
@@ -436,41 +297,32 @@ class Sandbox:
             self.ipc_dir = os.path.join(self.workdir, "ipc")
             os.mkdir(self.ipc_dir, 0o700)
             self.link = os.path.join(self.ipc_dir, "root")
-            self.pin_dir = os.path.join(self.workdir, "pin")
-            self.pinned_prefix = os.path.join(self.pin_dir, "kernel")
             self.notebook = os.path.join(self.workdir, NOTEBOOK)
             with open(os.open(self.notebook, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
                 f.write(nb_json)
             self.cwd, self.env = self.workdir, kernel_env()
-            rlimits = {"RLIMIT_AS": memory_mib << 20, "RLIMIT_CORE": 0, "RLIMIT_FSIZE": disk_mib << 20,
-                       "RLIMIT_CPU": cpu_seconds}
+            rlimits = {"RLIMIT_AS": limits.memory_mib << 20, "RLIMIT_CORE": 0,
+                       "RLIMIT_FSIZE": limits.disk_mib << 20, "RLIMIT_CPU": limits.cpu_seconds,
+                       "RLIMIT_NOFILE": limits.open_files}
             if enabled:
                 root = os.geteuid() == 0
-                if root:
-                    self.cgroup = Cgroup.create(memory_mib, processes)
-                rlimits["RLIMIT_NPROC"] = processes
+                self.cgroup = Cgroup.create(limits.memory_mib, limits.processes, limits.cpus)
+                rlimits["RLIMIT_NPROC"] = limits.processes
                 binds = []
                 for i, src in enumerate(python_sources()):
                     if root:  # staged by isolation_exec.py, which can still read it as root
                         binds.append((f"/tmp/ukva-stage{i}", src))
                     else:
                         binds.append((src, src))
-                argv = bwrap_argv(self.bwrap, binds, self.link, disk_mib,
+                argv = bwrap_argv(self.bwrap, binds, self.link, limits.disk_mib,
                                   [*entry_argv(rlimits), "-f", CONNECTION])
                 self.command = _launcher(_plan(argv, self.cgroup, [(src, st) for st, src in binds]
                                                if root else [], self.notebook, self.workdir,
                                                self.connection_file(), self.link))
                 self.socket_prefix = f"{self.link}{HOME}/.ipc/kernel"
-                cg = (f"memory {memory_mib} MiB in all (cgroup {self.cgroup.version}); pids {processes}"
-                      if self.cgroup else f"memory {memory_mib} MiB per process (RLIMIT_AS) and in all "
-                      f"(polled every {WATCH_SECONDS:g} s; no cgroup writable{'' if root else ', not root'}); "
-                      f"processes "
-                      f"{processes} (RLIMIT_NPROC in its user ns)")
+                self.isolation = _describe(limits, self.cgroup, root)
                 if self.cgroup is None:
-                    self.watch_bytes = memory_mib << 20
-                self.isolation = (f"bwrap: user,mount,pid,net,ipc,uts ns; uid {SANDBOX_UID}"
-                                  f"{'' if root else ' (mapped to the grader uid)'}; {cg}; "
-                                  f"tmpfs {disk_mib} MiB (+{SHM_MIB} MiB /dev/shm); cpu {cpu_seconds} s")
+                    self.watch_bytes = limits.memory_mib << 20
             else:
                 self.cwd = os.path.join(self.workdir, "home")
                 os.mkdir(self.cwd, 0o700)
@@ -480,12 +332,24 @@ class Sandbox:
                 self.command = [*entry_argv(rlimits), "-f", self.connection_file()]
                 self.socket_prefix = os.path.join(self.ipc_dir, "kernel")
                 self.isolation = "none (--no-sandbox)"
+            self.meter = Meter(os.path.join(self.workdir, "pin"), limits.received_mib << 20,
+                               time.monotonic() + limits.seconds, self.kill)
         except BaseException:
             self.close()
             raise
         _live[id(self)] = self
         if self.watch_bytes:
             _start_watch()
+
+    def kernel_alive(self, grace: float = 1.0) -> bool:
+        """Whether the last kernel still runs `grace` seconds from now (a kernel that just died
+        closes its connections a moment before its launcher exits)."""
+        deadline = time.monotonic() + grace
+        while self.launched and self.launched[-1].poll() is None:
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.02)
+        return False
 
     def hit_memory_limit(self) -> bool:
         return self.memory_killed or (self.cgroup is not None and self.cgroup.hit_memory_limit())
@@ -497,29 +361,32 @@ class Sandbox:
         return os.path.join(self.ipc_dir, "kernel.json")
 
     def before_launch(self) -> None:
-        """No link to a previous kernel's root may stay while the next one starts; and no kernel
-        starts in a sandbox that was closed (by shutdown_all, say, while its grading thread was
-        about to restart the kernel)."""
+        """No link to a previous kernel's root and no connection to a previous kernel may stay
+        while the next one starts; and no kernel starts in a sandbox that was closed (by
+        shutdown_all, say, while its grading thread was about to restart the kernel)."""
         if self.closed:
             raise RuntimeError("grading was stopped: this submission's sandbox is closed")
+        self.meter.reset()
         try:
             os.unlink(self.link)
         except FileNotFoundError:
             pass
 
-    def pin_sockets(self, ports: list[int]) -> bool:
+    def pin_sockets(self, ports: list[int]) -> str | None:
         """Open the kernel's Unix sockets without following any symlink (its $HOME/.ipc is its
-        own to change) and point `pinned_prefix`-PORT at them through /proc/self/fd: whatever
-        the kernel later renames or replaces, the grader's (re)connections reach those same
-        sockets and nothing else. False while they are not all there yet."""
+        own to change) and have the meter listen for the grader and relay to those descriptors:
+        whatever the kernel later renames or replaces, the grader's (re)connections reach those
+        same sockets and nothing else. The prefix the grader connects to; None while the sockets
+        are not all there yet."""
         flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+        start, parts = (self.link, [*HOME.strip("/").split("/"), ".ipc"]) if self.enabled else (self.ipc_dir, [])
         try:
-            d = os.open(self.link, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # our link: /proc/PID/root
+            d = os.open(start, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # our own directory or link
         except OSError:
-            return False
+            return None
         fds: list[int] = []
         try:
-            for part in [*HOME.strip("/").split("/"), ".ipc"]:
+            for part in parts:
                 d, old = os.open(part, flags | os.O_DIRECTORY, dir_fd=d), d
                 os.close(old)
             for port in ports:
@@ -529,17 +396,12 @@ class Sandbox:
         except OSError:
             for fd in fds:
                 os.close(fd)
-            return False
+            return None
         finally:
             os.close(d)
         self.unpin()
         self.pinned = fds
-        os.makedirs(self.pin_dir, 0o700, exist_ok=True)
-        for port, fd in zip(ports, fds):
-            link = os.path.join(self.pin_dir, f"kernel-{port}")
-            os.symlink(f"/proc/self/fd/{fd}", link + ".new")
-            os.replace(link + ".new", link)
-        return True
+        return self.meter.serve({port: f"/proc/self/fd/{fd}" for port, fd in zip(ports, fds)})
 
     def unpin(self) -> None:
         for fd in self.pinned:
@@ -567,6 +429,8 @@ class Sandbox:
     def kill(self) -> None:
         """SIGKILL every kernel of this submission (bwrap's process group; then its pid
         namespace dies with its first process) and everything in its cgroups."""
+        if self.meter:
+            self.meter.killing = True
         self.dying.update(self._sandbox_pids())
         for proc in self.launched:
             if proc.returncode is not None:  # reaped already: its pid may belong to another process
@@ -583,6 +447,8 @@ class Sandbox:
         self.closed = True
         _live.pop(id(self), None)
         self.kill()
+        if self.meter:
+            self.meter.close()
         self.unpin()
         for proc in self.launched:
             try:
@@ -599,6 +465,36 @@ class Sandbox:
             if self.dying:
                 time.sleep(0.01)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _describe(limits: BoxLimits, cgroup: Cgroup | None, root: bool) -> str:
+    """The isolation line of the report."""
+    if cgroup:
+        totals = (f"memory {limits.memory_mib} MiB in all (cgroup {cgroup.version}{'' if root else ', delegated'}); "
+                  f"pids {limits.processes}; "
+                  + (f"cpu {limits.cpus:g} core(s)" if cgroup.cpu_capped else "cpu share not capped (no cpu cgroup)"))
+    else:
+        totals = (f"memory {limits.memory_mib} MiB per process (RLIMIT_AS) and in all (polled every "
+                  f"{WATCH_SECONDS:g} s; no cgroup writable{'' if root else ', not root'}: kernel memory "
+                  f"such as socket buffers not counted); processes {limits.processes} (RLIMIT_NPROC in its "
+                  "user ns); cpu share not capped")
+    return (f"bwrap: user,mount,pid,net,ipc,uts ns; uid {SANDBOX_UID}"
+            f"{'' if root else ' (mapped to the grader uid)'}; seccomp; fresh keyring; {totals}; "
+            f"open files {limits.open_files}; tmpfs {limits.disk_mib} MiB (+{SHM_MIB} MiB /dev/shm); "
+            f"cpu time {limits.cpu_seconds} s per process")
+
+
+def totals_warning() -> str | None:
+    """What an instructor must know when no cgroup can be made here (None when one can)."""
+    if cgroup_parents() is not None:
+        return None
+    why = ("its cgroup has no memory and pids controllers to give" if os.geteuid() == 0
+           else "not root, and no cgroup is delegated to this user")
+    return (f"no cgroup can be made here ({why}): a "
+            "submission's memory total is approximate (socket buffers and other kernel memory are not "
+            "counted) and its CPU share is not capped, so one submission can slow or starve the machine; "
+            "grade as root, or inside a delegated cgroup (`systemd-run --user --scope -p Delegate=yes "
+            "ukva grade ...`)")
 
 
 def _alive(pid: int) -> bool:

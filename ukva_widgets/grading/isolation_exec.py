@@ -2,11 +2,12 @@
 becomes bwrap (see isolation.py). Standard library only; run as `python -I -S isolation_exec.py PLAN`.
 
 In order: join the submission's cgroups (so everything the kernel starts is counted and can be
-killed as one); open the notebook and the connection file for bwrap to copy; as root, stage the
+killed as one); open the notebook, the connection file and the seccomp filter for bwrap; as root, stage the
 read-only sources in a private mount namespace (so that uid 65534 can bind the Python environment
 even where it lives under /root, or the grader's work directory is in a private TMPDIR); ask to be
 killed when the grader dies; fork bwrap, which (as root: after becoming uid/gid 65534 with no
-supplementary groups) asks to die with this process; point the grader's link at the sandbox's
+supplementary groups) joins a fresh, empty session keyring (nothing of the grader's keyring is
+inherited) and asks to die with this process; point the grader's link at the sandbox's
 root (/proc/PID/root, where the kernel's sockets are), and wait for bwrap, exiting with its status.
 This process keeps the grader's uid, so the link's directory stays the grader's alone. jupyter_client stops
 "the kernel" by killing this process's group, which holds this process and bwrap (the sandbox is in a session
@@ -23,6 +24,7 @@ import sys
 CLONE_NEWNS = 0x00020000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG = 1
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 def _check(result: int, what: str, libc) -> None:
@@ -41,7 +43,8 @@ def main() -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     # Opened before the uid change and before /tmp is covered below.
     fds = {"@NOTEBOOK_FD@": os.open(plan["notebook"], os.O_RDONLY),
-           "@CONNECTION_FD@": os.open(plan["connection"], os.O_RDONLY)}
+           "@CONNECTION_FD@": os.open(plan["connection"], os.O_RDONLY),
+           "@SECCOMP_FD@": os.open(plan["seccomp"], os.O_RDONLY)}
     link_dir = os.open(os.path.dirname(plan["link"]), os.O_PATH | os.O_DIRECTORY)
     if plan["stage"]:
         # A private /tmp (in a private mount namespace) that uid 65534 can enter, holding binds
@@ -78,10 +81,15 @@ def main() -> int:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
                 os.setresuid(uid, uid, uid)
+            # A new anonymous session keyring, owned by the uid the sandbox runs as.
+            if libc.syscall(plan["keyctl"], KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+                _check(-1, "keyctl(KEYCTL_JOIN_SESSION_KEYRING)", libc)
             # After the uid change, which clears it; dies with this process.
             _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)", libc)
             if os.getppid() == me:
                 os.execv(argv[0], argv)
+        except BaseException as exc:  # the grader reads this as the reason the sandbox failed
+            os.write(2, f"the sandbox launcher failed: {exc}\n".encode())
         finally:
             os._exit(127)
     os.close(info_w)

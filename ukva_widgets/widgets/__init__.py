@@ -5,7 +5,8 @@ from .cache_aliasing import CacheAliasing
 from .clone_explorer import CloneExplorer
 from .cost_plot import CostPlot
 from .design_lab import DesignLab
+from .measure_chart import MeasureChart
 from .smp_stepper import SMPStepper
 from .task_tree import TaskTree
 
-__all__ = ["AddressSpaceMap", "CacheAliasing", "CloneExplorer", "CostPlot", "DesignLab", "SMPStepper", "TaskTree"]
+__all__ = ["AddressSpaceMap", "CacheAliasing", "CloneExplorer", "CostPlot", "DesignLab", "MeasureChart", "SMPStepper", "TaskTree"]

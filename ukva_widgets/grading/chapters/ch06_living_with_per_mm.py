@@ -6,8 +6,11 @@ readers and IPIs on all CPUs, and `verify` searches every interleaving breadth f
 once), so a flaw comes back as a shortest schedule. 6.2's allocator is the learner's code: the
 grader drives it in the learner's kernel on every operation sequence up to a bound plus longer
 random ones from the grading seed, and checks the slots it returned here. 6.3's verdicts are the engine's
-`explore`, kept as data (tests check them). Sources: the seed message (SMP-safe updates, dynamic allocation), x86
-flush_tlb_mm_range and the PTI LDT slots (notebooks/sources.ipynb §6, §7).
+`explore`, kept as data (tests check them). 6.5 asks for the engine's shootdown count of a schedule that
+`ukva measure` also runs on the kernel, and for the reason the two differ. 6.6 asks why a files table
+shared by several MMs is read half updated. Sources: Linus Torvalds' 2002 reply (SMP-safe updates,
+nothing shared across MMs, dynamic allocation), x86 flush_tlb_mm_range and the PTI LDT slots
+(notebooks/sources.ipynb §1, §6, §7).
 """
 
 from __future__ import annotations
@@ -379,9 +382,9 @@ def _judge_per_mm(settings: dict[str, Any], answer: Any) -> list[Part]:
     if wrong:
         explain(parts, (
             f"{wrong} wrong. Per-MM is the only place that can work, and then only with all three of "
-            "the seed message's conditions: SMP-safe updates, nothing shared across MMs where caches "
-            "are virtual (unless every mapping has one colour), and dynamic slots for what an MM can "
-            "have several of."))
+            "Linus Torvalds' conditions: SMP-safe updates, nothing shared across MMs (where caches are "
+            "virtual, a shared page aliases unless every mapping has one colour), and dynamic slots for "
+            "what an MM can have several of."))
     return parts
 
 
@@ -421,6 +424,67 @@ reason_item("6.4", "predict, then explain a flawed update protocol", (
          ("waiting for acknowledgements puts the two updates in order",
           "wait_acks comes after write_pte: by then both CPUs may already have read the same old "
           "version. Ordering must start before the read."))),
+))
+
+
+# 6.5 predict with the engine, measure on the kernel, explain the difference (real/measure_lab.py,
+# `ukva measure`). The measured figures in the scenarios are the reference machine's kind of
+# result, so the item grades the prediction and the reason, never a machine's noise. The kernel's
+# side: arch/x86/mm/tlb.c flush_tlb_mm_range(), flush_tlb_func(), should_flush_tlb() (commits
+# 209954cbc7d0, 6db2526c1d69); notebooks/sources.ipynb §6.
+reason_item("6.5", "predict shootdowns with the engine, measure them, explain the difference", (
+    Question(
+        "Two CPUs, one MM: cpu0 runs thread p, cpu1 runs thread t; cpu0 remaps a slot of the per-MM area "
+        "(design=\"per-mm\", SMP-safe updates). On Linux the same schedule is `ukva measure threads-update`: "
+        "one thread remaps a page over and over while the other spins on the second CPU. On a busy two-CPU "
+        "virtual machine the kernel counted 0.98 shootdown IPIs per update on the second CPU.",
+        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "1",
+        "on some updates cpu1 was running something else (another program, or the host preempted it) and "
+        "got no IPI",
+        (("the kernel batches several updates into one flush when they come quickly one after another, so it "
+          "needs fewer IPIs than updates",
+          "each mmap() call flushes before it returns; batching happens inside one call (several pages, one "
+          "IPI per CPU), not across calls, and the count would then fall far below one per update."),
+         ("some IPIs went to cpu0, the updating CPU, instead of the second CPU",
+          "the updating CPU flushes its own TLB directly, without an IPI; the measurement shows almost none "
+          "landing there."),
+         ("/proc/interrupts counts only the IPIs that found a page to flush",
+          "flush_tlb_func() counts every shootdown IPI a CPU receives as it arrives, before it looks at what "
+          "to flush."))),
+    Question(
+        "Two CPUs: cpu0 runs p, cpu1 runs a process q forked from p (its own MM); cpu0 remaps a slot of "
+        "p's per-MM area. On Linux this is `ukva measure processes-update`. Over 2500 updates the kernel's "
+        "tlb:tlb_flush tracepoint counted 2 IPIs on the second CPU, both of reason 'remote wrong CPU'.",
+        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "0",
+        "x86 keeps a CPU that switched away in the MM's cpumask and trims it with an IPI at most once a "
+        "second",
+        (("after fork, q keeps sharing p's page tables until one of the two processes writes to a page "
+          "(copy-on-write)",
+          "copy-on-write shares pages, not the MM: q has its own MM and page table, and a remap in p's MM "
+          "never concerns what q's CPU caches."),
+         ("the kernel sends every flush to all CPUs, and most IPIs were lost",
+          "then the second CPU would have received one per update, about 2500; a flush goes only to the "
+          "CPUs in the MM's cpumask."),
+         ("the engine does not count IPIs between processes",
+          "the engine counts every IPI its shootdown sends; none is due here, because no other CPU has p's "
+          "MM loaded."))),
+    Question(
+        "Three CPUs, one MM: cpu0 runs thread p, cpu1 runs t, cpu2 runs u; cpu0 remaps a slot of the "
+        "per-MM area. On a three-CPU Linux machine `ukva measure --cpus 3 threads-update` shows the "
+        "tlb:tlb_flush reasons: on cpu0 one 'remote IPI send' per update, on cpu1 and on cpu2 one 'remote "
+        "shootdown' per update each.",
+        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "2",
+        "the sender traces each flush once; each CPU it interrupts traces its own IPI",
+        (("cpu1 forwards the flush to cpu2, so only one IPI leaves cpu0",
+          "no CPU forwards a shootdown: the sender's smp_call_function_many() interrupts every target CPU "
+          "itself and waits for all of them."),
+         ("the engine counts one IPI per page it flushes, while the kernel counts one IPI per update, whatever "
+          "it flushes",
+          "both count one IPI per target CPU per flush, however many pages it covers; here one page on two "
+          "CPUs makes two."),
+         ("cpu2 is in lazy TLB mode, so it counts its flush later",
+          "cpu2 runs u, a user thread of the MM: it is not lazy, and it gets its IPI at once, as the "
+          "measurement shows."))),
 ))
 
 
