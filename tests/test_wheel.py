@@ -7,6 +7,7 @@ cache) into a fresh venv without system site-packages, once for the module; then
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -120,3 +121,30 @@ def test_ukva_student_without_the_solutions_says_so_in_one_line(empty):
     done = run(empty, "student")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1 and "solution" in done.stderr, done.stderr
+
+
+def test_the_wheel_carries_no_answer_key_no_rubric_and_no_rebuttal(venv):
+    """What a student installs: the answer key only sealed (grading/sealed.json), the rubrics nowhere."""
+    from ukva_widgets.grading.answers.questions import QUESTIONS
+    from ukva_widgets.grading.answers.tables import TABLES
+    from ukva_widgets.grading.bank import rubrics
+
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    package = site / "ukva_widgets"
+    assert not (package / "grading" / "answers").exists() and (package / "grading" / "sealed.json").is_file()
+    text = "".join(p.read_text(errors="replace") for p in package.rglob("*") if p.is_file()
+                   and p.suffix in (".py", ".json", ".ipynb", ".md"))
+    for rubric in rubrics(sorted((ROOT / "exercises" / "solutions").glob("*.ipynb"))).values():
+        assert rubric[:80] not in text
+    for questions in QUESTIONS.values():
+        for q in questions:
+            assert all(rebuttal[:80] not in text for _, rebuttal in q.misconceptions)
+    for item_id, rows in TABLES.items():
+        option, value = next(iter(rows.items()))
+        assert f"{option!r}: {value!r}" not in text and f'"{option}": {value!r}' not in text, item_id
+    from ukva_widgets.grading import exercise
+
+    probe = ("import json; from ukva_widgets.grading.sealed import is_sealed; from ukva_widgets.grading import "
+             "exercise; print(json.dumps([is_sealed(), exercise('7.1', seed=5).text]))")
+    done = subprocess.run([str(venv / "bin/python"), "-c", probe], capture_output=True, text=True, cwd="/", check=True)
+    assert json.loads(done.stdout) == [True, exercise("7.1", seed=5).text]  # sealed, and the checkout's problems

@@ -3,7 +3,11 @@
 Every user gets their own copy of the book on the first start of their server: the single-user server
 is started through `ukva book --dir $HOME/ukva-book --copy-only`, which copies the chapters and the
 student exercises shipped in the installed package (and, on later starts, adds new ones without
-overwriting anything the student edited), and then opens on the front page of that copy.
+overwriting anything the student edited), and then opens on the front page of that copy. With
+UKVA_HUB_RELEASE set, `ukva fetch` first copies the student's own variants from
+$UKVA_HUB_RELEASE/<user>/ (made by `ukva student --roster ... --out` on the instructor's machine) into
+that copy. The course key that made them is never needed here, and never passed to a user's server:
+a server gets only the environment variables listed in env_keep below.
 
 Out of the box this is the small local setup the project tests with two users: DummyAuthenticator
 (any password, or UKVA_HUB_PASSWORD when set) and SimpleLocalProcessSpawner, which runs every user's
@@ -18,6 +22,7 @@ Settings from the environment (all optional):
     UKVA_HUB_HOMES      folder holding each user's home (default: ./ukva-hub-homes)
     UKVA_HUB_STATE      folder for the hub's database, cookie secret and proxy pid (default: .)
     UKVA_HUB_PROXY      path of configurable-http-proxy (default: found on PATH)
+    UKVA_HUB_RELEASE    folder of per-student notebooks, RELEASE/<user>/*.ipynb (default: none)
 """
 
 import os
@@ -39,11 +44,17 @@ if os.environ.get("UKVA_HUB_PASSWORD"):
 c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = str(HOMES / "{username}")
 
-# The first-start hook: make (or complete) the user's copy of the book, then run the usual server.
-c.Spawner.cmd = ["sh", "-c",
-                 f'{shlex.quote(str(BIN / "ukva"))} book --dir "$HOME/ukva-book" --copy-only && '
-                 f'exec {shlex.quote(str(BIN / "jupyterhub-singleuser"))} "$@"',
-                 "ukva-singleuser"]
+RELEASE = os.environ.get("UKVA_HUB_RELEASE")
+UKVA = shlex.quote(str(BIN / "ukva"))
+# The start-up hook: the student's own variants first (a missing or unreadable release never keeps the
+# server from starting), then make (or complete) the user's copy of the book, then the usual server.
+FETCH = f'{UKVA} fetch --release {shlex.quote(RELEASE)} --dir "$HOME/ukva-book"; ' if RELEASE else ""
+START = (f'{FETCH}{UKVA} book --dir "$HOME/ukva-book" --copy-only && '
+         f'exec {shlex.quote(str(BIN / "jupyterhub-singleuser"))} "$@"')
+c.Spawner.cmd = ["sh", "-c", START, "ukva-singleuser"]
+# What a user's server may inherit from the hub's environment: JupyterHub's default, written out so
+# that no one adds a secret of the instructor's (UKVA_COURSE_KEY, UKVA_GRADING_SEED) to it.
+c.Spawner.env_keep = ["JUPYTERHUB_SINGLEUSER_APP"]
 c.Spawner.default_url = "/lab/tree/ukva-book/notebooks/00-start.ipynb"
 if os.geteuid() == 0:  # containers and CI run as root; Jupyter Server refuses that unless told
     c.Spawner.args = ["--ServerApp.allow_root=True"]

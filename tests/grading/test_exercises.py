@@ -134,7 +134,7 @@ def test_clone_shares_partial_credit_counts_each_resource():
     assert check("2.1", answer).verdict.passed
     answer["files"] = not answer["files"]
     fb = check("2.1", answer)
-    assert fb.verdict.points == pytest.approx(0.8)
+    assert fb.verdict.raw_points == pytest.approx(0.8) and fb.verdict.points == 0.41  # over 2.1's baseline
     assert "1 of 5 predictions are wrong" in fb.text()
     assert "files" not in fb.text().split("wrong")[0]  # the wrong key is not named
 
@@ -169,7 +169,7 @@ def test_refcount_prediction_is_judged_against_an_engine_replay():
     truth = {key: getattr(tasks["P"], f).refcount for key, f in HELD.items()}
     assert check("3.1", truth).verdict.passed
     fb = check("3.1", {**truth, "mm": truth["mm"] + 1})
-    assert fb.verdict.points == pytest.approx(0.75) and "too high" in fb.text()
+    assert fb.verdict.raw_points == pytest.approx(0.75) and "too high" in fb.text()
 
 
 def test_feedback_renders_as_text_and_as_html_with_a_symbol_not_only_colour():
@@ -183,7 +183,7 @@ def test_every_item_has_points_and_a_known_kind():
     for item in all_items():
         assert item.max_points > 0 and item.kind in ("data", "code", "manual")
         assert get_item(item.id) is item
-        assert (item.kind == "manual") == (item.rubric is not None)
+        assert (item.kind == "manual") == item.manual
 
 
 @pytest.mark.parametrize("protocol, flaw", [
@@ -228,7 +228,8 @@ def test_every_chapter_has_an_item_that_needs_reasoning_the_engine_cannot_do():
 
 
 def test_every_wrong_reason_gets_its_own_rebuttal_and_never_the_right_reason():
-    from ukva_widgets.grading.chapters.reasons import QUESTIONS, right_answer
+    from ukva_widgets.grading.answers.model import right_reason as right_answer
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS
 
     for item_id, questions in QUESTIONS.items():
         seen = set()
@@ -252,44 +253,67 @@ def test_every_wrong_reason_gets_its_own_rebuttal_and_never_the_right_reason():
 
 def test_a_manual_answer_is_recorded_for_the_instructor_never_scored():
     item = get_item("7.3")
-    assert item.kind == "manual" and "virtual" in item.rubric
+    assert item.kind == "manual"
     exercise("7.3", seed=4)
     fb = check("7.3", "The vvar page is shared by every MM, which only matters with virtually indexed caches.")
     assert fb.verdict.manual and fb.verdict.points == 0 and not fb.verdict.passed
-    assert fb.text().startswith("[7.3] manual: recorded for the instructor") and "vvar page" in fb.text()
+    assert fb.text().startswith("[7.3] awaiting grading: your answer (15 words) is recorded in full")
+    assert "rubric" not in fb.text()  # the student's own answer is never called the rubric
     assert "&#9675;" in fb._repr_html_()  # grey circle: nothing was judged
     short = check("7.3", "shared page")
     assert not short.verdict.manual and "too short" in short.text()
     assert "is a text" in check("7.3", 42).text()
 
 
-def test_the_grade_report_marks_a_manual_item_manual_and_quotes_the_answer():
+def test_each_variant_of_a_manual_item_has_its_own_title():
+    texts = {exercise("7.3", seed=s).text.splitlines()[1] for s in range(40)}
+    assert texts == {"The vDSO's data page, one page in every MM.",
+                     "kmap_local's per-CPU slots under hardware TLB fill."}
+    for s in range(40):
+        text = exercise("7.3", seed=s).text
+        assert ("kmap" in text.splitlines()[1]) == ("kmap slots" in text), text  # the title fits its question
+
+
+def test_the_grade_report_shows_a_manual_item_awaiting_grading_with_the_whole_answer():
     import csv
     import io
+    import json
 
     from ukva_widgets.grading.grader import SubmissionGrade, judge_record
     from ukva_widgets.grading.report import Report
 
-    text = "Each CPU's kmap slots sit at addresses of their own, so one shared table maps them all."
+    text = ("Each CPU's kmap slots sit at addresses of their own, so one shared table maps them all. " * 12).strip()
     grade = judge_record(get_item("7.3"), {"kernel": {"item": "7.3", "seed": 3, "answer": text}}, None)
-    assert grade.manual and grade.points == 0 and text in grade.feedback
+    assert grade.manual and grade.points == 0 and grade.answer == text
     report = Report([SubmissionGrade("a.ipynb", 0.0, 0.0, None, [grade])], grading_seed=1)
     rows = list(csv.DictReader(io.StringIO(report.to_csv())))
-    assert rows[0]["7.3"] == "manual" and rows[0]["max_points"] == "0"  # the instructor adds it
+    assert rows[0]["7.3"] == "awaiting grading" and rows[0]["max_points"] == "1"
+    assert rows[0]["status"] == "awaiting grading" and rows[0]["total"] == "0"
+    item = json.loads(report.to_json())["submissions"][0]["items"][0]
+    assert item["points"] is None and item["passed"] is None and item["status"] == "awaiting grading"
+    assert item["answer"] == text  # kept whole, not cut at 600 characters
+    page = next(iter(report.feedback_pages().values()))
+    assert '&ndash; / 1<br><span class="wait">&#9675; awaiting grading</span>' in page
+    assert "&#10008;" not in page and "0 / 1<br>" not in page  # never "0 / 1 ✘"
 
 
-def test_every_manual_item_has_its_rubric_in_the_solutions_and_not_in_the_student_notebook():
+def test_every_manual_item_has_its_rubric_in_the_solutions_and_nowhere_in_the_package():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "exercises"
+    from ukva_widgets.grading.bank import rubrics
+
+    root = Path(__file__).resolve().parents[2]
+    found = rubrics(sorted((root / "exercises" / "solutions").glob("*.ipynb")))
+    package = "".join(p.read_text() for p in (root / "ukva_widgets").rglob("*.py")) + \
+        (root / "ukva_widgets" / "grading" / "sealed.json").read_text()
     for item in all_items():
         if item.kind != "manual":
             continue
+        rubric = found[item.id]
         chapter = f"{int(item.id.split('.')[0]):02d}-"
-        solution = next((root / "solutions").glob(chapter + "*.ipynb")).read_text()
-        student = next(root.glob(chapter + "*.ipynb")).read_text()
-        first = item.rubric[:60]
-        assert first in solution and first not in student, item.id
+        student = next((root / "exercises").glob(chapter + "*.ipynb")).read_text()
+        first = rubric[:60]
+        assert first not in student and first not in package, item.id
 
 
 def _auto_solver(item, settings):
@@ -297,15 +321,14 @@ def _auto_solver(item, settings):
     as if all were printed (the engine's truths of test_variants, and every table the chapters show),
     the prediction of a predict-then-explain item, and the first reason offered; no text for a
     manually graded item."""
-    from engine_answers import ENGINE_ANSWERS
-
-    from ukva_widgets.grading.chapters.reasons import QUESTIONS, right_answer
+    from ukva_widgets.grading.answers.model import MODEL_ANSWERS, right_reason
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS
 
     if item.kind == "manual":
         return UNANSWERED
     if item.id in QUESTIONS:
-        return {**right_answer(item.id, settings), "why": 0}
-    return ENGINE_ANSWERS[item.id](settings)
+        return {**right_reason(item.id, settings), "why": 0}
+    return MODEL_ANSWERS[item.id](settings)
 
 
 def test_an_auto_solver_that_runs_the_engine_no_longer_gets_full_marks():
@@ -451,6 +474,19 @@ def test_the_grader_reports_a_looping_6_2_allocator_as_timed_out_not_as_missing(
     assert "defines no variable" not in feedback
 
 
+def test_threads_that_ask_for_the_items_at_once_all_get_every_item():
+    """The grader's worker threads may be the first to ask (a fresh process): none gets half a registry."""
+    import subprocess
+    import sys
+
+    code = ("import threading\nfrom ukva_widgets.grading.items import all_items\nout = []\n"
+            "ts = [threading.Thread(target=lambda: out.append(len(all_items()))) for _ in range(8)]\n"
+            "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(set(out)))\n")
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+        assert done.stdout.strip() == f"[{len(all_items())}]"
+
+
 # -- 6.6: a files table shared across MMs -------------------------------------------------------
 
 def test_a_files_table_shared_across_mms_is_read_half_updated_and_one_mms_table_never_is():
@@ -463,13 +499,12 @@ def test_a_files_table_shared_across_mms_is_read_half_updated_and_one_mms_table_
 
     questions = QUESTIONS["6.6"]
     assert len(questions) == len(SHARED_TABLES)
-    for case, (_, _, _, stale) in enumerate(SHARED_TABLES):
+    for case, question in enumerate(questions):
         r = explore(shared_table_machine(case))
-        assert questions[case].outcome == stale
-        if stale == "yes":
+        if question.outcome == "yes":
             assert r.violation is not None and r.violation.kind == "half-updated", case
         else:
-            assert r.verdict == "proven", case
+            assert question.outcome == "no" and r.verdict == "proven", case
 
 
 def test_the_shared_table_problem_shows_code_that_builds_the_machine_it_asks_about():
@@ -484,8 +519,10 @@ def test_the_shared_table_problem_shows_code_that_builds_the_machine_it_asks_abo
         shown: dict = {"Kernel": Kernel, "Machine": Machine}
         exec(shared_table_setup(case), shown)
         assert explore(shown["m"]).verdict == explore(shared_table_machine(case)).verdict
-    texts = {exercise("6.6", seed=s).text for s in range(40)}
-    assert all(shared_table_setup(c) in "".join(texts) for c in range(len(SHARED_TABLES)))
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS
+
+    for case, question in enumerate(QUESTIONS["6.6"]):
+        assert shared_table_setup(case) in question.scenario
 
 
 def test_a_physically_indexed_cache_is_not_accepted_as_the_reason_a_shared_table_is_safe():

@@ -238,7 +238,8 @@ def test_the_cli_writes_json_and_csv_and_exits_zero_for_a_batch(tmp_path, capsys
     assert set(alice["items"][0]) >= {"id", "points", "max_points", "passed", "feedback"}
     assert bob["points"] == 0 and bob["max_points"] == 5 and "corrupt JSON" in bob["error"]
     rows = (tmp_path / "g.csv").read_text().splitlines()
-    assert rows[0] == "student_id,name,1.1,1.2,1.3,1.4,1.5,1.6,total,max_points,files,flags,error"
+    assert rows[0] == ('"file","claimed student","1.1","1.2","1.3","1.4","1.5","1.6","total","max_points","status",'
+                       '"late_penalty","files","flags","error"')
     assert len(rows) == 3
 
 

@@ -66,3 +66,20 @@ def test_ukva_student_refuses_a_missing_notebook(capsys):
 
     assert main(["student", "/nonexistent/solutions/09-x.ipynb"]) == 2
     assert "no such solution notebook" in capsys.readouterr().err
+
+
+def test_a_hidden_tests_block_is_removed_from_the_student_version():
+    src = ("item = new_item('1.7', 't')\n@item.make\ndef make(rng):\n    return {}, 'x'\n"
+           "### BEGIN HIDDEN TESTS\n@item.judge\ndef judge(settings, answer):\n    return answer == 4\n"
+           "### END HIDDEN TESTS\n")
+    assert strip_solutions(src) == "item = new_item('1.7', 't')\n@item.make\ndef make(rng):\n    return {}, 'x'\n"
+
+
+@pytest.mark.parametrize("src, message", [
+    ("### BEGIN HIDDEN TESTS\nx = 1\n", "never closed by ### END HIDDEN TESTS"),
+    ("### BEGIN HIDDEN TESTS\nx = 1\n### END SOLUTION\n", "### END SOLUTION without ### BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n", "inside another block"),
+])
+def test_broken_hidden_tests_markup_names_the_place(src, message):
+    with pytest.raises(SolutionMarkupError, match=message):
+        strip_solutions(src, "cell 5")

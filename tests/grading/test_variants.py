@@ -1,24 +1,30 @@
-"""Every variant is answerable and of equal difficulty: over many seeds, the answer the engine gives
-gets full marks and a changed answer loses points (a variant whose own truth fails its judge would be
-a broken problem), and where difficulty can be measured (the shortest breaking schedule, the number of
-options and distractors) it is the same for every seed."""
+"""Every variant is answerable and of equal difficulty: over many seeds, the model answer (the answer
+key's, answers/model.py: what the engine gives run as the chapters show) gets full marks and a changed
+answer loses points (a variant whose own truth fails its judge would be a broken problem), and where
+difficulty can be measured (the shortest breaking schedule, the number of options and distractors) it
+is the same for every seed."""
 
 import pytest
-from engine_answers import ENGINE_ANSWERS, breaking_schedules, verdict_mix
 
 from ukva_widgets.grading import check, exercise
+from ukva_widgets.grading.answers.model import MODEL_ANSWERS, breaking_schedule, right_reason
 from ukva_widgets.grading.chapters import ch07_what_linux_did as ch07
-from ukva_widgets.grading.chapters.reasons import QUESTIONS, right_answer
+from ukva_widgets.grading.chapters.reasons import QUESTIONS
+
+
+def verdict_mix(item_id, settings):
+    """How many of a verdict item's machines break, by the model answer."""
+    return MODEL_ANSWERS[item_id](settings).count("violation")
 
 SEEDS = range(0, 3000, 97)  # 31 seeds spread over the range
 ENGINE_CHECKED = ("2.1", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "5.1", "5.2", "5.3", "6.3", "7.1")
 
 
 @pytest.mark.parametrize("item_id", ENGINE_CHECKED)
-def test_the_engines_answer_gets_full_marks_on_every_variant(item_id):
+def test_the_model_answer_gets_full_marks_on_every_variant(item_id):
     for seed in SEEDS:
         problem = exercise(item_id, seed=seed)
-        feedback = check(item_id, ENGINE_ANSWERS[item_id](problem.settings))
+        feedback = check(item_id, MODEL_ANSWERS[item_id](problem.settings))
         assert feedback.verdict.passed, f"seed {seed}: {feedback.text()}"
 
 
@@ -26,7 +32,7 @@ def test_the_engines_answer_gets_full_marks_on_every_variant(item_id):
 def test_the_right_prediction_and_reason_get_full_marks_on_every_variant(item_id):
     for seed in SEEDS:
         problem = exercise(item_id, seed=seed)
-        assert check(item_id, right_answer(item_id, problem.settings)).verdict.passed
+        assert check(item_id, right_reason(item_id, problem.settings)).verdict.passed
         # Equal difficulty: every variant offers four reasons, one right and three misconceptions,
         # and the right one is never given away by being the longest.
         question = QUESTIONS[item_id][problem.settings["question"]]
@@ -37,10 +43,10 @@ def test_the_right_prediction_and_reason_get_full_marks_on_every_variant(item_id
 def test_a_wrong_prediction_loses_points_on_every_variant():
     for seed in SEEDS:
         problem = exercise("3.1", seed=seed)
-        wrong = {k: v + 1 for k, v in ENGINE_ANSWERS["3.1"](problem.settings).items()}
+        wrong = {k: v + 1 for k, v in MODEL_ANSWERS["3.1"](problem.settings).items()}
         assert check("3.1", wrong).verdict.points == 0
         problem = exercise("5.1", seed=seed)
-        assert check("5.1", breaking_schedules(problem.settings)[:-1]).verdict.points == 0
+        assert check("5.1", breaking_schedule(problem.settings)[:-1]).verdict.points == 0
 
 
 # The schedule chapter 05 prints for both per-task and per-CPU (two threads, two CPUs).
@@ -53,7 +59,7 @@ def test_breaking_schedules_are_equally_deep_on_every_variant_and_never_the_chap
     for seed in SEEDS:
         problem = exercise(item_id, seed=seed)
         settings_seen.add(repr(problem.settings))
-        assert len(breaking_schedules(problem.settings)) == depth, f"seed {seed}"
+        assert len(breaking_schedule(problem.settings)) == depth, f"seed {seed}"
         assert not check(item_id, CHAPTER_05_TRACE).verdict.passed, f"seed {seed} accepts chapter 05's trace"
     assert len(settings_seen) >= 4
 
@@ -91,6 +97,6 @@ def test_every_verdict_variant_has_two_broken_and_two_proven_machines(item_id):
 
 def test_every_clone_failure_variant_has_three_refusals_by_different_rules_and_two_successes():
     for seed in SEEDS:
-        truth = ENGINE_ANSWERS["2.3"](exercise("2.3", seed=seed).settings)
+        truth = MODEL_ANSWERS["2.3"](exercise("2.3", seed=seed).settings)
         refused = [t for t in truth if t is not None]
         assert len(truth) == 5 and len(refused) == len(set(refused)) == 3, f"seed {seed}: {truth}"

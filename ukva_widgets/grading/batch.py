@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .grader import SubmissionGrade, grade
-from .roster import Student, owner_of
 from .sandbox import Limits, SandboxUnavailable, shutdown_all, totals_warning
 
 INTERRUPTED = "not graded: interrupted (Ctrl-C) before this submission was finished"
@@ -40,7 +39,7 @@ def submissions_in(target: Path) -> list[Path]:
 @dataclass
 class Task:
     """One submission to grade: which items (None: from its file name, else the notebook), and
-    for a roster, its owner's (student id, variant seed)."""
+    for a roster, its owner's (student id, variant seed); assignment.plan makes them."""
 
     path: Path
     item_ids: list[str] | None = None
@@ -49,25 +48,6 @@ class Task:
     name: str = ""
     flags: list[str] = field(default_factory=list)
     root: Path | None = None  # the folder the instructor named (nothing below it is followed)
-
-
-def plan(paths: list[Path], root: Path, students: dict[str, Student] | None, key: bytes | None,
-         item_ids: list[str] | None = None, chapter: str | None = None) -> list[Task]:
-    """A task per file; with a roster, each file's owner and that student's seed (or a flag)."""
-    from .roster import student_seed
-
-    tasks = []
-    for path in paths:
-        task = Task(path, item_ids, chapter, root=root if root.is_dir() else path.parent)
-        if students is not None:
-            sid = owner_of(path, root, students)
-            if sid is None:
-                task.flags.append("no roster line claims this file (put it in the folder of its student); "
-                                  "judged on the seeds it shows")
-            else:
-                task.owner, task.name = (sid, student_seed(key, sid)), students[sid].name
-        tasks.append(task)
-    return tasks
 
 
 def _grade_safely(task: Task, seed: int, limits: Limits, stop: threading.Event) -> SubmissionGrade | None:

@@ -1,35 +1,31 @@
-"""`ukva student` and `ukva grade`: the instructor's two commands."""
+"""The instructor's commands: `ukva student` (make and release the notebooks), `ukva grade`,
+`ukva key` (a student's answer key, for teaching assistants), and on JupyterHub `ukva fetch` (run on
+a student's server) and `ukva collect` (release.py)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import sys
 from pathlib import Path
 
-from .report import printable
+from .grade_command import EXERCISES, KEY_HELP, SEED_HELP, add_arguments, run_grade
+from .output import printable, say
 from .roster import RosterError
-
-EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
-
-
-SEED_HELP = ("The grading seed (hidden test inputs of code answers) comes, first found, from --seed, "
-             "--seed-file, the environment variable UKVA_GRADING_SEED, the course key, or a fresh random "
-             "one; it is written to the JSON report. It never needs to be on a command line (which "
-             "other processes can read): prefer --seed-file or UKVA_GRADING_SEED.")
-KEY_HELP = "the course key (default: the environment variable UKVA_COURSE_KEY, which keeps it off command lines)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from .release import register as register_release
+
     student = subparsers.add_parser(
         "student", help="write the student exercise notebooks (with --roster: a folder per student)",
         description="Write exercises/NN-topic.ipynb from exercises/solutions/NN-topic.ipynb: each "
-                    "solution block becomes a stub, then the notebook is executed and stored. With "
-                    "--roster and --out, write instead one folder per student, OUT/<student_id>/, "
-                    "whose notebooks carry that student's id and seed (HMAC-SHA256 of the course "
-                    "key and the id, so no one can compute a classmate's variant); `ukva grade OUT "
-                    "--roster ...` computes the seeds again and judges each student on their own.")
+                    "solution block becomes a stub and each hidden-tests block goes, then the notebook is "
+                    "executed and stored (and, in a checkout, the answer key is sealed into the package's "
+                    "sealed.json). With --roster and --out, write instead one folder per student, "
+                    "OUT/<student_id>/, whose notebooks carry that student's id and seed (HMAC-SHA256 of the "
+                    "course key and the id, so no one can compute a classmate's variant): hand it out, or on "
+                    "JupyterHub make it the release folder that `ukva fetch` reads; `ukva grade OUT --roster "
+                    "...` computes the seeds again and judges each student on their own.")
     student.add_argument("solutions", nargs="*", type=Path,
                          help="solution notebooks (default: every exercises/solutions/*.ipynb)")
     student.add_argument("--no-execute", action="store_true", help="write the notebooks without running them")
@@ -42,40 +38,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "grade", help="grade submissions in fresh, sandboxed, time- and memory-limited kernels",
         description="Run each submission in a fresh kernel, collect its answers and judge them here. "
                     "With --roster, each file belongs to the student whose folder it is in "
-                    "(DIR/<student_id>/...) and is judged on that student's variant; mismatches, "
-                    "unclaimed files and identical answer sets are flagged. " + SEED_HELP +
+                    "(DIR/<student_id>/...), or with --from canvas|moodle whose LMS name it has, and is judged "
+                    "on that student's variant; only the latest file per student and chapter is graded; "
+                    "mismatches, unclaimed files and work shared beyond chance are flagged. Graded notebooks "
+                    "are cached, so a rerun only grades what changed. " + SEED_HELP +
                     " Exit status 0 when the batch ran (whatever the grades); 2 for bad arguments or "
-                    "when the sandbox cannot be made; 130 when interrupted (Ctrl-C: the partial report "
-                    "is written, marked \"interrupted\").")
-    grade.add_argument("target", type=Path, help="a submission .ipynb, or a directory of them")
-    grade.add_argument("--json", type=Path, help="write the JSON report here (every notebook in detail)")
-    grade.add_argument("--csv", type=Path, help="write the CSV report here (a row per student)")
-    grade.add_argument("--feedback", type=Path, metavar="DIR",
-                       help="write one HTML feedback page per student into DIR")
-    grade.add_argument("--roster", type=Path, help="a CSV with the columns student_id,name: check variants")
-    grade.add_argument("--key", help=KEY_HELP)
-    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; two per "
-                                                          "core keep the cores busy)")
-    grade.add_argument("--seed", type=int, help="the grading seed (see above; --seed-file or "
-                                                "UKVA_GRADING_SEED keep it off the command line)")
-    grade.add_argument("--seed-file", type=Path, help="a file holding the grading seed")
-    grade.add_argument("--chapter", help="grade every item of this chapter, e.g. 02 (default: the chapter "
-                                         "the file name says, as in 02-tasks-and-clone.ipynb; for a file "
-                                         "whose name says none, the notebook's)")
-    grade.add_argument("--no-sandbox", action="store_true",
-                       help="grade without the per-submission sandbox (the report says so)")
-    grade.add_argument("--cell-timeout", type=float, default=20.0,
-                       help="seconds per cell, then it is interrupted (default 20)")
-    grade.add_argument("--timeout", type=float, default=90.0,
-                       help="seconds for a whole submission: kernel starts, cells, replays and answers (default 90)")
-    grade.add_argument("--memory", type=int, default=2048, help="kernel memory limit in MiB (default 2048)")
-    grade.add_argument("--max-output", type=int, default=1024, help="KiB of output kept (default 1024)")
-    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+                    "when the sandbox cannot be made; 1 when a report could not be written; 130 when "
+                    "interrupted (Ctrl-C: the reports go to NAME.partial.EXT, a complete report is left alone).")
+    add_arguments(grade)
     grade.set_defaults(func=run_grade)
+
+    key = subparsers.add_parser(
+        "key", help="print a student's answer key (their problems and the model answers), for TAs",
+        description="Print every item of a student's variant: the problem they were given, the model answer "
+                    "(a predict-then-explain item's outcome and reason) and, for a manually graded item, its "
+                    "rubric. Needs the answer key (a checkout of the course) and, for a roster student, the "
+                    "course key.")
+    key.add_argument("student", nargs="?", help="the student id on the roster")
+    key.add_argument("--roster", type=Path, help="the roster (with the course key: the student's variant)")
+    key.add_argument("--key", help=KEY_HELP)
+    key.add_argument("--seed", type=int, help="instead of a student: the variant seed a notebook shows")
+    key.add_argument("--chapter", action="append", help="only this chapter (e.g. 02; may be repeated)")
+    key.add_argument("--solutions", type=Path, metavar="DIR",
+                     help="the solution notebooks (rubrics, an instructor's own items; default: the checkout's)")
+    key.set_defaults(func=run_key)
+    register_release(subparsers)
 
 
 def run_student(args: argparse.Namespace) -> int:
-    from .roster import RosterError
+    from .sealed import SEALED, SealedError, is_sealed, seal
     from .student import SolutionMarkupError, write_roster_versions, write_student_versions
 
     solutions = args.solutions or sorted((EXERCISES / "solutions").glob("*.ipynb"))
@@ -90,133 +81,50 @@ def run_student(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.roster is not None:
-            for path in write_roster_versions(solutions, args.roster, args.out, args.key):
-                print(f"wrote {printable(path)}")
+            say(f"wrote {path}" for path in write_roster_versions(solutions, args.roster, args.out, args.key))
             return 0
-        for path in write_student_versions(solutions, execute=not args.no_execute):
-            print(f"wrote {path}")
-    except (SolutionMarkupError, RosterError) as exc:
+        written = write_student_versions(solutions, execute=not args.no_execute)
+        if not is_sealed() and all(p.parent == EXERCISES for p in written):
+            SEALED.write_text(seal())
+            written.append(SEALED)
+        say(f"wrote {path}" for path in written)
+    except (SolutionMarkupError, RosterError, SealedError) as exc:
         print(f"ukva student: {printable(exc)}", file=sys.stderr)
         return 2
     return 0
 
 
-def _bad(message: str) -> int:
-    print(f"ukva grade: {printable(message)}", file=sys.stderr)
-    return 2
+def run_key(args: argparse.Namespace) -> int:
+    from .bank import BankError, load_solutions
+    from .grade_command import Refused, solution_notebooks
+    from .keys import KeyUnavailable, answer_key
+    from .roster import course_key, read_roster, student_seed
 
+    def bad(message: str) -> int:
+        print(f"ukva key: {printable(message)}", file=sys.stderr)
+        return 2
 
-def _grading_seed(args: argparse.Namespace, key: bytes | None) -> tuple[int, str]:
-    """The grading seed and where it came from (see SEED_HELP)."""
-    from .roster import SEED_ENV, derived_grading_seed, parse_seed
-
-    if args.seed is not None:
-        if args.seed < 0:
-            raise RosterError(f"--seed must be a non-negative whole number, not {args.seed}")
-        return args.seed, "--seed"
-    if args.seed_file is not None:
-        try:
-            text = args.seed_file.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RosterError(f"cannot read the seed file {args.seed_file}: {exc}") from None
-        return parse_seed(text, f"the seed file {args.seed_file}"), f"the seed file {args.seed_file}"
-    if os.environ.get(SEED_ENV, "").strip():
-        return parse_seed(os.environ[SEED_ENV], SEED_ENV), SEED_ENV
-    if key is not None:
-        return derived_grading_seed(key), "the course key"
-    return secrets.randbelow(1_000_000), "a random draw"
-
-
-def _check_outputs(args: argparse.Namespace) -> str | None:
-    for out in (args.json, args.csv):
-        if out is None:
-            continue
-        if not out.parent.is_dir():
-            return f"cannot write {out}: the directory {out.parent} does not exist"
-        if out.is_dir() and not out.is_symlink():
-            return f"cannot write {out}: it is a directory; give a file name"
-    if args.feedback is not None:
-        if args.feedback.is_symlink() or (args.feedback.exists() and not args.feedback.is_dir()):
-            return f"--feedback {args.feedback} must be a directory (not a file or a symbolic link)"
-        if not args.feedback.parent.is_dir():
-            return f"cannot write feedback into {args.feedback}: {args.feedback.parent} does not exist"
-    return None
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split()) or "the sandbox cannot be made"
-
-
-def run_grade(args: argparse.Namespace) -> int:
-    from .batch import plan, run_batch, submissions_in
-    from .grader import chapter_items
-    from .items import all_items
-    from .report import Report, ReportError, write_atomic
-    from .roster import course_key, read_roster
-    from .sandbox import Limits, SandboxUnavailable, check_available
-
-    if not args.target.exists():
-        return _bad(f"{args.target} does not exist; give a submission .ipynb or a directory of them")
-    if args.jobs < 1:
-        return _bad(f"--jobs must be at least 1, not {args.jobs}")
-    item_ids = None
-    if args.chapter is not None:
-        item_ids = chapter_items(args.chapter)
-        if not args.chapter.isdigit() or not item_ids:
-            chapters = sorted({i.id.split('.')[0].zfill(2) for i in all_items()})
-            return _bad(f"there is no chapter {args.chapter!r}; chapters with exercises: {', '.join(chapters)}")
-    problem = _check_outputs(args)
-    if problem:
-        return _bad(problem)
     try:
-        students = read_roster(args.roster) if args.roster is not None else None
-        key = course_key(args.key)
-        if students is not None and key is None:
-            return _bad("--roster needs the course key the notebooks were made with: --key K, or set "
-                        "UKVA_COURSE_KEY")
-        seed, seed_from = _grading_seed(args, key)
-    except RosterError as exc:
-        return _bad(str(exc))
-    try:
-        limits = Limits(args.cell_timeout, args.timeout, args.memory, args.max_output * 1024,
-                        sandbox=not args.no_sandbox)
-    except ValueError as exc:
-        return _bad(str(exc))
-    paths = submissions_in(args.target)
-    if not paths:
-        return _bad(f"no .ipynb files under {args.target}")
-    try:  # before anything is graded: refuse rather than grade unprotected
-        isolation = check_available(limits)
-    except SandboxUnavailable as exc:
-        return _bad(f"nothing graded: {_one_line(exc)}")
-    except KeyboardInterrupt:
-        print("ukva grade: interrupted before grading started; nothing graded, nothing written", file=sys.stderr)
-        return 130
-    tasks = plan(paths, args.target, students, key, item_ids, args.chapter and args.chapter.zfill(2))
-    try:
-        batch = run_batch(tasks, seed, limits, args.jobs, progress=not args.quiet)
-    except SandboxUnavailable as exc:
-        return _bad(f"nothing graded: {_one_line(exc)}")
-    if args.no_sandbox:
-        for g in batch.grades:
-            g.isolation = isolation
-    report = Report(batch.grades, seed, students, str(args.roster or ""), batch.interrupted, isolation)
-    print(report.summary())
-    print(printable(f"grading seed {seed} (from {seed_from}; in the JSON report; to reproduce, put it in a "
-                    "--seed-file or UKVA_GRADING_SEED)"), file=sys.stderr)
-    try:
-        notes = []
-        if args.json:
-            notes.append(write_atomic(args.json, report.to_json()))
-        if args.csv:
-            notes.append(write_atomic(args.csv, report.to_csv()))
-        if args.feedback:
-            args.feedback.mkdir(exist_ok=True)
-            for name, page in report.feedback_pages().items():
-                notes.append(write_atomic(args.feedback / name, page))
-    except (OSError, ReportError) as exc:
-        print(printable(f"ukva grade: could not write a report: {exc}"), file=sys.stderr)
-        return 1
-    for note in filter(None, notes):
-        print(printable(f"ukva grade: {note}"), file=sys.stderr)
-    return 130 if batch.interrupted else 0
+        solutions = solution_notebooks(args.solutions)
+        load_solutions(solutions)
+        if args.seed is not None:
+            if args.student is not None or args.roster is not None:
+                return bad("give a student (with --roster) or --seed, not both")
+            seed, who = args.seed, f"seed {args.seed}"
+        else:
+            if args.student is None or args.roster is None:
+                return bad("give a student id and --roster (or --seed N for a notebook's own variant)")
+            students = read_roster(args.roster)
+            secret = course_key(args.key)
+            if secret is None:
+                return bad("a roster student's variant needs the course key: --key K, or set UKVA_COURSE_KEY")
+            by_fold = {s.casefold(): s for s in students}
+            if args.student.casefold() not in by_fold:
+                return bad(f"{args.student!r} is not on the roster {args.roster}")
+            sid = by_fold[args.student.casefold()]
+            seed, who = student_seed(secret, sid), f"{sid} ({students[sid].name})" if students[sid].name else sid
+        lines = answer_key(seed, who, args.chapter, solutions)
+    except (Refused, RosterError, BankError, KeyUnavailable) as exc:
+        return bad(str(exc))
+    say(lines)
+    return 0

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import ast
 import errno
-import functools
-import hashlib
 import json
 import os
 import re
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .collect import from_plain
-from .items import SCORING, Item, all_items, get_item, knows_nothing
+from .items import Item, all_items, get_item
 from .roster import chapter_in_name
 from .sandbox import Limits, run_submission
 
@@ -37,7 +35,9 @@ class ItemGrade:
     max_points: float
     passed: bool
     feedback: str
-    manual: bool = False  # graded by the instructor from `feedback` (which quotes the answer)
+    manual: bool = False  # graded by the instructor by hand (report.py applies the score given)
+    answer: Any = None  # the answer as collected (plain data), for the report; None for code items
+    seed: int | None = None  # the variant judged
 
 
 @dataclass
@@ -56,7 +56,6 @@ class SubmissionGrade:
     isolation: str = ""             # what isolated the submission's kernel (sandbox.Run.isolation)
     flags: list[str] = field(default_factory=list)  # what an instructor should look at
     notebook: dict[str, Any] = field(default_factory=dict)  # what the notebook says: STUDENT, SEED, chapter
-    answers_digest: str | None = None  # equal for two submissions with identical answer sets
 
 
 class NotGradable(Exception):
@@ -184,7 +183,7 @@ def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any, seed: i
     """The grade of one item from what the sandbox collected for it (see sandbox.Run), on the
     variant `seed` (the roster's) or, without one, on the seed the notebook showed it with."""
     def zero(why: str) -> ItemGrade:
-        return ItemGrade(item.id, 0.0, item.max_points, False, f"{why} {SCORING}")
+        return ItemGrade(item.id, 0.0, item.max_points, False, why)
 
     if record is None:
         return zero("no answer was collected (the notebook did not get that far).")
@@ -212,32 +211,9 @@ def judge_record(item: Item, record: dict[str, Any] | None, inputs: Any, seed: i
         verdict = item.verdict(problem, answer, inputs if item.kind == "code" else None)
     except Exception as exc:  # whatever the data, one item's judging never costs the others
         return zero(f"the answer could not be judged ({type(exc).__name__}: {str(exc)[:200]}).")
-    rule = f" {SCORING}" if item.kind == "data" else ""
-    feedback = f"{verdict.feedback} [judged on {problem.reproduce()}{note}]{rule}"
-    return ItemGrade(item.id, verdict.points, item.max_points, verdict.passed, feedback, verdict.manual)
-
-
-@functools.cache
-def _varies(item_id: str) -> bool:
-    """Whether an item's question depends on the seed (identical answers to a fixed question,
-    or to code items run on the same hidden inputs, prove nothing)."""
-    item = get_item(item_id)
-    if item.kind == "manual":  # a text in the student's own words: the same text is never chance
-        return True
-    return item.kind == "data" and len({item.problem(s).text for s in range(8)}) > 1
-
-
-def answers_digest(run_records: dict[str, dict[str, Any]]) -> str | None:
-    """A digest of the submission's answers to seed-dependent questions (None if it gave none)."""
-    answers = {}
-    for item_id, record in run_records.items():
-        answer = record.get("kernel", {}).get("answer") if isinstance(record.get("kernel"), dict) else None
-        if _varies(item_id) and answer not in (None, {"$unanswered": True}) and \
-                knows_nothing(from_plain(answer)) is None:
-            answers[item_id] = answer
-    if not answers:
-        return None
-    return hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:16]
+    feedback = f"{verdict.feedback} [judged on {problem.reproduce()}{note}]"
+    return ItemGrade(item.id, verdict.points, item.max_points, verdict.passed, feedback, verdict.manual,
+                     None if item.kind == "code" else record["answer"], seed)
 
 
 def _choose_items(path: Path, nb: NotebookNode | None, item_ids: list[str] | None,
@@ -300,7 +276,7 @@ def grade(path: Path, grading_seed: int, limits: Limits = Limits(),  # noqa: B00
         str(path), round(sum(g.points for g in grades), 6), automatic_max(items),
         "; ".join(run.problems) or None, grades, round(run.seconds, 3), chapter=chapter,
         chapter_from=source, seed=seed, isolation=getattr(run, "isolation", ""), flags=flags,
-        notebook=notebook, answers_digest=answers_digest(run.records),
+        notebook=notebook,
     )
 
 

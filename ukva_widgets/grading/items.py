@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,22 +55,30 @@ def explain(parts: list[Part], feedback: str) -> None:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The judgement of a whole answer: its parts, or the reason there was nothing to judge."""
+    """The judgement of a whole answer: its parts, or the reason there was nothing to judge. The
+    parts hold the points as judged; `points` is what they score under the one scoring rule."""
 
     item_id: str
     parts: tuple[Part, ...]
     max_points: float
     answered: bool = True
     problem: str = ""  # how to reproduce the problem that was judged
-    manual: bool = False  # recorded for the instructor, who grades it with the rubric; 0 points here
+    manual: bool = False  # recorded for the instructor to grade by hand: no points here
+    baseline: float = 0.0  # what a guess that knows nothing earns, as a share of max_points (scoring.py)
 
     @property
-    def points(self) -> float:
+    def raw_points(self) -> float:
         return round(sum(p.points for p in self.parts), 6)
 
     @property
+    def points(self) -> float:
+        from .scoring import score
+
+        return score(self.raw_points, self.max_points, self.baseline)
+
+    @property
     def passed(self) -> bool:
-        return self.answered and self.points >= self.max_points
+        return self.answered and not self.manual and self.raw_points >= self.max_points
 
     @property
     def feedback(self) -> str:
@@ -83,42 +92,25 @@ class Verdict:
         return " ".join(wrong) or "not correct"
 
 
+@dataclass(frozen=True)
+class Question:
+    """A predict-then-explain question (chapters/reasons.py): a scenario, the outcome to predict, the right
+    reason and every misconception with its rebuttal."""
+
+    scenario: str
+    ask: str                              # the prediction asked for
+    outcomes: tuple[str, ...]             # the possible predictions
+    outcome: str                          # the right one
+    reason: str                           # the right reason
+    misconceptions: tuple[tuple[str, str], ...]  # (a wrong reason, why it is wrong: no answer given)
+
+    def __post_init__(self) -> None:
+        if self.outcome not in self.outcomes or len(self.misconceptions) < 3:
+            raise ValueError(f"a question needs its outcome among the outcomes and 3 misconceptions: {self.ask}")
+
+
 class AnswerError(ValueError):
     """The answer has the wrong shape (a list where a dict was asked...): nothing to judge."""
-
-
-# Scoring that pays only for knowledge: what a guess that knows nothing earns is 0.
-SCORING = ("Scoring: an empty, None or all-the-same answer (every part the same option) earns 0 "
-           "unless it is entirely right; in a set answer each wrong pick cancels a right one "
-           "(never below 0), and picking every option earns 0.")
-
-
-def _leaves(answer: Any) -> list[Any]:
-    """The scalar parts of an answer: the members of lists, tuples and dict values, nested."""
-    if isinstance(answer, (list, tuple)):
-        return [leaf for a in answer for leaf in _leaves(a)]
-    if isinstance(answer, dict):
-        return [leaf for a in answer.values() for leaf in _leaves(a)]
-    return [answer]
-
-
-def knows_nothing(answer: Any) -> str | None:
-    """Why `answer` shows no knowledge whatever the question (None, empty, or every part the
-    same option), or None. Such an answer earns points only when it is entirely right."""
-    if answer is None:
-        return "the answer is None"
-    if isinstance(answer, (str, bytes, list, tuple, set, frozenset, dict)) and not answer:
-        return "the answer is empty"
-    if isinstance(answer, str) and not answer.strip():
-        return "the answer is blank"
-    leaves = _leaves(answer)
-    if all(leaf is None or (isinstance(leaf, (str, list, tuple, set, frozenset, dict)) and not leaf)
-           for leaf in leaves):
-        return "every part of the answer is empty"
-    first = leaves[0]
-    if len(leaves) >= 2 and all(type(leaf) is type(first) and leaf == first for leaf in leaves):
-        return f"every part of the answer is the same ({first!r:.40})"
-    return None
 
 
 def score_picks(name: str, chosen: frozenset, truth: frozenset, options: Any, max_points: float) -> Part:
@@ -136,27 +128,30 @@ def score_picks(name: str, chosen: frozenset, truth: frozenset, options: Any, ma
 @dataclass(frozen=True)
 class Item:
     """A graded item. `make(rng)` builds the problem's settings and text; `judge(settings,
-    answer)` returns the parts. `kind` is "data" (a value about the problem) or "code"
-    (a function or class, run by the grader on inputs drawn from the grading seed) or
-    "manual" (a short text the instructor grades from the report with `rubric`; never
-    auto-scored: it earns 0 points here and the report marks it "manual")."""
+    answer)` returns the parts. `kind` is "data" (a value about the problem), "code" (a function
+    or class, run by the grader on inputs drawn from the grading seed) or "manual" (a short text
+    the instructor grades by hand: recorded here, never scored, "awaiting grading" until a score
+    is given to `ukva grade --manual`)."""
 
     id: str
     title: str
     max_points: float
     make: Callable[[random.Random], tuple[dict[str, Any], str]]
-    judge: Callable[[dict[str, Any], Any], list[Part]]
+    judge: Callable[[dict[str, Any], Any], list[Part]] | None  # None: judged only where the grader runs
     # Code items only: `inputs(rng)` draws test inputs (visible ones from the learner's
     # seed, hidden ones from the grading seed); `observe(answer, inputs)` runs the learner's
     # code on them inside the learner's kernel and returns plain data, which `judge` reads
     # next to the inputs the judge itself drew (settings["inputs"]).
     inputs: Callable[[random.Random], dict[str, Any]] | None = None
     observe: Callable[[Any, dict[str, Any]], Any] | None = None
-    rubric: str | None = None  # manual items only: what the instructor looks for
+    manual: bool = False
+    # check() shows no points for an item whose per-part points would give its answer away.
+    hide_points: bool = False
+    baseline: float | None = None  # None: the stored one (scoring.BASELINES), else 0
 
     @property
     def kind(self) -> str:
-        if self.rubric is not None:
+        if self.manual:
             return "manual"
         return "data" if self.observe is None else "code"
 
@@ -180,10 +175,15 @@ class Item:
     def verdict(self, problem: Problem, answer: Any, inputs: dict[str, Any] | None = None) -> Verdict:
         """Judge `answer` to `problem` (for a code item: its observations on `inputs`);
         an answer of the wrong shape earns 0 and says why."""
+        from .scoring import baseline_of
+
         if answer is UNANSWERED:
             return Verdict(self.id, (), self.max_points, answered=False, problem=problem.reproduce())
         if self.kind == "manual":
             return self._recorded(problem, answer)
+        if self.judge is None:
+            raise JudgeMissing(f"exercise {self.id} is judged by your instructor's grader only: its judge "
+                               "is not in your notebook")
         settings = problem.settings if inputs is None else {**problem.settings, "inputs": inputs}
         try:
             parts = tuple(self.judge(settings, answer))
@@ -191,12 +191,8 @@ class Item:
             parts = (Part("shape", 0.0, self.max_points, str(exc)),)
         except TypeError as exc:  # e.g. a list inside what must be a set: unhashable
             parts = (Part("shape", 0.0, self.max_points, f"the answer could not be read ({exc})"),)
-        guess = knows_nothing(answer) if self.kind == "data" else None
-        if guess and round(sum(p.points for p in parts), 6) < self.max_points:  # 6 x 1/6 is not 1.0
-            # The judge's hints stay; the points of a guess that knows nothing do not.
-            parts = (Part("scoring", 0.0, 0.0, f"0 points: {guess}. {SCORING}"),
-                     *(replace(p, points=0.0) for p in parts))
-        return Verdict(self.id, parts, self.max_points, problem=problem.reproduce())
+        return Verdict(self.id, parts, self.max_points, problem=problem.reproduce(),
+                       baseline=baseline_of(self) if self.kind == "data" else 0.0)
 
     def _recorded(self, problem: Problem, answer: Any) -> Verdict:
         """A manual item's answer, recorded for the instructor (too short or not text: said so)."""
@@ -206,13 +202,16 @@ class Item:
         elif words < MIN_MANUAL_WORDS:
             why = f"write your explanation in a few sentences ({words} word(s) is too short to grade)"
         else:
-            text = " ".join(answer.split())
             return Verdict(self.id, (Part("manual", 0.0, self.max_points,
-                                          f"manual: recorded for the instructor ({words} words), who "
-                                          f"grades it with the rubric: {text[:600]!r}"),),
+                                          f"awaiting grading: your answer ({words} words) is recorded in "
+                                          "full for your instructor, who grades it by hand"),),
                            self.max_points, problem=problem.reproduce(), manual=True)
         return Verdict(self.id, (Part("shape", 0.0, self.max_points, why),), self.max_points,
                        problem=problem.reproduce())
+
+
+class JudgeMissing(LookupError):
+    """The item's judge is not here (an instructor's item judged only by `ukva grade`)."""
 
 
 MIN_MANUAL_WORDS = 8
@@ -227,10 +226,34 @@ def register(item: Item) -> Item:
     return item
 
 
+_loaded = False
+_running = False  # True while this module loads the items (only the loading thread can see it so)
+_lock = threading.RLock()  # the grader's worker threads may ask for the first item at once
+
+
+def _load() -> None:
+    """Register the chapters' items, then those of installed `ukva.items` plug-ins (once). Another
+    thread waits until it is done; a plug-in defining its items meanwhile (in this thread) sees those
+    registered so far."""
+    global _loaded, _running
+    if _loaded:
+        return
+    with _lock:
+        if _loaded or _running:
+            return
+        _running = True
+        try:
+            from . import bank, chapters  # noqa: F401  (importing the chapters registers their items)
+
+            bank.mark_built_in()
+            bank.load_entry_points()
+        finally:
+            _running, _loaded = False, True
+
+
 def get_item(item_id: str) -> Item:
     """The item called `item_id`; an unknown id names the closest known one."""
-    from . import chapters  # noqa: F401  (registers every chapter's items)
-
+    _load()
     if not isinstance(item_id, str):
         raise TypeError(f"an item id is a string like \"2.1\", not {type(item_id).__name__}")
     try:
@@ -241,8 +264,13 @@ def get_item(item_id: str) -> Item:
         raise ValueError(f'there is no exercise "{item_id}".{hint} Known: {", ".join(ITEMS)}') from None
 
 
+def find_item(item_id: str) -> Item | None:
+    """The item called `item_id`, or None (a report may name one this process does not know: an
+    instructor's item whose solution notebook was not given this time)."""
+    _load()
+    return ITEMS.get(item_id)
+
+
 def all_items() -> list[Item]:
-    from . import chapters  # noqa: F401
-
+    _load()
     return list(ITEMS.values())
-

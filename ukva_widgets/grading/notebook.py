@@ -46,6 +46,7 @@ class Feedback:
 
     verdict: Verdict
     note: str = ""  # what the judgement was based on, when the grader will look further
+    hide_points: bool = False  # the points of the parts would give the answer away: "not yet" only
 
     def text(self) -> str:
         v = self.verdict
@@ -54,7 +55,8 @@ class Feedback:
         if v.manual:
             return f"[{v.item_id}] {v.feedback}"
         mark = "correct" if v.passed else "not yet"
-        head = f"[{v.item_id}] {mark}: {v.points:.3g}/{v.max_points:g} points"
+        head = f"[{v.item_id}] {mark}" if self.hide_points else \
+            f"[{v.item_id}] {mark}: {v.points:g}/{v.max_points:g} points"
         if self.note:
             head = f"{head} ({self.note})"
         return head if v.passed else f"{head}\n{v.feedback}"
@@ -76,20 +78,38 @@ class Feedback:
                 f'<span style="color:{colour}">{symbol}</span> {body}</div>')
 
 
+SEALED_NOTE = "checked against salted hashes: the right answer is not stored on this machine"
+
+
 def check(item_id: str, answer: Any, seed: int | None = None) -> Feedback:
     """Judge `answer` to the problem last shown by `exercise(item_id, ...)` (or to `seed`'s)."""
+    from .items import JudgeMissing
+    from .sealed import holds, is_sealed
+
     item = get_item(item_id)
     if seed is None:
         if item_id not in _shown:
             raise ValueError(f'show the problem first: exercise("{item_id}", seed=SEED), then check it')
         seed = _shown[item_id]
     problem = item.problem(seed)
-    if item.kind == "code":
-        from .collect import observe_code
+    try:
+        if item.kind == "code":
+            from .collect import observe_code
 
-        inputs = item.visible_inputs(seed)
-        # Say so, so that "correct" here is never mistaken for the grade: the grader runs the
-        # same checks on inputs drawn from its own seed.
-        return Feedback(item.verdict(problem, observe_code(item, answer, inputs), inputs),
-                        "on the visible inputs; the grader also tries inputs you have not seen")
-    return Feedback(item.verdict(problem, answer))
+            inputs = item.visible_inputs(seed)
+            # Say so, so that "correct" here is never mistaken for the grade: the grader runs the
+            # same checks on inputs drawn from its own seed.
+            return Feedback(item.verdict(problem, observe_code(item, answer, inputs), inputs),
+                            "on the visible inputs; the grader also tries inputs you have not seen")
+        verdict = item.verdict(problem, answer)
+    except JudgeMissing as exc:
+        return _recorded_only(item_id, item.max_points, str(exc))
+    return Feedback(verdict, SEALED_NOTE if is_sealed() and holds(item_id) else "", item.hide_points)
+
+
+def _recorded_only(item_id: str, max_points: float, why: str) -> Feedback:
+    """An item this kernel cannot judge: the answer is recorded, the grader judges it."""
+    from .items import Part
+
+    return Feedback(Verdict(item_id, (Part("recorded", 0.0, max_points, f"recorded: {why}"),), max_points,
+                            manual=True))

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KEY_ENV = "UKVA_COURSE_KEY"
@@ -26,10 +26,17 @@ class RosterError(ValueError):
     """The roster, the key or the seed is unusable; the message says what and how to fix it."""
 
 
+# Optional roster columns: the student's ids in an LMS, for `--from canvas|moodle` and the
+# `--csv-format` exports (Canvas: the ID, SIS User ID, SIS Login ID and Section columns of its
+# gradebook export; Moodle: the number of "Participant N" in its grading worksheet, and the email).
+EXTRA_COLUMNS = ("canvas_id", "sis_user_id", "sis_login_id", "section", "moodle_id", "email")
+
+
 @dataclass(frozen=True)
 class Student:
     id: str
     name: str
+    extra: dict[str, str] = field(default_factory=dict, compare=False)  # EXTRA_COLUMNS given
 
 
 def read_roster(path: Path) -> dict[str, Student]:
@@ -56,7 +63,7 @@ def read_roster(path: Path) -> dict[str, Student]:
                               "(use letters, digits and . _ @ -, at most 64, not starting with . _ @ -)")
         if sid.casefold() in {s.casefold() for s in students}:
             raise RosterError(f"{path}, line {line}: the student id {sid!r} appears twice")
-        students[sid] = Student(sid, row.get("name", ""))
+        students[sid] = Student(sid, row.get("name", ""), {c: row[c] for c in EXTRA_COLUMNS if row.get(c)})
     if not students:
         raise RosterError(f"the roster {path} lists no students")
     return students

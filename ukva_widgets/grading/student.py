@@ -4,7 +4,8 @@ A solution cell holds its answer between `### BEGIN SOLUTION` and `### END SOLUT
 In the student version a block that only assigns `answer_N_M` variables becomes
 `answer_N_M = ...  # YOUR ANSWER HERE` (so `check` says "not answered yet"); any other
 block becomes `raise NotImplementedError("YOUR CODE HERE")` at the block's indentation.
-In a markdown cell (a rubric, say) the block is removed.
+In a markdown cell (a rubric, say) the block is removed, and so is, in any cell, a block between
+`### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` (the judge of an instructor's own item, bank.py).
 Outputs are removed here and come back when the student version is executed and stored.
 """
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 _ANSWER = re.compile(r"answer_\d+_\d+")
 
 
@@ -46,27 +48,31 @@ def _replacement(block: list[str], indent: str) -> list[str]:
 
 
 def strip_solutions(source: str, where: str = "cell", markdown: bool = False) -> str:
-    """`source` with every solution block replaced by its student stub (removed, in markdown)."""
+    """`source` with every solution block replaced by its student stub (removed, in markdown) and
+    every hidden-tests block removed."""
     out: list[str] = []
     block: list[str] | None = None
+    opened = ""
     indent = ""
     for n, line in enumerate(source.split("\n"), 1):
         marker = line.strip()
-        if marker == BEGIN:
+        if marker in (BEGIN, HIDDEN[0]):
             if block is not None:
-                raise SolutionMarkupError(f"{where}, line {n}: {BEGIN} inside another solution block")
-            block, indent = [], line[: len(line) - len(line.lstrip())]
-        elif marker == END:
-            if block is None:
-                raise SolutionMarkupError(f"{where}, line {n}: {END} without {BEGIN}")
-            out += [] if markdown else _replacement(block, indent)
+                raise SolutionMarkupError(f"{where}, line {n}: {marker} inside another block ({opened})")
+            block, opened, indent = [], marker, line[: len(line) - len(line.lstrip())]
+        elif marker in (END, HIDDEN[1]):
+            begin = BEGIN if marker == END else HIDDEN[0]
+            if block is None or opened != begin:
+                raise SolutionMarkupError(f"{where}, line {n}: {marker} without {begin}")
+            out += [] if markdown or opened == HIDDEN[0] else _replacement(block, indent)
             block = None
         elif block is not None:
             block.append(line)
         else:
             out.append(line)
     if block is not None:
-        raise SolutionMarkupError(f"{where}: {BEGIN} is never closed by {END}")
+        close = END if opened == BEGIN else HIDDEN[1]
+        raise SolutionMarkupError(f"{where}: {opened} is never closed by {close}")
     return "\n".join(out)
 
 
@@ -79,7 +85,7 @@ def student_version(solution: NotebookNode) -> NotebookNode:
         if cell.cell_type == "code":
             cell.source = strip_solutions(cell.source, f"cell {index}")
             cell.outputs, cell.execution_count = [], None
-        elif BEGIN in cell.source:
+        elif BEGIN in cell.source or HIDDEN[0] in cell.source:
             cell.source = strip_solutions(cell.source, f"cell {index}", markdown=True).rstrip()
     nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source.strip()]  # a rubric-only cell
     return nb
@@ -139,7 +145,7 @@ def write_roster_versions(solutions: list[Path], roster: Path, out: Path, key: s
     notebook; checks everything first and writes nothing if any notebook is already there."""
     import nbformat
 
-    from .report import write_atomic
+    from .output import write_atomic
     from .roster import RosterError, course_key, read_roster, student_seed
 
     students = read_roster(roster)

@@ -10,8 +10,9 @@ import random
 from typing import Any
 
 from ..items import Item, Part, explain, register, score_picks
+from ..sealed import table
 from ..shapes import as_int, as_set
-from .reasons import Question, manual_item, reason_item
+from .reasons import manual_item, reason_item
 
 FORK_LOOPS = {
     "plain": "for i in range({n}):\n    os.fork()",
@@ -108,19 +109,8 @@ def _judge_wait_status(settings: dict[str, Any], answer: Any) -> list[Part]:
 register(Item("1.3", "read a child's exit status", 1.0, _make_wait_status, _judge_wait_status))
 
 # 4.2BSD struct user (notebooks/sources.ipynb §8): what a process had exactly one of, in its u-area,
-# against tables the whole system had one of (never per process).
-U_AREA = {
-    "the open file table (u_ofile)": True,
-    "the signal actions (u_signal)": True,
-    "the current directory (u_cdir)": True,
-    "the root directory (u_rdir)": True,
-    "the file creation mask (u_cmask)": True,
-    "the per-process kernel stack": True,
-    "the system-wide inode table": False,
-    "the buffer cache": False,
-    "the process table (proc[])": False,
-    "the mount table": False,
-}
+# against tables the whole system had one of (never per process); the table is in the answer key.
+U_AREA = table("1.4")
 
 
 def _make_u_area(rng: random.Random) -> tuple[dict[str, Any], str]:
@@ -144,66 +134,28 @@ def _judge_u_area(settings: dict[str, Any], answer: Any) -> list[Part]:
                          range(len(options)), 1.0)]
     hints = []
     if wrong_in:
-        hints.append(f"{wrong_in} per-process thing(s) are missing: what did one process need "
-                     "its own copy of, to open files, catch signals and resolve paths?")
+        hints.append("A per-process thing is missing: what did one process need its own copy of, to "
+                     "open files, catch signals and resolve paths?")
     if wrong_out:
-        hints.append(f"{wrong_out} chosen item(s) are tables the whole system shares; the u-area "
-                     "held only what belongs to one process.")
+        hints.append("A table the whole system shares is among your picks; the u-area held only what "
+                     "belongs to one process.")
     if hints:
         explain(parts, " ".join(hints))
     return parts
 
 
-register(Item("1.4", "what lived in the u-area", 1.0, _make_u_area, _judge_u_area))
+register(Item("1.4", "what lived in the u-area", 1.0, _make_u_area, _judge_u_area, hide_points=True))
 
 # 1.5 predict-then-explain: what fork copies and what it shares (fork(2), notebooks/sources.ipynb §8).
-reason_item("1.5", "predict, then explain what fork copies", (
-    Question(
-        "A process runs\n\n    fd = os.open(\"/etc/services\", os.O_RDONLY)\n    pid = os.fork()\n"
-        "    if pid == 0:\n        os.read(fd, 10)\n        os._exit(0)\n    os.waitpid(pid, 0)\n"
-        "    data = os.read(fd, 10)",
-        "which 10 bytes does the parent read", ("the first 10", "the next 10"), "the next 10",
-        "the copied descriptor points at the same open file as the parent's, and the offset lives there",
-        (("the child's memory is shared with the parent until it exits, so its read buffer and "
-          "offset are the parent's too",
-          "fork gives the child its own copy of memory at once (copy-on-write only makes the copy "
-          "lazy, never visible); no memory is shared, and the offset is not in user memory anyway."),
-         ("the kernel keeps one offset per file (per inode), shared by every process that reads it",
-          "two processes that each open() the file read it independently, from offset 0 each; what "
-          "is shared here comes from fork, not from the file."),
-         ("fork shares the descriptor table itself, so both processes use one table",
-          "sharing the table is what clone(CLONE_FILES) does; fork copies it, so a close() or open() in "
-          "the child does not change the parent's table. Look at what each copied descriptor points to."))),
-    Question(
-        "A process runs\n\n    x = 5\n    pid = os.fork()\n    if pid == 0:\n        x += 30\n"
-        "        os._exit(0)\n    os.waitpid(pid, 0)\n    print(x)",
-        "what the parent prints", ("5", "35"), "5",
-        "the child wrote to x in its own copy of memory; the parent's x was never touched",
-        (("os._exit throws away the child's changes, because it skips flushing them",
-          "_exit skips flushing stdio buffers and atexit handlers, not memory: the child's x did "
-          "become 35, in the child's memory."),
-         ("waitpid restores the parent's memory as it was before the fork",
-          "waiting only collects the child's exit status; nothing of the parent's memory was ever "
-          "changed, so nothing needs restoring."),
-         ("copy-on-write lets the parent see the child's value only if the parent reads it before "
-          "writing to it",
-          "copy-on-write copies a page on the first write by either process, and the writer gets the "
-          "copy: the other process never sees that write, whatever it reads first."))),
-))
+reason_item("1.5", "predict, then explain what fork copies")  # its questions: answers/questions.py
 
 manual_item("1.6", "explain the fixed u-area (manually graded)", (
-    "Explain why a Unix kernel such as V6 could keep the running process's u-area at one fixed kernel "
-    "address (0140000), and what in Linux's clone() makes \"the process's own data at one fixed "
-    "address\" ambiguous.",
-    "A traditional Unix process had exactly one of each thing in its u-area (one file table, one set "
-    "of signal actions, one current directory). Explain which clone() flags break \"exactly one\", "
-    "and what that means for putting such data at one fixed address.",
-), rubric=(
-    "1 point in all. 0.5: in traditional Unix a process is one thread with its own address space and "
-    "exactly one file table, signal table, cwd; only one process runs per CPU (V6: one CPU), and "
-    "the kernel remaps the fixed address to the next process's u-area on every switch, so the one "
-    "address always means 'the running process's data'. 0.5: under clone() the objects are "
-    "separate and shared selectively: tasks of one address space (CLONE_VM) may have different file "
-    "tables or handlers (no CLONE_FILES / CLONE_SIGHAND), so one address space cannot show 'its' "
-    "file table at one address; and one file table may be shared by several address spaces. "
-    "Deduct 0.25 for claiming fork shares memory, or for confusing the u-area with the proc table."))
+    ("One fixed address for the running process's u-area",
+     "Explain why a Unix kernel such as V6 could keep the running process's u-area at one fixed kernel "
+     "address (0140000), and what in Linux's clone() makes \"the process's own data at one fixed "
+     "address\" ambiguous."),
+    ("What clone() does to \"exactly one\"",
+     "A traditional Unix process had exactly one of each thing in its u-area (one file table, one set "
+     "of signal actions, one current directory). Explain which clone() flags break \"exactly one\", "
+     "and what that means for putting such data at one fixed address."),
+))  # the rubric is in the solution notebook, never in this package

@@ -12,7 +12,7 @@ from typing import Any
 from ...engine import CloneError, Kernel, flag_names, parse_flags
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_bool, as_dict, as_list
-from .reasons import Question, reason_item
+from .reasons import reason_item
 
 RESOURCES = ("vm", "fs", "files", "sighand", "signal")
 # The sharing flags and what each needs, by construction of the problems (copy_process rules).
@@ -242,34 +242,4 @@ register(Item("2.4", "predict a child's thread group and parent", 1.0, _make_fam
 
 # 2.5 predict-then-explain: what makes a thread, and why copy_process refuses a combination
 # (kernel/fork.c copy_process, notebooks/sources.ipynb §2).
-reason_item("2.5", "predict, then explain what a flag combination makes", (
-    Question(
-        "Process P (pid 2) calls clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND): every sharing "
-        "flag of a thread except CLONE_THREAD.",
-        "is the child a thread of P (in P's thread group, same tgid)",
-        ("yes", "no", "clone fails"), "no",
-        "the thread group is the signal_struct, and only CLONE_THREAD shares it",
-        (("sharing the address space is what makes a thread; CLONE_THREAD only changes how the "
-          "pid is numbered",
-          "the child gets its own tgid and its own signal_struct: kill() of P's group does not reach "
-          "it, and getpid() in it differs from P's. Which object is the thread group?"),
-         ("clone() refuses it, because CLONE_SIGHAND may only be given with CLONE_THREAD",
-          "the rule runs the other way round: CLONE_THREAD needs CLONE_SIGHAND, and CLONE_SIGHAND "
-          "needs CLONE_VM. This call satisfies both; try it on the engine."),
-         ("the kernel adds CLONE_THREAD itself once CLONE_VM and CLONE_SIGHAND are both given",
-          "copy_process() adds no flag on its own: a missing requirement is refused with EINVAL, "
-          "never filled in, and here nothing is missing."))),
-    Question(
-        "Process P (pid 2) calls clone(CLONE_SIGHAND|CLONE_FILES), without CLONE_VM.",
-        "what clone() does", ("succeeds", "fails with EINVAL"), "fails with EINVAL",
-        "handlers are addresses in one program's memory, so sharing them needs a shared VM",
-        (("CLONE_FILES may only be given together with CLONE_VM, as a file table holds user pointers",
-          "a child with its own memory may share the file table: clone(CLONE_FILES) alone succeeds. "
-          "Look at the other flag."),
-         ("shared handlers need CLONE_THREAD as well: only threads of one group may share them",
-          "CLONE_VM|CLONE_SIGHAND without CLONE_THREAD is accepted: two processes of one address "
-          "space may share handlers. What does a handler table contain?"),
-         ("only init may share its signal handlers with a child it creates with clone()",
-          "no rule singles out init for CLONE_SIGHAND; the init rule is about CLONE_PARENT "
-          "(a sibling of init would be a child of the idle task, which never reaps it)."))),
-))
+reason_item("2.5", "predict, then explain what a flag combination makes")  # its questions: answers/questions.py

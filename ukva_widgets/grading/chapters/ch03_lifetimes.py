@@ -12,7 +12,7 @@ from typing import Any
 from ...engine import Kernel
 from ..items import Item, Part, explain, register, score_picks
 from ..shapes import as_bool, as_dict, as_int, as_set
-from .reasons import Question, reason_item
+from .reasons import reason_item
 
 THREAD = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 # Flags for a sibling that execve may run in: no CLONE_THREAD (de_thread would end P).
@@ -191,33 +191,4 @@ register(Item("3.3", "execve from a thread", 1.0, _make_exec_thread, _judge_exec
 
 # 3.4 predict-then-explain: what a zombie keeps, and what execve keeps (kernel/exit.c
 # release_task; fs/exec.c begin_new_exec; notebooks/sources.ipynb §3).
-reason_item("3.4", "predict, then explain what outlives an exit or an execve", (
-    Question(
-        "On the engine:\n\n    k = Kernel(); P = k.fork(k.init)\n    C = k.fork(P)\n    k.exit(C)\n\n"
-        "P has not called wait().",
-        "is C's signal_struct still allocated", ("yes", "no"), "yes",
-        "a zombie keeps its task and signal_struct until its parent reaps it",
-        (("exit() frees everything the task holds at once; only the pid number is kept",
-          "exit() drops the mm, fs and file table at once, but the parent has not read the exit "
-          "status yet: what must stay allocated for wait() to report it?"),
-         ("C shares P's signal_struct since the fork, so it lives as long as P",
-          "a forked child gets a signal_struct of its own; only CLONE_THREAD shares it. Yet C's own "
-          "one is still there: why?"),
-         ("it is freed only when init adopts the zombie and reaps it",
-          "init adopts only orphans, and C's parent P is alive: P's wait() is what releases C."))),
-    Question(
-        "On the engine:\n\n    k = Kernel(); P = k.fork(k.init)\n    C = k.clone(P, \"CLONE_FS|CLONE_FILES\")\n"
-        "    k.execve(C, \"/bin/sh\")",
-        "does C still share P's fs_struct (root and current directory) afterwards",
-        ("yes", "no"), "yes",
-        "execve() unshares the mm and a shared file table, but leaves fs_struct as it is",
-        (("execve() starts the new program with nothing shared: every object is copied",
-          "begin_new_exec() replaces the mm and unshares the file table, but it leaves root and cwd "
-          "alone; check C.fs is P.fs on the engine."),
-         ("CLONE_FS copied root and cwd at clone time, so C never shared an fs_struct with P",
-          "CLONE_FS makes copy_fs() take a reference to the caller's fs_struct: a chdir() by either "
-          "task is seen by the other. The question is whether execve() ends that."),
-         ("execve() keeps every object because it changes only the program, never the task's objects",
-          "execve() does change objects: C gets a new mm, and a file table it shares with P is "
-          "unshared (C.files is P.files turns False). Why is fs_struct different?"))),
-))
+reason_item("3.4", "predict, then explain what outlives an exit or an execve")  # its questions: answers/questions.py

@@ -11,9 +11,10 @@ import random
 from typing import Any
 
 from ..items import Item, Part, explain, register
+from ..sealed import table
 from ..shapes import as_bool, as_dict, as_int, as_list
 from .machines import machine, random_schedule, replay, setup_text
-from .reasons import Question, reason_item
+from .reasons import reason_item
 
 COUNTED = ("cr3_writes", "full_flushes", "ipis")
 
@@ -114,8 +115,7 @@ register(Item("4.2", "which switches write CR3", 1.0, _make_cr3, _judge_cr3))
 
 # notebooks/sources.ipynb §6: x86 walks page tables in hardware; MIPS (arch/mips/mm/tlbex.c),
 # PowerPC 4xx/8xx and sparc64 (TSB plus a miss trap) refill the TLB in software.
-FILL = {"x86": "hardware", "MIPS": "software", "PowerPC 4xx": "software", "PowerPC 8xx": "software",
-        "sparc64": "software"}
+FILL = table("4.3")  # in the answer key
 
 
 def _make_fill(rng: random.Random) -> tuple[dict[str, Any], str]:
@@ -140,46 +140,16 @@ def _judge_fill(settings: dict[str, Any], answer: Any) -> list[Part]:
         wrong += not ok
         parts.append(Part(a, each if ok else 0.0, each))
     if wrong:
-        explain(parts, parts[-1].feedback + (
-            f" {wrong} wrong: on a TLB miss, does the CPU walk the page tables itself (so whatever the "
+        explain(parts, (parts[-1].feedback + " " if parts[-1].feedback else "") + (
+            "Not all right: on a TLB miss, does the CPU walk the page tables itself (so whatever the "
             "shared table says is what it loads), or does it trap to a kernel handler that decides "
             "what to load? Chapter 04's section on filling the TLB names which architectures do which."))
     return parts
 
 
-register(Item("4.3", "hardware walk or software refill", 1.0, _make_fill, _judge_fill))
+register(Item("4.3", "hardware walk or software refill", 1.0, _make_fill, _judge_fill, hide_points=True))
 
 
 # 4.4 predict-then-explain: when a switch reloads CR3, and who gets a shootdown IPI
 # (x86 switch_mm_irqs_off, flush_tlb_mm_range; notebooks/sources.ipynb §6).
-reason_item("4.4", "predict, then explain a switch or a shootdown", (
-    Question(
-        "One CPU, no PCID. Tasks 2 and 3 are threads of one MM. The CPU runs task 2, then switches "
-        "to task 3.",
-        "does this switch write CR3 (and so flush the TLB)", ("yes", "no"), "no",
-        "switch_mm sees that the next task's MM is already loaded, so there is nothing to load",
-        (("every context switch writes CR3, to keep the next task from seeing the previous one's memory",
-          "threads of one MM see each other's memory anyway; x86's switch_mm_irqs_off skips the "
-          "write when the next MM is the loaded one. Replay it on the machine and watch cr3_writes."),
-         ("the TLB is tagged with the task's pid, so the switch needs no flush",
-          "where TLB entries are tagged at all (PCID), the tag names an address space, not a task; "
-          "and this machine has no PCID."),
-         ("the CPU flushes its TLB in hardware on every task switch, so a CR3 write would be redundant",
-          "the CPU knows nothing of tasks: only a CR3 write (or an invalidation instruction) drops "
-          "TLB entries, and the kernel decides when to issue one."))),
-    Question(
-        "Three CPUs, hardware fill, per-MM UKVA with SMP-safe updates. cpu0 and cpu1 run the two "
-        "threads of one MM and have both read the UKVA; cpu2 has only ever run another process. "
-        "cpu0 updates a slot of the UKVA.",
-        "how many shootdown IPIs does the update send", ("0", "1", "2"), "1",
-        "only CPUs in the MM's cpumask can cache its entries, and cpu0 flushes its own",
-        (("every other CPU must be told, since any TLB could hold a copy of the entry",
-          "a CPU that never loaded this MM's page table cannot have cached its entries; the kernel "
-          "tracks which CPUs may, in mm_cpumask, so as not to disturb the others."),
-         ("none: cpu1 picks up the new entry on its next page walk",
-          "a TLB hit never walks: cpu1 would keep using its cached, old entry until something "
-          "flushes it."),
-         ("cpu0's local flush reaches the other CPUs' TLBs by itself, so only cpu2 needs telling",
-          "a local flush acts on the local TLB only; that is why flush_tlb_mm_range sends IPIs, and "
-          "cpu2 is the one CPU that cannot hold the entry."))),
-))
+reason_item("4.4", "predict, then explain a switch or a shootdown")  # its questions: answers/questions.py

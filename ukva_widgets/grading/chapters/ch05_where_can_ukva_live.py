@@ -16,7 +16,7 @@ from ...engine import explore
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
 from .machines import machine, pick_balanced, replay, setup_text
-from .reasons import Question, manual_item, reason_item
+from .reasons import manual_item, reason_item
 
 
 # Variants of equal difficulty, none of them chapter 05's printed counterexample: a per-task UKVA
@@ -153,50 +153,15 @@ register(Item("5.3", "predict the model checker's verdicts", 1.0, _make_verdicts
 
 
 # 5.4 predict-then-explain: why a design holds or breaks (the seed message; notebooks/sources.ipynb §6).
-reason_item("5.4", "predict, then explain a verdict", (
-    Question(
-        "A per-task UKVA with hardware fill on ONE CPU, two threads of one MM, and the kernel flushes "
-        "the TLB on every switch, even between threads of the same MM (flush_on_same_mm_switch=True).",
-        "the model checker's verdict", ("violation", "proven"), "proven",
-        "one CPU means one walker, and each switch flushes the previous task's entry",
-        (("the flush gives each thread a page table of its own",
-          "the MM still has exactly one page table, shared by both threads; the flush only empties "
-          "the TLB. What is left that could show the wrong page?"),
-         ("a per-task UKVA is safe on one CPU whether or not the kernel flushes",
-          "without the flush a switch between threads of one MM keeps the MM loaded, and the TLB keeps "
-          "the previous task's entry: chapter 05 shows that violation on one CPU."),
-         ("hardware fill reads only the TLB, never the page table, so the table's entry does not matter",
-          "a TLB miss makes the hardware walk the loaded MM's page table: that is exactly where the "
-          "per-task entry is written."))),
-    Question(
-        "A per-CPU UKVA with software TLB refill, two threads of one MM on two CPUs.",
-        "the model checker's verdict", ("violation", "proven"), "proven",
-        "the refill handler loads this CPU's page, whatever the shared table says",
-        (("software refill gives each CPU a page table of its own",
-          "the MM still has one page table; the point is that the handler does not have to follow it."),
-         ("with software refill there is no TLB to go stale",
-          "the TLB is still there and still caches translations; what changes is who decides what a "
-          "miss loads into it."),
-         ("two CPUs never read the UKVA at the same moment, so they cannot disturb each other",
-          "the checker tries every interleaving, reads on both CPUs included; with hardware fill the "
-          "same machine breaks. What differs?"))),
-))
+reason_item("5.4", "predict, then explain a verdict")  # its questions: answers/questions.py
 
 manual_item("5.5", "explain per-thread and per-CPU kernel data (manually graded)", (
-    "x86 keeps per-CPU kernel data reachable through the %gs segment base, and every task has its own "
-    "kernel stack (allocated with vmalloc), all with one page table per MM and hardware TLB fill. "
-    "Explain why that does not contradict chapter 05's verdict that per-task and per-CPU UKVAs break.",
-    "Martin Bligh proposed giving each thread its own copy of the kernel page tables, accepting a TLB "
-    "flush on every switch between threads of one MM. Explain why that flush is needed for a per-task "
-    "UKVA, and what it costs on 2002's x86 without tagged TLBs.",
-), rubric=(
-    "Prompt 1 (1 point): 0.5 - each per-CPU area and each kernel stack lives at its OWN address (the "
-    "%gs base differs per CPU; each vmalloc'd stack is a different virtual range), so the one shared "
-    "page table can map all of them at once and a hardware walker on any CPU reads the truth. 0.5 - the "
-    "UKVA designs need ONE fixed address to show different pages to different tasks/CPUs of one MM, which "
-    "one shared page table walked in hardware cannot do; a per-X view of one address vs per-X data at "
-    "its own address. Prompt 2 (1 point): 0.5 - threads of one MM share CR3, so a switch between them "
-    "skips the reload and the TLB keeps the previous thread's UKVA entry; only a flush (or a CR3 reload "
-    "to a per-thread table) removes it. 0.5 - without ASID/PCID tags every such flush drops the whole "
-    "TLB, so every thread switch pays the refill cost threads exist to avoid (Arcangeli: 'the worst "
-    "part'). Deduct 0.25 for claiming x86 has per-CPU page tables."))
+    ("Per-CPU data and kernel stacks that work on x86",
+     "x86 keeps per-CPU kernel data reachable through the %gs segment base, and every task has its own "
+     "kernel stack (allocated with vmalloc), all with one page table per MM and hardware TLB fill. "
+     "Explain why that does not contradict chapter 05's verdict that per-task and per-CPU UKVAs break."),
+    ("A flush on every switch between threads",
+     "Martin Bligh proposed giving each thread its own copy of the kernel page tables, accepting a TLB "
+     "flush on every switch between threads of one MM. Explain why that flush is needed for a per-task "
+     "UKVA, and what it costs on 2002's x86 without tagged TLBs."),
+))  # the rubric is in the solution notebook, never in this package

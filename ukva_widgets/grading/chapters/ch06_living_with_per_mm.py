@@ -25,7 +25,7 @@ from typing import Any
 from ..items import AnswerError, Item, Part, explain, register
 from ..shapes import as_list, as_str
 from .machines import pick_balanced
-from .reasons import Question, reason_item
+from .reasons import reason_item
 
 STEPS = ("lock", "read_pte", "write_pte", "flush_local", "shootdown", "wait_acks", "unlock")
 
@@ -393,185 +393,47 @@ register(Item("6.3", "which per-MM machines still break", 1.0, _make_per_mm, _ju
 
 # 6.4 predict-then-explain: what each step of the update protocol is for (ProtocolModel above;
 # flush_tlb_mm_range waits for the other CPUs to flush, notebooks/sources.ipynb §6).
-reason_item("6.4", "predict, then explain a flawed update protocol", (
-    Question(
-        "Two CPUs share one MM; cpu0 remaps a UKVA slot with the protocol\n"
-        "    lock, read_pte, write_pte, flush_local, shootdown, unlock\n"
-        "(no wait_acks), and frees the old page as soon as the protocol ends. cpu1 has read the slot before.",
-        "can cpu1 use the old page after cpu0's update has finished", ("yes", "no"), "yes",
-        "cpu1 flushes only when it takes the IPI, which may come after cpu0 has finished",
-        (("the lock keeps cpu1 from reading the slot while the update runs",
-          "the lock is taken only by updaters; a read goes through cpu1's TLB and takes no lock at all."),
-         ("IPIs are delivered at once, so waiting for the acknowledgement only costs time",
-          "an IPI is handled when the target CPU takes the interrupt, which may be many steps later; "
-          "the protocol checker tries every such delay."),
-         ("cpu1 refills from the new page-table entry, because cpu0 wrote it before flushing",
-          "a CPU walks the page table only on a TLB miss; while its old entry is there, cpu1 hits "
-          "and never looks at the new one."))),
-    Question(
-        "Two CPUs share one MM and both remap the same UKVA slot (v0 -> v1 each, so v2 is expected at "
-        "the end) with the protocol\n"
-        "    read_pte, write_pte, flush_local, shootdown, wait_acks\n"
-        "(no lock).",
-        "can an update be lost (the page table ends at v1)", ("yes", "no"), "yes",
-        "both CPUs can read v0 before either writes, so both write v1",
-        (("writing one page-table entry is atomic, so two updates cannot interfere",
-          "each write is atomic, but the update is a read followed by a write, and another CPU's "
-          "write can fall between them."),
-         ("the shootdown makes the other updater read the page table again",
-          "an IPI flushes a TLB entry; it does not restart another CPU's update, whose value was "
-          "read into a register (read_pte), not through the TLB."),
-         ("waiting for acknowledgements puts the two updates in order",
-          "wait_acks comes after write_pte: by then both CPUs may already have read the same old "
-          "version. Ordering must start before the read."))),
-))
+reason_item("6.4", "predict, then explain a flawed update protocol")  # its questions: answers/questions.py
 
 
 # 6.5 predict with the engine, measure on the kernel, explain the difference (real/measure_lab.py,
 # `ukva measure`). The measured figures in the scenarios are the reference machine's kind of
 # result, so the item grades the prediction and the reason, never a machine's noise. The kernel's
 # side: arch/x86/mm/tlb.c flush_tlb_mm_range(), flush_tlb_func(), should_flush_tlb() (commits
-# 209954cbc7d0, 6db2526c1d69); notebooks/sources.ipynb §6.
-reason_item("6.5", "predict shootdowns with the engine, measure them, explain the difference", (
-    Question(
-        "Two CPUs, one MM: cpu0 runs thread p, cpu1 runs thread t; cpu0 remaps a slot of the per-MM area "
-        "(design=\"per-mm\", SMP-safe updates). On Linux the same schedule is `ukva measure threads-update`: "
-        "one thread remaps a page over and over while the other spins on the second CPU. On a busy two-CPU "
-        "virtual machine the kernel counted 0.98 shootdown IPIs per update on the second CPU.",
-        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "1",
-        "on some updates cpu1 was running something else (another program, or the host preempted it) and "
-        "got no IPI",
-        (("the kernel batches several updates into one flush when they come quickly one after another, so it "
-          "needs fewer IPIs than updates",
-          "each mmap() call flushes before it returns; batching happens inside one call (several pages, one "
-          "IPI per CPU), not across calls, and the count would then fall far below one per update."),
-         ("some IPIs went to cpu0, the updating CPU, instead of the second CPU",
-          "the updating CPU flushes its own TLB directly, without an IPI; the measurement shows almost none "
-          "landing there."),
-         ("/proc/interrupts counts only the IPIs that found a page to flush",
-          "flush_tlb_func() counts every shootdown IPI a CPU receives as it arrives, before it looks at what "
-          "to flush."))),
-    Question(
-        "Two CPUs: cpu0 runs p, cpu1 runs a process q forked from p (its own MM); cpu0 remaps a slot of "
-        "p's per-MM area. On Linux this is `ukva measure processes-update`. Over 2500 updates the kernel's "
-        "tlb:tlb_flush tracepoint counted 2 IPIs on the second CPU, both of reason 'remote wrong CPU'.",
-        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "0",
-        "x86 keeps a CPU that switched away in the MM's cpumask and trims it with an IPI at most once a "
-        "second",
-        (("after fork, q keeps sharing p's page tables until one of the two processes writes to a page "
-          "(copy-on-write)",
-          "copy-on-write shares pages, not the MM: q has its own MM and page table, and a remap in p's MM "
-          "never concerns what q's CPU caches."),
-         ("the kernel sends every flush to all CPUs, and most IPIs were lost",
-          "then the second CPU would have received one per update, about 2500; a flush goes only to the "
-          "CPUs in the MM's cpumask."),
-         ("the engine does not count IPIs between processes",
-          "the engine counts every IPI its shootdown sends; none is due here, because no other CPU has p's "
-          "MM loaded."))),
-    Question(
-        "Three CPUs, one MM: cpu0 runs thread p, cpu1 runs t, cpu2 runs u; cpu0 remaps a slot of the "
-        "per-MM area. On a three-CPU Linux machine `ukva measure --cpus 3 threads-update` shows the "
-        "tlb:tlb_flush reasons: on cpu0 one 'remote IPI send' per update, on cpu1 and on cpu2 one 'remote "
-        "shootdown' per update each.",
-        "how many shootdown IPIs does the engine count for one update", ("0", "1", "2", "3"), "2",
-        "the sender traces each flush once; each CPU it interrupts traces its own IPI",
-        (("cpu1 forwards the flush to cpu2, so only one IPI leaves cpu0",
-          "no CPU forwards a shootdown: the sender's smp_call_function_many() interrupts every target CPU "
-          "itself and waits for all of them."),
-         ("the engine counts one IPI per page it flushes, while the kernel counts one IPI per update, whatever "
-          "it flushes",
-          "both count one IPI per target CPU per flush, however many pages it covers; here one page on two "
-          "CPUs makes two."),
-         ("cpu2 is in lazy TLB mode, so it counts its flush later",
-          "cpu2 runs u, a user thread of the MM: it is not lazy, and it gets its IPI at once, as the "
-          "measurement shows."))),
-))
+# 209954cbc7d0, 6db2526c1d69); notebooks/sources.ipynb §6. Its questions: answers/questions.py.
+reason_item("6.5", "predict shootdowns with the engine, measure them, explain the difference")
 
 
 # 6.6 predict-then-explain: "nothing shared across MMs" is about more than caches. A files table
 # shared by several MMs (CLONE_FILES without CLONE_VM) has a slot in each MM's own page table, under
 # each MM's own lock and cpumask, so even an SMP-safe update remaps it one MM per step, and a task of
 # another MM can read the old version in between: a "half-updated" read on a physically indexed
-# cache (the engine's machine, transitions.py section 7; notebooks/sources.ipynb §1). Each question's
-# machine is kept here; tests/grading/test_exercises.py checks the engine's verdict on each.
-SHARED_TABLES = (  # (flags of t = clone(p, ...), flags of q = clone(t, ...), CPUs, a stale read?)
-    ("CLONE_VM", "CLONE_FILES", 2, "yes"),
-    ("CLONE_FILES", "CLONE_FILES", 2, "yes"),
-    ("CLONE_VM|CLONE_FILES", "CLONE_VM|CLONE_FILES", 2, "no"),
+# cache (the engine's machine, model.py; notebooks/sources.ipynb §1). Each question's machine is kept
+# here, its answer in answers/questions.py; tests/grading/test_exercises.py checks the engine agrees.
+SHARED_TABLES = (  # (flags of t = clone(p, ...), flags of q = clone(t, ...)), on 2 CPUs
+    ("CLONE_VM", "CLONE_FILES"),
+    ("CLONE_FILES", "CLONE_FILES"),
+    ("CLONE_VM|CLONE_FILES", "CLONE_VM|CLONE_FILES"),
 )
 
 
 def shared_table_setup(case: int) -> str:
-    """The engine code that builds SHARED_TABLES[case], for the learner to run."""
-    t_flags, q_flags, cpus, _ = SHARED_TABLES[case]
+    """The engine code that builds SHARED_TABLES[case], as the problem shows it."""
+    t_flags, q_flags = SHARED_TABLES[case]
     return (f"k = Kernel(); p = k.fork(k.init)\nt = k.clone(p, {t_flags!r})\nq = k.clone(t, {q_flags!r})\n"
-            f"m = Machine(k, tasks=[p, t, q], cpus={cpus}, design='per-mm', cache='physical')")
+            "m = Machine(k, tasks=[p, t, q], cpus=2, design='per-mm', cache='physical')")
 
 
 def shared_table_machine(case: int) -> Any:
     """SHARED_TABLES[case] as an engine Machine (per-MM, SMP-safe updates, dynamic slots)."""
     from ...engine import Kernel, Machine
 
-    t_flags, q_flags, cpus, _ = SHARED_TABLES[case]
+    t_flags, q_flags = SHARED_TABLES[case]
     k = Kernel()
     p = k.fork(k.init)
     t = k.clone(p, t_flags)
     q = k.clone(t, q_flags)
-    return Machine(k, tasks=[p, t, q], cpus=cpus, design="per-mm", cache="physical")
+    return Machine(k, tasks=[p, t, q], cpus=2, design="per-mm", cache="physical")
 
 
-def _shared_scenario(case: int, shape: str) -> str:
-    return (f"On the engine (from ukva_widgets.engine import Kernel, Machine):\n\n{shared_table_setup(case)}\n\n"
-            f"{shape} A per-MM UKVA with SMP-safe updates and dynamic slots gives every files table a slot in "
-            "each MM whose tasks use it. The data cache is physically indexed, so two mappings of one page "
-            "never sit in two cache lines.")
-
-
-STALE_ASK = "can one task read an older version of t's files table than another task can already see"
-reason_item("6.6", "predict, then explain a files table shared across MMs", (
-    Question(
-        _shared_scenario(0, "t runs in p's MM with a files table of its own; q has an MM of its own and "
-                            "shares t's files table, so that table has a slot in two MMs."),
-        STALE_ASK, ("yes", "no"), "yes",
-        "it sits in two MMs' page tables, each under its own lock, so an update reaches one MM at a time",
-        (("a physically indexed cache keeps one copy of each physical page, so every MM sees the same "
-          "table at once",
-          "the cache is right about every physical page it holds. An update maps a new page; what matters "
-          "is which page each MM's page table points at while the update is half done, and no cache "
-          "decides that."),
-         ("the MM's lock makes the whole update one step, so no task can read in between",
-          "a lock belongs to one MM and orders that MM's updaters; readers take no lock, and the other "
-          "MM's page table is under a lock of its own."),
-         ("the shootdown IPIs go to every CPU running either MM, so no stale entry can survive the update",
-          "the IPIs of an update go to the CPUs in one MM's mm_cpumask, and an IPI only flushes TLB "
-          "entries: it cannot change what the other MM's page table maps."))),
-    Question(
-        _shared_scenario(1, "p, t and q each have an MM of their own and all three use one files table, "
-                            "so that table has a slot in three MMs."),
-        STALE_ASK, ("yes", "no"), "yes",
-        "the table sits in three page tables, and an update remaps it in one of them at a time",
-        (("the three tasks share the files table itself, not copies of it, so they always see one version",
-          "they share the files_struct, but each MM shows it through a page its own page table maps, and "
-          "an update changes those mappings one MM at a time."),
-         ("a physically indexed cache keeps one copy of each physical page, so every MM sees the same "
-          "table at once",
-          "the cache is right about every physical page it holds. An update maps a new page; what matters "
-          "is which page each MM's page table points at while the update is half done."),
-         ("SMP-safe updates take a lock, so an update cannot be seen half done",
-          "each MM has its own lock and readers take none: between the step that remaps the table in one "
-          "MM and the step that remaps it in the next, a task of the second MM reads the old page."))),
-    Question(
-        _shared_scenario(2, "p, t and q all run in p's MM and use one files table, so that table has one "
-                            "slot, in one MM."),
-        STALE_ASK, ("yes", "no"), "no",
-        "it is mapped in one MM only: one page table, one lock and one shootdown cover it",
-        (("three tasks share one files table, which is exactly the sharing Linus warned about in 2002",
-          "the warning is about data shared across MMs. Tasks of one MM sharing one table is what a "
-          "per-MM slot is for."),
-         ("the physically indexed cache is what keeps a shared table safe on two CPUs",
-          "no page here is mapped at two addresses, so there is nothing for a cache to alias. Chapter 06 "
-          "shows a physically indexed cache does not save a table that two MMs share."),
-         ("the update cannot finish while another CPU is running a task of the MM",
-          "an SMP-safe update does not wait for the other CPUs to stop: it remaps the slot and shoots "
-          "down their TLB entries, and a CPU that was away catches up on tlb_gen when it comes back."))),
-))
+reason_item("6.6", "predict, then explain a files table shared across MMs")

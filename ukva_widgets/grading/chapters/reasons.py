@@ -10,25 +10,10 @@ the first, never the second.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any
 
-from ..items import AnswerError, Item, Part, register
+from ..items import AnswerError, Item, Part, Question, register
 from ..shapes import as_dict, as_int
-
-
-@dataclass(frozen=True)
-class Question:
-    scenario: str
-    ask: str                              # the prediction asked for
-    outcomes: tuple[str, ...]             # the possible predictions
-    outcome: str                          # the right one
-    reason: str                           # the right reason
-    misconceptions: tuple[tuple[str, str], ...]  # (a wrong reason, why it is wrong: no answer given)
-
-    def __post_init__(self) -> None:
-        if self.outcome not in self.outcomes or len(self.misconceptions) < 3:
-            raise ValueError(f"a question needs its outcome among the outcomes and 3 misconceptions: {self.ask}")
 
 
 def _make(questions: tuple[Question, ...]):
@@ -75,30 +60,29 @@ def _judge(questions: tuple[Question, ...]):
     return judge
 
 
-# Every predict-then-explain item's questions, by item id.
+# Every predict-then-explain item's questions, by item id (from the answer key, or sealed.json).
 QUESTIONS: dict[str, tuple[Question, ...]] = {}
 
 
-def right_answer(item_id: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """The full-marks answer to a predict-then-explain problem (for solutions and tests)."""
-    question = QUESTIONS[item_id][settings["question"]]
-    return {"predict": question.outcome, "why": settings["reasons"].index(question.reason)}
+def reason_item(item_id: str, title: str) -> Item:
+    """Register a predict-then-explain item over its questions (the seed picks one); the questions
+    and their answers are in the answer key (answers/questions.py), sealed in a student's package."""
+    from ..sealed import questions
 
-
-def reason_item(item_id: str, title: str, questions: tuple[Question, ...]) -> Item:
-    """Register a predict-then-explain item over `questions` (the seed picks one)."""
-    QUESTIONS[item_id] = questions
-    return register(Item(item_id, title, 1.0, _make(questions), _judge(questions)))
+    QUESTIONS[item_id] = questions(item_id)
+    return register(Item(item_id, title, 1.0, _make(QUESTIONS[item_id]), _judge(QUESTIONS[item_id])))
 
 
 def _never_judged(settings: dict[str, Any], answer: Any) -> list[Part]:
     raise AssertionError("a manual item is recorded, never judged")  # Item.verdict handles it
 
 
-def manual_item(item_id: str, title: str, prompts: tuple[str, ...], rubric: str) -> Item:
-    """Register a short free-text item the instructor grades from the report with `rubric`."""
+def manual_item(item_id: str, title: str, prompts: tuple[tuple[str, str], ...]) -> Item:
+    """Register a short free-text item the instructor grades by hand: the seed picks one of `prompts`,
+    each (its own title, the question). Its rubric is in the solution notebook only."""
     def make(rng: random.Random) -> tuple[dict[str, Any], str]:
         p = rng.randrange(len(prompts))
-        return ({"prompt": p}, f"{prompts[p]}\n\nAnswer in a few sentences, as a string. This item is "
-                               "graded by your instructor (manually graded), not by check().")
-    return register(Item(item_id, title, 1.0, make, _never_judged, rubric=rubric))
+        heading, prompt = prompts[p]
+        return ({"prompt": p}, f"{heading}.\n{prompt}\n\nAnswer in a few sentences, as a string. Your "
+                               "instructor grades this item by hand; check() only records it.")
+    return register(Item(item_id, title, 1.0, make, _never_judged, manual=True))

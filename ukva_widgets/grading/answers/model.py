@@ -1,46 +1,51 @@
-"""The answers a learner gets by running the engine (or the kernel, or reading a chapter's table) the
-way the chapters show, per item, from a problem's settings. test_variants.py checks they earn full
-marks on every variant; test_exercises.py's auto-solver submits them and must still fall short."""
+"""A model answer to every automatically judged item, from a problem's settings: what the engine (or
+the kernel, or a chapter's table) gives when run the way the chapters show, the right prediction and
+reason of a predict-then-explain item. `ukva key` prints them for teaching assistants; the tests check
+each earns full marks on every variant. Items an instructor adds bring their own (bank.py)."""
+
+from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
-from ukva_widgets.engine import Kernel, explore
-from ukva_widgets.grading.chapters import ch01_unix_process as ch01
-from ukva_widgets.grading.chapters import ch02_tasks_and_clone as ch02
-from ukva_widgets.grading.chapters import ch03_lifetimes as ch03
-from ukva_widgets.grading.chapters import ch04_tlbs as ch04
-from ukva_widgets.grading.chapters import ch05_where_can_ukva_live as ch05
-from ukva_widgets.grading.chapters import ch06_living_with_per_mm as ch06
-from ukva_widgets.grading.chapters import ch07_what_linux_did as ch07
-from ukva_widgets.grading.chapters.machines import machine, replay
+from ...engine import Kernel, explore
+from ..chapters import ch01_unix_process as ch01
+from ..chapters import ch02_tasks_and_clone as ch02
+from ..chapters import ch03_lifetimes as ch03
+from ..chapters import ch04_tlbs as ch04
+from ..chapters import ch05_where_can_ukva_live as ch05
+from ..chapters import ch06_living_with_per_mm as ch06
+from ..chapters import ch07_what_linux_did as ch07
+from ..chapters.machines import machine, replay
+from ..chapters.reasons import QUESTIONS
 
 
-def _shares(settings):
+def _shares(settings: dict[str, Any]) -> dict[str, bool]:
     k = Kernel()
     caller = k.fork(k.init)
     truth = k.shares(caller, k.clone(caller, settings["flags"] if settings["flags"] != "0" else 0))
     return {r: truth[r] for r in ch02.RESOURCES}
 
 
-def _family(settings):
+def _family(settings: dict[str, Any]) -> dict[str, int]:
     k = Kernel()
     p = k.fork(k.init)
     child = k.clone(p, settings["flags"])
     return {"tgid": child.tgid, "parent": child.parent.pid}
 
 
-def _refcounts(settings):
+def _refcounts(settings: dict[str, Any]) -> dict[str, int]:
     _, tasks, _ = ch03.replay(settings["script"])
     return {key: getattr(tasks["P"], f).refcount for key, f in ch03.HELD.items()}
 
 
-def _freed(settings):
+def _freed(settings: dict[str, Any]) -> set[str]:
     k, _, _ = ch03.replay(settings["script"])
     live = {o.label for o in k.objects()}
     return {label for label in settings["labels"] if label not in live}
 
 
-def _exec_thread(settings):
+def _exec_thread(settings: dict[str, Any]) -> dict[str, Any]:
     k, tasks, _ = ch03.replay(settings["script"])
     t = tasks[settings["who"]]
     old = t.mm
@@ -49,7 +54,7 @@ def _exec_thread(settings):
     return {"pid": t.pid, "tasks": len(group), "same_mm": t.mm is old}
 
 
-def _counts(settings):
+def _counts(settings: dict[str, Any]) -> dict[str, dict[str, int]]:
     out = {}
     for mode, pcid in (("no_pcid", False), ("pcid", True)):
         m = machine(2, 1, pcid=pcid, **settings["options"])
@@ -58,7 +63,7 @@ def _counts(settings):
     return out
 
 
-def _cr3(settings):
+def _cr3(settings: dict[str, Any]) -> list[bool]:
     m = machine(2, 1, **settings["options"])
     truth = []
     for label in settings["schedule"]:
@@ -69,9 +74,9 @@ def _cr3(settings):
     return truth
 
 
-def breaking_schedules(settings, max_depth=8):
-    """Every shortest schedule (one per state) whose last step is a wrong read by the victim the
-    problem names, found breadth first over the machine's states: the shortest answer to 5.1/5.2."""
+def breaking_schedule(settings: dict[str, Any], max_depth: int = 8) -> list[str] | None:
+    """A shortest schedule whose last step is a wrong read by the victim the problem names, found
+    breadth first over the machine's states (one per state): the shortest answer to 5.1/5.2."""
     victim = settings.get("victim", {})
     start = machine(settings["threads"], 0, **settings["options"])
     seen = {start.state}
@@ -95,20 +100,17 @@ def breaking_schedules(settings, max_depth=8):
     return None
 
 
-def _verdicts(settings):
+def _verdicts(settings: dict[str, Any]) -> list[str]:
     return [explore(machine(*ch05.SETUPS[c][:2], **ch05.SETUPS[c][2])).verdict for c in settings["cases"]]
 
 
-def verdict_mix(item_id, settings):
-    """How many of a verdict item's machines break, by the engine's answer."""
-    return ENGINE_ANSWERS[item_id](settings).count("violation")
+def right_reason(item_id: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The full-marks answer to a predict-then-explain problem."""
+    question = QUESTIONS[item_id][settings["question"]]
+    return {"predict": question.outcome, "why": settings["reasons"].index(question.reason)}
 
 
-def _per_mm(settings):
-    return [ch06.per_mm_verdict(c) for c in settings["cases"]]
-
-
-ENGINE_ANSWERS = {
+MODEL_ANSWERS = {
     "1.1": lambda s: ch01.fork_loop_processes(s["shape"], s["n"]),
     "1.2": lambda s: s["a"] * s["c"],
     "1.3": lambda s: {"status": s["code"] << 8, "exitcode": s["code"]},
@@ -119,8 +121,16 @@ ENGINE_ANSWERS = {
     "2.4": _family,
     "3.1": _refcounts, "3.2": _freed, "3.3": _exec_thread,
     "4.1": _counts, "4.2": _cr3, "4.3": lambda s: {a: ch04.FILL[a] for a in s["archs"]},
-    "5.1": breaking_schedules, "5.2": breaking_schedules, "5.3": _verdicts,
+    "5.1": breaking_schedule, "5.2": breaking_schedule, "5.3": _verdicts,
     "6.1": lambda s: list(ch06.STEPS),
-    "6.3": _per_mm,
+    "6.3": lambda s: [ch06.per_mm_verdict(c) for c in s["cases"]],
     "7.1": lambda s: [ch07.MAPPINGS[m] for m in s["mappings"]],
 }
+# 6.2 is code: its model answer is the class in the solution notebook.
+
+
+def model_answer(item_id: str, settings: dict[str, Any]) -> Any:
+    """The model answer to one variant of a built-in item (KeyError for code and manual items)."""
+    if item_id in QUESTIONS:
+        return right_reason(item_id, settings)
+    return MODEL_ANSWERS[item_id](settings)
