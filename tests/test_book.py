@@ -22,7 +22,10 @@ CHAPTERS = [
     "00-start", "01-unix-process", "02-tasks-and-clone", "03-lifetimes",
     "04-tlbs", "05-where-can-ukva-live", "06-living-with-per-mm", "07-what-linux-did",
 ]
-ORDER = [*CHAPTERS, "glossary", "sources"]         # the reading order the previous/next links follow
+APPENDICES = ["appendix-part-by-part"]
+PAGES = [*CHAPTERS, *APPENDICES]                   # executed pages with code, held to the chapters' rules of form
+ORDER = [*PAGES, "glossary", "sources"]            # the reading order the previous/next links follow
+EXERCISES = NOTEBOOKS.parent / "exercises"
 CLAIMS = range(1, 12)
 CLOSING_SECTIONS = ["Summary", "Check yourself", "Sources"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -32,7 +35,7 @@ MACHINE_SPECIFIC = re.compile(r"\b(probe(_all)?|measure)\(|/proc/")
 MACHINE_PATH = re.compile(r"/(?:work|tmp|root|home)/")
 # A Python default repr (<... object at 0x7f...>), not the simulated addresses the book prints.
 MEMORY_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
-LINK = re.compile(r"\]\((\d\d-[a-z0-9-]+\.ipynb)(?:#([A-Za-z0-9_-]+))?\)")
+LINK = re.compile(r"\]\(((?:\d\d|appendix|glossary|sources)(?:-[a-z0-9-]+)?\.ipynb)(?:#([A-Za-z0-9_-]+))?\)")
 CLAIM_ROW = re.compile(r"^\|\s*(\d+)\s*\|.*\[\d\d · ([^\]]+)\]\((\d\d-[a-z0-9-]+\.ipynb)#([A-Za-z0-9_-]+)\)")
 ANCHOR = '<a id="{}"></a>'
 GLOSSARY_LINK = re.compile(r"\]\(glossary\.ipynb#([a-z0-9-]+)\)")
@@ -76,7 +79,7 @@ def front_page_claim_links() -> dict[int, tuple[str, str, str]]:
     return links
 
 
-def test_the_book_has_its_eight_chapters_a_glossary_its_sources_and_nothing_else():
+def test_the_book_has_its_eight_chapters_an_appendix_a_glossary_its_sources_and_nothing_else():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(ORDER)
 
 
@@ -129,7 +132,10 @@ def test_glossary_links_land_on_a_term():
 # Terms a reader met before their definition: where the book first names one, it links the glossary.
 FIRST_USE = {"CR3": "cr3", "IPI": "ipi", "PCID": "asid", "shootdown": "tlb-shootdown", "lazy TLB": "lazy-tlb",
              "PAGE_OFFSET": "page-offset", "high memory": "high-memory", "mm_cpumask": "mm-cpumask",
-             "tlb_gen": "tlb-gen", "kmap": "kmap", "subreaper": "subreaper", "vDSO": "vdso"}
+             "tlb_gen": "tlb-gen", "kmap": "kmap", "subreaper": "subreaper", "vDSO": "vdso",
+             "zombie": "zombie", "namespace": "namespace", "clone3": "clone3", "pidfd": "pidfd",
+             "CAP_SYS_ADMIN": "capability", "slot": "slot", "colour": "colour", "PTI": "pti", "TSB": "tsb",
+             "model checker": "model-checker"}
 
 
 @pytest.mark.parametrize("term", FIRST_USE)
@@ -144,7 +150,7 @@ def test_a_term_links_the_glossary_where_the_book_first_names_it(term):
     pytest.fail(f"the book never names {term!r}")
 
 
-@pytest.mark.parametrize("name", CHAPTERS)
+@pytest.mark.parametrize("name", PAGES)
 def test_figures_show_before_the_notebook_is_trusted_and_say_what_they_show(name):
     for _cell, out in outputs(load(name)):
         data = out.get("data", {})
@@ -155,7 +161,7 @@ def test_figures_show_before_the_notebook_is_trusted_and_say_what_they_show(name
             assert data.get("text/plain", "").startswith("Figure: "), "a caption for static viewers and screen readers"
 
 
-@pytest.mark.parametrize("name", CHAPTERS)
+@pytest.mark.parametrize("name", PAGES)
 def test_every_output_is_a_labelled_sentence_a_table_a_figure_or_a_widget(name):
     for cell, out in outputs(load(name)):
         where = f"cell {cell.source[:60]!r}"
@@ -252,7 +258,7 @@ def test_every_chapter_shows_a_live_widget_with_a_text_view(name):
             f"a widget's text/plain is its text() view, not the default widget repr: {text[:80]!r}"
 
 
-@pytest.mark.parametrize("name", CHAPTERS)
+@pytest.mark.parametrize("name", PAGES)
 def test_chapters_are_stored_executed_with_the_python3_kernelspec(name):
     nb = load(name)
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -263,7 +269,7 @@ def test_chapters_are_stored_executed_with_the_python3_kernelspec(name):
     assert not errors, f"stored with an error: {errors[0].get('ename')}" if errors else ""
 
 
-@pytest.mark.parametrize("name", CHAPTERS)
+@pytest.mark.parametrize("name", PAGES)
 def test_stored_outputs_hold_no_machine_paths_or_memory_addresses(name):
     for _, out in outputs(load(name)):
         for text in output_texts(out):
@@ -271,17 +277,70 @@ def test_stored_outputs_hold_no_machine_paths_or_memory_addresses(name):
             assert not MEMORY_ADDRESS.search(text), f"memory address in output: {text[:120]!r}"
 
 
-@pytest.mark.parametrize("name", CHAPTERS)
+@pytest.mark.parametrize("name", PAGES)
 def test_cells_that_show_this_machine_are_ignored_by_nbval(name):
     for cell in load(name).cells:
         if cell.cell_type == "code" and MACHINE_SPECIFIC.search(cell.source):
             assert IGNORE_TAG in cell.metadata.get("tags", []), f"untagged machine-specific cell: {cell.source[:80]!r}"
 
 
-@pytest.mark.parametrize("name", CHAPTERS)
+@pytest.mark.parametrize("name", PAGES)
 def test_no_cell_is_longer_than_a_screen_or_wider_than_a_column(name):
     for cell in load(name).cells:
         assert len(cell.source.splitlines()) <= 30, f"cell too long: {cell.source[:80]!r}"
         if cell.cell_type == "code":
             wide = [line for line in cell.source.splitlines() if len(line) > 100]
             assert not wide, f"code line wider than a notebook column: {wide[0]!r}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_show_no_picture_drawing_code(name):
+    """Figures come from ukva_widgets.widgets.figures; a reader never scrolls past SVG markup."""
+    for cell in load(name).cells:
+        if cell.cell_type == "code":
+            assert not re.search(r"<svg|<rect|<text |base64", cell.source), f"drawing code in {cell.source[:80]!r}"
+
+
+def _book_texts():
+    """Every notebook a reader or a student gets (chapters, pages, exercises and their solutions)."""
+    paths = [*NOTEBOOKS.glob("*.ipynb"), *EXERCISES.glob("*.ipynb"), *(EXERCISES / "solutions").glob("*.ipynb")]
+    return [(path, "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)) for path in sorted(paths)]
+
+
+def test_no_notebook_cites_a_file_readers_do_not_have_or_an_issue_number():
+    for path, text in _book_texts():
+        assert "FACTS.md" not in text and "../shared" not in text, f"{path.name} cites a file readers do not have"
+        assert not re.search(r"\bissues?\s*#?\d+", text, re.IGNORECASE), f"{path.name} names an issue number"
+
+
+def test_links_to_the_sources_page_land_on_a_section():
+    sections = "\n".join(c.source for c in load("sources").cells)
+    cited = 0
+    for path, text in _book_texts():
+        for anchor in re.findall(r"\]\((?:\.\./notebooks/)?sources\.ipynb#(s\d+)\)", text):
+            assert ANCHOR.format(anchor) in sections, f"{path.name} links to missing sources.ipynb#{anchor}"
+            cited += 1
+        if path.parent == EXERCISES or path.parent.name == "solutions":
+            # an exercise notebook lives in exercises/ beside notebooks/ (a checkout, a reader's copy, the site)
+            assert "](sources.ipynb" not in text, f"{path.name} links sources.ipynb as if it sat beside it"
+    assert cited >= 10
+
+
+EXERCISE_TIME = re.compile(r"\*Time: about (\d+) minutes for the (\d+) exercises")
+CHAPTER_EXERCISE_TIME = re.compile(r"the exercises take about (\d+)\s+more")
+
+
+@pytest.mark.parametrize("name", CHAPTERS[1:])
+def test_a_chapter_and_its_exercise_notebook_state_the_same_exercise_time(name):
+    header = nbformat.read(EXERCISES / "solutions" / f"{name}.ipynb", as_version=4).cells[0].source
+    minutes = EXERCISE_TIME.search(header)
+    assert minutes, "the exercise notebook's header says '*Time: about N minutes for the K exercises'"
+    said = CHAPTER_EXERCISE_TIME.search(load(name).cells[0].source)
+    assert said and said.group(1) == minutes.group(1), \
+        f"chapter {name} says the exercises take {said and said.group(1)} minutes, its exercises say {minutes.group(1)}"
+    row = next(line for line in load("00-start").cells[_map_cell()].source.splitlines() if f"]({name}.ipynb)" in line)
+    assert row.rstrip(" |").endswith(f"{minutes.group(1)} min"), f"the front page's map disagrees: {row}"
+
+
+def _map_cell() -> int:
+    return next(i for i, c in enumerate(load("00-start").cells) if "## Map of the chapters" in c.source)

@@ -485,3 +485,52 @@ def test_threads_that_ask_for_the_items_at_once_all_get_every_item():
     for _ in range(3):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
         assert done.stdout.strip() == f"[{len(all_items())}]"
+
+
+# -- 6.6: a files table shared across MMs -------------------------------------------------------
+
+def test_a_files_table_shared_across_mms_is_read_half_updated_and_one_mms_table_never_is():
+    """6.6's predictions are the model checker's: a table with a slot in several MMs is read half
+    updated (an update reaches one MM per step) even on a physically indexed cache; one MM's table
+    is proven."""
+    from ukva_widgets.engine import explore
+    from ukva_widgets.grading.chapters.ch06_living_with_per_mm import SHARED_TABLES, shared_table_machine
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS
+
+    questions = QUESTIONS["6.6"]
+    assert len(questions) == len(SHARED_TABLES)
+    for case, question in enumerate(questions):
+        r = explore(shared_table_machine(case))
+        if question.outcome == "yes":
+            assert r.violation is not None and r.violation.kind == "half-updated", case
+        else:
+            assert question.outcome == "no" and r.verdict == "proven", case
+
+
+def test_the_shared_table_problem_shows_code_that_builds_the_machine_it_asks_about():
+    from ukva_widgets.engine import Kernel, Machine, explore
+    from ukva_widgets.grading.chapters.ch06_living_with_per_mm import (
+        SHARED_TABLES,
+        shared_table_machine,
+        shared_table_setup,
+    )
+
+    for case in range(len(SHARED_TABLES)):
+        shown: dict = {"Kernel": Kernel, "Machine": Machine}
+        exec(shared_table_setup(case), shown)
+        assert explore(shown["m"]).verdict == explore(shared_table_machine(case)).verdict
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS
+
+    for case, question in enumerate(QUESTIONS["6.6"]):
+        assert shared_table_setup(case) in question.scenario
+
+
+def test_a_physically_indexed_cache_is_not_accepted_as_the_reason_a_shared_table_is_safe():
+    from ukva_widgets.grading.chapters.reasons import QUESTIONS
+
+    for seed in range(40):
+        problem = exercise("6.6", seed=seed)
+        question = QUESTIONS["6.6"][problem.settings["question"]]
+        cache = next(n for n, r in enumerate(problem.settings["reasons"]) if "physically indexed" in r)
+        fb = check("6.6", {"predict": question.outcome, "why": cache})
+        assert fb.verdict.points == 0.5 and not fb.verdict.passed

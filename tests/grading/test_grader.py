@@ -174,7 +174,7 @@ def test_malformed_answers_cost_only_their_own_items(graded):
 
 def test_a_code_answer_fitted_to_the_visible_inputs_fails_on_the_hidden_ones(graded):
     g = graded["fitted_to_visible_inputs"]
-    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1, "6.4": 1, "6.5": 1}
+    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1, "6.4": 1, "6.5": 1, "6.6": 1}
     assert "which a live object still holds" in {i.id: i.feedback for i in g.items}["6.2"]
 
 
@@ -187,7 +187,7 @@ def test_the_same_grading_seed_gives_the_same_report(tmp_path):
 
 def test_a_code_answer_that_loops_costs_only_its_own_item(graded):
     g = graded["code_answer_loops"]
-    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1, "6.4": 1, "6.5": 1}
+    assert _points(g) == {"6.1": 1, "6.2": 0, "6.3": 1, "6.4": 1, "6.5": 1, "6.6": 1}
     assert "took longer than 6 s" in {i.id: i.feedback for i in g.items}["6.2"]
 
 

@@ -22,10 +22,10 @@ def test_under_per_task_a_second_cpu_rewrites_the_shared_entry(browser):
     assert w.machine.options.design == "per-task"
     browser.set(w.cpu_controls[0], index=[v for _, v in w.cpu_controls[0].options].index(0))
     assert f"task 2 on cpu0: {UKVA_BASE:#010x} should show task 2 (task A)'s page; " \
-           f"mm#2's page table maps it to task 2 (task A)'s page" in w.text()
+           f"mm#3's page table maps it to task 2 (task A)'s page" in w.text()
     browser.set(w.cpu_controls[1], index=[v for _, v in w.cpu_controls[1].options].index(1))
     assert "task 2 on cpu0: 0xbfc00000 should show task 2 (task A)'s page; " \
-           "mm#2's page table maps it to task 3 (task B)'s page" in w.text()
+           "mm#3's page table maps it to task 3 (task B)'s page" in w.text()
     assert "cpu0 runs task 2 (task A), cpu1 runs task 3 (task B)" in w.text()
 
 
@@ -41,7 +41,7 @@ def test_scheduling_a_task_already_running_elsewhere_shows_the_engines_error(bro
 def test_choosing_the_task_shows_its_mm():
     w = AddressSpaceMap()
     w.task_control.value = 3
-    assert w.text().splitlines()[1] == "address space of mm#2"
+    assert w.text().splitlines()[1] == "address space of mm#3"
 
 
 def test_text_is_the_plain_text_repr():
@@ -91,7 +91,7 @@ def test_the_design_and_task_are_traitlets_linked_to_their_controls():
     w.design = "per-cpu"
     assert w.design_control.value == "per-cpu" and w.machine.options.design == "per-cpu"
     w.task = 3
-    assert w.task_control.value == 3 and w.text().splitlines()[1] == "address space of mm#2"
+    assert w.task_control.value == 3 and w.text().splitlines()[1] == "address space of mm#3"
 
 
 def test_a_column_whose_answer_changed_is_marked(browser):

@@ -146,7 +146,8 @@ CLONE_RULES: tuple[tuple[Rule, Check], ...] = (
           "shared handlers point into one address space: CLONE_SIGHAND needs CLONE_VM"),
      lambda r: r.any(SIGHAND) and not r.any(VM)),
     (Rule("parent_from_unkillable_init", errno.EINVAL,
-          "init (SIGNAL_UNKILLABLE) has no parent to give away: it cannot use CLONE_PARENT"),
+          "a sibling of init (SIGNAL_UNKILLABLE) would be a child of the idle task, which never "
+          "reaps: it would stay a zombie, so init cannot use CLONE_PARENT"),
      lambda r: r.any(PARENT) and _caller_unkillable(r)),
     (Rule("thread_with_new_pid_or_user_ns", errno.EINVAL,
           "all threads of a group live in one pid and user namespace: CLONE_THREAD cannot start new ones"),

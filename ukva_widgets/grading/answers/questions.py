@@ -5,6 +5,17 @@ only place their answers are written. Sources are cited next to each registratio
 
 from ..items import Question
 
+
+def _shared_table(t_flags: str, q_flags: str, shape: str) -> str:
+    """6.6's scenario: the engine code of the machine (ch06's shared_table_setup), then its shape."""
+    return ("On the engine (from ukva_widgets.engine import Kernel, Machine):\n\n"
+            f"k = Kernel(); p = k.fork(k.init)\nt = k.clone(p, {t_flags!r})\nq = k.clone(t, {q_flags!r})\n"
+            "m = Machine(k, tasks=[p, t, q], cpus=2, design='per-mm', cache='physical')\n\n"
+            f"{shape} A per-MM UKVA with SMP-safe updates and dynamic slots gives every files table a slot in "
+            "each MM whose tasks use it. The data cache is physically indexed, so two mappings of one page "
+            "never sit in two cache lines.")
+
+
 QUESTIONS: dict[str, tuple[Question, ...]] = {
     # 1.5, registered in chapters/ch01_*.py
     "1.5": (
@@ -287,5 +298,59 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
              ("cpu2 is in lazy TLB mode, so it counts its flush later",
               "cpu2 runs u, a user thread of the MM: it is not lazy, and it gets its IPI at once, as the "
               "measurement shows."))),
+    ),
+    # 6.6, registered in chapters/ch06_*.py (its machines: SHARED_TABLES there)
+    "6.6": (
+        Question(
+            _shared_table("CLONE_VM", "CLONE_FILES",
+                          "t runs in p's MM with a files table of its own; q has an MM of its own and shares t's files "
+                      "table, so that table has a slot in two MMs."),
+            "can one task read an older version of t's files table than another task can already see",
+            ("yes", "no"), "yes",
+            "it sits in two MMs' page tables, each under its own lock, so an update reaches one MM at a time",
+            (("a physically indexed cache keeps one copy of each physical page, so every MM sees the same "
+              "table at once",
+              "the cache is right about every physical page it holds. An update maps a new page; what matters "
+              "is which page each MM's page table points at while the update is half done, and no cache "
+              "decides that."),
+             ("the MM's lock makes the whole update one step, so no task can read in between",
+              "a lock belongs to one MM and orders that MM's updaters; readers take no lock, and the other "
+              "MM's page table is under a lock of its own."),
+             ("the shootdown IPIs go to every CPU running either MM, so no stale entry can survive the update",
+              "the IPIs of an update go to the CPUs in one MM's mm_cpumask, and an IPI only flushes TLB "
+              "entries: it cannot change what the other MM's page table maps."))),
+        Question(
+            _shared_table("CLONE_FILES", "CLONE_FILES",
+                          "p, t and q each have an MM of their own and all three use one files table, so that table "
+                      "has a slot in three MMs."),
+            "can one task read an older version of t's files table than another task can already see",
+            ("yes", "no"), "yes",
+            "the table sits in three page tables, and an update remaps it in one of them at a time",
+            (("the three tasks share the files table itself, not copies of it, so they always see one version",
+              "they share the files_struct, but each MM shows it through a page its own page table maps, and "
+              "an update changes those mappings one MM at a time."),
+             ("a physically indexed cache keeps one copy of each physical page, so every MM sees the same "
+              "table at once",
+              "the cache is right about every physical page it holds. An update maps a new page; what matters "
+              "is which page each MM's page table points at while the update is half done."),
+             ("SMP-safe updates take a lock, so an update cannot be seen half done",
+              "each MM has its own lock and readers take none: between the step that remaps the table in one "
+              "MM and the step that remaps it in the next, a task of the second MM reads the old page."))),
+        Question(
+            _shared_table("CLONE_VM|CLONE_FILES", "CLONE_VM|CLONE_FILES",
+                          "p, t and q all run in p's MM and use one files table, so that table has one slot, "
+                          "in one MM."),
+            "can one task read an older version of t's files table than another task can already see",
+            ("yes", "no"), "no",
+            "it is mapped in one MM only: one page table, one lock and one shootdown cover it",
+            (("three tasks share one files table, which is exactly the sharing Linus warned about in 2002",
+              "the warning is about data shared across MMs. Tasks of one MM sharing one table is what a "
+              "per-MM slot is for."),
+             ("the physically indexed cache is what keeps a shared table safe on two CPUs",
+              "no page here is mapped at two addresses, so there is nothing for a cache to alias. Chapter 06 "
+              "shows a physically indexed cache does not save a table that two MMs share."),
+             ("the update cannot finish while another CPU is running a task of the MM",
+              "an SMP-safe update does not wait for the other CPUs to stop: it remaps the slot and shoots "
+              "down their TLB entries, and a CPU that was away catches up on tlb_gen when it comes back."))),
     ),
 }

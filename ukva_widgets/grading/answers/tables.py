@@ -27,7 +27,8 @@ TABLES: dict[str, dict[str, Any]] = {
     # 7.1. Each later kernel mapping, by the kind chapters 05-06 give it (ch07_what_linux_did.KINDS).
     "7.1": {
         "kmap_local_page()'s fixmap slot (idx + KM_MAX_IDX * cpu)": "per-cpu-address",
-        "the vDSO code, at the address recorded in mm->context.vdso": "per-mm",
+        # The vDSO's placement, not its pages: those are one set in every MM (vdso_fault, sources §7).
+        "where an MM maps its vDSO (the address it records in mm->context.vdso)": "per-mm",
         "the vvar data page the vDSO reads (one physical page for all processes)": "shared-across-mms",
         "the second of PTI's two LDT slots (write_ldt maps the new LDT there)": "double-buffer",
         "the PTI LDT alias: read-only, non-global PTEs in the MM's own page tables": "per-mm",

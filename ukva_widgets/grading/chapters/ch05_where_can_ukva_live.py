@@ -48,7 +48,7 @@ def _breaker_problem(design: str, threads: int, opts: dict[str, Any], victim: di
             f"A {design} UKVA with hardware TLB fill, {cpus} CPU(s){pcid}, and {threads} threads of one "
             f"process (tasks 2 to {threads + 1}):\n\n{setup_text(threads, 0, **opts)}\n\nWrite a schedule "
             f"that makes a task read the wrong data through the UKVA; {condition}. Give a list of choice "
-            "labels exactly as `m.choices()` prints them, e.g. [\"cpu0: switch to task 2 (init)\", ...]. "
+            "labels exactly as `m.choices()` prints them, e.g. [\"cpu0: switch to task 2 (sh)\", ...]. "
             "The violation must happen at its last step.")
 
 

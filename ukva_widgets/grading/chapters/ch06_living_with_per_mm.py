@@ -7,9 +7,10 @@ once), so a flaw comes back as a shortest schedule. 6.2's allocator is the learn
 grader drives it in the learner's kernel on every operation sequence up to a bound plus longer
 random ones from the grading seed, and checks the slots it returned here. 6.3's verdicts are the engine's
 `explore`, kept as data (tests check them). 6.5 asks for the engine's shootdown count of a schedule that
-`ukva measure` also runs on the kernel, and for the reason the two differ. Sources: the seed message
-(SMP-safe updates, dynamic allocation), x86 flush_tlb_mm_range and the PTI LDT slots
-(notebooks/sources.ipynb §6, §7).
+`ukva measure` also runs on the kernel, and for the reason the two differ. 6.6 asks why a files table
+shared by several MMs is read half updated. Sources: Linus Torvalds' 2002 reply (SMP-safe updates,
+nothing shared across MMs, dynamic allocation), x86 flush_tlb_mm_range and the PTI LDT slots
+(notebooks/sources.ipynb §1, §6, §7).
 """
 
 from __future__ import annotations
@@ -381,9 +382,9 @@ def _judge_per_mm(settings: dict[str, Any], answer: Any) -> list[Part]:
     if wrong:
         explain(parts, (
             f"{wrong} wrong. Per-MM is the only place that can work, and then only with all three of "
-            "the seed message's conditions: SMP-safe updates, nothing shared across MMs where caches "
-            "are virtual (unless every mapping has one colour), and dynamic slots for what an MM can "
-            "have several of."))
+            "Linus Torvalds' conditions: SMP-safe updates, nothing shared across MMs (where caches are "
+            "virtual, a shared page aliases unless every mapping has one colour), and dynamic slots for "
+            "what an MM can have several of."))
     return parts
 
 
@@ -401,3 +402,38 @@ reason_item("6.4", "predict, then explain a flawed update protocol")  # its ques
 # side: arch/x86/mm/tlb.c flush_tlb_mm_range(), flush_tlb_func(), should_flush_tlb() (commits
 # 209954cbc7d0, 6db2526c1d69); notebooks/sources.ipynb §6. Its questions: answers/questions.py.
 reason_item("6.5", "predict shootdowns with the engine, measure them, explain the difference")
+
+
+# 6.6 predict-then-explain: "nothing shared across MMs" is about more than caches. A files table
+# shared by several MMs (CLONE_FILES without CLONE_VM) has a slot in each MM's own page table, under
+# each MM's own lock and cpumask, so even an SMP-safe update remaps it one MM per step, and a task of
+# another MM can read the old version in between: a "half-updated" read on a physically indexed
+# cache (the engine's machine, model.py; notebooks/sources.ipynb §1). Each question's machine is kept
+# here, its answer in answers/questions.py; tests/grading/test_exercises.py checks the engine agrees.
+SHARED_TABLES = (  # (flags of t = clone(p, ...), flags of q = clone(t, ...)), on 2 CPUs
+    ("CLONE_VM", "CLONE_FILES"),
+    ("CLONE_FILES", "CLONE_FILES"),
+    ("CLONE_VM|CLONE_FILES", "CLONE_VM|CLONE_FILES"),
+)
+
+
+def shared_table_setup(case: int) -> str:
+    """The engine code that builds SHARED_TABLES[case], as the problem shows it."""
+    t_flags, q_flags = SHARED_TABLES[case]
+    return (f"k = Kernel(); p = k.fork(k.init)\nt = k.clone(p, {t_flags!r})\nq = k.clone(t, {q_flags!r})\n"
+            "m = Machine(k, tasks=[p, t, q], cpus=2, design='per-mm', cache='physical')")
+
+
+def shared_table_machine(case: int) -> Any:
+    """SHARED_TABLES[case] as an engine Machine (per-MM, SMP-safe updates, dynamic slots)."""
+    from ...engine import Kernel, Machine
+
+    t_flags, q_flags = SHARED_TABLES[case]
+    k = Kernel()
+    p = k.fork(k.init)
+    t = k.clone(p, t_flags)
+    q = k.clone(t, q_flags)
+    return Machine(k, tasks=[p, t, q], cpus=2, design="per-mm", cache="physical")
+
+
+reason_item("6.6", "predict, then explain a files table shared across MMs")

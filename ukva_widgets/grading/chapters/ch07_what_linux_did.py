@@ -22,7 +22,7 @@ from .reasons import manual_item, reason_item
 KINDS = {
     "per-cpu-address": "each CPU uses addresses of its own, so one shared page table holds every CPU's mapping",
     "per-mm": "it belongs to one MM: mapped in that MM's page table, or placed at an address that MM chose",
-    "shared-across-mms": "one physical page mapped into every MM: the case the virtual-cache rule is about",
+    "shared-across-mms": "the same physical page mapped into every MM: data shared across MMs",
     "double-buffer": "a second copy so other CPUs keep a valid old one until they are told to switch: an "
                      "SMP-safe update",
     "fixed-global": "one address, the same page, in every process",
