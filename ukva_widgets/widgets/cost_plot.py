@@ -18,12 +18,15 @@ from __future__ import annotations
 import itertools
 
 import ipywidgets as W
-from bqplot import Axis, Figure, LinearScale, Lines, LogScale
 
+from ..browser import need
 from ..engine import Machine, explore, make_tasks
 from ..engine.costs import cost_curves
 from ..engine.machine import DESIGNS, FILLS
 from .base import BAD_COLOUR, OK_COLOUR, OKABE_ITO, USER_ERRORS, ErrorBox, UkvaWidget, esc
+
+need("bqplot", "CostPlot")  # in the live book bqplot (and numpy, pandas) is loaded when first used
+from bqplot import Axis, Figure, LinearScale, Lines, LogScale  # noqa: E402
 
 METRICS = {"tlb_misses": "TLB misses", "page_flushes": "page flushes", "full_flushes": "full TLB flushes",
            "ipis": "shootdown IPIs"}
