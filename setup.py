@@ -14,8 +14,9 @@ setup(
     packages=find_packages(include=["ukva_widgets", "ukva_widgets.*"], exclude=ANSWER_KEY) + list(BOOK),
     package_dir=BOOK,
     package_data={"ukva_widgets.notebooks": ["*.ipynb", "*.md"], "ukva_widgets.exercises": ["*.ipynb"],
-                  # the book's Voila template (serving.voila_server puts jupyter_data on JUPYTER_PATH)
-                  "ukva_widgets": ["jupyter_data/voila/templates/ukva/*"],
+                  # the book's Voila template (serving.voila_server puts jupyter_data on JUPYTER_PATH), and a
+                  # kernel's stored answers to the probes, for the live book in a browser (real/recorded.py)
+                  "ukva_widgets": ["jupyter_data/voila/templates/ukva/*", "real/recorded.json"],
                   # the answer key, sealed (grading/sealed.py)
                   "ukva_widgets.grading": ["sealed.json"],
                   # `ukva measure`'s C program and the reference machine's result (real/measure*.py)

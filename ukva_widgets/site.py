@@ -14,6 +14,8 @@ and links between notebooks point at the pages.
     site/notebooks/NN-*.html    a chapter each, with previous/next/contents/glossary/search links
     site/exercises/NN-*.html    the student exercises (as shipped, unanswered)
     site/search.html            search over every page (site/search-index.js)
+    site/lite/                  the same notebooks live in the browser (ukva_widgets/lite: JupyterLite with
+                                Pyodide); every page links to its live copy ("Run this chapter live")
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ nav.ukva-nav { display: flex; gap: 1.2em; align-items: center; flex-wrap: wrap; 
   border-bottom: 1px solid var(--jp-border-color2); font-family: var(--jp-ui-font-family); }
 nav.ukva-nav.bottom { border-top: 1px solid var(--jp-border-color2); border-bottom: none; }
 nav.ukva-nav form { margin-left: auto; }
+nav.ukva-nav a.ukva-live { font-weight: bold; }
 .ukva-widget-text pre { border-left: 3px solid var(--jp-brand-color1); padding-left: 0.6em; }
 </style>{%- endblock extra_css -%}
 {%- block body_header -%}{{ super() }}{{ resources.ukva.nav_top }}{%- endblock body_header -%}
@@ -148,12 +151,20 @@ def _plain_text(nb) -> str:
     return re.sub(r"\s+", " ", " ".join(p if isinstance(p, str) else "".join(p) for p in parts))
 
 
-def _nav(pages: list[Page], here: int | None, up: str, where: str) -> str:
-    """The navigation bar: contents, previous/next page, glossary, and a search box."""
+LIVE_LABEL = {"chapter": "Run this chapter live", "exercise": "Do these exercises live", "page": "Open this page live"}
+
+
+def _nav(pages: list[Page], here: int | None, up: str, where: str, live: bool = False) -> str:
+    """The navigation bar: contents, the page's live copy, previous/next page, glossary, and a search box."""
     def link(page: Page, label: str, cls: str) -> str:
         return f'<a class="{cls}" href="{up}{page.rel}">{html.escape(label)}</a>'
 
     items = [f'<a class="ukva-contents" href="{up}index.html">Contents</a>']
+    if live and here is not None:
+        from .lite import contents_path, lite_url
+        page = pages[here]
+        items.append(f'<a class="ukva-live" href="{up}lite/{lite_url(contents_path(page.source))}" title="runs '
+                     f'Python in your browser: nothing to install">▶ {LIVE_LABEL[page.kind]}</a>')
     if here is not None:
         if here > 0:
             items.append(link(pages[here - 1], f"← {pages[here - 1].title}", "ukva-prev"))
@@ -196,8 +207,9 @@ nav.ukva-nav form {{ margin-left: auto; }} .snippet {{ color: #555; font-size: 0
 """
 
 
-def build(root: Path, out: Path, say=print) -> list[Page]:
-    """Write the site for the book in `root` (holding notebooks/ and exercises/) into `out`."""
+def build(root: Path, out: Path, say=print, lite: bool = True) -> list[Page]:
+    """Write the site for the book in `root` (holding notebooks/ and exercises/) into `out`; with `lite`,
+    first the live book into `out`/lite (ukva_widgets.lite), which every page then links to."""
     import jinja2
     from nbconvert import HTMLExporter
 
@@ -205,6 +217,9 @@ def build(root: Path, out: Path, say=print) -> list[Page]:
     if not any(p.kind == "chapter" for p in pages):
         from .book import BookError
         raise BookError(f"{root / 'notebooks'} holds no chapters (NN-name.ipynb) to build a site from")
+    if lite:
+        from . import lite as live
+        live.build([p.source for p in pages], out / "lite", say=say)
     exporter = HTMLExporter(template_name="lab", template_file="ukva-site.html.j2",
                             extra_loaders=[jinja2.DictLoader({"ukva-site.html.j2": TEMPLATE})])
     index = []
@@ -212,8 +227,8 @@ def build(root: Path, out: Path, say=print) -> list[Page]:
         nb = _read(page.source)
         widgets = _text_views(nb)
         resources = {"metadata": {"name": page.title},
-                     "ukva": {"nav_top": _nav(pages, i, "../", "top"),
-                              "nav_bottom": _nav(pages, i, "../", "bottom")}}
+                     "ukva": {"nav_top": _nav(pages, i, "../", "top", lite),
+                              "nav_bottom": _nav(pages, i, "../", "bottom", lite)}}
         body, _ = exporter.from_notebook_node(nb, resources=resources)
         target = out / page.rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -231,13 +246,19 @@ def build(root: Path, out: Path, say=print) -> list[Page]:
         title="ukva_widgets: the book", nav=_nav(pages, None, "", "top"),
         body=(f"<h1>ukva_widgets: the book</h1><p>Start with <a href=\"{first.rel}\">{html.escape(first.title)}</a>. "
               "Widgets are shown as their text views; run the book in JupyterLab (<code>ukva book</code>) to use "
-              "them.</p>" + "".join(sections)), script=""), encoding="utf-8")
+              "them.</p>" + (LIVE_INDEX if lite else "") + "".join(sections)), script=""), encoding="utf-8")
     (out / "search.html").write_text(PLAIN_PAGE.format(
         title="Search the book", nav=_nav(pages, None, "", "top"),
         body='<h1>Search</h1><p id="summary"></p><ol id="results"></ol>',
         script=f'<script src="search-index.js"></script><script>{SEARCH_JS}</script>'), encoding="utf-8")
     say(f"wrote {len(pages)} pages into {out} (open {out / 'index.html'})")
     return pages
+
+
+LIVE_INDEX = ('<p class="ukva-live-intro">Or run it right here, with nothing installed: every page has a '
+              '<b>▶ Run this chapter live</b> link to its copy in <a class="ukva-live" href="lite/tree/index.html">'
+              'the live book</a>, where Python runs in your browser (JupyterLite and Pyodide) and the widgets move. '
+              'Your edits there stay in your browser.</p>')
 
 
 def _site(args: argparse.Namespace) -> int:
@@ -248,15 +269,19 @@ def _site(args: argparse.Namespace) -> int:
         raise BookError(f"{args.root} has no notebooks/ folder with chapters")
     if args.out.exists() and not args.out.is_dir():
         raise BookError(f"{args.out} is a file, not a folder; pass another --out")
-    build(root.resolve(), args.out)
+    build(root.resolve(), args.out, lite=args.lite)
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "build the whole book as static HTML pages, for reading without a kernel"
-    p = subparsers.add_parser("site", help=what, description=what + "; needs no internet to build or read")
+    what = "build the whole book as static HTML pages, and a live copy whose Python runs in the browser"
+    p = subparsers.add_parser("site", help=what, description=what + ". Reading needs no internet; building the "
+                              "live copy fetches Pyodide (npm registry) and wheels (PyPI) once into a cache")
     p.add_argument("--out", type=Path, default=Path("ukva-site"), help="folder to write (default ./ukva-site)")
     p.add_argument("--root", type=Path, default=None,
                    help="the folder holding notebooks/ (default: here, ./ukva-book or this checkout if one "
                         "holds the book, else the installed book)")
+    p.add_argument("--no-lite", dest="lite", action="store_false",
+                   help="skip DIR/lite/, the live book (JupyterLite): building it fetches Pyodide from the npm "
+                        "registry and wheels from PyPI once, into $UKVA_LITE_CACHE or ~/.cache/ukva_widgets/lite")
     p.set_defaults(func=_site)

@@ -1,29 +1,43 @@
 """`ukva site`: the static book, read in Chromium with every request to the internet refused. Every
-chapter renders with each of its widgets shown as its text view, links to the next chapter and the
-contents, and the search page finds the chapters that use a word."""
+chapter renders with each of its widgets shown as its text view, links to the next chapter, the
+contents and its live copy, and the search page finds the chapters that use a word."""
 
 from __future__ import annotations
 
 import http.client
+import os
+import shutil
 import subprocess
 import sys
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import book_pages as bp
+import lite_pages as lp
 import nbformat
 import pytest
 
 from ukva_widgets.serving import free_port
-from ukva_widgets.site import WIDGET_MIME
+from ukva_widgets.site import WIDGET_MIME, build
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site built by `ukva site` from this book, served by a plain static web server."""
+def built(tmp_path_factory):
+    """`ukva site` of this book, with its live copy (shared with test_lite.py: built once per session);
+    where npm and node are missing, the static pages only (the live-copy test then skips, or fails in CI)."""
+    if lp.missing_tools() is None:
+        return lp.built_site()
     out = tmp_path_factory.mktemp("site") / "book"
-    done = subprocess.run([sys.executable, "-m", "ukva_widgets.cli", "site", "--root", str(bp.ROOT), "--out",
-                           str(out)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "ukva_widgets.cli", "site", "--no-lite", "--root", str(bp.ROOT),
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def site(built):
+    """The built site, served by a plain static web server."""
+    out = built
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
                                "--directory", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -105,3 +119,38 @@ def test_search_finds_the_pages_that_use_a_word(site, reader):
     page.goto(f"{site}/search.html?q=zzzznotaword")
     assert page.locator("#results li").count() == 0
     assert "0 page(s)" in page.locator("#summary").inner_text()
+
+
+def test_every_page_has_a_visible_link_to_its_live_copy(built, site, reader):
+    if not (built / "lite").is_dir():
+        message = f"the site was built without its live copy: {lp.missing_tools()}"
+        if os.environ.get("UKVA_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"UKVA_REQUIRE_BROWSER=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    page, refused, _ = reader
+    pages = sorted((built / "notebooks").glob("*.html")) + sorted((built / "exercises").glob("*.html"))
+    assert len(pages) == len(list((bp.ROOT / "notebooks").glob("*.ipynb"))) + len(list((bp.ROOT / "exercises").glob("*.ipynb")))
+    for html in pages:
+        page.goto(f"{site}/{html.parent.name}/{html.name}")
+        live = page.locator("nav.ukva-nav.top a.ukva-live")
+        assert live.is_visible(), html.name
+        if html.parent.name == "notebooks" and html.name[:2].isdigit():
+            assert "Run this chapter live" in live.inner_text()
+        href = urlsplit(live.get_attribute("href"))
+        assert href.path == "../lite/notebooks/index.html"
+        path, = parse_qs(href.query)["path"]
+        assert path == (f"exercises/{html.stem}.ipynb" if html.parent.name == "exercises" else f"{html.stem}.ipynb")
+        assert (built / "lite" / "files" / path).is_file()
+    assert (built / "lite" / "notebooks" / "index.html").is_file()
+    page.goto(f"{site}/index.html")
+    assert page.locator("a.ukva-live").first.is_visible()
+
+
+def test_no_lite_writes_the_pages_without_a_live_copy_or_links_to_one(tmp_path):
+    root = tmp_path / "book"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(bp.ROOT / "notebooks" / bp.chapters()[0], root / "notebooks")
+    build(root, tmp_path / "out", say=lambda _: None, lite=False)
+    assert not (tmp_path / "out" / "lite").exists()
+    chapter = (tmp_path / "out" / "notebooks" / bp.chapters()[0].replace(".ipynb", ".html")).read_text()
+    assert 'class="ukva-live' not in chapter and 'class="ukva-live' not in (tmp_path / "out" / "index.html").read_text()

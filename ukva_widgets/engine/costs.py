@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import bisect
 
-import numpy as np
-
+from ..browser import need
 from .options import COUNTERS, DESIGNS, FILLS, boolean, int_in, pick
 from .tlb import switch_flushes_ukva_entry
+
+need("numpy", "the cost simulator")  # in the live book numpy comes from Pyodide's distribution, when first used
+import numpy as np  # noqa: E402
 
 P_SWITCH = 0.05
 P_UPDATE = 0.01

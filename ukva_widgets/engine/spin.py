@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..browser import IN_BROWSER, NEEDS_LINUX
 from . import promela
 from .model import Model
 from .results import PROGRESS_EVERY, Outcome, Progress
@@ -50,6 +51,8 @@ def _compiler() -> str | None:
 def available() -> str | None:
     """None when spin and a C compiler are on PATH; else one line saying what is missing and
     how to install it."""
+    if IN_BROWSER:  # the live book: a browser page starts no programs
+        return f"SPIN runs as a program beside Python, which a browser page cannot start: {NEEDS_LINUX}"
     missing = ([] if shutil.which("spin") else ["spin"]) + ([] if _compiler() else ["a C compiler (cc or gcc)"])
     if not missing:
         return None

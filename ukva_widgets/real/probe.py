@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
+from ..browser import IN_BROWSER, NEEDS_LINUX, note_once
+
 WORKER = Path(__file__).with_name("worker.py")
 
 # The eight flags the book compares, by their <linux/sched.h> values. Copied here, not
@@ -86,6 +88,7 @@ class ProbeResult:
     shares: Mapping[str, bool | None] = field(default_factory=dict)
     same_thread_group: bool | None = None           # the child joined the caller's group
     parent_is: str | None = None                    # "caller" or "caller's parent"
+    recorded: str = ""                              # a stored answer: the kernel that gave it (recorded.py)
 
     @property
     def ok(self) -> bool:
@@ -171,13 +174,20 @@ def probe_many(flag_words: Iterable[int], timeout: float) -> list[ProbeResult]:
     words = [check_flags(flags) for flags in flag_words]
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    if IN_BROWSER:  # the live book: no kernel to ask, so show what one answered
+        from .recorded import results
+
+        answers = results(words)
+        note_once(f"No Linux kernel to ask in a browser page: {NEEDS_LINUX}. Below, what "
+                  f"{answers[0].recorded or 'Linux'} answered when the book was built.")
+        return answers
     why = unavailable_reason(platform.system(), platform.machine())
     if why:
         return [ProbeResult(flags, available=False, why=why) for flags in words]
     lines, why = _run_worker(words, KCMP_SYSCALL[platform.machine()], timeout)
     if why:
         return [ProbeResult(flags, available=False, why=why) for flags in words]
-    return [_result(flags, line) for flags, line in zip(words, lines)]
+    return [result_of(flags, line) for flags, line in zip(words, lines)]
 
 
 def _run_worker(words: list[int], kcmp_nr: int, timeout: float) -> tuple[list[dict], str]:
@@ -203,10 +213,11 @@ def _run_worker(words: list[int], kcmp_nr: int, timeout: float) -> tuple[list[di
     return lines, header["why"]
 
 
-def _result(flags: int, line: Mapping) -> ProbeResult:
+def result_of(flags: int, line: Mapping, recorded: str = "") -> ProbeResult:
+    """The ProbeResult of one line of the worker's answer (or of a stored one, from the kernel `recorded`)."""
     if "failed" in line:
-        return ProbeResult(flags, available=False, why=line["failed"])
+        return ProbeResult(flags, available=False, why=line["failed"], recorded=recorded)
     if line["errno"]:
-        return ProbeResult(flags, errno=line["errno"], error=line["error"])
-    return ProbeResult(flags, shares=dict(line["shares"]),
-                       same_thread_group=line["same_thread_group"], parent_is=line["parent_is"])
+        return ProbeResult(flags, errno=line["errno"], error=line["error"], recorded=recorded)
+    return ProbeResult(flags, shares=dict(line["shares"]), same_thread_group=line["same_thread_group"],
+                       parent_is=line["parent_is"], recorded=recorded)

@@ -166,6 +166,8 @@ class CloneExplorer(UkvaWidget):
                 what = "|".join(flag_names(tried)) or "0"
                 self._probe_text = (f"disagrees on clone({what}): " + "; ".join(diffs)) if diffs else \
                     f"agrees on clone({what}): {real.text()}"
+                if real.recorded:  # the live book, in a browser: no kernel here, only a stored answer
+                    self._probe_text += f" (the stored answer of {real.recorded}: a browser page has no kernel to ask)"
             if left_out:
                 self._probe_text += (f" (left out {', '.join(left_out)}: the probe can only try "
                                      f"{', '.join(n.removeprefix('CLONE_') for n in PROBED_FLAGS)})")

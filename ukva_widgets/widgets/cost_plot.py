@@ -25,15 +25,18 @@ import itertools
 import math
 
 import ipywidgets as W
-import traitlets
-from bqplot import Axis, Figure, Label, LinearScale, Lines, LogScale
 
+from ..browser import need
 from ..engine import Machine, explore, make_tasks
 from ..engine.costs import simulate_costs
 from ..engine.machine import DESIGNS, FILLS
 from . import draw as d
 from .base import USER_ERRORS, ErrorBox, UkvaWidget
 from .palette import BAD_COLOUR, OK_COLOUR, OKABE_ITO
+
+need("bqplot", "CostPlot")  # in the live book bqplot (and numpy, pandas) is loaded when first used
+import traitlets  # noqa: E402
+from bqplot import Axis, Figure, Label, LinearScale, Lines, LogScale  # noqa: E402
 
 METRICS = {"tlb_misses": "TLB misses", "page_flushes": "page flushes", "ipis": "shootdown IPIs"}
 # The x axis: UKVA updates per 1,000 references (the simulator's share of updates, times 1,000).

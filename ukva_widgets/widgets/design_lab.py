@@ -36,6 +36,7 @@ import threading
 import ipywidgets as W
 import traitlets
 
+from ..browser import IN_BROWSER
 from ..engine import Kernel, Machine, explore, make_tasks
 from ..engine.explore import ExploreResult, Progress
 from ..engine.machine import CACHES, DESIGNS, FILLS, SLOTS
@@ -293,9 +294,12 @@ class DesignLab(UkvaWidget):
         self._bound = SPIN_MAX_STATES if engine == "spin" else self.max_states
         self._engine = engine
         self._cancel = threading.Event()
-        self._set_running(True, background=not wait)
-        if wait:
-            self._run(machine, engine, reraise=True)
+        # A browser page (the live book) has no threads: there the button's check runs to its bound
+        # before the kernel takes the next message, showing its progress but offering no cancel.
+        background = not wait and not IN_BROWSER
+        self._set_running(True, background=background)
+        if not background:
+            self._run(machine, engine, reraise=wait)
             return
         self._thread = threading.Thread(target=self._run, args=(machine, engine), daemon=True,
                                         name="ukva-design-lab-check")

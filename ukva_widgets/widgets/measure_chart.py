@@ -19,13 +19,16 @@ import math
 import sys
 
 import ipywidgets as W
-from bqplot import Axis, Bars, Figure, LinearScale, OrdinalScale, Scatter
 
+from ..browser import need
 from ..real.measure_lab import Lab, headline, reference
 from .base import UkvaWidget
 from .draw import esc
 from .draw import table as themed_table
 from .palette import OKABE_ITO
+
+need("bqplot", "MeasureChart")  # in the live book bqplot (and numpy) is loaded when first used
+from bqplot import Axis, Bars, Figure, LinearScale, OrdinalScale, Scatter  # noqa: E402
 
 # Short names for the chart's groups, by (experiment, headline row).
 GROUPS = {("threads-update", 0): "threads", ("processes-update", 0): "processes",

@@ -197,7 +197,7 @@ def _allocator_inputs(rng: random.Random) -> dict[str, Any]:
 
 class _Deadline:
     """Stop a learner's allocator that loops forever with a TimeoutError that says so (in the
-    kernel's main thread, where `check` and the grader run; elsewhere no limit is set)."""
+    kernel's main thread, where `check` and the grader run; elsewhere, and in a browser, no limit is set)."""
 
     def __init__(self, where: list) -> None:
         self.where = where
@@ -211,7 +211,8 @@ class _Deadline:
         import signal
         import threading
 
-        self.armed = threading.current_thread() is threading.main_thread()
+        # A browser page (the live book, Pyodide) has no interval timer: there no limit is set either.
+        self.armed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
         if self.armed:
             self.old = signal.signal(signal.SIGALRM, self._alarm)
             signal.setitimer(signal.ITIMER_REAL, SECONDS)
