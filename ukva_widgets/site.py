@@ -124,9 +124,9 @@ def _widget_html(text: str, snapshot: str | None) -> str:
         return f'<div class="ukva-widget-text" title="a widget, shown as its text view">{view}</div>'
     return (f'<figure class="ukva-widget-snapshot" style="margin:0.4em 0;padding:0.4em 0 0.4em 0.6em;'
             f'border-left:3px solid var(--jp-brand-color1)">{snapshot}'
-            '<figcaption class="ukva-live-note" style="color:var(--jp-ui-font-color2);'
+            '<figcaption class="ukva-snapshot-note" style="color:var(--jp-ui-font-color2);'
             'font-size:var(--jp-ui-font-size0);margin:0.3em 0">a picture of the widget as the chapter left it: '
-            "interactive in JupyterLab / live</figcaption>"
+            "interactive in JupyterLab or in the live book</figcaption>"
             f'<details class="ukva-widget-text"><summary>the same as text</summary>{view}</details></figure>')
 
 

@@ -54,7 +54,7 @@ def test_notebook_store_keeps_the_picture_and_the_site_shows_it_with_the_text_vi
     assert _text_views(nb) == 1
     page = output.data["text/html"]
     assert page.startswith('<figure class="ukva-widget-snapshot"') and "ukva-machine-svg" in page
-    assert "interactive in JupyterLab / live" in page
+    assert "interactive in JupyterLab or in the live book" in page
     assert '<details class="ukva-widget-text"><summary>the same as text</summary><pre>SMPStepper: step 6' in page
 
 
