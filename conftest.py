@@ -1,28 +1,34 @@
 """Test-run wide settings: how `make test` spreads the suite over the machine's cores (pytest-xdist).
 
-`make test` runs `pytest -n auto --dist loadgroup`: each group of tests runs on one worker, in order.
-A group is a file (a notebook's cells share one kernel, so a notebook is never split), except the
-files that build the book's site, which share one group: they write the same download cache of the
-live book (ukva_widgets/lite) and must not build it at the same moment.
+`make test` runs `pytest -n auto --dist loadfile`, with the scheduler below: each group of tests runs
+on one worker, in order.  A group is a file (a notebook's cells share one kernel, so a notebook is
+never split), except the browser tests, which are one group with tests/test_wheel.py: each drives
+JupyterLab, Voila or a live page in Chromium, and two at once on a small machine starve each other
+into timeouts; and those that build the book's site (`ukva site`, in test_wheel too) write the same
+download cache of the live book (ukva_widgets/lite) and must not build it at the same moment.  One
+worker runs them while the others run the rest.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-ROOT = Path(__file__).resolve().parent
-ONE_GROUP = {"site": ("tests/test_wheel.py", "tests/browser/test_site.py", "tests/browser/test_lite.py")}
+BROWSER_GROUP = ("tests/browser/", "tests/test_wheel.py")
 
 
-def group_of(path: Path) -> str:
-    name = path.resolve().relative_to(ROOT).as_posix()
-    return next((group for group, files in ONE_GROUP.items() if name in files), name)
+def group_of(nodeid: str) -> str:
+    """The group of a test by its node id ("tests/browser/test_site.py::test_search..." -> "browser")."""
+    path = nodeid.split("::", 1)[0]
+    return "browser" if path.startswith(BROWSER_GROUP) else path
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group_of(item.path)))
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        """pytest-xdist's loadfile, with the browser tests and test_wheel as one file."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return ByGroup(config, log)

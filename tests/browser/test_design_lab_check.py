@@ -20,13 +20,19 @@ from test_widget_views import LAYOUTS, OVERFLOW_JS, layout
 from ukva_widgets.widgets.design_lab import spin_missing
 
 NOTEBOOK = "design-lab-check.ipynb"
-# Per-task with software refill and PCID, 4 CPUs, 4 processes: minutes of searching, far more than a
-# test waits; and the same machine with a bound it reaches at once.
+# The lab searches part by part, which settles any machine it can build in a moment; these tests need
+# a search that runs for minutes, so the notebook has the lab search each machine whole.  BIG: per-task
+# with software refill and PCID, 4 CPUs, 4 processes (millions of states); BOUNDED: a per-MM machine
+# with a shared page on a virtual cache, bounded so that it stops at once and offers SPIN, whose
+# search of it runs for minutes too.
+WHOLE = ("import ukva_widgets.widgets.design_lab as design_lab\n"
+         "from ukva_widgets.engine import explore\n"
+         "design_lab.explore = lambda machine, **options: explore(machine, parts=False, **options)")
 BIG = ('DesignLab(design="per-task", fill="software", pcid=True, workload="processes", tasks=4, cpus=4, '
-       'max_states={bound})')
-CELLS = ["from ukva_widgets.widgets import DesignLab",
-         f"big = {BIG.format(bound='20_000_000')}\nbig",
-         f"bounded = {BIG.format(bound='2_000')}\nbounded"]
+       'max_states=20_000_000)')
+BOUNDED = ('DesignLab(design="per-mm", workload="processes", tasks=4, cpus=4, pcid=True, cache="virtual", '
+           'shared_page=True, max_states=2_000)')
+CELLS = [f"from ukva_widgets.widgets import DesignLab\n{WHOLE}", f"big = {BIG}\nbig", f"bounded = {BOUNDED}\nbounded"]
 ROOTS = ".jp-OutputArea-output > .ukva-design-lab"
 
 
@@ -107,7 +113,7 @@ def test_past_its_bound_the_verdict_offers_spin_or_says_why_not(page):
         return
     # SPIN on this machine runs for minutes too: its progress shows, and cancel stops it.
     button.click()
-    root.locator(".ukva-progress", has_text=re.compile("SPIN builds its verifier|states/s.*spin")).wait_for(
+    root.locator(".ukva-progress", has_text=re.compile("SPIN builds its verifier|with SPIN: .*states/s")).wait_for(
         timeout=30_000)
     cancel_check(root)
     assert "cancelled (SPIN)" in root.locator(".ukva-verdict").inner_text()
@@ -137,7 +143,7 @@ def test_screenshots_before_while_and_after_a_check(page, screenshots, width, th
     assert page.evaluate(OVERFLOW_JS) == []
     if spin_missing() is None:
         bounded.locator(".ukva-check-spin").click()
-        bounded.locator(".ukva-progress", has_text=re.compile("states/s.*spin")).wait_for(timeout=60_000)
+        bounded.locator(".ukva-progress", has_text=re.compile("with SPIN: .*states/s")).wait_for(timeout=60_000)
         bounded.screenshot(path=shot.format("spin-while"))
         cancel_check(bounded)
         bounded.screenshot(path=shot.format("spin-after"))

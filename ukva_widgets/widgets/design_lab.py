@@ -340,7 +340,8 @@ class DesignLab(UkvaWidget):
         self.status = p.text() if p.states or self._engine != "spin" else \
             f"SPIN builds its verifier (spin -a, then cc): {p.seconds:.1f} s"
         if not self._cancel.is_set():
-            self.progress.value = self._progress_html(f"exploring: {self.status} · bound {self._bound:,} states")
+            how = "exploring with SPIN" if self._engine == "spin" else "exploring"
+            self.progress.value = self._progress_html(f"{how}: {self.status} · bound {self._bound:,} states")
         return not self._cancel.is_set()
 
     @staticmethod
