@@ -150,6 +150,9 @@ def voila_main() -> None:
 
     config = Config()
     config.VoilaConfiguration.prelaunch_hook = set_xsrf_cookie
+    # The live book's kernel (jupyterlite-pyodide-kernel, which `ukva site` builds with) installs a
+    # JupyterLab extension made for JupyterLite pages only: in Voila it fails to load and logs errors.
+    config.VoilaConfiguration.extension_denylist = ["@jupyterlite/pyodide-kernel-extension"]
     Voila.launch_instance(config=config)
 
 

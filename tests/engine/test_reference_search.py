@@ -76,6 +76,10 @@ def agree(machines: list[tuple[str, dict]], bound: int) -> dict:
             reductions = [Reduction(part.model, renamings=False) for part in parts]
             seen["merged"] += any(r.outside for r in reductions)
             seen["cache only"] += any(r.cache_only for r in reductions)
+            if Reduction(m.model).perms:  # a per-MM machine searched whole, up to its renamings
+                whole = explore(m, parts=False)
+                assert (whole.verdict, len(whole.trace)) == (ref.verdict, len(ref.trace)), (recipe, opts)
+                seen["renamings"] += 1
         else:
             reductions = [Reduction(m.model)]
             seen["renamings"] += bool(reductions[0].perms)

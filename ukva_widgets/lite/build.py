@@ -87,6 +87,7 @@ def build(sources: list[Path], out: Path, cache: Path | None = None, say=print) 
     """Write the live book of `sources` (notebook files of the book) into `out` (replaced once the new one is
     complete); Pyodide and the wheels are fetched into `cache` (default cache_dir()) the first time."""
     _require()
+    out = Path(out).resolve()  # JupyterLite builds from inside a scratch folder: a relative `out` would land there
     cache = cache or cache_dir()
     version = packages.pyodide_version()
     core = packages.pyodide_core(cache, version, say)
