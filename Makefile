@@ -44,7 +44,7 @@ hub: $(VENV)/.hub $(HUB_PROXY)  ## JupyterHub on http://127.0.0.1:8000 (users ad
 
 test: $(VENV)/.test   ## set up, lint (ruff) and run the whole suite
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 4 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.test   ## ruff, as configured in pyproject.toml
 	$(PY) -m ruff check .

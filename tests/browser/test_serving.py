@@ -235,7 +235,7 @@ def test_the_voila_page_has_a_button_that_reopens_it_in_the_other_theme(context,
         assert button.inner_text() == "☾ dark theme" and button.is_visible()
         button.focus()
         page.keyboard.press("Enter")
-        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=120_000)
+        page.wait_for_function("() => document.body !== null && document.body.dataset.jpThemeLight === 'false'", timeout=120_000)
         assert "theme=dark" in page.url and "token=" in page.url
         page.locator("#rendered_cells").wait_for(state="visible", timeout=120_000)
         assert page.locator("button.ukva-theme-toggle").inner_text() == "☀ light theme"
