@@ -83,12 +83,12 @@ def test_the_state_is_read_by_name():
     m.step("cpu1: switch to task 3 (init)")
     m.step("cpu1: read slot files#2")
     cpu = ms.cpus(m)[1]
-    assert (cpu.running, cpu.loaded, cpu.lazy) == (1, 0, False) and ms.running(m, 1) == 1
+    assert (cpu.running, cpu.loaded, cpu.lazy) == (1, 0, False) and m.cpu(1).current == 1
     assert [(e.vpage, m.page_label(e.page)) for e in cpu.tlb] == [(0, "files#2 v0")]
     [table] = ms.tables(m)
     assert [m.page_label(p) for p in table.pages] == ["files#2 v0", "sighand#2 v0"]
     assert [m.object_label(o) for o in table.slots] == ["files#2", "sighand#2"]
-    assert ms.cpumask(m, 0) == [1] and ms.tlb_gen(m, 0) == 0
+    assert m.cpumask(0) == [1] and m.tlb_gen(0) == 0
     assert [g.name for g in ms.page_groups(m)] == ["files#2", "sighand#2"]
     assert ms.page_of(m, "sighand#2 v1") == ms.page_groups(m)[1].pages[1]
     assert ms.written(m, ms.page_groups(m)[0].pages[0]) and not ms.written(m, ms.page_groups(m)[0].pages[1])

@@ -100,7 +100,7 @@ class AddressSpaceMap(UkvaWidget):
             options = [("idle", -1)] + [(m.task_label(i), i) for i in range(len(m.tasks))]
             for c, control in enumerate(self.cpu_controls):
                 control.options = options
-                control.value = ms.running(m, c)
+                control.value = m.cpu(c).current
         finally:
             self._syncing = was
 
@@ -170,7 +170,7 @@ class AddressSpaceMap(UkvaWidget):
         for c in range(m.options.cpus):
             task = running.get(c)
             if task is None:
-                body = d.tag("div", d.esc(f"{m.task_label(ms.running(m, c))}: no user task, nothing reads the UKVA"),
+                body = d.tag("div", d.esc(f"{m.task_label(m.cpu(c).current)}: no user task, nothing reads the UKVA"),
                              style=d.style(color=d.MUTED))
                 cls, border, answer = "", d.BORDER, "idle"
             else:

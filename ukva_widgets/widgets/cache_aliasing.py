@@ -112,10 +112,10 @@ class CacheAliasing(SMPStepper):
         mappings = ms.shared_mappings(m)
         cached = {key: (gen, dirty) for key, gen, dirty in shared.lines}
         v = m.violation
-        read_mm = ms.task_mm(m, ms.running(m, v.cpu)) if v is not None and v.kind == "stale-alias" else None
+        read_mm = ms.task_mm(m, m.cpu(v.cpu).current) if v is not None and v.kind == "stale-alias" else None
         note = d.tag("div", "last written: ", d.tag("b", f"v{shared.written}"), ". ",
                      "Two addresses, two lines: a write through one leaves the other line old."
-                     if ms.virtual_cache(m) else
+                     if m.layout.virtual_cache else
                      "Indexed by physical address: one line for both, so both see every write.",
                      style=d.style(color=d.FG, font_size="12px"))
         return note + d.two_layouts(_draw(m, mappings, cached, shared, read_mm, narrow=False),
@@ -133,6 +133,7 @@ class CacheAliasing(SMPStepper):
 def _draw(m: Machine, mappings: list, cached: dict, shared: ms.SharedPage, read_mm: int | None,
           narrow: bool) -> str:
     keys = list(dict.fromkeys(key for _mm, _v, key in mappings))
+    index = "virtual" if m.layout.virtual_cache else "physical"  # what the cache lines are indexed by
     top = 30
     if narrow:  # the MMs' addresses in a row, the lines below them, the page at the bottom
         aliases = [Box(i * (ALIAS_W + 12), top, ALIAS_W, BOX_H) for i in range(len(mappings))]
@@ -140,7 +141,7 @@ def _draw(m: Machine, mappings: list, cached: dict, shared: ms.SharedPage, read_
         lines = {key: Box(i * (LINE_W + 12), top + BOX_H + 36, LINE_W, LINE_H) for i, key in enumerate(keys)}
         page = Box((width - PAGE_W) / 2, top + BOX_H + 36 + LINE_H + 36, PAGE_W, BOX_H)
         titles = [(0, 12, "virtual address (per MM) → cache line, indexed by "
-                   f"{'virtual' if ms.virtual_cache(m) else 'physical'} address → physical page")]
+                   f"{index} address → physical page")]
     else:  # three columns
         rows = max(len(mappings), len(keys))
         height = rows * (LINE_H + 16)
@@ -151,11 +152,11 @@ def _draw(m: Machine, mappings: list, cached: dict, shared: ms.SharedPage, read_
         page = Box(ALIAS_W + 40 + LINE_W + 40, top + height / 2 - BOX_H / 2, PAGE_W, BOX_H)
         width = page.x + PAGE_W
         titles = [(0, 12, "virtual address (per MM)"),
-                  (ALIAS_W + 40, 12, f"cache line, indexed by {'virtual' if ms.virtual_cache(m) else 'physical'}"),
+                  (ALIAS_W + 40, 12, f"cache line, indexed by {index}"),
                   (ALIAS_W + 40, 26, "address"), (page.x, 12, "physical page")]
     if narrow and width < 356:
         titles = [(0, 12, "virtual address (per MM) → cache line"),
-                  (0, 26, f"(indexed by {'virtual' if ms.virtual_cache(m) else 'physical'} address) → physical page")]
+                  (0, 26, f"(indexed by {index} address) → physical page")]
     arrows, boxes = [], [d.label(x, y, words, size=d.MIN_FONT, colour=d.MUTED) for x, y, words in titles]
     for (mm, vpage, key), box in zip(mappings, aliases):
         arrows.append(link(box, lines[key], colour=d.MUTED))

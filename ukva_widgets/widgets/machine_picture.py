@@ -73,7 +73,7 @@ class Facts:
         self.stale = {(e.cpu, e.asid, e.vpage): e for e in m.stale_entries()}
         self.copying = {page: c for c, page in ms.copying(m).items()}
         self.rows = ms.tlb_rows(m)
-        self.n_asids = ms.n_asids(m)
+        self.n_asids = m.n_asids
         v = m.violation
         self.violation = v
         self.got = self.expected = None
@@ -172,11 +172,11 @@ def _slot_rows(f: Facts, page_x: float, pte_x: float, top: float) -> tuple[dict,
         entries = t.used
         height = TABLE_HEAD + len(entries) * f.slot_row + 2
         whose = f" (cpu{t.copy_of}'s copy)" if t.copy_of >= 0 else ""
-        mask = ",".join(f"cpu{c}" for c in ms.cpumask(m, t.mm)) or "none"
+        mask = ",".join(f"cpu{c}" for c in m.cpumask(t.mm)) or "none"
         tables.append(d.group(
             d.rect(pte_x, y, PTE_W, height, fill=d.BG2, stroke=MM_COLOUR, width=2, rx=6),
             d.label(pte_x + 8, y + 16, d.fit(f"{m.mm_label(t.mm)} page table{whose}", PTE_W - 16), weight=600),
-            d.label(pte_x + 8, y + 32, f"tlb_gen {ms.tlb_gen(m, t.mm)}", size=d.MIN_FONT, colour=d.MUTED),
+            d.label(pte_x + 8, y + 32, f"tlb_gen {m.tlb_gen(t.mm)}", size=d.MIN_FONT, colour=d.MUTED),
             d.label(pte_x + 8, y + 46, d.fit(f"cpumask {mask}", PTE_W - 16, d.MIN_FONT), size=d.MIN_FONT,
                     colour=d.MUTED),
             cls="ukva-mm"))

@@ -47,11 +47,6 @@ def cpus(m: Machine) -> list[Cpu]:
     return [Cpu(cpu.current, cpu.loaded, m.is_lazy(c), cpu.tlb) for c, cpu in enumerate(m.cpus)]
 
 
-def running(m: Machine, cpu: int) -> int:
-    """The task index running on `cpu` (-1 idle)."""
-    return m.cpu(cpu).current
-
-
 def task_mm(m: Machine, task: int) -> int:
     """The MM index of task `task` (-1 for a kernel thread or idle)."""
     return m.layout.task_mm[task] if task >= 0 else -1
@@ -80,19 +75,6 @@ def tables(m: Machine) -> list[Table]:
                          tuple(slots[v] if v < len(slots) and slots[v] >= 0 else None for v in range(len(pages))),
                          tuple(v for v in range(len(pages)) if v >= len(slots) or slots[v] != HOLE)))
     return out
-
-
-def tlb_gen(m: Machine, mm: int) -> int:
-    return m.tlb_gen(mm)
-
-
-def cpumask(m: Machine, mm: int) -> list[int]:
-    """The CPUs that have `mm` loaded (mm_cpumask)."""
-    return m.cpumask(mm)
-
-
-def n_asids(m: Machine) -> int:
-    return m.n_asids
 
 
 def tlb_rows(m: Machine) -> int:
@@ -154,10 +136,6 @@ def shared_mappings(m: Machine) -> list[tuple[int, int, int]]:
     s = m.layout
     p = s.shared_index
     return [(mm, s.shared_vpage[mm], s.cache_key(p, mm)) for mm in range(len(s.mms))]
-
-
-def virtual_cache(m: Machine) -> bool:
-    return m.layout.virtual_cache
 
 
 def user_tasks(m: Machine) -> list:

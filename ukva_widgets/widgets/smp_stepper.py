@@ -26,7 +26,6 @@ import traitlets
 
 from ..engine import Machine, explore
 from . import draw as d
-from . import machine_state as ms
 from .base import USER_ERRORS, ErrorBox, Fold, Headline, UkvaWidget, changed_chip
 from .choice_grid import ChoiceGrid
 from .machine_picture import machine_svg, stale_words
@@ -312,7 +311,7 @@ def _short(label: str, other: str) -> str:
 
 def _violation_words(m: Machine, v) -> str:
     c = v.cpu
-    task = m.task_label(ms.running(m, c))
+    task = m.task_label(m.cpu(c).current)
     got, expected = v.got, _short(v.expected, v.got)
     via = {"tlb": "through its TLB", "walk": "from the page-table walk", "refill": "from the refill handler",
            "cache": "from its cache line", "memory": "from memory"}.get(v.source, "")
