@@ -104,16 +104,21 @@ def open_live(page: Page, server: StaticServer, path: str, timeout_ms: float = 1
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=timeout_ms)
 
 
-def run_all(page: Page, timeout_ms: float = 600_000) -> None:
+# A run has begun: some cell is queued or running ([*]) or has run.
+STARTED_JS = f"() => ({PROMPTS_JS})().some(p => p.includes('*') || /\\d/.test(p))"
+
+
+def run_all(page: Page, timeout_ms: float = 300_000) -> None:
     """Clear every output (so no stored prompt looks like a new one), Run All Cells, and wait until the run
     stops: every cell run, or the first error (the cells below it are then not run)."""
     bp.menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(f"() => ({PROMPTS_JS})().every(p => !/\\d/.test(p))", timeout=30_000)
     bp.menu(page, "Run", "Run All Cells")
+    _wait(page, STARTED_JS, 30_000, "Run All Cells started no cell")
     wait_settled(page, timeout_ms)
 
 
-def run_from(page: Page, index: int, timeout_ms: float = 600_000) -> None:
+def run_from(page: Page, index: int, timeout_ms: float = 300_000) -> None:
     """Select code cell `index` and Run Selected Cell and All Below, as a reader continues after an error."""
     page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(".jp-InputPrompt").click()
     bp.menu(page, "Run", "Run Selected Cell and All Below")
@@ -139,7 +144,20 @@ def run_past_errors(page: Page) -> list[int]:
 
 
 def wait_settled(page: Page, timeout_ms: float) -> None:
-    page.wait_for_function(SETTLED_JS, timeout=timeout_ms, polling=250)
+    _wait(page, SETTLED_JS, timeout_ms, "the cells did not finish running")
+
+
+def _wait(page: Page, condition: str, timeout_ms: float, what: str) -> None:
+    """Wait for `condition` (JavaScript); past `timeout_ms`, fail saying `what` and where each cell stood."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(condition, timeout=timeout_ms, polling=250)
+    except PlaywrightTimeout:
+        status = page.locator(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus").first
+        kernel = status.get_attribute("title") if status.count() else None
+        raise AssertionError(f"{what} within {timeout_ms / 1000:.0f} s; prompts {prompts(page)}, "
+                             f"kernel status {kernel!r}") from None
 
 
 def prompts(page: Page) -> list[str]:
