@@ -108,6 +108,9 @@ def test_ukva_site_builds_the_static_book(empty):
     assert done.returncode == 0, done.stderr
     pages = {p.name for p in (empty[0] / "site/notebooks").glob("*.html")}
     assert pages == {p.stem + ".html" for p in (ROOT / "notebooks").glob("*.ipynb")}
+    # and the live book beside it, built from what pip installed (its own wheel of the package)
+    assert (empty[0] / "site/lite/notebooks/index.html").is_file(), done.stdout
+    assert list((empty[0] / "site/lite/static/pyodide").glob("ukva_widgets-*.whl")), done.stdout
 
 
 def test_ukva_grade_grades_an_exercise_of_the_copy(empty):
