@@ -42,10 +42,13 @@ can_drop_privileges = pytest.mark.skipif(
     reason="needs root, setpriv and /usr/bin/python3 to drop to an unprivileged user")
 
 
-def run_as_nobody(script: str) -> str:
-    """The stdout of `script` run as uid/gid 65534 with no capabilities (use can_drop_privileges)."""
-    return run_python(script, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                      "--inh-caps=-all", "--bounding-set=-all", python="/usr/bin/python3").stdout
+def run_as_nobody(script: str, keep: str = "") -> str:
+    """The stdout of `script` run as uid/gid 65534 with no capabilities (use can_drop_privileges)
+    but the one named by `keep` (e.g. "sys_nice"), if any."""
+    caps = [f"--inh-caps=-all,+{keep}", f"--ambient-caps=+{keep}", f"--bounding-set=-all,+{keep}"] if keep \
+        else ["--inh-caps=-all", "--bounding-set=-all"]
+    return run_python(script, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *caps,
+                      python="/usr/bin/python3").stdout
 
 
 def deny_kcmp(errno: int) -> str:

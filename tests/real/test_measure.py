@@ -136,22 +136,50 @@ def test_one_cpu_measures_the_switches_and_says_why_not_the_shootdowns():
     assert "CR3 writes per process switch" in done.stdout and "time, process / thread switch" in done.stdout
 
 
+def test_every_task_runs_at_real_time_priority_where_permitted(lab):
+    import resource
+
+    if os.geteuid() != 0 and resource.getrlimit(resource.RLIMIT_RTPRIO)[0] < 1:
+        pytest.skip("neither root nor an RLIMIT_RTPRIO of 1 or more: the lab runs at normal priority here")
+    for e in lab.values():
+        assert e.measured["real_time"] is True, (e.name, e.measured.get("real_time_unavailable"))
+        assert not any("normal priority" in d for d in e.differences)
+
+
+NOBODY_LAB = """
+    import json
+    from ukva_widgets.real.measure_lab import measure
+    lab = measure(cpus=2, {})
+    print(json.dumps(lab.as_json()))
+"""
+
+
 @can_drop_privileges
 def test_without_perf_permission_it_counts_from_proc_interrupts_and_says_why():
     if len(os.sched_getaffinity(0)) < 2:
         skip_or_fail("the shootdown experiments need two CPUs")
-    out = json.loads(run_as_nobody("""
-        import json
-        from ukva_widgets.real.measure_lab import measure
-        lab = measure(cpus=2, repeats=3, updates=300, round_trips=300)
-        print(json.dumps(lab.as_json()))
-    """))
+    # An unprivileged user who may raise priorities (CAP_SYS_NICE) but not trace: counts from /proc.
+    out = json.loads(run_as_nobody(NOBODY_LAB.format("repeats=3, updates=300, round_trips=300"), keep="sys_nice"))
     threads, processes, _, switch = out
+    assert all(e["measured"]["real_time"] for e in out), [e["measured"] for e in out]
     assert threads["source"] == processes["source"] == "/proc/interrupts"
     assert "root" in threads["measured"]["counts_by_reason_unavailable"]
     assert threads["measured"]["shootdowns_per_update"] >= 0.8 > 0.1 > processes["measured"]["shootdowns_per_update"]
     assert switch["source"] == "clock_gettime only" and "cr3_writes_per_process_switch" not in switch["measured"]
     assert "tlb:tlb_flush" in switch["differences"][0]
+
+
+@can_drop_privileges
+def test_without_a_real_time_limit_it_runs_at_normal_priority_and_says_so():
+    if len(os.sched_getaffinity(0)) < 2:
+        skip_or_fail("the shootdown experiments need two CPUs")
+    out = json.loads(run_as_nobody(NOBODY_LAB.format(
+        "repeats=1, updates=50, experiments=['threads-update', 'switch-thread-vs-process'], round_trips=50")))
+    assert [e["name"] for e in out] == ["threads-update", "switch-thread-vs-process"]
+    for e in out:
+        assert e["measured"]["real_time"] is False
+        assert "sched_setscheduler(SCHED_FIFO)" in e["measured"]["real_time_unavailable"]
+        assert "ulimit -r" in e["differences"][-1] and "normal priority" in e["differences"][-1]
 
 
 def test_pyodide_gets_a_sentence_and_the_reference_not_an_error(monkeypatch):

@@ -4,8 +4,10 @@ A small C program (measure.c, built here with the system's C compiler) runs each
 to CPUs with sched_setaffinity: one CPU remaps a page over and over while the other CPUs run
 threads of the same MM (``threads-update``), processes of their own (``processes-update``), or
 nothing of it any more (``lazy-update``: its threads asleep, or another process there); and on one
-CPU a pipe ping-pong between two threads, then two processes (``switch-thread-vs-process``). Every
-figure is the median over repeats, with its spread, of what the kernel counted meanwhile:
+CPU a pipe ping-pong between two threads, then two processes (``switch-thread-vs-process``). Where
+the kernel permits it, every task runs at real-time priority (SCHED_FIFO), so no other program's
+task comes in between on those CPUs; each figure says whether it did (``real_time``). Every figure
+is the median over repeats, with its spread, of what the kernel counted meanwhile:
 
 - the "TLB shootdowns" line of /proc/interrupts: the flush IPIs each CPU received, readable by
   anyone (``flush_tlb_func()`` in arch/x86/mm/tlb.c counts one per IPI, ``inc_irq_stat(irq_tlb_count)``);
@@ -193,9 +195,10 @@ def build() -> tuple[Path | None, str]:
 
 
 def run_program(binary: Path, experiment: str, cpus: list[int], repeats: int, count: int,
-                tracepoint: int | None, timeout: float, progress: Progress | None) -> tuple[str, list[dict]]:
-    """Run one experiment of measure.c; (why the tracepoint could not be counted, one dict per
-    line it printed). Reports each repeat's end to `progress`. Raises RuntimeError if it fails
+                tracepoint: int | None, timeout: float, progress: Progress | None) -> tuple[dict, list[dict]]:
+    """Run one experiment of measure.c; (its first line: {"perf": why the tracepoint could not be
+    counted, "realtime": why it ran at normal priority; "" when it could}, one dict per repeat's
+    line). Reports each repeat's end to `progress`. Raises RuntimeError if it fails
     or runs past `timeout` seconds."""
     import subprocess
 
@@ -227,7 +230,7 @@ def run_program(binary: Path, experiment: str, cpus: list[int], repeats: int, co
         if proc.returncode == -9:
             last = f"stopped after {timeout:g} s"
         raise RuntimeError(f"the {experiment} experiment failed: {last}")
-    return lines[0]["perf"], lines[1:]
+    return lines[0], lines[1:]
 
 
 def _kill_after(proc, seconds: float):
@@ -301,6 +304,12 @@ def switch_figures(lines: list[dict], round_trips: int, traced: bool, pcid: bool
     return values
 
 
+def priority(header: dict) -> dict:
+    """Whether the program's tasks ran at real-time priority ({"real_time": True}), or why not."""
+    why = header.get("realtime", "not reported")
+    return {"real_time": True} if not why else {"real_time": False, "real_time_unavailable": why}
+
+
 def check_experiments(names: Sequence[str]) -> list[str]:
     """`names` in EXPERIMENTS order, each checked; a ValueError names the ones there are."""
     if isinstance(names, str):
@@ -352,12 +361,12 @@ def _one(name: str, box: Machine, binary: Path, cpus: list[int], columns: list[i
     def tell(part: str) -> Progress | None:
         return None if progress is None else lambda text: progress(f"{name}{part}: {text}")
     if name == "switch-thread-vs-process":
-        perf_why, lines = run_program(binary, "switch", cpus[:1], repeats, round_trips, box.tracepoint,
-                                      timeout, tell(""))
-        traced = box.tracepoint is not None and not perf_why
-        values = switch_figures(lines, round_trips, traced, box.pcid)
+        header, lines = run_program(binary, "switch", cpus[:1], repeats, round_trips, box.tracepoint,
+                                    timeout, tell(""))
+        traced = box.tracepoint is not None and not header["perf"]
+        values = {**switch_figures(lines, round_trips, traced, box.pcid), **priority(header)}
         if not traced:
-            values["counts_unavailable"] = box.why_no_trace or perf_why
+            values["counts_unavailable"] = box.why_no_trace or header["perf"]
         return Measured(name, cpus[:1], repeats, values, SOURCE_TRACEPOINT if traced else "clock_gettime only")
     if len(cpus) < 2:
         where = (f"only one CPU ({cpus[0]}) is usable by this process (sched_getaffinity)" if len(box.cpus) < 2
@@ -368,15 +377,16 @@ def _one(name: str, box: Machine, binary: Path, cpus: list[int], columns: list[i
     values: dict = {}
     for experiment in experiments:
         part = {"lazy-sleep": " (threads asleep)", "lazy-other": " (another process)"}.get(experiment, "")
-        perf_why, lines = run_program(binary, experiment, cpus, repeats, updates, box.tracepoint, timeout,
-                                      tell(part))
-        traced = box.tracepoint is not None and not perf_why
+        header, lines = run_program(binary, experiment, cpus, repeats, updates, box.tracepoint, timeout,
+                                    tell(part))
+        traced = box.tracepoint is not None and not header["perf"]
         if not traced and not box.has_tlb_line:
             return Measured(name, cpus, repeats, why=(
                 f"{PROC_INTERRUPTS} has no \"TLB\" line on this {platform.machine()} kernel and "
-                f"tlb:tlb_flush cannot be counted ({box.why_no_trace or perf_why})"))
+                f"tlb:tlb_flush cannot be counted ({box.why_no_trace or header['perf']})"))
         figures, source = update_figures(lines, cpus, updates, columns, box.reasons, traced)
+        figures.update(priority(header))
         if not traced:
-            figures["counts_by_reason_unavailable"] = box.why_no_trace or perf_why
+            figures["counts_by_reason_unavailable"] = box.why_no_trace or header["perf"]
         values = figures if not values else {**values, "other_mm": figures}
     return Measured(name, cpus, repeats, values, source)

@@ -219,7 +219,17 @@ def explain(name: str, measured: dict, predicted: dict, box: Box | None) -> list
     if not traced:
         why = measured.get("counts_by_reason_unavailable", "")
         out.append(f"Counted from /proc/interrupts; the reasons need tlb:tlb_flush ({why}).")
-    return out
+    return out + _priority(measured)
+
+
+def _priority(measured: dict) -> list[str]:
+    """A sentence when the experiment's tasks ran at normal priority (measured["real_time"] False)."""
+    if measured.get("real_time", True):
+        return []
+    return [f"It ran at normal priority ({measured.get('real_time_unavailable', '')}), so other programs could run "
+            "on these CPUs in between, and their shootdowns and task switches count too. As root, or with a "
+            "real-time limit of 1 or more (ulimit -r), every task of the experiment runs at real-time priority "
+            "(SCHED_FIFO, sched(7)) and nothing else comes in between."]
 
 
 def _explain_switch(measured: dict, predicted: dict, box: Box | None) -> list[str]:
@@ -247,7 +257,7 @@ def _explain_switch(measured: dict, predicted: dict, box: Box | None) -> list[st
     if "time_ratio" in measured:
         out.append(f"The engine counts events, not time: a process switch took {measured['time_ratio']:.3g} times as "
                    "long as a thread switch here, the price of the CR3 write and the TLB entries it loses.")
-    return out
+    return out + _priority(measured)
 
 
 # -- runs ------------------------------------------------------------------------------------------
