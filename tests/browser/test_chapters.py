@@ -1,10 +1,13 @@
 """Every chapter of the book, in JupyterLab and as a Voila app, in Chromium, as a reader meets it.
 
 For each chapter found in notebooks/ and each front end, the chapter is opened once (module-scoped
-fixture) and then checked: it opens without a kernel dialog, runs to the end without an error,
-every widget is drawn (bqplot figures as SVG), screenshots of it as a reader first sees it, in the
-light and the dark theme, go to artifacts/screenshots/, and each widget of the kit redraws when the
-reader uses its main control (tests run in file order, so the screenshots come before the clicks).
+fixture), in a browser context that refuses every request to the internet, and then checked: it
+opens without a kernel dialog, runs to the end without an error, every widget is drawn (bqplot
+figures as SVG), it asked the internet for nothing, screenshots of it as a reader first sees it go
+to artifacts/screenshots/ (JupyterLab in the light and the dark theme; Voila in the light one here,
+and in the dark one in test_voila_offline.py, which opens each chapter dark anyway), and each widget
+of the kit redraws when the reader uses its main control (tests run in file order, so the
+screenshots come before the clicks).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class Chapter:
     opened: bool = False  # the page showed the chapter (cells in Lab, the rendered app in Voila)
     dialogs: list[str] = field(default_factory=list)
     problem: str = ""     # what went wrong while opening and running it, if anything
+    refused_from: int = 0  # where this chapter's requests begin in the session's refused ones
 
     @property
     def name(self) -> str:
@@ -35,10 +39,10 @@ class Chapter:
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{f}:{nb}" for f, nb in CASES])
-def chapter(request, context, lab, voila):
+def chapter(request, context, lab, voila, blocked_requests):
     front, notebook = request.param
     page = context.new_page()
-    opened = Chapter(front, notebook, page, bp.expected(bp.ROOT, notebook))
+    opened = Chapter(front, notebook, page, bp.expected(bp.ROOT, notebook), refused_from=len(blocked_requests))
     try:
         if front == "jupyterlab":
             bp.open_in_lab(page, lab, notebook)
@@ -85,18 +89,20 @@ def test_bqplot_figures_are_drawn_as_svg(chapter):
     assert bp.undrawn_figures(chapter.page) == [], chapter.name
 
 
-def test_chapter_screenshots_in_light_and_dark(chapter, voila, screenshots):
+def test_chapter_asks_the_internet_for_nothing(chapter, blocked_requests):
+    # the icons, fonts and code all come from the installed front ends
+    assert blocked_requests[chapter.refused_from:] == [], f"{chapter.name} asked the internet for these"
+
+
+def test_chapter_screenshots(chapter, screenshots):
     page = chapter.page
-    for theme in ("light", "dark"):
+    # Voila picks its theme when it makes the page: test_voila_offline.py opens each chapter dark
+    for theme in ("light", "dark") if chapter.front == "jupyterlab" else ("light",):
         path = screenshots / f"{chapter.name}-{theme}.png"
         if chapter.front == "jupyterlab":
             bp.lab_theme(page, theme)
             bp.lab_screenshot(page, path)
         else:
-            if theme == "dark":  # Voila picks its theme when the page is made: open it again
-                bp.open_in_voila(page, voila, chapter.notebook, theme="dark")
-                bp.wait_for_widgets(page, chapter.expected.widgets, timeout_ms=30_000)
-                page.wait_for_timeout(500)
             bp.voila_screenshot(page, path)
         assert page.evaluate("() => document.body.dataset.jpThemeLight") == \
             ("true" if theme == "light" else "false"), f"{path.name} is not in the {theme} theme"

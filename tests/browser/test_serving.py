@@ -1,5 +1,4 @@
 """`ukva serve` and `ukva book` as a reader starts them: the printed URL, the token, the index page,
-the book working with the internet cut off (ipywidgets and bqplot from the installed packages),
 kernels that do not pile up as a reader opens page after page (the shutdown beacon is accepted; a
 kernel whose page vanished without one is culled), and the Voila page's theme button."""
 
@@ -109,33 +108,6 @@ def test_ukva_serve_refuses_a_port_in_use_with_a_clear_message(tmp_path):
              "--root", str(bp.private_book(tmp_path))], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert f"port {port} is already in use" in done.stderr
-
-
-def test_widgets_and_their_icons_draw_with_the_internet_cut_off(context, lab, voila, blocked_requests):
-    first = bp.chapters()[0]
-    page = context.new_page()
-    try:
-        bp.open_in_voila(page, voila, first)
-        bp.wait_for_widgets(page, bp.expected(bp.ROOT, first).widgets)
-        assert bp.undrawn_figures(page) == []
-        fonts = page.evaluate("async () => { await document.fonts.ready; return [...document.fonts]"
-                              ".filter(f => f.status === 'loaded').map(f => f.family); }")
-        assert any("Font Awesome" in f for f in fonts), f"icon font not loaded offline; loaded: {fonts}"
-    finally:
-        page.close(run_before_unload=False)
-    page = context.new_page()
-    try:
-        bp.open_in_lab(page, lab, first)
-        bp.run_all_in_lab(page)
-        bp.wait_for_widgets(page, bp.expected(bp.ROOT, first).widgets)
-        assert bp.undrawn_figures(page) == []
-    finally:
-        page.close(run_before_unload=False)
-        bp.shutdown_kernels(lab)
-    # Voila's page template still links Font Awesome's stylesheet on a CDN; the icons come from
-    # the installed front end (checked above), so only that refused stylesheet may appear here.
-    refused_code = [u for kind, u in blocked_requests if kind not in ("stylesheet", "font", "image")]
-    assert refused_code == [], f"the book asked the internet for code: {refused_code}"
 
 
 def test_a_chapter_link_in_voila_opens_that_chapter_as_an_app(context, voila):

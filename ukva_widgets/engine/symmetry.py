@@ -89,6 +89,7 @@ class Reduction:
         # loaded is, to everything the part reads, a CPU with no MM loaded (`_outside`).
         self.outside = {m for m, slots in enumerate(L.mm_slots) if not slots} \
             if not model.opts.pcid or model.static_asids else set()
+        self._outside_seen: dict[tuple, tuple] = {}   # `_outside` of each CPU met: many states share one
         self.twin = tuple(self._twins())
         self.perms = self._automorphisms() if renamings and L.design == PER_MM else []
         # A running task can be renamed to its first twin too (key), unless renamings do more.
@@ -175,7 +176,10 @@ class Reduction:
         if self.has_stale(state):
             cpus = [T.forget_stale(cpu, tlb_gen) for cpu in cpus]
         if self.outside:
-            cpus = [self._outside(cpu) for cpu in cpus]
+            seen = self._outside_seen
+            if len(seen) >= T.MEMO_SIZE:
+                seen.clear()
+            cpus = [seen.get(cpu) or seen.setdefault(cpu, self._outside(cpu)) for cpu in cpus]
         if self.rename:
             # Twins: a running task is named by its first twin (only running tasks can have an
             # update in progress, so it moves onto the CPU that runs it).
