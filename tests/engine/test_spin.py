@@ -172,6 +172,24 @@ def test_bitstate_hashing_finds_a_violation_but_never_proves():
 
 
 @pytest.mark.usefixtures("needs_spin")
+def test_the_same_machine_searched_again_reuses_its_verifier_and_the_oldest_is_dropped(monkeypatch):
+    broken = Machine(*two_threads(), cpus=2, design="per-mm", smp_safe=False)
+    before = set(spin._verifiers)
+    first = explore(broken, engine="spin", parts=False)
+    kept = dict(spin._verifiers)
+    assert len(set(kept) - before) == 1, "the first search compiles a verifier and keeps it"
+    again = explore(broken, engine="spin", parts=False)        # no new verifier: the same one ran
+    assert spin._verifiers == kept and all(path.is_file() for path in kept.values())
+    assert (again.verdict, again.trace, again.states) == (first.verdict, first.trace, first.states)
+    assert again.verdict == "violation", "the kept verifier replays its trail too"
+    monkeypatch.setattr(spin, "VERIFIERS_KEPT", 1)
+    other = explore(broken, engine="spin", parts=False, max_states=9_999)   # another bound: another verifier
+    (digest, path), = spin._verifiers.items()
+    assert digest not in kept and path.is_file() and not any(p.exists() for p in kept.values())
+    assert (other.verdict, len(other.trace)) == (first.verdict, len(first.trace))
+
+
+@pytest.mark.usefixtures("needs_spin")
 def test_the_bound_stops_spin_at_exactly_max_states_and_says_not_proven():
     r = explore(big_check(), engine="spin", max_states=5_000, parts=False)
     assert (r.verdict, r.complete, r.cancelled, r.states) == ("not proven", False, False, 5_000)

@@ -12,10 +12,17 @@ stored states and ends the search, with its statistics, once the bound is reache
 limit, MEMLIM, sized from the bound, is the backstop).  `bitstate`
 compiles a supertrace verifier (-DBITSTATE): states are hashed into a bit array, far more fit
 in memory, and some may be missed, so a search without a violation is only ever "not proven".
+
+Compiling the verifier takes seconds, most of a small search: each process keeps the last
+VERIFIERS_KEPT verifiers it compiled, by what they were made from (model, compiler, defines), so
+searching the same machine again (a reader pressing "check with SPIN" twice) starts at once.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import math
 import os
 import re
@@ -38,6 +45,8 @@ MODEL = "model.pml"
 DEPTH = 100_000          # pan's depth bound; a shortest trail is far shorter
 MAX_MEMLIM_MB = 16_384   # pan's memory ceiling, whatever the bound asks
 FREQ = 20_000            # pan reports progress every FREQ states stored (and every tenth depth)
+VERIFIERS_KEPT = 16      # compiled verifiers kept per process, the oldest dropped first
+_verifiers: dict[str, Path] = {}   # what a verifier was made from (its digest) -> the compiled pan
 
 
 class SpinUnavailable(RuntimeError):
@@ -104,7 +113,7 @@ class _Run:
                 break
         reader.join()
         out = "".join(lines)
-        if not cancelled and proc.returncode != 0 and cmd[0] != "./pan":
+        if not cancelled and proc.returncode != 0 and Path(cmd[0]).name != "pan":
             raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}): {out[-2000:]}")
         return out, cancelled
 
@@ -124,6 +133,34 @@ def _pan_options(model: promela.Promela, max_states: int, bitstate: bool) -> tup
     return defines, ["-n", f"-m{DEPTH}", f"-w{width}"]
 
 
+def _verifier(run: _Run, text: str, defines: list[str]) -> str | None:
+    """The compiled verifier of the Promela `text` (written as MODEL in `run`'s folder) with
+    `defines`: made there by spin and the C compiler, or the one this process made before from the
+    same; None when `progress` cancelled its making."""
+    cc = str(_compiler())
+    digest = hashlib.sha256("\0".join([cc, *defines, text]).encode()).hexdigest()
+    kept = _verifiers.get(digest)
+    if kept is not None and kept.exists():
+        return str(kept)
+    for cmd in (["spin", "-a", MODEL], [cc, "-O1", "-w", *defines, "-o", "pan", "pan.c"]):
+        if run(cmd)[1]:
+            return None
+    while len(_verifiers) >= VERIFIERS_KEPT:
+        _verifiers.pop(next(iter(_verifiers))).unlink(missing_ok=True)
+    kept = _store() / digest
+    os.replace(Path(run.cwd, "pan"), kept)
+    _verifiers[digest] = kept
+    return str(kept)
+
+
+@functools.cache
+def _store() -> Path:
+    """This process's folder of compiled verifiers, removed when it exits."""
+    store = Path(tempfile.mkdtemp(prefix="ukva-spin-verifiers-"))
+    atexit.register(shutil.rmtree, store, True)
+    return store
+
+
 def search(model: Model, max_states: int, progress: Callable[[Progress], bool | None] | None = None, *,
            bitstate: bool = False) -> Outcome:
     """SPIN's breadth-first search of `model`'s machine (see the module docstring)."""
@@ -136,10 +173,10 @@ def search(model: Model, max_states: int, progress: Callable[[Progress], bool | 
     with tempfile.TemporaryDirectory(prefix="ukva-spin-") as tmp:
         Path(tmp, MODEL).write_text(exported.text)
         run = _Run(tmp, progress, t0)
-        for cmd in (["spin", "-a", MODEL], [str(_compiler()), "-O1", "-w", *defines, "-o", "pan", "pan.c"]):
-            if run(cmd)[1]:
-                return Outcome(None, 0, False, cancelled=True)
-        out, cancelled = run(["./pan", *args])
+        pan = _verifier(run, exported.text, defines)
+        if pan is None:
+            return Outcome(None, 0, False, cancelled=True)
+        out, cancelled = run([pan, *args])
         if cancelled:
             return Outcome(None, run.cancelled_at, False, cancelled=True)
         stored = re.search(r"([0-9.e+]+) states, stored", out)  # %g: 1.2345679e+08 past 8 digits
@@ -148,7 +185,7 @@ def search(model: Model, max_states: int, progress: Callable[[Progress], bool | 
             raise RuntimeError(f"pan ended without its statistics: {out[-2000:]}")
         states = int(float(stored.group(1)))
         if int(errors.group(1)):
-            trail, _ = run(["./pan", "-r", "-S", f"{MODEL}.trail"])
+            trail, _ = run([pan, "-r", "-S", f"{MODEL}.trail"])
             choices = [Choice(*(int(x) for x in line.split()[1:5])) for line in trail.splitlines()
                        if line.startswith(promela.STEP + " ")]
             if not choices:
