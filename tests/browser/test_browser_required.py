@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 def run_without_chromium(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     """Run one browser test in a fresh pytest with the browser pointed at a file that is not there."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", str(HERE / "test_serving.py"), "-k", "cut_off", "-rsfE",
+        [sys.executable, "-m", "pytest", str(HERE / "test_serving.py"), "-k", "reopens_it_in_the_other_theme", "-rsfE",
          "-p", "no:cacheprovider", "-q"],
         env={**os.environ, "UKVA_CHROMIUM": str(tmp_path / "no-chromium-here"), **env},
         capture_output=True, text=True, timeout=300, cwd=HERE.parents[1])
