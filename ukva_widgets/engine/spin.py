@@ -145,8 +145,10 @@ def _verifier(run: _Run, text: str, defines: list[str]) -> str | None:
     for cmd in (["spin", "-a", MODEL], [cc, "-O1", "-w", *defines, "-o", "pan", "pan.c"]):
         if run(cmd)[1]:
             return None
-    while len(_verifiers) >= VERIFIERS_KEPT:
-        _verifiers.pop(next(iter(_verifiers))).unlink(missing_ok=True)
+    for oldest in list(_verifiers)[:max(0, len(_verifiers) + 1 - VERIFIERS_KEPT)]:
+        dropped = _verifiers.pop(oldest, None)   # None: another search (a thread) dropped it first
+        if dropped is not None:
+            dropped.unlink(missing_ok=True)
     kept = _store() / digest
     os.replace(Path(run.cwd, "pan"), kept)
     _verifiers[digest] = kept

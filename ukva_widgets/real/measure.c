@@ -24,9 +24,8 @@
    (root, CAP_SYS_NICE or an RLIMIT_RTPRIO above 0), every task runs at real-time priority
    (SCHED_FIFO 1): nothing of another program's then runs on those CPUs in between, to send them
    shootdowns or to come between two ping-pong partners. The first output line says "realtime": ""
-   or why not. Every other task this
-   program makes is pinned (sched_setaffinity), dies with it (PR_SET_PDEATHSIG), and is gone when
-   it exits; an alarm ends it if it ever hangs. */
+   or why not. Every other task this program makes is pinned (sched_setaffinity), dies with it
+   (PR_SET_PDEATHSIG), and is gone when it exits; an alarm ends it if it ever hangs. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/perf_event.h>

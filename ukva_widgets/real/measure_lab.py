@@ -227,9 +227,9 @@ def _priority(measured: dict) -> list[str]:
     if measured.get("real_time", True):
         return []
     return [f"It ran at normal priority ({measured.get('real_time_unavailable', '')}), so other programs could run "
-            "on these CPUs in between, and their shootdowns and task switches count too. As root, or with a "
-            "real-time limit of 1 or more (ulimit -r), every task of the experiment runs at real-time priority "
-            "(SCHED_FIFO, sched(7)) and nothing else comes in between."]
+            "on these CPUs in between, and their shootdowns and task switches count too. As root, with "
+            "CAP_SYS_NICE, or with a real-time limit of 1 or more (ulimit -r), every task of the experiment "
+            "runs at real-time priority (SCHED_FIFO, sched(7)) and nothing else comes in between."]
 
 
 def _explain_switch(measured: dict, predicted: dict, box: Box | None) -> list[str]:
