@@ -51,6 +51,7 @@ class MeasureChart(UkvaWidget):
         self.ref = ref if ref is not None else reference()
         self.lab = lab
         self.repeats = repeats     # for "Measure this machine" (None: the lab's default)
+        self.runs = int(lab is not None)   # labs shown so far: the note numbers each new measurement
         groups = [group for group, *_ in rows(self.ref)]
         self.x_scale, self.y_scale = OrdinalScale(domain=groups), LinearScale(min=0)
         scales = {"x": self.x_scale, "y": self.y_scale}
@@ -90,6 +91,7 @@ class MeasureChart(UkvaWidget):
         self.button.disabled = True
         try:
             self.lab = measure(repeats=self.repeats, progress=lambda text: setattr(self.progress, "value", esc(text)))
+            self.runs += 1
         finally:
             self.button.disabled = sys.platform == "emscripten"
             self.progress.value = ""
@@ -141,7 +143,8 @@ class MeasureChart(UkvaWidget):
             head = ("Not measured on this machine" if self.lab is not None else "Not measured yet") + \
                    f": the bars show {ref}; {engine}."
         else:
-            head = f"Measured on this machine ({esc(self.lab.machine)}), beside {ref}; {engine}."
+            head = (f"Measured on this machine ({esc(self.lab.machine)}; measurement {self.runs}), beside {ref}; "
+                    f"{engine}.")
         missing = "".join(f"<li>{esc(m)}</li>" for m in self._missing())
         return (f'<div style="color:var(--jp-ui-font-color1)">{head}'
                 + (f"<br>What could not be measured here, and why:<ul>{missing}</ul>" if missing else "") + "</div>")
