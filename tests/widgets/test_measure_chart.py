@@ -29,7 +29,7 @@ def test_without_a_measurement_the_bars_are_the_reference_machines_and_the_note_
     w = MeasureChart()
     ref = reference()
     assert [list(series) for series in w.bars.y] == [[got for _, _, got, _ in rows(ref)]]
-    assert list(w.bars.colors) == [REFERENCE] and list(w.bars.labels) == ["reference machine (measured)"]
+    assert list(w.bars.colors) == [REFERENCE] and list(w.bars.labels) == ["reference machine"]
     assert list(w.predicted.y) == [want for *_, want in rows(ref)]
     assert "Not measured yet" in w.note.value and ref.machine in w.note.value
     assert "this machine: not measured" in w.text()
@@ -74,7 +74,7 @@ def test_a_machine_that_measured_nothing_shows_only_the_reference():
 def test_measured_and_predicted_differ_by_mark_not_only_colour():
     w = MeasureChart()
     assert type(w.bars).__name__ == "Bars" and w.predicted.marker == "diamond"
-    assert list(w.predicted.colors) == [ENGINE] and list(w.predicted.labels) == ["engine (predicted)"]
+    assert list(w.predicted.colors) == [ENGINE] and list(w.predicted.labels) == ["engine"]
     assert w.bars.display_legend and w.predicted.display_legend
 
 

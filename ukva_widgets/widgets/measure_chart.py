@@ -58,13 +58,15 @@ class MeasureChart(UkvaWidget):
         self.bars = Bars(x=groups, y=[[0.0] * len(groups)], scales=scales, type="grouped", padding=0.25,
                          display_legend=True)
         self.predicted = Scatter(x=groups, y=[0.0] * len(groups), scales=scales, marker="diamond", default_size=140,
-                                 colors=[ENGINE], stroke="black", labels=["engine (predicted)"], display_legend=True)
+                                 colors=[ENGINE], stroke="black", labels=["engine"], display_legend=True)
         self.y_axis = Axis(scale=self.y_scale, side="left", label="per update (CR3: per switch)",
                            label_offset="40px", tick_format=".2~f")
+        # Short enough, and the x labels slanted, to read in a narrow notebook (800 px, side panel open).
         self.figure = Figure(marks=[self.bars, self.predicted], animation_duration=0,
-                             axes=[Axis(scale=self.x_scale, label="figure"), self.y_axis],
-                             legend_location="top-right", title="TLB shootdowns and CR3 writes: measured and predicted",
-                             fig_margin={"top": 50, "bottom": 50, "left": 60, "right": 20},
+                             axes=[Axis(scale=self.x_scale, tick_rotate=-20, tick_style={"text-anchor": "end"}),
+                                   self.y_axis],
+                             legend_location="top-right", title="Measured and predicted",
+                             fig_margin={"top": 50, "bottom": 70, "left": 60, "right": 20},
                              layout=W.Layout(width="100%", min_width="0", height="340px"))
         self.figure.add_class("ukva-measure-figure")
         self.note, self.table, self.differences = W.HTML(), W.HTML(), W.HTML()
@@ -108,10 +110,10 @@ class MeasureChart(UkvaWidget):
             mine = {group: got for group, _, got, _ in rows(own)}
             series.append([_nan(mine.get(group)) for group, *_ in ref])
             colours.append(THIS)
-            labels.append("this machine (measured)")
+            labels.append("this machine")
         series.append([_nan(got) for _, _, got, _ in ref])
         colours.append(REFERENCE)
-        labels.append("reference machine (measured)")
+        labels.append("reference machine")
         predicted = [want for *_, want in (rows(own) if own is not None else ref)]
         top = max([v for s in series for v in s if not math.isnan(v)] + predicted + [1.0])
         with self.bars.hold_sync():
