@@ -106,6 +106,8 @@ def test_past_its_bound_the_verdict_offers_spin_or_says_why_not(page):
     press(".ukva-check")(root)
     root.locator(".ukva-verdict", has_text="not proven").wait_for(timeout=60_000)
     button, missing = root.locator(".ukva-check-spin"), root.locator(".ukva-spin-missing")
+    # The offer is sent before the verdict; the browser may draw them a moment apart.
+    root.locator(".ukva-check-spin:visible, .ukva-spin-missing:visible").first.wait_for(timeout=10_000)
     assert button.is_visible() != bool(missing.inner_text().strip())
     if not button.is_visible():
         assert "SPIN" in missing.inner_text() and missing.is_visible()

@@ -401,10 +401,10 @@ class DesignLab(UkvaWidget):
             self._say(f"■ cancelled{by} after {r.states:,} states: not proven — press check to start again",
                       OKABE_ITO["grey"], dashed=True)
         else:
+            if r.engine == "python":  # the offer shows first: whoever sees the verdict sees the offer with it
+                self._offer_spin()
             self._say(f"? not proven{by}: no violation in {r.states:,} states, but the search stopped at its "
                       f"bound before it saw them all", OKABE_ITO["yellow"])
-            if r.engine == "python":
-                self._offer_spin()
 
     def _offer_spin(self) -> None:
         self._spin_missing = missing = spin_missing()
