@@ -7,6 +7,7 @@ import base64
 import hashlib
 import importlib
 import sys
+import threading
 import zipfile
 
 from ukva_widgets.lite import packages, pyc
@@ -64,3 +65,21 @@ def test_the_books_compiled_wheel_keeps_its_sources_beside_the_bytecode(tmp_path
     names = zipfile.ZipFile(tmp_path / "out.whl").namelist()
     assert "tinypkg/__init__.py" in names
     assert importlib.util.cache_from_source("tinypkg/__init__.py") in names
+
+
+def test_a_second_build_filling_the_same_cache_waits_for_the_first_and_says_so(tmp_path):
+    order, said = [], []
+    with packages.cache_lock(tmp_path, said.append):
+        second = threading.Thread(target=lambda: _fill(tmp_path, order, said))
+        second.start()
+        second.join(0.5)
+        assert second.is_alive() and order == [], "the second build went on while the first held the cache"
+        order.append("first")
+    second.join(10)
+    assert order == ["first", "second"]
+    assert said == [f"waiting for another build that is filling {tmp_path}"]
+
+
+def _fill(cache, order, said):
+    with packages.cache_lock(cache, said.append):
+        order.append("second")

@@ -62,7 +62,7 @@ THREADS = "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
 GALLERY_CELLS = [
     f"""from ukva_widgets.engine import Kernel, Machine, explore
 from ukva_widgets.widgets import (AddressSpaceMap, CacheAliasing, CloneExplorer, CostPlot, DesignLab,
-                                  SMPStepper, TaskTree)
+                                  MeasureChart, SMPStepper, TaskTree)
 k = Kernel()
 p = k.fork(k.init)
 k.execve(p, "/bin/sh")
@@ -83,6 +83,7 @@ lab""",
     "CacheAliasing()",
     'AddressSpaceMap(machine=Machine(k, tasks=[p, u], cpus=2, design="per-mm", slots="dynamic"))',
     "CostPlot(threads=16, cpus=4)",
+    "MeasureChart()",  # the reference machine until "Measure this machine" is pressed
 ]
 
 

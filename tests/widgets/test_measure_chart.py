@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import sys
 
 import pytest
@@ -74,8 +75,13 @@ def test_a_machine_that_measured_nothing_shows_only_the_reference():
 def test_measured_and_predicted_differ_by_mark_not_only_colour():
     w = MeasureChart()
     assert type(w.bars).__name__ == "Bars" and w.predicted.marker == "diamond"
-    assert list(w.predicted.colors) == [ENGINE] and list(w.predicted.labels) == ["engine"]
-    assert w.bars.display_legend and w.predicted.display_legend
+    assert list(w.predicted.colors) == [ENGINE]
+    # The key above the chart names each mark by its shape and place, not by colour alone.
+    assert re.findall(r"(■|◆)</span> ([^<]+)", w.key.value) == [("■", "reference machine (bar)"),
+                                                               ("◆", "engine (predicted)")]
+    w = MeasureChart(a_lab())
+    assert re.findall(r"(■|◆)</span> ([^<]+)", w.key.value) == [
+        ("■", "this machine (left bar)"), ("■", "reference machine (right bar)"), ("◆", "engine (predicted)")]
 
 
 def test_the_differences_are_listed_with_their_experiment():

@@ -90,10 +90,11 @@ def build(sources: list[Path], out: Path, cache: Path | None = None, say=print) 
     out = Path(out).resolve()  # JupyterLite builds from inside a scratch folder: a relative `out` would land there
     cache = cache or cache_dir()
     version = packages.pyodide_version()
-    core = packages.pyodide_core(cache, version, say)
-    core_lock = json.loads((core / "pyodide-lock.json").read_text())
-    wheels = packages.resolve(core_lock, cache, version, say)
-    packages.compile_wheels(wheels, core, cache / f"pyc-{version}", say)
+    with packages.cache_lock(cache, say):  # another build filling the same cache waits for this one
+        core = packages.pyodide_core(cache, version, say)
+        core_lock = json.loads((core / "pyodide-lock.json").read_text())
+        wheels = packages.resolve(core_lock, cache, version, say)
+        packages.compile_wheels(wheels, core, cache / f"pyc-{version}", say)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     preload = [*packages.KERNEL, packages.BOOK]

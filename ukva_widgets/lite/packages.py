@@ -22,6 +22,8 @@ The lock's `file_name` of a bundled wheel is relative to the lock, so the site w
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import io
@@ -72,6 +74,21 @@ class Wheel:
     url: str = ""               # where Pyodide's distribution has it (a compiled package)
     sha256: str = ""
     origin: str = ""            # "PyPI", "jupyterlite-pyodide-kernel", "this installation", "Pyodide's distribution"
+
+
+@contextlib.contextmanager
+def cache_lock(cache: Path, say=print):
+    """Hold `cache` for one build: a second build (another `ukva site`, a test worker) filling the same cache
+    waits here instead of fetching and compiling into the same staging files (flock(2) on cache/.lock; the
+    kernel lets it go when this process ends, however it ends)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another build that is filling {cache}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def pyodide_version() -> str:

@@ -4,12 +4,13 @@ reference machine's result beside them (real/measure_lab.py).
 A bqplot chart, one group per figure (shootdowns per update for threads, processes and lazy CPUs;
 CR3 writes per thread and per process switch): bars for what was measured (this machine, and the
 reference machine), a diamond for the engine's prediction. Colour is never the only cue: the
-series differ by mark (bar or diamond) and place in the group, and the legend and the table below
-name them. Where this machine could not be asked (not Linux, Pyodide, one CPU, no permission) the
-chart shows the reference machine and says, in words, what could not be measured and why. "Measure
-this machine" runs the lab again (a few seconds), showing its progress.
+series differ by mark (bar or diamond) and place in the group, and the key above the chart (HTML, so
+it wraps in a narrow notebook instead of covering the axis) and the table below name them. Where this
+machine could not be asked (not Linux, Pyodide, one CPU, no permission) the chart shows the reference
+machine and says, in words, what could not be measured and why. "Measure this machine" runs the lab
+again (a few seconds), showing its progress.
 
-CSS classes for browser tests: "ukva-measure-chart", "ukva-measure-figure", "ukva-measure-note",
+CSS classes for browser tests: "ukva-measure-chart", "ukva-measure-figure", "ukva-measure-note", "ukva-measure-key",
 "ukva-measure-table", "ukva-measure-differences", "ukva-measure-button", "ukva-measure-progress".
 """
 
@@ -22,6 +23,7 @@ import ipywidgets as W
 
 from ..browser import need
 from ..real.measure_lab import Lab, headline, reference
+from . import draw as d
 from .base import UkvaWidget
 from .draw import esc
 from .draw import table as themed_table
@@ -55,22 +57,22 @@ class MeasureChart(UkvaWidget):
         groups = [group for group, *_ in rows(self.ref)]
         self.x_scale, self.y_scale = OrdinalScale(domain=groups), LinearScale(min=0)
         scales = {"x": self.x_scale, "y": self.y_scale}
-        self.bars = Bars(x=groups, y=[[0.0] * len(groups)], scales=scales, type="grouped", padding=0.25,
-                         display_legend=True)
+        self.bars = Bars(x=groups, y=[[0.0] * len(groups)], scales=scales, type="grouped", padding=0.25)
         self.predicted = Scatter(x=groups, y=[0.0] * len(groups), scales=scales, marker="diamond", default_size=140,
-                                 colors=[ENGINE], stroke="black", labels=["engine"], display_legend=True)
+                                 colors=[ENGINE], stroke="black")
         self.y_axis = Axis(scale=self.y_scale, side="left", label="per update (CR3: per switch)",
                            label_offset="40px", tick_format=".2~f")
         # Short enough, and the x labels slanted, to read in a narrow notebook (800 px, side panel open).
         self.figure = Figure(marks=[self.bars, self.predicted], animation_duration=0,
                              axes=[Axis(scale=self.x_scale, tick_rotate=-20, tick_style={"text-anchor": "end"}),
                                    self.y_axis],
-                             legend_location="top-right", title="Measured and predicted",
+                             title="Measured and predicted",
                              fig_margin={"top": 50, "bottom": 70, "left": 60, "right": 20},
                              layout=W.Layout(width="100%", min_width="0", height="340px"))
         self.figure.add_class("ukva-measure-figure")
-        self.note, self.table, self.differences = W.HTML(), W.HTML(), W.HTML()
+        self.note, self.key, self.table, self.differences = W.HTML(), W.HTML(), W.HTML(), W.HTML()
         self.note.add_class("ukva-measure-note")
+        self.key.add_class("ukva-measure-key")
         self.table.add_class("ukva-measure-table")
         self.differences.add_class("ukva-measure-differences")
         self.button = W.Button(description="Measure this machine", icon="play", layout=W.Layout(width="auto"),
@@ -82,7 +84,8 @@ class MeasureChart(UkvaWidget):
             self.button.disabled = True
             self.button.tooltip = "in the browser (Pyodide) there is no kernel to measure"
         self.button.on_click(lambda _b: self.measure())
-        super().__init__([self.note, self.figure, W.HBox([self.button, self.progress]), self.table, self.differences])
+        super().__init__([self.note, self.key, self.figure, W.HBox([self.button, self.progress]), self.table,
+                          self.differences])
         self.add_class("ukva-measure-chart")
         self.redraw()
 
@@ -122,6 +125,7 @@ class MeasureChart(UkvaWidget):
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = 0.0, math.ceil(top * 1.2 * 2) / 2
         self.note.value = self._note_html()
+        self.key.value = self._key_html(labels, colours)
         self.table.value = self._table_html()
         self.differences.value = self._differences_html()
 
@@ -150,6 +154,18 @@ class MeasureChart(UkvaWidget):
         missing = "".join(f"<li>{esc(m)}</li>" for m in self._missing())
         return (f'<div style="color:var(--jp-ui-font-color1)">{head}'
                 + (f"<br>What could not be measured here, and why:<ul>{missing}</ul>" if missing else "") + "</div>")
+
+    @staticmethod
+    def _key_html(labels: list[str], colours: list[str]) -> str:
+        """Which mark is which: the bars of each group from left to right, then the engine's diamond."""
+        def entry(mark: str, colour: str, words: str) -> str:
+            glyph = d.tag("span", mark, aria_hidden="true", style=d.style(color=colour, font_size="16px"))
+            return d.tag("span", glyph, " ", esc(words),
+                         style=d.style(white_space="nowrap", margin_right="1.2em"))
+        bars = [entry("■", colour, f"{label} ({place})") for label, colour, place in
+                zip(labels, colours, ["left bar", "right bar"] if len(labels) == 2 else ["bar"])]
+        return d.tag("div", *bars, entry("◆", ENGINE, "engine (predicted)"),
+                     style=d.style(color=d.FG, display="flex", flex_wrap="wrap", justify_content="center"))
 
     def _mine(self) -> dict[str, str]:
         """Per group, this machine's figure in words: a number, "not counted" or "not measured"."""
