@@ -4,18 +4,18 @@
 one worker, in order.  A group is a file (a notebook's cells share one kernel, so a notebook is never
 split), except the browser tests, which are one group with tests/test_wheel.py: each drives JupyterLab,
 Voila or a live page in Chromium and waits on it, and two of them at once on a small machine starve
-each other into timeouts.  test_wheel joins them: the two halves then come out about even (measured on
-two cores; letting it run on either worker, or handing out the `slow` files first, was no faster).  The
-builds of the book's site (test_site, test_lite, test_wheel) share the live book's download cache, which
-ukva_widgets/lite locks while one fills it.  So one worker runs the browser tests while the other runs
-the rest.  Without pytest-xdist, `pytest` runs it all in one process.
+each other into timeouts.  pytest-xdist hands out the largest group first (by number of tests): one
+worker starts on the browser tests, the other on the rest, and whichever is free takes the next file.
+The builds of the book's site (test_site, test_lite, test_wheel) may then run at once; they share the
+live book's download cache, which ukva_widgets/lite locks while one build fills it.  Without
+pytest-xdist, `pytest` runs it all in one process.
 """
 
 from __future__ import annotations
 
 import pytest
 
-BROWSER_GROUP = ("tests/browser/", "tests/test_wheel.py")
+BROWSER_GROUP = ("tests/browser/",)
 
 
 def group_of(nodeid: str) -> str:
