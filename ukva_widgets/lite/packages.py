@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import io
@@ -80,7 +79,13 @@ class Wheel:
 def cache_lock(cache: Path, say=print):
     """Hold `cache` for one build: a second build (another `ukva site`, a test worker) filling the same cache
     waits here instead of fetching and compiling into the same staging files (flock(2) on cache/.lock; the
-    kernel lets it go when this process ends, however it ends)."""
+    kernel lets it go when this process ends, however it ends). Where there is no flock (Windows), one
+    build at a time is the reader's to keep."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".lock", "w") as lock:
         try:
